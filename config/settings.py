@@ -1,0 +1,130 @@
+"""Settings, all from the environment. Defaults are the embedded monolith: SQLite files under
+var/, the in-process bus, Celery tasks run eagerly."""
+
+from pathlib import Path
+
+from modulith.conf import (
+    deployment,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
+from modulith.errors import ConfigurationError
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("MODULITH_VAR_DIR", str(BASE_DIR / "var")))
+
+# Every module of the application. Which of them run here is MODULITH_MODULES.
+MODULITH_MANIFESTS = [
+    "modules.orders.module.manifest",
+    "modules.inventory.module.manifest",
+    "modules.payments.module.manifest",
+]
+_deployment = deployment(MODULITH_MANIFESTS, VAR_DIR)
+MODULITH_TOPOLOGY = _deployment.topology
+
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-only"  # noqa: S105
+DEVELOPMENT_API_KEY = "dev-api-key"
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY if DEBUG else "")
+MODULITH_API_KEYS = env_list("MODULITH_API_KEYS") or [DEVELOPMENT_API_KEY]
+if not DEBUG and not SECRET_KEY:
+    raise ConfigurationError("DJANGO_DEBUG=0 needs DJANGO_SECRET_KEY: set it to a long random "
+                             "secret")
+if not DEBUG and DEVELOPMENT_API_KEY in MODULITH_API_KEYS:
+    raise ConfigurationError("DJANGO_DEBUG=0 refuses the development API key: set "
+                             "MODULITH_API_KEYS to your own keys")
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or (["*"] if DEBUG else ["localhost", "127.0.0.1"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "modulith",
+    *_deployment.installed_apps,
+]
+
+MIDDLEWARE = [
+    "modulith.http.middleware.TraceMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# One database per module (its name is its alias), Django's own apps on `default`.
+DATABASES = _deployment.databases
+DATABASE_ROUTERS = ["modulith.db.ModuleRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# The event bus.
+MODULITH_TRANSPORT = env_str("MODULITH_TRANSPORT", "inprocess")
+MODULITH_ASYNC_HANDLERS = env_str("MODULITH_ASYNC_HANDLERS", "thread")
+MODULITH_MAX_ATTEMPTS = env_int("MODULITH_MAX_ATTEMPTS", 5)
+MODULITH_RETRY_BASE_SECONDS = env_float("MODULITH_RETRY_BASE_SECONDS", 1.0)
+MODULITH_RETRY_MAX_SECONDS = env_float("MODULITH_RETRY_MAX_SECONDS", 300.0)
+MODULITH_MAX_EVENT_BYTES = env_int("MODULITH_MAX_EVENT_BYTES", 256 * 1024)
+MODULITH_RELAY_INTERVAL = env_float("MODULITH_RELAY_INTERVAL", 2.0)
+
+# Celery: without a broker, tasks run eagerly in this process (the single-container default),
+# and the web process sweeps the outbox itself instead of beat.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "modulith-celery")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-outboxes": {"task": "modulith.sweep", "schedule": MODULITH_RELAY_INTERVAL},
+}
+MODULITH_EMBEDDED_RELAY = env_bool("MODULITH_EMBEDDED_RELAY", CELERY_TASK_ALWAYS_EAGER)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,34 @@
+"""Base classes for everything that crosses a module boundary."""
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class ContractModel(BaseModel):
+    """A value that crosses a module boundary: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        # Minor schema versions may add optional fields: older readers ignore them.
+        extra="ignore",
+    )
+
+
+class Event(ContractModel):
+    """A fact that happened in one module, named in the past tense.
+
+    `event_name` is the wire name (EventBridge `detail-type`); `schema_version` is
+    "MAJOR.MINOR": a reader refuses a major version higher than the one it knows.
+    """
+
+    event_name: ClassVar[str]
+    schema_version: ClassVar[str] = "1.0"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "event_name" not in cls.__dict__:
+            cls.event_name = cls.__name__

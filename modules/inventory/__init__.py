@@ -1,0 +1,1 @@
+"""Inventory: the catalogue, stock levels and reservations."""

@@ -1,0 +1,1 @@
+"""Orders: taking orders and following them to confirmation or cancellation."""

@@ -1,0 +1,98 @@
+"""Orders' public HTTP API, mounted at /api/orders."""
+
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Header, Query, Router
+from pydantic import Field, StringConstraints
+
+from modulith.http import ApiKey, CamelSchema
+from modules.orders import queries, services
+from modules.orders.models import Order
+
+router = Router(by_alias=True)
+
+CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=100)]
+
+
+class LineIn(CamelSchema):
+    sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    quantity: Annotated[int, Field(ge=1, le=1000, strict=True)]
+
+
+class OrderIn(CamelSchema):
+    customer_id: CustomerId
+    items: Annotated[list[LineIn], Field(min_length=1, max_length=100)]
+    payment_token: Annotated[
+        str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]+$", max_length=100)
+    ] = "tok_visa"
+
+
+class LineOut(CamelSchema):
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+class OrderOut(CamelSchema):
+    order_id: UUID = Field(validation_alias="id")
+    customer_id: str
+    status: str
+    cancellation_reason: str | None
+    total: Decimal
+    currency: str
+    items: list[LineOut] = Field(validation_alias="lines")
+    created_at: str
+
+    @staticmethod
+    def resolve_cancellation_reason(order: Order) -> str | None:
+        return order.cancellation_reason or None
+
+    @staticmethod
+    def resolve_items(order: Order) -> list[LineOut]:
+        return [LineOut.model_validate(line, from_attributes=True) for line in order.lines.all()]
+
+    @staticmethod
+    def resolve_created_at(order: Order) -> str:
+        return order.created_at.isoformat()
+
+
+class CustomerFilter(CamelSchema):
+    customer_id: CustomerId
+
+
+IdempotencyKey = Annotated[
+    str | None, StringConstraints(min_length=1, max_length=200),
+    Header(alias="Idempotency-Key", default=None),
+]
+
+
+@router.post("", response={201: OrderOut}, auth=ApiKey())
+def place_order(
+    request: HttpRequest, response: HttpResponse, payload: OrderIn,
+    idempotency_key: IdempotencyKey = None,
+) -> tuple[int, Order]:
+    """Places an order; it is PENDING until inventory and payments have answered."""
+    placed = services.order_place(
+        customer_id=payload.customer_id,
+        lines=[services.RequestedLine(sku=item.sku, quantity=item.quantity)
+               for item in payload.items],
+        payment_token=payload.payment_token,
+        idempotency_key=idempotency_key,
+    )
+    if placed.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return 201, queries.order_get(order_id=placed.order.id) if placed.replayed else placed.order
+
+
+@router.get("", response=list[OrderOut])
+def list_orders(request: HttpRequest, filters: Query[CustomerFilter]) -> list[Order]:
+    return list(queries.order_list(customer_id=filters.customer_id))
+
+
+@router.get("/{order_id}", response=OrderOut)
+def get_order(request: HttpRequest, order_id: UUID) -> Order:
+    return queries.order_get(order_id=order_id)

@@ -1,0 +1,18 @@
+"""Orders' reactions to the saga's outcome. Each calls a service; none holds rules."""
+
+from contracts.inventory import StockReservationFailed
+from contracts.payments import PaymentCaptured, PaymentFailed
+from modules.orders import services
+from modules.orders.models import CancellationReason
+
+
+def on_stock_reservation_failed(event: StockReservationFailed) -> None:
+    services.order_cancel(order_id=event.order_id, reason=CancellationReason(event.reason))
+
+
+def on_payment_captured(event: PaymentCaptured) -> None:
+    services.order_confirm(order_id=event.order_id)
+
+
+def on_payment_failed(event: PaymentFailed) -> None:
+    services.order_cancel(order_id=event.order_id, reason=CancellationReason(event.reason))

@@ -1,0 +1,20 @@
+"""Orders' manifest: what it publishes, handles, provides and uses."""
+
+from contracts.inventory import InventoryQueries, StockReservationFailed
+from contracts.orders import OrderCancelled, OrderConfirmed, OrderPlaced, OrderQueries
+from contracts.payments import PaymentCaptured, PaymentFailed
+from modulith import Module
+
+manifest = Module(
+    name="orders",
+    app="modules.orders",
+    publishes=(OrderPlaced, OrderConfirmed, OrderCancelled),
+    handles={
+        StockReservationFailed: "modules.orders.handlers.on_stock_reservation_failed",
+        PaymentCaptured: "modules.orders.handlers.on_payment_captured",
+        PaymentFailed: "modules.orders.handlers.on_payment_failed",
+    },
+    provides={OrderQueries: "modules.orders.queries.OrderQueriesImpl"},
+    uses=(InventoryQueries,),
+    api="modules.orders.api.router",
+)

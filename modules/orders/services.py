@@ -1,0 +1,139 @@
+"""Orders' writes. Each service owns its transaction and publishes inside it."""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+
+from contracts.inventory import InventoryQueries, ProductPrice
+from contracts.orders import OrderCancelled, OrderConfirmed, OrderedLine, OrderPlaced
+from modulith import Conflict, InvalidInput
+from modulith.bus import publish
+from modulith.ports import query_port
+from modules.orders.models import CancellationReason, Order, OrderLine, OrderStatus
+
+DATABASE = "orders"
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: Order
+    replayed: bool  # True when an Idempotency-Key repeat returned the first order
+
+
+def order_place(
+    *,
+    customer_id: str,
+    lines: Sequence[RequestedLine],
+    payment_token: str,
+    idempotency_key: str | None = None,
+) -> PlacedOrder:
+    """Prices the lines with inventory, stores a PENDING order and publishes OrderPlaced."""
+    fingerprint = _fingerprint(customer_id, lines, payment_token)
+    if idempotency_key and (earlier := _earlier_order(idempotency_key, fingerprint)):
+        return PlacedOrder(earlier, replayed=True)
+    priced = _price(lines)
+    currency = _single_currency(priced)
+    total = sum((priced[line.sku].unit_price * line.quantity for line in lines), Decimal(0))
+    try:
+        with transaction.atomic(using=DATABASE):
+            order = Order.objects.create(
+                customer_id=customer_id,
+                total=total,
+                currency=currency,
+                payment_token=payment_token,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+            )
+            OrderLine.objects.bulk_create(
+                OrderLine(order=order, sku=line.sku, quantity=line.quantity,
+                          unit_price=priced[line.sku].unit_price)
+                for line in lines
+            )
+            publish(_order_placed(order))
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race.
+        if idempotency_key and (earlier := _earlier_order(idempotency_key, fingerprint)):
+            return PlacedOrder(earlier, replayed=True)
+        raise
+    return PlacedOrder(order, replayed=False)
+
+
+def order_confirm(*, order_id: UUID) -> None:
+    with transaction.atomic(using=DATABASE):
+        order = _pending(order_id)
+        if order is None:
+            return
+        order.status = OrderStatus.CONFIRMED
+        order.save(update_fields=["status", "updated_at"])
+        publish(OrderConfirmed(order_id=order.id))
+
+
+def order_cancel(*, order_id: UUID, reason: CancellationReason) -> None:
+    with transaction.atomic(using=DATABASE):
+        order = _pending(order_id)
+        if order is None:
+            return
+        order.status = OrderStatus.CANCELLED
+        order.cancellation_reason = reason
+        order.save(update_fields=["status", "cancellation_reason", "updated_at"])
+        publish(OrderCancelled(order_id=order.id, reason=reason.value))
+
+
+def _pending(order_id: UUID) -> Order | None:
+    """The order, locked, if it still waits for the saga; a final order is never changed."""
+    order = Order.objects.select_for_update().filter(id=order_id).first()
+    if order is None:
+        raise LookupError(f"order {order_id} does not exist")  # retried: it may not be ours yet
+    return order if order.status == OrderStatus.PENDING else None
+
+
+def _price(lines: Sequence[RequestedLine]) -> dict[str, ProductPrice]:
+    skus = sorted({line.sku for line in lines})
+    prices = {price.sku: price for price in query_port(InventoryQueries).prices(skus)}
+    for index, line in enumerate(lines):
+        if line.sku not in prices:
+            raise InvalidInput(f"unknown SKU {line.sku!r}", field=f"items[{index}].sku")
+    return prices
+
+
+def _single_currency(priced: dict[str, ProductPrice]) -> str:
+    currencies = sorted({price.currency for price in priced.values()})
+    if len(currencies) > 1:
+        raise InvalidInput(f"items are priced in {' and '.join(currencies)}; an order takes "
+                           "one currency", field="items")
+    return currencies[0]
+
+
+def _order_placed(order: Order) -> OrderPlaced:
+    return OrderPlaced(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        items=[OrderedLine(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price)
+               for line in order.lines.all()],
+        total=order.total,
+        currency=order.currency,
+    )
+
+
+def _earlier_order(idempotency_key: str, fingerprint: str) -> Order | None:
+    earlier = Order.objects.filter(idempotency_key=idempotency_key).first()
+    if earlier is not None and earlier.request_fingerprint != fingerprint:
+        raise Conflict("this Idempotency-Key was already used for a different order",
+                       field="Idempotency-Key")
+    return earlier
+
+
+def _fingerprint(customer_id: str, lines: Sequence[RequestedLine], payment_token: str) -> str:
+    request = [customer_id, [[line.sku, line.quantity] for line in lines], payment_token]
+    return hashlib.sha256(json.dumps(request).encode()).hexdigest()

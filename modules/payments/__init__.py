@@ -1,0 +1,1 @@
+"""Payments: charging for orders through a (simulated) payment gateway."""

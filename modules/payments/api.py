@@ -1,0 +1,32 @@
+"""Payments' public HTTP API, mounted at /api/payments."""
+
+from decimal import Decimal
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Query, Router
+from pydantic import Field
+
+from modulith.http import CamelSchema
+from modules.payments import queries
+from modules.payments.models import Payment
+
+router = Router(by_alias=True)
+
+
+class PaymentOut(CamelSchema):
+    payment_id: UUID = Field(validation_alias="id")
+    order_id: UUID
+    amount: Decimal
+    currency: str
+    status: str
+    decline_reason: str
+
+
+class OrderFilter(CamelSchema):
+    order_id: UUID
+
+
+@router.get("", response=list[PaymentOut])
+def list_payments(request: HttpRequest, filters: Query[OrderFilter]) -> list[Payment]:
+    return list(queries.payment_list(order_id=filters.order_id))

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.test.signals import setting_changed
+
+
+class ModulithConfig(AppConfig):
+    """The framework's own tables (outbox, deliveries, inbox) live in every module database."""
+
+    name = "modulith"
+    verbose_name = "Event bus"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from modulith.bootstrap import build_runtime, settings_changed
+        from modulith.runtime import install
+
+        install(build_runtime())
+        setting_changed.connect(settings_changed, dispatch_uid="modulith-runtime")

@@ -1,0 +1,71 @@
+"""Publishing: the event joins the outbox in the publisher's own transaction."""
+
+import uuid
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from modulith.bus.envelope import Envelope
+from modulith.errors import ConfigurationError
+from modulith.observability.trace import current_trace, trace_id
+from modulith.outbox.models import Delivery, OutboxEvent
+from modulith.runtime import runtime
+
+
+class EventTooLarge(ValueError):
+    """The event would not fit in a message of the configured transport."""
+
+
+def publish(event: Any) -> uuid.UUID:
+    """Stores the event in the publishing module's outbox; it is delivered after commit.
+
+    Must run inside `transaction.atomic(using=<publishing module>)`, so the event commits or
+    rolls back with the writes it describes.
+    """
+    current = runtime()
+    module = current.topology.publisher_of(event.event_name)
+    if not current.topology.is_running(module.name):
+        raise ConfigurationError(f"{module.name} does not run here, so it cannot publish")
+    alias = module.database
+    if not transaction.get_connection(alias).in_atomic_block:
+        raise RuntimeError(
+            f"publish {event.event_name} inside transaction.atomic(using={alias!r}) "
+            "so the event commits with the writes it describes"
+        )
+    envelope = Envelope(
+        event_id=uuid.uuid4(),
+        event_name=event.event_name,
+        source=module.source,
+        occurred_at=timezone.now(),
+        schema_version=event.schema_version,
+        data=event.model_dump(mode="json", by_alias=True),
+        trace=current_trace(),
+    )
+    _check_size(envelope, current.max_event_bytes)
+    stored = OutboxEvent.objects.using(alias).create(
+        id=envelope.event_id,
+        event_name=envelope.event_name,
+        source=envelope.source,
+        occurred_at=envelope.occurred_at,
+        trace_id=trace_id(),
+        wire=envelope.to_wire(),
+    )
+    deliveries = Delivery.objects.using(alias).bulk_create(
+        Delivery(event=stored, route=route, next_attempt_at=envelope.occurred_at)
+        for route in current.transport.routes(envelope.event_name)
+    )
+    if deliveries:
+        ids = [delivery.pk for delivery in deliveries]
+        transaction.on_commit(partial(current.relay.schedule, alias, ids), using=alias, robust=True)
+    return envelope.event_id
+
+
+def _check_size(envelope: Envelope, limit: int) -> None:
+    size = len(envelope.to_json().encode())
+    if size > limit:
+        raise EventTooLarge(
+            f"{envelope.event_name} is {size} bytes on the wire; the limit is {limit} "
+            "(MODULITH_MAX_EVENT_BYTES). Carry ids, not documents."
+        )

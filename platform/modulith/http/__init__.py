@@ -1,0 +1,7 @@
+"""The HTTP side of the framework: the API, its errors, API keys, health and tracing."""
+
+from modulith.http.api import build_api
+from modulith.http.auth import ApiKey
+from modulith.http.schemas import CamelSchema
+
+__all__ = ["ApiKey", "CamelSchema", "build_api"]

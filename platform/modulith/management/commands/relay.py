@@ -1,0 +1,44 @@
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from modulith.outbox.relay import RelayReport
+from modulith.runtime import runtime
+
+
+class Command(BaseCommand):
+    help = (
+        "Delivers events that were committed but not delivered (the process died, a handler "
+        "failed and is due again). Sweeps once, or every --interval seconds until SIGTERM."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="sweep once and exit")
+        parser.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps")
+        parser.add_argument("--module", action="append", default=[], help="only this module")
+
+    def handle(self, *args: Any, once: bool, interval: float, module: list[str],
+               **options: Any) -> None:
+        current = runtime()
+        running = [m.name for m in current.topology.running_modules]
+        unknown = sorted(set(module) - set(running))
+        if unknown:
+            raise CommandError(f"{', '.join(unknown)} does not run here; running: "
+                               f"{', '.join(running)}")
+        aliases = [current.topology.module(name).database for name in module or running]
+        if once:
+            self.stdout.write(f"relay: {current.relay.sweep(aliases)}")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        total = RelayReport()
+        while not stop.is_set():
+            report = current.relay.sweep(aliases)
+            if report.handled:
+                self.stdout.write(f"relay: {report}")
+            total.add(report)
+            stop.wait(interval)
+        self.stdout.write(f"relay stopped: {total}")

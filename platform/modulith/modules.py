@@ -1,0 +1,148 @@
+"""Module manifests and the topology they describe.
+
+A manifest names things by dotted path, so it imports no model, handler or view: every process
+can compute who publishes and who subscribes, also for modules it does not run.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar, Protocol
+
+from django.utils.module_loading import import_string
+
+from modulith.errors import ConfigurationError
+
+
+class EventType(Protocol):
+    """What the framework needs of an event class (contracts define them with pydantic)."""
+
+    event_name: ClassVar[str]
+    schema_version: ClassVar[str]
+
+    @classmethod
+    def model_validate(cls, obj: Any) -> Any: ...
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Module:
+    """What a module publishes, handles, provides and uses.
+
+    `handles` maps an event class to the dotted path of one handler or several.
+    `provides` maps a query port (a Protocol) to the dotted path of its implementation.
+    The module's name is also its Django app label and its database alias.
+    """
+
+    name: str
+    app: str
+    publishes: tuple[type[Any], ...] = ()
+    handles: Mapping[type[Any], str | tuple[str, ...]] = field(default_factory=dict)
+    provides: Mapping[type[Any], str] = field(default_factory=dict)
+    uses: tuple[type[Any], ...] = ()
+    api: str | None = None
+
+    @property
+    def database(self) -> str:
+        return self.name
+
+    @property
+    def source(self) -> str:
+        """The EventBridge `source` of the events this module publishes."""
+        return f"{self.name}.service"
+
+    def handlers_for(self, event_name: str) -> tuple[str, ...]:
+        for event_type, paths in self.handles.items():
+            if event_type.event_name == event_name:
+                return (paths,) if isinstance(paths, str) else paths
+        return ()
+
+    @property
+    def handled_event_names(self) -> tuple[str, ...]:
+        return tuple(event_type.event_name for event_type in self.handles)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Every module of the application, and which of them run in this process."""
+
+    modules: tuple[Module, ...]
+    running: frozenset[str]
+
+    @classmethod
+    def load(cls, manifest_paths: Iterable[str], running: Iterable[str] | None) -> "Topology":
+        modules = tuple(_import_manifest(path) for path in manifest_paths)
+        names = [module.name for module in modules]
+        wanted = set(names) if running is None else set(running)
+        unknown = sorted(wanted - set(names))
+        if unknown:
+            raise ConfigurationError(
+                f"MODULITH_MODULES names unknown module(s) {', '.join(unknown)}; "
+                f"known modules are {', '.join(names)}"
+            )
+        topology = cls(modules=modules, running=frozenset(wanted))
+        topology.validate()
+        return topology
+
+    def validate(self) -> None:
+        for module in self.modules:
+            for event_type in module.handles:
+                self.publisher_of(event_type.event_name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Module]:
+        return {module.name: module for module in self.modules}
+
+    @cached_property
+    def _event_types(self) -> dict[str, tuple[Module, type[Any]]]:
+        types: dict[str, tuple[Module, type[Any]]] = {}
+        for module in self.modules:
+            for event_type in module.publishes:
+                if event_type.event_name in types:
+                    raise ConfigurationError(
+                        f"event {event_type.event_name} is published by both "
+                        f"{types[event_type.event_name][0].name} and {module.name}"
+                    )
+                types[event_type.event_name] = (module, event_type)
+        return types
+
+    @property
+    def running_modules(self) -> tuple[Module, ...]:
+        return tuple(module for module in self.modules if module.name in self.running)
+
+    def module(self, name: str) -> Module:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ConfigurationError(f"no module is named {name!r}") from None
+
+    def is_running(self, name: str) -> bool:
+        return name in self.running
+
+    def event_type(self, event_name: str) -> type[Any] | None:
+        entry = self._event_types.get(event_name)
+        return entry[1] if entry else None
+
+    def publisher_of(self, event_name: str) -> Module:
+        entry = self._event_types.get(event_name)
+        if entry is None:
+            raise ConfigurationError(f"no module publishes an event named {event_name!r}")
+        return entry[0]
+
+    def subscribers_of(self, event_name: str) -> tuple[Module, ...]:
+        return tuple(m for m in self.modules if event_name in m.handled_event_names)
+
+    def provider_of(self, port: type[Any]) -> tuple[Module, str]:
+        for module in self.modules:
+            if port in module.provides:
+                return module, module.provides[port]
+        raise ConfigurationError(f"no module provides the query port {port.__name__}")
+
+
+def _import_manifest(path: str) -> Module:
+    manifest = import_string(path)
+    if not isinstance(manifest, Module):
+        raise ConfigurationError(f"{path} is not a modulith.Module manifest")
+    return manifest

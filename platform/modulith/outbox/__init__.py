@@ -1,0 +1,1 @@
+"""The transactional outbox: events stored with the publisher's writes, delivered after commit."""

@@ -1,0 +1,39 @@
+"""Where deliveries scheduled after a commit run: inline, on a thread pool, or in Celery."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import connections
+
+from modulith.outbox.relay import Relay, Scheduler
+from modulith.tasks import deliver
+
+
+def inline(relay: Relay) -> Scheduler:
+    """In the committing thread, before it goes on: deterministic, for scripts and tests."""
+    return relay.deliver_now
+
+
+def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
+    """On a few background threads of this process, like an asynchronous listener: the
+    request that published returns at once; the relay's sweep covers a crash meanwhile."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modulith-deliver")
+
+    def run(alias: str, delivery_ids: list[int]) -> None:
+        try:
+            relay.deliver(alias, delivery_ids)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def submit(alias: str, delivery_ids: list[int]) -> None:
+        pool.submit(run, alias, delivery_ids)
+
+    return submit
+
+
+def celery(relay: Relay) -> Scheduler:
+    """On a Celery worker (eagerly in this process when there is no broker)."""
+
+    def enqueue(alias: str, delivery_ids: list[int]) -> None:
+        deliver.delay(alias, delivery_ids)
+
+    return enqueue

@@ -1,0 +1,94 @@
+"""The framework's tables. Each module database holds its own copy of them.
+
+No router sends these models anywhere: every query names its database with `.using(alias)`,
+because the same table exists once per module.
+"""
+
+from django.db import models
+
+
+class OutboxEvent(models.Model):
+    """An event as published, in its wire form, committed with the publisher's writes."""
+
+    id = models.UUIDField(primary_key=True)
+    event_name = models.CharField(max_length=200)
+    source = models.CharField(max_length=100)
+    occurred_at = models.DateTimeField()
+    trace_id = models.CharField(max_length=64, blank=True)
+    wire = models.JSONField(help_text="The event in the wire format every transport carries.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = "outbox event"
+
+    def __str__(self) -> str:
+        return f"{self.event_name} {self.id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    DEAD = "DEAD"
+
+
+class Delivery(models.Model):
+    """One event on its way to one route (a subscribing module, a queue or a bus)."""
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    route = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_by = models.CharField(max_length=36, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    dead_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "route"], name="delivery_event_route_unique")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} -> {self.route} ({self.status})"
+
+
+class DeadLetterManager(models.Manager["DeadLetter"]):
+    def get_queryset(self) -> models.QuerySet["DeadLetter"]:
+        return super().get_queryset().filter(status=DeliveryStatus.DEAD)
+
+
+class DeadLetter(Delivery):
+    """A delivery that ran out of attempts, or could never succeed: kept for inspection."""
+
+    objects = DeadLetterManager()
+
+    class Meta:
+        proxy = True
+
+
+class InboxRecord(models.Model):
+    """A subscriber has handled an event: written in the same transaction as its effects."""
+
+    event_id = models.UUIDField()
+    subscriber = models.CharField(max_length=100)
+    event_name = models.CharField(max_length=200)
+    handled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "inbox record"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "subscriber"], name="inbox_event_subscriber_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} handled {self.event_name} {self.event_id}"

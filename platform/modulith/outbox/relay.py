@@ -1,0 +1,145 @@
+"""The relay: hands committed deliveries to the transport, records what became of them."""
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from modulith.bus.envelope import Envelope
+from modulith.outbox.models import Delivery, DeliveryStatus
+from modulith.outbox.retry import RetryPolicy
+from modulith.transports.base import Outcome, Transport
+
+log = logging.getLogger(__name__)
+
+# A claimed delivery is left alone by other relays until its claim lapses; a relay that dies
+# mid-send therefore delays its deliveries by this much, and loses none.
+CLAIM_SECONDS = 60
+
+Scheduler = Callable[[str, list[int]], None]
+
+
+@dataclass
+class RelayReport:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: "RelayReport") -> None:
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.dead += other.dead
+        self.errors += other.errors
+
+    @property
+    def handled(self) -> int:
+        return self.delivered + self.retried + self.dead
+
+    def __str__(self) -> str:
+        return f"delivered {self.delivered}, retried {self.retried}, dead {self.dead}"
+
+
+class Relay:
+    def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
+        self.transport = transport
+        self.policy = policy
+        self.scheduler: Scheduler = self.deliver_now
+
+    def schedule(self, alias: str, delivery_ids: list[int]) -> None:
+        """Called after commit: deliver now (inline) or through a Celery task."""
+        self.scheduler(alias, delivery_ids)
+
+    def deliver_now(self, alias: str, delivery_ids: list[int]) -> None:
+        self.deliver(alias, delivery_ids)
+
+    def deliver(self, alias: str, delivery_ids: Sequence[int]) -> RelayReport:
+        """Delivers these deliveries if they are due and nobody else holds them."""
+        return self._send(alias, self._claim(alias, delivery_ids))
+
+    def sweep(self, aliases: Iterable[str], *, limit: int = 500) -> RelayReport:
+        """Delivers whatever is due in the given module databases, up to `limit` each."""
+        report = RelayReport()
+        for alias in aliases:
+            while True:
+                claimed = self._claim(alias, None, batch=min(limit, 100))
+                if not claimed:
+                    break
+                report.add(self._send(alias, claimed))
+                limit -= len(claimed)
+                if limit <= 0:
+                    break
+        return report
+
+    def _claim(self, alias: str, ids: Sequence[int] | None, batch: int = 100) -> list[Delivery]:
+        now = timezone.now()
+        due = Delivery.objects.using(alias).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=now,
+        )
+        if ids is not None:
+            due = due.filter(id__in=list(ids))
+        else:
+            oldest = due.order_by("next_attempt_at", "id").values("id")[:batch]
+            due = Delivery.objects.using(alias).filter(id__in=list(oldest)).filter(
+                Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+                status=DeliveryStatus.PENDING,
+            )
+        token = uuid.uuid4().hex
+        if not due.update(claimed_by=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS)):
+            return []
+        return list(
+            Delivery.objects.using(alias)
+            .filter(claimed_by=token)
+            .select_related("event")
+            .order_by("event__created_at", "id")
+        )
+
+    def _send(self, alias: str, deliveries: list[Delivery]) -> RelayReport:
+        report = RelayReport()
+        by_route: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in deliveries:
+            by_route[delivery.route].append(delivery)
+        for route, batch in by_route.items():
+            for start in range(0, len(batch), self.transport.batch_size):
+                chunk = batch[start : start + self.transport.batch_size]
+                report.add(self._send_chunk(alias, route, chunk))
+        return report
+
+    def _send_chunk(self, alias: str, route: str, chunk: list[Delivery]) -> RelayReport:
+        envelopes = [Envelope.from_wire(delivery.event.wire) for delivery in chunk]
+        try:
+            outcomes = self.transport.send(route, envelopes)
+        except Exception as error:  # the transport is down: every event in the chunk waits
+            log.warning("%s could not reach %s: %s", self.transport.name, route, error)
+            outcomes = [Outcome(ok=False, error=f"{type(error).__name__}: {error}")] * len(chunk)
+        report = RelayReport()
+        for delivery, outcome in zip(chunk, outcomes, strict=True):
+            report.add(self._record(alias, delivery, outcome))
+        return report
+
+    def _record(self, alias: str, delivery: Delivery, outcome: Outcome) -> RelayReport:
+        now = timezone.now()
+        attempts = delivery.attempts + 1
+        mine = Delivery.objects.using(alias).filter(pk=delivery.pk, claimed_by=delivery.claimed_by)
+        released = {
+            "attempts": attempts, "claimed_by": "", "claimed_until": None, "updated_at": now
+        }
+        if outcome.ok:
+            mine.update(status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="", **released)
+            return RelayReport(delivered=1)
+        if outcome.permanent or self.policy.exhausted(attempts):
+            mine.update(status=DeliveryStatus.DEAD, dead_at=now, last_error=outcome.error,
+                        **released)
+            log.error("dead letter: %s to %s after %d attempt(s): %s",
+                      delivery.event_id, delivery.route, attempts, outcome.error)
+            return RelayReport(dead=1, errors=[outcome.error])
+        mine.update(next_attempt_at=now + self.policy.delay(attempts), last_error=outcome.error,
+                    **released)
+        return RelayReport(retried=1, errors=[outcome.error])

@@ -1,0 +1,34 @@
+"""The wired-up framework of this process, built once by `modulith.bootstrap`."""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from modulith.modules import Topology
+
+if TYPE_CHECKING:
+    from modulith.outbox.relay import Relay
+    from modulith.ports import PortResolver
+    from modulith.transports.base import Transport
+
+
+@dataclass(frozen=True)
+class Runtime:
+    topology: "Topology"
+    transport: "Transport"
+    relay: "Relay"
+    ports: "PortResolver"
+    max_event_bytes: int
+
+
+_current: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    if _current is None:
+        raise RuntimeError("modulith is not set up: add 'modulith' to INSTALLED_APPS")
+    return _current
+
+
+def install(new: Runtime | None) -> None:
+    global _current
+    _current = new

@@ -1,0 +1,16 @@
+"""Celery tasks: deliveries handed to a worker, and the periodic sweep of every outbox."""
+
+from celery import shared_task
+
+from modulith.runtime import runtime
+
+
+@shared_task(name="modulith.deliver", acks_late=True, reject_on_worker_lost=True)
+def deliver(alias: str, delivery_ids: list[int]) -> str:
+    return str(runtime().relay.deliver(alias, delivery_ids))
+
+
+@shared_task(name="modulith.sweep", acks_late=True)
+def sweep() -> str:
+    current = runtime()
+    return str(current.relay.sweep(m.database for m in current.topology.running_modules))

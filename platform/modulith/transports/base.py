@@ -1,0 +1,33 @@
+"""The one interface every transport implements."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from modulith.bus.envelope import Envelope
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event handed to a transport."""
+
+    ok: bool
+    error: str = ""
+    # A permanent failure (bad data, unknown type) is dead-lettered at once, not retried.
+    permanent: bool = False
+
+
+DELIVERED = Outcome(ok=True)
+
+
+class Transport(Protocol):
+    name: str
+    batch_size: int
+
+    def routes(self, event_name: str) -> list[str]:
+        """Where an event must go: one delivery record is kept per route."""
+        ...
+
+    def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
+        """Hands a batch (at most `batch_size`) to the route; one outcome per envelope."""
+        ...
