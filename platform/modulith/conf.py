@@ -74,6 +74,7 @@ def deployment(
     manifests: Sequence[str], var_dir: Path, environ: Mapping[str, str] = os.environ
 ) -> Deployment:
     topology = Topology.load(manifests, running_modules(environ))
+    var_dir.mkdir(parents=True, exist_ok=True)  # where the embedded SQLite files live
     databases = {"default": database("DATABASE_URL", var_dir / "default.sqlite3", environ)}
     for module in topology.running_modules:
         databases[module.database] = database(

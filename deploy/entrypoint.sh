@@ -1,0 +1,35 @@
+#!/bin/sh
+# One entrypoint for every role of the one image:
+#   web (default)  migrate the databases of the modules that run here, then serve with gunicorn
+#   worker | beat  Celery worker / scheduler (the periodic outbox sweep)
+#   relay          deliver committed but undelivered events, in a loop
+#   migrate        migrate and exit
+#   manage ARGS    any manage.py command
+set -eu
+cd "$(dirname "$0")/.."
+role="${1:-web}"
+[ "$#" -gt 0 ] && shift
+
+case "$role" in
+  web)
+    python manage.py migrate_modules
+    if [ "${MODULITH_LOAD_DEMO_CATALOGUE:-0}" = "1" ]; then
+      python manage.py load_catalogue
+    fi
+    exec gunicorn config.wsgi:application \
+      --bind "${BIND:-0.0.0.0:8000}" \
+      --workers "${WEB_CONCURRENCY:-2}" \
+      --timeout "${WEB_TIMEOUT:-30}" \
+      --access-logfile - "$@"
+    ;;
+  worker) exec celery -A config worker --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+  beat) exec celery -A config beat --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+  relay) exec python manage.py relay "$@" ;;
+  consume) exec python manage.py consume "$@" ;;
+  migrate) exec python manage.py migrate_modules "$@" ;;
+  manage) exec python manage.py "$@" ;;
+  *)
+    echo "unknown role '$role': use web, worker, beat, relay, consume, migrate or manage" >&2
+    exit 64
+    ;;
+esac
