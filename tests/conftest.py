@@ -1,7 +1,7 @@
 """Shared fixtures. Tests run on real databases: SQLite files by default, PostgreSQL in CI."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,12 +13,11 @@ API_KEY = "dev-api-key"
 
 
 @pytest.fixture(autouse=True)
-def _inline_delivery(settings: Any) -> Iterator[None]:
+def _inline_delivery(settings: Any) -> None:
     """Deliveries run in the committing thread, so a test sees the saga's end when the
     request returns. The thread-pool default has its own test."""
     settings.MODULITH_ASYNC_HANDLERS = "inline"
     settings.MODULITH_RETRY_BASE_SECONDS = 0.0
-    yield
 
 
 @pytest.fixture

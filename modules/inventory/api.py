@@ -7,14 +7,18 @@ from django.http import HttpRequest
 from ninja import Router
 from pydantic import Field, StringConstraints
 
-from modulith.http import ApiKey, CamelSchema
 from modules.inventory import queries, services
 from modules.inventory.models import Product
+from modulith.http import ApiKey, CamelSchema
 
 router = Router(by_alias=True)
 
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                       pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Sku = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    ),
+]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 

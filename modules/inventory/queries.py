@@ -3,8 +3,8 @@
 from django.db.models import QuerySet
 
 from contracts.inventory import ProductPrice
-from modulith import NotFound
 from modules.inventory.models import Product
+from modulith import NotFound
 
 
 def product_list() -> QuerySet[Product]:

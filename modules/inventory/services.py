@@ -9,9 +9,9 @@ from django.db import transaction
 from django.db.models import F
 
 from contracts.inventory import ReservedLine, StockReleased, StockReservationFailed, StockReserved
+from modules.inventory.models import Product, Reservation, ReservationStatus
 from modulith import InvalidInput
 from modulith.bus import publish
-from modules.inventory.models import Product, Reservation, ReservationStatus
 
 DATABASE = "inventory"
 
@@ -29,8 +29,12 @@ def product_stock(
     with transaction.atomic(using=DATABASE):
         product, created = Product.objects.select_for_update().get_or_create(
             sku=sku,
-            defaults={"name": name, "unit_price": unit_price, "currency": currency,
-                      "on_hand": quantity},
+            defaults={
+                "name": name,
+                "unit_price": unit_price,
+                "currency": currency,
+                "on_hand": quantity,
+            },
         )
         if not created:
             if product.currency != currency:
@@ -60,8 +64,9 @@ def stock_reserve(*, order_id: UUID, lines: Iterable[tuple[str, int]]) -> bool:
             publish(StockReserved(order_id=order_id, items=_reserved_lines(wanted)))
     except OutOfStock as shortage:
         with transaction.atomic(using=DATABASE):
-            publish(StockReservationFailed(order_id=order_id, reason="OUT_OF_STOCK",
-                                           skus=shortage.skus))
+            publish(
+                StockReservationFailed(order_id=order_id, reason="OUT_OF_STOCK", skus=shortage.skus)
+            )
         return False
     return True
 
@@ -69,9 +74,9 @@ def stock_reserve(*, order_id: UUID, lines: Iterable[tuple[str, int]]) -> bool:
 def _reserve_all(order_id: UUID, wanted: Counter[str]) -> None:
     short = []
     for sku in sorted(wanted):
-        taken = Product.objects.filter(
-            sku=sku, on_hand__gte=F("reserved") + wanted[sku]
-        ).update(reserved=F("reserved") + wanted[sku])
+        taken = Product.objects.filter(sku=sku, on_hand__gte=F("reserved") + wanted[sku]).update(
+            reserved=F("reserved") + wanted[sku]
+        )
         if not taken:
             short.append(sku)
     if short:

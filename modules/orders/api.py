@@ -8,14 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Header, Query, Router
 from pydantic import Field, StringConstraints
 
-from modulith.http import ApiKey, CamelSchema
 from modules.orders import queries, services
 from modules.orders.models import Order
+from modulith.http import ApiKey, CamelSchema
 
 router = Router(by_alias=True)
 
-CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                              max_length=100)]
+CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class LineIn(CamelSchema):
@@ -65,21 +64,25 @@ class CustomerFilter(CamelSchema):
 
 
 IdempotencyKey = Annotated[
-    str | None, StringConstraints(min_length=1, max_length=200),
+    str | None,
+    StringConstraints(min_length=1, max_length=200),
     Header(alias="Idempotency-Key", default=None),
 ]
 
 
 @router.post("", response={201: OrderOut}, auth=ApiKey())
 def place_order(
-    request: HttpRequest, response: HttpResponse, payload: OrderIn,
+    request: HttpRequest,
+    response: HttpResponse,
+    payload: OrderIn,
     idempotency_key: IdempotencyKey = None,
 ) -> tuple[int, Order]:
     """Places an order; it is PENDING until inventory and payments have answered."""
     placed = services.order_place(
         customer_id=payload.customer_id,
-        lines=[services.RequestedLine(sku=item.sku, quantity=item.quantity)
-               for item in payload.items],
+        lines=[
+            services.RequestedLine(sku=item.sku, quantity=item.quantity) for item in payload.items
+        ],
         payment_token=payload.payment_token,
         idempotency_key=idempotency_key,
     )

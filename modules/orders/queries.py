@@ -5,8 +5,8 @@ from uuid import UUID
 from django.db.models import QuerySet
 
 from contracts.orders import PaymentRequest
-from modulith import NotFound
 from modules.orders.models import Order, OrderStatus
+from modulith import NotFound
 
 
 def order_get(*, order_id: UUID) -> Order:

@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 
 from contracts.inventory import InventoryQueries, ProductPrice
 from contracts.orders import OrderCancelled, OrderConfirmed, OrderedLine, OrderPlaced
+from modules.orders.models import CancellationReason, Order, OrderLine, OrderStatus
 from modulith import Conflict, InvalidInput
 from modulith.bus import publish
 from modulith.ports import query_port
-from modules.orders.models import CancellationReason, Order, OrderLine, OrderStatus
 
 DATABASE = "orders"
 
@@ -56,8 +56,12 @@ def order_place(
                 request_fingerprint=fingerprint,
             )
             OrderLine.objects.bulk_create(
-                OrderLine(order=order, sku=line.sku, quantity=line.quantity,
-                          unit_price=priced[line.sku].unit_price)
+                OrderLine(
+                    order=order,
+                    sku=line.sku,
+                    quantity=line.quantity,
+                    unit_price=priced[line.sku].unit_price,
+                )
                 for line in lines
             )
             publish(_order_placed(order))
@@ -110,8 +114,10 @@ def _price(lines: Sequence[RequestedLine]) -> dict[str, ProductPrice]:
 def _single_currency(priced: dict[str, ProductPrice]) -> str:
     currencies = sorted({price.currency for price in priced.values()})
     if len(currencies) > 1:
-        raise InvalidInput(f"items are priced in {' and '.join(currencies)}; an order takes "
-                           "one currency", field="items")
+        raise InvalidInput(
+            f"items are priced in {' and '.join(currencies)}; an order takes one currency",
+            field="items",
+        )
     return currencies[0]
 
 
@@ -119,8 +125,10 @@ def _order_placed(order: Order) -> OrderPlaced:
     return OrderPlaced(
         order_id=order.id,
         customer_id=order.customer_id,
-        items=[OrderedLine(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price)
-               for line in order.lines.all()],
+        items=[
+            OrderedLine(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price)
+            for line in order.lines.all()
+        ],
         total=order.total,
         currency=order.currency,
     )
@@ -129,8 +137,9 @@ def _order_placed(order: Order) -> OrderPlaced:
 def _earlier_order(idempotency_key: str, fingerprint: str) -> Order | None:
     earlier = Order.objects.filter(idempotency_key=idempotency_key).first()
     if earlier is not None and earlier.request_fingerprint != fingerprint:
-        raise Conflict("this Idempotency-Key was already used for a different order",
-                       field="Idempotency-Key")
+        raise Conflict(
+            "this Idempotency-Key was already used for a different order", field="Idempotency-Key"
+        )
     return earlier
 
 

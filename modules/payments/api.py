@@ -7,9 +7,9 @@ from django.http import HttpRequest
 from ninja import Query, Router
 from pydantic import Field
 
-from modulith.http import CamelSchema
 from modules.payments import queries
 from modules.payments.models import Payment
+from modulith.http import CamelSchema
 
 router = Router(by_alias=True)
 

@@ -6,10 +6,10 @@ from django.db import transaction
 
 from contracts.orders import OrderQueries
 from contracts.payments import PaymentCaptured, PaymentFailed
-from modulith.bus import publish
-from modulith.ports import query_port
 from modules.payments import gateway
 from modules.payments.models import Payment, PaymentStatus
+from modulith.bus import publish
+from modulith.ports import query_port
 
 DATABASE = "payments"
 
@@ -21,8 +21,12 @@ def payment_charge(*, order_id: UUID) -> Payment | None:
     request = query_port(OrderQueries).payment_request(order_id)
     if request is None:
         return None  # the order is no longer pending: nothing to charge
-    result = gateway.charge(token=request.payment_token, amount=request.amount,
-                           currency=request.currency, idempotency_key=order_id)
+    result = gateway.charge(
+        token=request.payment_token,
+        amount=request.amount,
+        currency=request.currency,
+        idempotency_key=order_id,
+    )
     with transaction.atomic(using=DATABASE):
         payment = Payment.objects.create(
             order_id=order_id,
@@ -34,9 +38,16 @@ def payment_charge(*, order_id: UUID) -> Payment | None:
             gateway_reference=result.reference,
         )
         if result.captured:
-            publish(PaymentCaptured(order_id=order_id, payment_id=payment.id,
-                                    amount=payment.amount, currency=payment.currency))
+            publish(
+                PaymentCaptured(
+                    order_id=order_id,
+                    payment_id=payment.id,
+                    amount=payment.amount,
+                    currency=payment.currency,
+                )
+            )
         else:
-            publish(PaymentFailed(order_id=order_id, payment_id=payment.id,
-                                  reason="PAYMENT_DECLINED"))
+            publish(
+                PaymentFailed(order_id=order_id, payment_id=payment.id, reason="PAYMENT_DECLINED")
+            )
     return payment

@@ -1,5 +1,5 @@
 """Django looks for an app's models here; they live in `modulith.outbox.models`."""
 
-from modulith.outbox.models import Delivery, DeadLetter, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.outbox.models import DeadLetter, Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 
 __all__ = ["DeadLetter", "Delivery", "DeliveryStatus", "InboxRecord", "OutboxEvent"]

@@ -4,41 +4,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('sku', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('unit_price', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('currency', models.CharField(max_length=3)),
-                ('on_hand', models.PositiveIntegerField(default=0)),
-                ('reserved', models.PositiveIntegerField(default=0)),
+                ("sku", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                ("unit_price", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("currency", models.CharField(max_length=3)),
+                ("on_hand", models.PositiveIntegerField(default=0)),
+                ("reserved", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'ordering': ['sku'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('reserved__lte', models.F('on_hand'))), name='product_reserved_within_on_hand')],
+                "ordering": ["sku"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("reserved__lte", models.F("on_hand"))),
+                        name="product_reserved_within_on_hand",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Reservation',
+            name="Reservation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.UUIDField(db_index=True)),
-                ('sku', models.CharField(max_length=64)),
-                ('quantity', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('RESERVED', 'Reserved'), ('COMMITTED', 'Committed'), ('RELEASED', 'Released')], default='RESERVED', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.UUIDField(db_index=True)),
+                ("sku", models.CharField(max_length=64)),
+                ("quantity", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("RESERVED", "Reserved"),
+                            ("COMMITTED", "Committed"),
+                            ("RELEASED", "Released"),
+                        ],
+                        default="RESERVED",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('order_id', 'sku'), name='reservation_order_sku_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("order_id", "sku"), name="reservation_order_sku_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -23,8 +23,9 @@ def install_error_handlers(
 
     def validation_failed(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         problems = [_problem(issue) for issue in exc.errors]
-        message = "; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"]
-                            for p in problems)
+        message = "; ".join(
+            f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems
+        )
         return _reply(api, request, 422, "validation_error", message, problems)
 
     def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:

@@ -5,84 +5,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('route', models.CharField(max_length=100)),
-                ('status', models.CharField(choices=[('PENDING', 'Pending'), ('DELIVERED', 'Delivered'), ('DEAD', 'Dead')], default='PENDING', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('claimed_by', models.CharField(blank=True, max_length=36)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('dead_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("route", models.CharField(max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("PENDING", "Pending"),
+                            ("DELIVERED", "Delivered"),
+                            ("DEAD", "Dead"),
+                        ],
+                        default="PENDING",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("claimed_by", models.CharField(blank=True, max_length=36)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("dead_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
+                "verbose_name_plural": "deliveries",
             },
         ),
         migrations.CreateModel(
-            name='OutboxEvent',
+            name="OutboxEvent",
             fields=[
-                ('id', models.UUIDField(primary_key=True, serialize=False)),
-                ('event_name', models.CharField(max_length=200)),
-                ('source', models.CharField(max_length=100)),
-                ('occurred_at', models.DateTimeField()),
-                ('trace_id', models.CharField(blank=True, max_length=64)),
-                ('wire', models.JSONField(help_text='The event in the wire format every transport carries.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.UUIDField(primary_key=True, serialize=False)),
+                ("event_name", models.CharField(max_length=200)),
+                ("source", models.CharField(max_length=100)),
+                ("occurred_at", models.DateTimeField()),
+                ("trace_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "wire",
+                    models.JSONField(
+                        help_text="The event in the wire format every transport carries."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'outbox event',
-                'ordering': ['created_at'],
+                "verbose_name": "outbox event",
+                "ordering": ["created_at"],
             },
         ),
         migrations.CreateModel(
-            name='DeadLetter',
-            fields=[
-            ],
+            name="DeadLetter",
+            fields=[],
             options={
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('modulith.delivery',),
+            bases=("modulith.delivery",),
         ),
         migrations.CreateModel(
-            name='InboxRecord',
+            name="InboxRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.UUIDField()),
-                ('subscriber', models.CharField(max_length=100)),
-                ('event_name', models.CharField(max_length=200)),
-                ('handled_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.UUIDField()),
+                ("subscriber", models.CharField(max_length=100)),
+                ("event_name", models.CharField(max_length=200)),
+                ("handled_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'inbox record',
-                'constraints': [models.UniqueConstraint(fields=('event_id', 'subscriber'), name='inbox_event_subscriber_unique')],
+                "verbose_name": "inbox record",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("event_id", "subscriber"), name="inbox_event_subscriber_unique"
+                    )
+                ],
             },
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='event',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='modulith.outboxevent'),
+            model_name="delivery",
+            name="event",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="deliveries",
+                to="modulith.outboxevent",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='delivery_due_idx'),
+            model_name="delivery",
+            index=models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('event', 'route'), name='delivery_event_route_unique'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                fields=("event", "route"), name="delivery_event_route_unique"
+            ),
         ),
     ]

@@ -4,6 +4,8 @@ No router sends these models anywhere: every query names its database with `.usi
 because the same table exists once per module.
 """
 
+from typing import ClassVar
+
 from django.db import models
 
 
@@ -68,7 +70,7 @@ class DeadLetterManager(models.Manager["DeadLetter"]):
 class DeadLetter(Delivery):
     """A delivery that ran out of attempts, or could never succeed: kept for inspection."""
 
-    objects = DeadLetterManager()
+    objects: ClassVar[DeadLetterManager] = DeadLetterManager()
 
     class Meta:
         proxy = True

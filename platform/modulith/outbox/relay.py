@@ -87,9 +87,13 @@ class Relay:
             due = due.filter(id__in=list(ids))
         else:
             oldest = due.order_by("next_attempt_at", "id").values("id")[:batch]
-            due = Delivery.objects.using(alias).filter(id__in=list(oldest)).filter(
-                Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-                status=DeliveryStatus.PENDING,
+            due = (
+                Delivery.objects.using(alias)
+                .filter(id__in=list(oldest))
+                .filter(
+                    Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+                    status=DeliveryStatus.PENDING,
+                )
             )
         token = uuid.uuid4().hex
         if not due.update(claimed_by=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS)):
@@ -129,17 +133,29 @@ class Relay:
         attempts = delivery.attempts + 1
         mine = Delivery.objects.using(alias).filter(pk=delivery.pk, claimed_by=delivery.claimed_by)
         released = {
-            "attempts": attempts, "claimed_by": "", "claimed_until": None, "updated_at": now
+            "attempts": attempts,
+            "claimed_by": "",
+            "claimed_until": None,
+            "updated_at": now,
         }
         if outcome.ok:
-            mine.update(status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="", **released)
+            mine.update(
+                status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="", **released
+            )
             return RelayReport(delivered=1)
         if outcome.permanent or self.policy.exhausted(attempts):
-            mine.update(status=DeliveryStatus.DEAD, dead_at=now, last_error=outcome.error,
-                        **released)
-            log.error("dead letter: %s to %s after %d attempt(s): %s",
-                      delivery.event_id, delivery.route, attempts, outcome.error)
+            mine.update(
+                status=DeliveryStatus.DEAD, dead_at=now, last_error=outcome.error, **released
+            )
+            log.error(
+                "dead letter: %s to %s after %d attempt(s): %s",
+                delivery.event_id,
+                delivery.route,
+                attempts,
+                outcome.error,
+            )
             return RelayReport(dead=1, errors=[outcome.error])
-        mine.update(next_attempt_at=now + self.policy.delay(attempts), last_error=outcome.error,
-                    **released)
+        mine.update(
+            next_attempt_at=now + self.policy.delay(attempts), last_error=outcome.error, **released
+        )
         return RelayReport(retried=1, errors=[outcome.error])

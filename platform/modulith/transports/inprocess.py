@@ -29,11 +29,15 @@ class InProcessTransport:
         try:
             handle(envelope, self.topology.module(subscriber), self.topology)
         except PermanentFailure as failure:
-            log.error("%s cannot handle %s %s: %s", subscriber, envelope.event_name,
-                      envelope.event_id, failure)
+            log.error(
+                "%s cannot handle %s %s: %s",
+                subscriber,
+                envelope.event_name,
+                envelope.event_id,
+                failure,
+            )
             return Outcome(ok=False, error=str(failure), permanent=True)
         except Exception as error:
-            log.exception("%s failed on %s %s", subscriber, envelope.event_name,
-                          envelope.event_id)
+            log.exception("%s failed on %s %s", subscriber, envelope.event_name, envelope.event_id)
             return Outcome(ok=False, error=f"{type(error).__name__}: {error}")
         return DELIVERED

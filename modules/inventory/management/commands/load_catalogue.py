@@ -16,9 +16,15 @@ class Command(BaseCommand):
             for sku, name, price, quantity in DEMO_PRODUCTS:
                 _, new = Product.objects.get_or_create(
                     sku=sku,
-                    defaults={"name": name, "unit_price": price, "currency": CURRENCY,
-                              "on_hand": quantity},
+                    defaults={
+                        "name": name,
+                        "unit_price": price,
+                        "currency": CURRENCY,
+                        "on_hand": quantity,
+                    },
                 )
                 created += new
-        self.stdout.write(f"demo catalogue: {created} product(s) added, "
-                          f"{len(DEMO_PRODUCTS) - created} already there")
+        self.stdout.write(
+            f"demo catalogue: {created} product(s) added, "
+            f"{len(DEMO_PRODUCTS) - created} already there"
+        )

@@ -44,10 +44,11 @@ class Command(BaseCommand):
         if not letters:
             self.stdout.write("no dead letters")
         for letter in letters:
+            when = letter.dead_at.isoformat(timespec="seconds") if letter.dead_at else "?"
             self.stdout.write(
                 f"{letter.module}#{letter.delivery_id} {letter.event_name} {letter.event_id} "
-                f"-> {letter.route}, {letter.attempts} attempt(s), dead {letter.dead_at:%Y-%m-%d "
-                f"%H:%M:%S}: {letter.last_error}"
+                f"-> {letter.route}, {letter.attempts} attempt(s), dead since {when}: "
+                f"{letter.last_error}"
             )
 
     def _replay(self, aliases: list[str], ids: list[int] | None) -> None:

@@ -17,6 +17,9 @@ class Command(BaseCommand):
         for alias in aliases:
             self.stdout.write(f"migrating {alias}")
             call_command(
-                "migrate", database=alias, interactive=False, check_unapplied=check,
+                "migrate",
+                database=alias,
+                interactive=False,
+                check_unapplied=check,
                 verbosity=max(0, options["verbosity"] - 1),
             )

@@ -19,14 +19,16 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps")
         parser.add_argument("--module", action="append", default=[], help="only this module")
 
-    def handle(self, *args: Any, once: bool, interval: float, module: list[str],
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, once: bool, interval: float, module: list[str], **options: Any
+    ) -> None:
         current = runtime()
         running = [m.name for m in current.topology.running_modules]
         unknown = sorted(set(module) - set(running))
         if unknown:
-            raise CommandError(f"{', '.join(unknown)} does not run here; running: "
-                               f"{', '.join(running)}")
+            raise CommandError(
+                f"{', '.join(unknown)} does not run here; running: {', '.join(running)}"
+            )
         aliases = [current.topology.module(name).database for name in module or running]
         if once:
             self.stdout.write(f"relay: {current.relay.sweep(aliases)}")
