@@ -25,18 +25,20 @@ MODULITH_MANIFESTS = [
 _deployment = deployment(MODULITH_MANIFESTS, VAR_DIR)
 MODULITH_TOPOLOGY = _deployment.topology
 
-DEVELOPMENT_SECRET_KEY = "django-insecure-development-only"  # noqa: S105
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-only"
 DEVELOPMENT_API_KEY = "dev-api-key"
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY if DEBUG else "")
 MODULITH_API_KEYS = env_list("MODULITH_API_KEYS") or [DEVELOPMENT_API_KEY]
 if not DEBUG and not SECRET_KEY:
-    raise ConfigurationError("DJANGO_DEBUG=0 needs DJANGO_SECRET_KEY: set it to a long random "
-                             "secret")
+    raise ConfigurationError(
+        "DJANGO_DEBUG=0 needs DJANGO_SECRET_KEY: set it to a long random secret"
+    )
 if not DEBUG and DEVELOPMENT_API_KEY in MODULITH_API_KEYS:
-    raise ConfigurationError("DJANGO_DEBUG=0 refuses the development API key: set "
-                             "MODULITH_API_KEYS to your own keys")
+    raise ConfigurationError(
+        "DJANGO_DEBUG=0 refuses the development API key: set MODULITH_API_KEYS to your own keys"
+    )
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or (["*"] if DEBUG else ["localhost", "127.0.0.1"])
 

@@ -16,7 +16,7 @@ except ConfigurationError as error:
     sys.stderr.write(f"configuration error: {error}\n")
     raise SystemExit(2) from None
 
-from django.conf import settings  # noqa: E402  (settings are valid only past this point)
+from django.conf import settings
 
 if settings.MODULITH_EMBEDDED_RELAY:
     start_background_relay(settings.MODULITH_RELAY_INTERVAL)
