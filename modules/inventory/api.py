@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from pydantic import Field, StringConstraints
 
 from modules.inventory import queries, services
@@ -51,7 +51,7 @@ def get_product(request: HttpRequest, sku: str) -> Product:
 
 
 @router.post("/products", response={201: ProductOut}, auth=ApiKey())
-def stock_product(request: HttpRequest, payload: ProductIn) -> tuple[int, Product]:
+def stock_product(request: HttpRequest, payload: ProductIn) -> Status[Product]:
     """Creates the product with `quantity` on hand, or adds `quantity` to its stock."""
     product = services.product_stock(
         sku=payload.sku,
@@ -60,4 +60,4 @@ def stock_product(request: HttpRequest, payload: ProductIn) -> tuple[int, Produc
         currency=payload.currency,
         quantity=payload.quantity,
     )
-    return 201, product
+    return Status(201, product)

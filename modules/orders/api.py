@@ -5,7 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Header, Query, Router
+from ninja import Header, Query, Router, Status
 from pydantic import Field, StringConstraints
 
 from modules.orders import queries, services
@@ -76,7 +76,7 @@ def place_order(
     response: HttpResponse,
     payload: OrderIn,
     idempotency_key: IdempotencyKey = None,
-) -> tuple[int, Order]:
+) -> Status[Order]:
     """Places an order; it is PENDING until inventory and payments have answered."""
     placed = services.order_place(
         customer_id=payload.customer_id,
@@ -88,7 +88,9 @@ def place_order(
     )
     if placed.replayed:
         response["Idempotent-Replayed"] = "true"
-    return 201, queries.order_get(order_id=placed.order.id) if placed.replayed else placed.order
+    return Status(
+        201, queries.order_get(order_id=placed.order.id) if placed.replayed else placed.order
+    )
 
 
 @router.get("", response=list[OrderOut])
