@@ -25,7 +25,7 @@ run: install
 
 ## make lint: boundaries, style and types
 lint: install
-	$(BIN)/lint-imports
+	PYTHONPATH=$(CURDIR):$(CURDIR)/platform $(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

@@ -63,20 +63,24 @@ class Relay:
         return self._send(alias, self._claim(alias, delivery_ids))
 
     def sweep(self, aliases: Iterable[str], *, limit: int = 500) -> RelayReport:
-        """Delivers whatever is due in the given module databases, up to `limit` each."""
+        """Makes one attempt at whatever is due in the given module databases, up to `limit`
+        deliveries each; a delivery that fails now waits for a later sweep."""
         report = RelayReport()
         for alias in aliases:
-            while True:
-                claimed = self._claim(alias, None, batch=min(limit, 100))
+            attempted: set[int] = set()
+            while len(attempted) < limit:
+                claimed = self._claim(
+                    alias, None, batch=min(limit - len(attempted), 100), skip=attempted
+                )
                 if not claimed:
                     break
+                attempted.update(delivery.pk for delivery in claimed)
                 report.add(self._send(alias, claimed))
-                limit -= len(claimed)
-                if limit <= 0:
-                    break
         return report
 
-    def _claim(self, alias: str, ids: Sequence[int] | None, batch: int = 100) -> list[Delivery]:
+    def _claim(
+        self, alias: str, ids: Sequence[int] | None, batch: int = 100, skip: set[int] | None = None
+    ) -> list[Delivery]:
         now = timezone.now()
         due = Delivery.objects.using(alias).filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
@@ -86,15 +90,12 @@ class Relay:
         if ids is not None:
             due = due.filter(id__in=list(ids))
         else:
-            oldest = due.order_by("next_attempt_at", "id").values("id")[:batch]
-            due = (
-                Delivery.objects.using(alias)
-                .filter(id__in=list(oldest))
-                .filter(
-                    Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-                    status=DeliveryStatus.PENDING,
-                )
+            oldest = (
+                due.exclude(id__in=skip or ())
+                .order_by("next_attempt_at", "id")
+                .values_list("id", flat=True)[:batch]
             )
+            due = due.filter(id__in=list(oldest))
         token = uuid.uuid4().hex
         if not due.update(claimed_by=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS)):
             return []

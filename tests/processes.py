@@ -1,0 +1,60 @@
+"""Running the project's own commands as separate processes, on the test databases."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.db import connections
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE_VARIABLES = {
+    "default": "DATABASE_URL",
+    "orders": "ORDERS_DATABASE_URL",
+    "inventory": "INVENTORY_DATABASE_URL",
+    "payments": "PAYMENTS_DATABASE_URL",
+}
+
+
+def database_url(alias: str) -> str:
+    """The URL of the database a test is using under `alias` (its test database)."""
+    settings = connections[alias].settings_dict
+    if settings["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(settings['NAME']).resolve()}"
+    return (
+        f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:"
+        f"{settings['PORT']}/{settings['NAME']}"
+    )
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    """The environment of a project process that shares this test's databases."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}"}
+    env.update({variable: database_url(alias) for alias, variable in DATABASE_VARIABLES.items()})
+    env.update(overrides)
+    return env
+
+
+def run_python(code: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=project_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def manage(*args: str, timeout: float = 60, **env: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=project_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
