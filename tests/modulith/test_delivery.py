@@ -187,9 +187,13 @@ def test_an_event_committed_while_the_process_died_is_delivered_by_relay(client:
 
 
 def test_an_event_is_stored_only_if_its_transaction_commits() -> None:
-    with pytest.raises(RuntimeError, match="rolled back"), transaction.atomic(using="payments"):
-        capture_payment_for(uuid4())
-        raise RuntimeError("rolled back")
+    def pay_then_fail() -> None:
+        with transaction.atomic(using="payments"):
+            capture_payment_for(uuid4())
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError, match="rolled back"):
+        pay_then_fail()
 
     assert not OutboxEvent.objects.using("payments").exists()
     assert not Delivery.objects.using("payments").exists()
