@@ -1,0 +1,95 @@
+"""The one wire format: the EventBridge event shape, with metadata and data in `detail`."""
+
+import json
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+
+from modulith.bus.envelope import Envelope, MalformedEvent
+
+EVENT_ID = UUID("0b5c8e5e-4a5e-4c1e-9f50-1d8c2a6b9e01")
+
+
+def order_placed() -> Envelope:
+    return Envelope(
+        event_id=EVENT_ID,
+        event_name="OrderPlaced",
+        source="orders.service",
+        occurred_at=datetime(2026, 11, 27, 12, 0, tzinfo=UTC),
+        schema_version="1.0",
+        data={"orderId": "o-1", "total": "10.00"},
+        trace={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+    )
+
+
+def test_an_event_is_serialised_in_the_eventbridge_shape() -> None:
+    assert order_placed().to_wire() == {
+        "version": "0",
+        "id": str(EVENT_ID),
+        "source": "orders.service",
+        "detail-type": "OrderPlaced",
+        "time": "2026-11-27T12:00:00Z",
+        "detail": {
+            "metadata": {
+                "eventId": str(EVENT_ID),
+                "schemaVersion": "1.0",
+                "occurredAt": "2026-11-27T12:00:00Z",
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            },
+            "data": {"orderId": "o-1", "total": "10.00"},
+        },
+    }
+
+
+def test_an_event_survives_the_round_trip_through_json() -> None:
+    assert Envelope.from_json(order_placed().to_json()) == order_placed()
+
+
+def test_eventbridge_delivery_keeps_our_event_id_not_its_own() -> None:
+    wire = order_placed().to_wire() | {"id": "eventbridge-assigned-id", "region": "eu-west-1"}
+
+    assert Envelope.from_wire(wire).event_id == EVENT_ID
+
+
+def test_a_foreign_producers_flat_detail_is_the_data() -> None:
+    foreign = {
+        "id": "7b7e4c1a-2f7d-4a8e-8a57-4c2f0f5f6a11",
+        "source": "partner.checkout",
+        "detail-type": "OrderPlaced",
+        "time": "2026-11-27T12:00:00Z",
+        "detail": {"orderId": "o-9", "customerId": "c-1"},
+    }
+
+    envelope = Envelope.from_wire(foreign)
+
+    assert envelope.event_id == UUID(foreign["id"])
+    assert envelope.data == {"orderId": "o-9", "customerId": "c-1"}
+    assert envelope.schema_version == "1.0"
+    assert envelope.source == "partner.checkout"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("not json", "not JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"source": "x", "detail": {}}', "detail-type is missing"),
+        ('{"detail-type": "OrderPlaced", "source": "x", "detail": "text"}', "detail must be"),
+        (
+            '{"detail-type": "OrderPlaced", "source": "x", "id": "nope", "detail": {}}',
+            "badly formed hexadecimal UUID",
+        ),
+    ],
+)
+def test_a_message_that_is_not_an_event_is_malformed(body: str, reason: str) -> None:
+    with pytest.raises(MalformedEvent, match=reason):
+        Envelope.from_json(body)
+
+
+def test_the_json_form_is_compact_and_stable() -> None:
+    text = order_placed().to_json()
+
+    assert json.loads(text) == order_placed().to_wire()
+    assert ", " not in text
+    assert text == order_placed().to_json()
