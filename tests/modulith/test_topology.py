@@ -35,7 +35,7 @@ def test_the_whole_topology_is_known_when_only_one_module_runs() -> None:
 
 
 def test_an_unknown_module_name_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="unknown module.*shipping.*known modules are"):
+    with pytest.raises(ConfigurationError, match=r"unknown module.*shipping.*known modules are"):
         Topology.load(MANIFESTS, ["orders", "shipping"])
 
 
