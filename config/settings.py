@@ -110,6 +110,14 @@ MODULITH_RETRY_MAX_SECONDS = env_float("MODULITH_RETRY_MAX_SECONDS", 300.0)
 MODULITH_MAX_EVENT_BYTES = env_int("MODULITH_MAX_EVENT_BYTES", 256 * 1024)
 MODULITH_RELAY_INTERVAL = env_float("MODULITH_RELAY_INTERVAL", 2.0)
 
+# AWS transports: boto3 is configured the standard way (credential chain, AWS_ENDPOINT_URL,
+# AWS_DEFAULT_REGION); these only name the resources.
+MODULITH_QUEUE_PREFIX = env_str("MODULITH_QUEUE_PREFIX", "modulith")
+MODULITH_EVENT_BUS = env_str("MODULITH_EVENT_BUS", "modulith")
+MODULITH_MAX_RECEIVES = env_int("MODULITH_MAX_RECEIVES", 5)
+MODULITH_VISIBILITY_TIMEOUT = env_int("MODULITH_VISIBILITY_TIMEOUT", 30)
+MODULITH_CONSUMER_WAIT_SECONDS = env_int("MODULITH_CONSUMER_WAIT_SECONDS", 20)
+
 # Celery: without a broker, tasks run eagerly in this process (the single-container default),
 # and the web process sweeps the outbox itself instead of beat.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
