@@ -14,7 +14,9 @@ try:
     application = get_wsgi_application()
 except ConfigurationError as error:
     sys.stderr.write(f"configuration error: {error}\n")
-    raise SystemExit(2) from None
+    # 4 is gunicorn's "App failed to load": its master stops, instead of booting a new worker
+    # that fails the same way, forever. Any other server just sees a non-zero exit.
+    raise SystemExit(4) from None
 
 from django.conf import settings
 
