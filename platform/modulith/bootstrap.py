@@ -6,6 +6,8 @@ from typing import Any
 
 from django.conf import settings
 
+from modulith.aws.context import AwsContext
+from modulith.aws.names import ResourceNames
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
 from modulith.outbox import executors
@@ -14,11 +16,17 @@ from modulith.outbox.retry import RetryPolicy
 from modulith.ports import PortResolver
 from modulith.runtime import Runtime, install
 from modulith.transports.base import Transport
+from modulith.transports.eventbridge import EventBridgeTransport
 from modulith.transports.inprocess import InProcessTransport
+from modulith.transports.sqs import SqsTransport
 
-TRANSPORTS: dict[str, Callable[[Topology], Transport]] = {
-    "inprocess": InProcessTransport,
+TransportFactory = Callable[[Topology, AwsContext], Transport]
+TRANSPORTS: dict[str, TransportFactory] = {
+    "inprocess": lambda topology, aws: InProcessTransport(topology),
+    "sqs": lambda topology, aws: SqsTransport(topology, aws.sqs, aws.queues),
+    "eventbridge": lambda topology, aws: EventBridgeTransport(aws.events, aws.names.bus),
 }
+QUEUE_TRANSPORTS = {"sqs", "eventbridge"}
 
 EXECUTORS: dict[str, Callable[[Relay], Scheduler]] = {
     "inline": executors.inline,
@@ -29,7 +37,13 @@ EXECUTORS: dict[str, Callable[[Relay], Scheduler]] = {
 
 def build_runtime() -> Runtime:
     topology: Topology = settings.MODULITH_TOPOLOGY
-    transport = _transport(settings.MODULITH_TRANSPORT, topology)
+    aws = AwsContext(
+        names=ResourceNames(prefix=settings.MODULITH_QUEUE_PREFIX, bus=settings.MODULITH_EVENT_BUS),
+        max_receives=settings.MODULITH_MAX_RECEIVES,
+        visibility_timeout=settings.MODULITH_VISIBILITY_TIMEOUT,
+        wait_seconds=settings.MODULITH_CONSUMER_WAIT_SECONDS,
+    )
+    transport = _transport(settings.MODULITH_TRANSPORT, topology, aws)
     relay = Relay(
         transport,
         RetryPolicy(
@@ -45,17 +59,19 @@ def build_runtime() -> Runtime:
         relay=relay,
         ports=PortResolver(topology),
         max_event_bytes=settings.MODULITH_MAX_EVENT_BYTES,
+        aws=aws,
+        uses_queues=settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS,
     )
 
 
-def _transport(name: str, topology: Topology) -> Transport:
+def _transport(name: str, topology: Topology, aws: AwsContext) -> Transport:
     try:
         factory = TRANSPORTS[name]
     except KeyError:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={name!r} is not a transport; use one of {', '.join(TRANSPORTS)}"
         ) from None
-    return factory(topology)
+    return factory(topology, aws)
 
 
 def _scheduler(mode: str, relay: Relay) -> Scheduler:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from modulith.modules import Topology
 
 if TYPE_CHECKING:
+    from modulith.aws.context import AwsContext
     from modulith.outbox.relay import Relay
     from modulith.ports import PortResolver
     from modulith.transports.base import Transport
@@ -18,6 +19,9 @@ class Runtime:
     relay: "Relay"
     ports: "PortResolver"
     max_event_bytes: int
+    aws: "AwsContext"
+    # Whether events travel through queues this process must consume (sqs, eventbridge).
+    uses_queues: bool
 
 
 _current: Runtime | None = None

@@ -1,6 +1,7 @@
 """The one wire format: the EventBridge event shape, with metadata and data in `detail`."""
 
 import json
+from typing import Any
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -53,7 +54,7 @@ def test_eventbridge_delivery_keeps_our_event_id_not_its_own() -> None:
 
 
 def test_a_foreign_producers_flat_detail_is_the_data() -> None:
-    foreign = {
+    foreign: dict[str, Any] = {
         "id": "7b7e4c1a-2f7d-4a8e-8a57-4c2f0f5f6a11",
         "source": "partner.checkout",
         "detail-type": "OrderPlaced",

@@ -4,18 +4,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from modulith.observability.trace import trace_context, trace_id
-
-_XRAY_ROOT = "Root=1-"
-
-
-def _traceparent_from_xray(header: str) -> str | None:
-    """X-Amzn-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;... -> a traceparent."""
-    for part in header.split(";"):
-        if part.strip().startswith(_XRAY_ROOT):
-            epoch, _, unique = part.strip()[len(_XRAY_ROOT) :].partition("-")
-            return f"00-{epoch}{unique}-{'0' * 15}1-01"
-    return None
+from modulith.observability.trace import trace_context, trace_id, traceparent_from_xray, xray_header
 
 
 class TraceMiddleware:
@@ -23,11 +12,12 @@ class TraceMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("traceparent") or _traceparent_from_xray(
-            request.headers.get("X-Amzn-Trace-Id", "")
+        incoming = request.headers.get("traceparent") or traceparent_from_xray(
+            request.headers.get("X-Amzn-Trace-Id")
         )
         with trace_context(incoming) as traceparent:
             response = self.get_response(request)
             response["traceparent"] = traceparent
             response["X-Trace-Id"] = trace_id()
+            response["X-Amzn-Trace-Id"] = xray_header(traceparent) or ""
         return response

@@ -23,6 +23,28 @@ def parse_traceparent(value: str | None) -> str | None:
     return match.group(1)
 
 
+def traceparent_from_xray(header: str | None) -> str | None:
+    """X-Amzn-Trace-Id / AWSTraceHeader "Root=1-5759e988-bd862e3fe1be46a994272793;..." as a
+    traceparent in the same trace (X-Ray's root is the W3C trace id, split after 8 digits)."""
+    for part in (header or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "Root" and value.startswith("1-"):
+            epoch, _, unique = value[2:].partition("-")
+            if parse_traceparent(f"00-{epoch}{unique}-{'0' * 15}1-01"):
+                return new_traceparent(f"{epoch}{unique}".lower())
+    return None
+
+
+def xray_header(traceparent: str) -> str | None:
+    """The AWSTraceHeader (X-Ray format) of a traceparent, for the slots AWS keeps for it."""
+    match = _TRACEPARENT.match(traceparent)
+    if not match:
+        return None
+    trace, span, flags = match.groups()
+    sampled = int(flags, 16) & 1
+    return f"Root=1-{trace[:8]}-{trace[8:]};Parent={span};Sampled={sampled}"
+
+
 def current_trace() -> dict[str, str]:
     """Trace metadata for an event published now (empty outside any traced work)."""
     value = _current.get()

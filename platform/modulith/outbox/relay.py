@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from modulith.bus.envelope import Envelope
+from modulith.bus.envelope import Envelope, MalformedEvent
 from modulith.outbox.models import Delivery, DeliveryStatus
 from modulith.outbox.retry import RetryPolicy
 from modulith.transports.base import Outcome, Transport
@@ -118,14 +118,21 @@ class Relay:
         return report
 
     def _send_chunk(self, alias: str, route: str, chunk: list[Delivery]) -> RelayReport:
-        envelopes = [Envelope.from_wire(delivery.event.wire) for delivery in chunk]
-        try:
-            outcomes = self.transport.send(route, envelopes)
-        except Exception as error:  # the transport is down: every event in the chunk waits
-            log.warning("%s could not reach %s: %s", self.transport.name, route, error)
-            outcomes = [Outcome(ok=False, error=f"{type(error).__name__}: {error}")] * len(chunk)
         report = RelayReport()
-        for delivery, outcome in zip(chunk, outcomes, strict=True):
+        sendable: list[tuple[Delivery, Envelope]] = []
+        for delivery in chunk:
+            try:
+                sendable.append((delivery, Envelope.from_wire(delivery.event.wire)))
+            except MalformedEvent as error:  # a damaged outbox row: never sendable
+                report.add(self._record(alias, delivery, Outcome(False, str(error), True)))
+        if not sendable:
+            return report
+        try:
+            outcomes = self.transport.send(route, [envelope for _, envelope in sendable])
+        except Exception as error:  # the transport is down or throttling: the chunk waits
+            log.warning("%s could not reach %s: %s", self.transport.name, route, error)
+            outcomes = [Outcome(ok=False, error=f"{type(error).__name__}: {error}")] * len(sendable)
+        for (delivery, _), outcome in zip(sendable, outcomes, strict=True):
             report.add(self._record(alias, delivery, outcome))
         return report
 

@@ -1,14 +1,20 @@
 import json
+from dataclasses import asdict
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from modulith.modules import Module
 from modulith.outbox.deadletters import dead_letters, replay
 from modulith.runtime import runtime
 
 
 class Command(BaseCommand):
-    help = "Lists dead deliveries with their last error, or replays them."
+    help = (
+        "Lists dead deliveries with their last error, or replays them: deliveries the relay "
+        "gave up on (every transport) and messages in the modules' SQS dead-letter queues "
+        "(sqs and eventbridge transports)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -18,42 +24,73 @@ class Command(BaseCommand):
         replaying = actions.add_parser("replay", help="deliver dead deliveries again")
         replaying.add_argument("--module", action="append", default=[])
         which = replaying.add_mutually_exclusive_group(required=True)
-        which.add_argument("--id", type=int, action="append", dest="ids", help="a delivery id")
+        which.add_argument(
+            "--id",
+            action="append",
+            dest="ids",
+            help="a delivery id (a number), or a dead message's message id or event id",
+        )
         which.add_argument("--all", action="store_true", help="every dead delivery")
 
     def handle(self, *args: Any, action: str, module: list[str], **options: Any) -> None:
-        aliases = self._aliases(module)
+        modules = self._modules(module)
         if action == "list":
-            self._list(aliases, options["format"])
+            self._list(modules, options["format"])
         else:
-            self._replay(aliases, None if options["all"] else options["ids"])
+            self._replay(modules, None if options["all"] else set(options["ids"]))
 
-    def _aliases(self, names: list[str]) -> list[str]:
-        topology = runtime().topology
-        running = [m.name for m in topology.running_modules]
-        for name in names:
-            if name not in running:
-                raise CommandError(f"{name} does not run here; running: {', '.join(running)}")
-        return [topology.module(name).database for name in names or running]
-
-    def _list(self, aliases: list[str], output: str) -> None:
-        letters = dead_letters(aliases)
-        if output == "json":
-            self.stdout.write(json.dumps([letter.__dict__ for letter in letters], default=str))
-            return
-        if not letters:
-            self.stdout.write("no dead letters")
-        for letter in letters:
-            when = letter.dead_at.isoformat(timespec="seconds") if letter.dead_at else "?"
-            self.stdout.write(
-                f"{letter.module}#{letter.delivery_id} {letter.event_name} {letter.event_id} "
-                f"-> {letter.route}, {letter.attempts} attempt(s), dead since {when}: "
-                f"{letter.last_error}"
+    def _modules(self, names: list[str]) -> list[Module]:
+        running = runtime().topology.running_modules
+        unknown = sorted(set(names) - {m.name for m in running})
+        if unknown:
+            raise CommandError(
+                f"{', '.join(unknown)} does not run here; running: "
+                f"{', '.join(m.name for m in running)}"
             )
+        return [m for m in running if not names or m.name in names]
 
-    def _replay(self, aliases: list[str], ids: list[int] | None) -> None:
-        relay = runtime().relay
-        for alias in aliases:
-            report = replay(relay, alias, ids)
+    def _list(self, modules: list[Module], output: str) -> None:
+        current = runtime()
+        letters = [
+            asdict(letter) | {"kind": "delivery"}
+            for letter in dead_letters(m.database for m in modules)
+        ]
+        if current.uses_queues:
+            letters += [
+                asdict(message) | {"kind": "queue"}
+                for module in modules
+                if module.handles
+                for message in current.aws.dead_letters.peek(module.name, database=module.database)
+            ]
+        if output == "json":
+            self.stdout.write(json.dumps(letters, default=str))
+        elif not letters:
+            self.stdout.write("no dead letters")
+        for letter in letters if output == "text" else []:
+            self.stdout.write(_line(letter))
+
+    def _replay(self, modules: list[Module], ids: set[str] | None) -> None:
+        current = runtime()
+        delivery_ids = None if ids is None else [int(i) for i in ids if i.isdigit()]
+        for module in modules:
+            report = replay(current.relay, module.database, delivery_ids)
             if report.handled:
-                self.stdout.write(f"{alias}: replayed {report.handled}: {report}")
+                self.stdout.write(f"{module.name}: replayed {report.handled} deliveries: {report}")
+            if current.uses_queues and module.handles:
+                count = current.aws.dead_letters.replay(module.name, ids)
+                if count:
+                    self.stdout.write(f"{module.name}: {count} dead message(s) back on the queue")
+
+
+def _line(letter: dict[str, Any]) -> str:
+    if letter["kind"] == "delivery":
+        when = letter["dead_at"].isoformat(timespec="seconds") if letter["dead_at"] else "?"
+        return (
+            f"{letter['module']}#{letter['delivery_id']} {letter['event_name']} "
+            f"{letter['event_id']} -> {letter['route']}, {letter['attempts']} attempt(s), "
+            f"dead since {when}: {letter['last_error']}"
+        )
+    return (
+        f"{letter['module']} queue message {letter['message_id']} {letter['event_name']} "
+        f"{letter['event_id']}: {letter['reason']}"
+    )

@@ -1,0 +1,1 @@
+"""AWS resources for the queue transports: names, clients, provisioning, dead-letter queues."""

@@ -1,0 +1,46 @@
+"""Everything the AWS side of the framework needs, from settings; clients made on first use."""
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from modulith.aws.clients import client
+from modulith.aws.deadletters import QueueDeadLetters
+from modulith.aws.names import QueueDirectory, ResourceNames
+from modulith.aws.resources import AwsTopology, aws_topology
+from modulith.modules import Topology
+
+# Long polls must be answered before the client gives up on the connection.
+_READ_TIMEOUT_MARGIN = 10
+
+
+@dataclass
+class AwsContext:
+    names: ResourceNames
+    max_receives: int
+    visibility_timeout: int
+    wait_seconds: int
+
+    @cached_property
+    def sqs(self) -> Any:
+        return client("sqs", read_timeout=self.wait_seconds + _READ_TIMEOUT_MARGIN)
+
+    @cached_property
+    def events(self) -> Any:
+        return client("events")
+
+    @cached_property
+    def queues(self) -> QueueDirectory:
+        return QueueDirectory(self.sqs, self.names)
+
+    @cached_property
+    def dead_letters(self) -> QueueDeadLetters:
+        return QueueDeadLetters(self.sqs, self.queues, self.max_receives)
+
+    def resources(self, topology: Topology) -> AwsTopology:
+        return aws_topology(
+            topology,
+            self.names,
+            max_receives=self.max_receives,
+            visibility_timeout=self.visibility_timeout,
+        )

@@ -1,0 +1,42 @@
+"""How the AWS resources of a topology are named."""
+
+from dataclasses import dataclass, field
+from threading import Lock
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    prefix: str
+    bus: str
+
+    def queue(self, module: str) -> str:
+        return f"{self.prefix}-{module}"
+
+    def dead_letter_queue(self, module: str) -> str:
+        return f"{self.prefix}-{module}-dlq"
+
+    def rule(self, module: str) -> str:
+        return f"{self.prefix}-{module}"
+
+
+@dataclass
+class QueueDirectory:
+    """Queue URLs by module, looked up once (GetQueueUrl) and remembered."""
+
+    sqs: Any
+    names: ResourceNames
+    _urls: dict[str, str] = field(default_factory=dict)
+    _lock: Lock = field(default_factory=Lock)
+
+    def url(self, module: str) -> str:
+        return self._url(self.names.queue(module))
+
+    def dead_letter_url(self, module: str) -> str:
+        return self._url(self.names.dead_letter_queue(module))
+
+    def _url(self, name: str) -> str:
+        with self._lock:
+            if name not in self._urls:
+                self._urls[name] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            return self._urls[name]

@@ -1,0 +1,88 @@
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from modulith.runtime import runtime
+from modulith.transports.consumer import ConsumerReport, QueueConsumer
+
+
+class Command(BaseCommand):
+    help = (
+        "Long-polls the queues of the modules running here and hands each event to their "
+        "handlers. SIGTERM finishes the messages in hand and exits 0."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--module", action="append", default=[], help="only this module")
+        parser.add_argument("--once", action="store_true", help="one poll of each queue")
+        parser.add_argument("--max-messages", type=int, help="stop after this many messages")
+        parser.add_argument("--wait", type=int, help="long-poll seconds (default: settings)")
+
+    def handle(
+        self,
+        *args: Any,
+        module: list[str],
+        once: bool,
+        max_messages: int | None,
+        wait: int | None,
+        **options: Any,
+    ) -> None:
+        consumers = self._consumers(module, wait)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        total = ConsumerReport()
+        lock = threading.Lock()
+
+        def run(consumer: QueueConsumer) -> None:
+            while not stop.is_set():
+                report = consumer.poll()
+                with lock:
+                    total.add(report)
+                    if max_messages is not None and total.messages >= max_messages:
+                        stop.set()
+                if once:
+                    return
+
+        threads = [
+            threading.Thread(target=run, args=(c,), name=f"consume-{c.module.name}")
+            for c in consumers
+        ]
+        names = ", ".join(c.queues.names.queue(c.module.name) for c in consumers)
+        self.stdout.write(f"consuming {names}")
+        self.stdout.flush()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.stdout.write(f"consumer stopped: {total}")
+
+    def _consumers(self, names: list[str], wait: int | None) -> list[QueueConsumer]:
+        current = runtime()
+        if not current.uses_queues:
+            raise CommandError(
+                "MODULITH_TRANSPORT is inprocess: there are no queues to consume "
+                "(set it to sqs or eventbridge)"
+            )
+        subscribing = [m for m in current.topology.running_modules if m.handles]
+        chosen = [m for m in subscribing if not names or m.name in names]
+        unknown = sorted(set(names) - {m.name for m in subscribing})
+        if unknown or not chosen:
+            raise CommandError(
+                f"no queue to consume for {', '.join(unknown) or 'this process'}; modules here "
+                f"that subscribe to events: {', '.join(m.name for m in subscribing) or 'none'}"
+            )
+        aws = current.aws
+        return [
+            QueueConsumer(
+                topology=current.topology,
+                module=module,
+                sqs=aws.sqs,
+                queues=aws.queues,
+                backoff=current.relay.policy,
+                wait_seconds=aws.wait_seconds if wait is None else wait,
+            )
+            for module in chosen
+        ]

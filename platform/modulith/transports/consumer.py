@@ -1,0 +1,181 @@
+"""Consuming a module's queue: one wire format, the same inbox and handlers as in-process
+delivery, and a dead-letter queue for what can never be handled."""
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import close_old_connections, transaction
+from django.db.models import F
+
+from modulith.aws.names import QueueDirectory
+from modulith.bus.dispatch import PermanentFailure, handle
+from modulith.bus.envelope import Envelope, MalformedEvent
+from modulith.modules import Module, Topology
+from modulith.observability.trace import traceparent_from_xray
+from modulith.outbox.models import HandlingFailure
+from modulith.outbox.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_REASON = "deadLetterReason"
+DEAD_LETTER_SOURCE = "deadLetterSourceQueue"
+DEAD_LETTERED_AT = "deadLetteredAt"
+MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's ceiling
+
+
+@dataclass
+class ConsumerReport:
+    handled: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    @property
+    def messages(self) -> int:
+        return self.handled + self.duplicates + self.retried + self.dead
+
+    def add(self, other: "ConsumerReport") -> None:
+        self.handled += other.handled
+        self.duplicates += other.duplicates
+        self.retried += other.retried
+        self.dead += other.dead
+
+    def __str__(self) -> str:
+        return (
+            f"handled {self.handled}, duplicates {self.duplicates}, "
+            f"retried {self.retried}, dead-lettered {self.dead}"
+        )
+
+
+class QueueConsumer:
+    """Long-polls one module's queue and hands each event to the module's handlers.
+
+    Success deletes the message. A transient failure (an exception in a handler, a database
+    error) hides the message for a backoff delay; after MODULITH_MAX_RECEIVES receives the
+    queue's redrive policy moves it to the dead-letter queue. A permanent failure (not an
+    event, data that fails its schema, a type the module does not handle) goes to the
+    dead-letter queue at once, with the reason as a message attribute.
+    """
+
+    def __init__(
+        self,
+        *,
+        topology: Topology,
+        module: Module,
+        sqs: Any,
+        queues: QueueDirectory,
+        backoff: RetryPolicy,
+        wait_seconds: int,
+    ) -> None:
+        self.topology = topology
+        self.module = module
+        self.sqs = sqs
+        self.queues = queues
+        self.backoff = backoff
+        self.wait_seconds = wait_seconds
+
+    def poll(self, max_messages: int = 10) -> ConsumerReport:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queues.url(self.module.name),
+            MaxNumberOfMessages=max(1, min(max_messages, 10)),
+            WaitTimeSeconds=self.wait_seconds,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "AWSTraceHeader"],
+        )
+        report = ConsumerReport()
+        try:
+            for message in response.get("Messages", []):
+                report.add(self.process(message))
+        finally:
+            close_old_connections()
+        return report
+
+    def process(self, message: dict[str, Any]) -> ConsumerReport:
+        envelope: Envelope | None = None
+        try:
+            envelope = self._envelope(message)
+            first_time = handle(envelope, self.module, self.topology)
+        except (MalformedEvent, PermanentFailure) as failure:
+            self.dead_letter(message, str(failure))
+            return ConsumerReport(dead=1)
+        except Exception as error:
+            self._retry_later(message, envelope, error)
+            return ConsumerReport(retried=1)
+        self._delete(message)
+        return ConsumerReport(handled=1) if first_time else ConsumerReport(duplicates=1)
+
+    def dead_letter(self, message: dict[str, Any], reason: str) -> None:
+        """Moves the message to the dead-letter queue with its reason: sent before it is
+        deleted, so a crash in between duplicates it rather than losing it."""
+        log.error("%s dead-letters message %s: %s", self.module.name, message["MessageId"], reason)
+        attributes = {
+            key: value
+            for key, value in message.get("MessageAttributes", {}).items()
+            if value.get("DataType") == "String"
+        }
+        attributes |= {
+            DEAD_LETTER_REASON: _string(reason[:1000]),
+            DEAD_LETTER_SOURCE: _string(self.queues.names.queue(self.module.name)),
+            DEAD_LETTERED_AT: _string(datetime.now(UTC).isoformat()),
+        }
+        self.sqs.send_message(
+            QueueUrl=self.queues.dead_letter_url(self.module.name),
+            MessageBody=message["Body"],
+            MessageAttributes=attributes,
+        )
+        self._delete(message)
+
+    def _envelope(self, message: dict[str, Any]) -> Envelope:
+        envelope = Envelope.from_json(message["Body"])
+        if envelope.traceparent:
+            return envelope
+        header = message.get("Attributes", {}).get("AWSTraceHeader")
+        traceparent = traceparent_from_xray(header)
+        if not traceparent:
+            return envelope
+        return replace(envelope, trace={"traceparent": traceparent})
+
+    def _retry_later(
+        self, message: dict[str, Any], envelope: Envelope | None, error: Exception
+    ) -> None:
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        log.warning(
+            "%s failed on message %s (receive %d): %s",
+            self.module.name,
+            message["MessageId"],
+            receives,
+            error,
+        )
+        if envelope is not None:
+            self._remember_failure(envelope, f"{type(error).__name__}: {error}")
+        delay = self.backoff.delay(receives).total_seconds()
+        self.sqs.change_message_visibility(
+            QueueUrl=self.queues.url(self.module.name),
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=min(MAX_VISIBILITY_SECONDS, max(0, round(delay))),
+        )
+
+    def _remember_failure(self, envelope: Envelope, error: str) -> None:
+        try:
+            with transaction.atomic(using=self.module.database):
+                failure, _ = HandlingFailure.objects.using(self.module.database).get_or_create(
+                    event_id=envelope.event_id,
+                    subscriber=self.module.name,
+                    defaults={"event_name": envelope.event_name, "last_error": error},
+                )
+                HandlingFailure.objects.using(self.module.database).filter(pk=failure.pk).update(
+                    attempts=F("attempts") + 1, last_error=error[:4000]
+                )
+        except Exception:  # the database may be what failed: the message is retried anyway
+            log.exception("could not record the failure of %s", envelope.event_id)
+
+    def _delete(self, message: dict[str, Any]) -> None:
+        self.sqs.delete_message(
+            QueueUrl=self.queues.url(self.module.name), ReceiptHandle=message["ReceiptHandle"]
+        )
+
+
+def _string(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
