@@ -135,7 +135,8 @@ class Provisioner:
         targets = self.events.list_targets_by_rule(Rule=spec.name, EventBusName=spec.bus)
         if [(t["Id"], t["Arn"]) for t in targets["Targets"]] == [(RULE_TARGET_ID, queue_arn)]:
             return
-        if self._change("update", "rule target", spec.name, spec.queue_name):
+        action = "update" if targets["Targets"] else "create"
+        if self._change(action, "rule target", spec.name, spec.queue_name):
             self.events.put_targets(
                 Rule=spec.name,
                 EventBusName=spec.bus,
@@ -147,9 +148,11 @@ class Provisioner:
         assert url is not None  # created above
         policy = json.dumps(queue_policy(queue_arn, rule_arn))
         current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
-        if _same("Policy", current.get("Attributes", {}).get("Policy"), policy):
+        existing = current.get("Attributes", {}).get("Policy")
+        if _same("Policy", existing, policy):
             return
-        if self._change("update", "queue policy", spec.queue_name, f"allow {spec.name}"):
+        action = "update" if existing else "create"
+        if self._change(action, "queue policy", spec.queue_name, f"allow {spec.name}"):
             self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
 
 
