@@ -1,0 +1,54 @@
+# One image for every role of the modulith (web, worker, beat, relay, consume, migrate, manage)
+# and any set of modules: what a container does is chosen by its command and its environment.
+#
+#   docker build -t modulith .
+#   docker run -p 8000:8000 modulith          # the monolith on embedded defaults
+#   docker run -p 8000:8000 -e MODULITH_LOAD_DEMO_CATALOGUE=1 modulith   # with demo products
+#   docker run modulith worker                # any other role of deploy/entrypoint.sh
+#
+# The embedded defaults (DJANGO_DEBUG=1, the development secret key and API key, SQLite files
+# under /app/var, the in-process bus) are for trying the image out. Production sets
+# DJANGO_DEBUG=0, DJANGO_SECRET_KEY (a long random secret) and MODULITH_API_KEYS (its own keys),
+# plus the database URLs; with DJANGO_DEBUG=0 the settings refuse to start without the first two.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    MODULITH_VAR_DIR=/app/var
+
+# The application runs as an unprivileged user; its home holds gunicorn's control socket.
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app \
+        --shell /usr/sbin/nologin app
+
+# The settings find manage.py and var/ relative to the source tree, so the code runs from /app.
+# An editable install puts its dependencies and the packages (including `modulith`, whose source
+# root is platform/) on the path while keeping /app the only copy of the code.
+WORKDIR /app
+COPY . /app
+RUN pip install --no-cache-dir -e /app
+
+# Static files are collected at build time into $MODULITH_VAR_DIR/static (STATIC_ROOT) and
+# served by whitenoise; a bind mount over /app/var would hide them (a named volume is seeded
+# from the image). The settings load with DEBUG off only with a secret key and API keys of
+# their own: these placeholders exist for this step alone and are not in the image's environment.
+RUN DJANGO_DEBUG=0 \
+    DJANGO_SECRET_KEY=placeholder-for-collectstatic-at-build-time \
+    MODULITH_API_KEYS=placeholder-for-collectstatic-at-build-time \
+    python manage.py collectstatic --noinput \
+    && chown -R app:app /app/var
+
+# Numeric, so that orchestrators can check that the user is not root (runAsNonRoot).
+USER 10001:10001
+EXPOSE 8000
+
+# Liveness of the web role, on the port of BIND (default 0.0.0.0:8000). Other roles serve no
+# HTTP: run them with --no-healthcheck (compose: `healthcheck: {disable: true}`). ECS and
+# Kubernetes ignore this instruction and use their own health checks.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('BIND', ':8000').rpartition(':')[2]; urllib.request.urlopen(f'http://127.0.0.1:{port}/health/live', timeout=4)"]
+
+ENTRYPOINT ["/app/deploy/entrypoint.sh"]
+CMD ["web"]

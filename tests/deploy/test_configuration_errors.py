@@ -1,0 +1,131 @@
+"""A configuration error stops the process with one clear line, never a traceback."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SECRET = "some-long-test-secret-that-is-only-used-by-this-test"
+
+# (environment, the variable the message must name)
+CASES = {
+    "debug-off-without-secret-key": ({"DJANGO_DEBUG": "0"}, "DJANGO_SECRET_KEY"),
+    "debug-off-with-development-api-key-by-default": (
+        {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": SECRET},
+        "MODULITH_API_KEYS",
+    ),
+    "debug-off-with-development-api-key-listed": (
+        {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": SECRET, "MODULITH_API_KEYS": "k1,dev-api-key"},
+        "MODULITH_API_KEYS",
+    ),
+    "unknown-module": ({"MODULITH_MODULES": "orders,nonsense"}, "MODULITH_MODULES"),
+    "unknown-transport": ({"MODULITH_TRANSPORT": "carrier-pigeon"}, "MODULITH_TRANSPORT"),
+    "unknown-handler-mode": ({"MODULITH_ASYNC_HANDLERS": "someday"}, "MODULITH_ASYNC_HANDLERS"),
+    "max-attempts-not-a-number": ({"MODULITH_MAX_ATTEMPTS": "abc"}, "MODULITH_MAX_ATTEMPTS"),
+    "debug-not-a-boolean": ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
+    "database-url-not-a-url": ({"ORDERS_DATABASE_URL": "nonsense"}, "ORDERS_DATABASE_URL"),
+}
+
+
+def environment(var_dir: Path, **overrides: str) -> dict[str, str]:
+    """This environment without the project's own settings, then the case's."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.endswith("DATABASE_URL")
+        and not name.startswith(("DJANGO_", "MODULITH_", "CELERY_"))
+    }
+    return {
+        **inherited,
+        "PATH": f"{BIN}{os.pathsep}{inherited.get('PATH', '')}",
+        "MODULITH_VAR_DIR": str(var_dir),
+        "XDG_RUNTIME_DIR": str(var_dir),
+        **overrides,
+    }
+
+
+def test_the_valid_environment_passes(tmp_path: Path) -> None:
+    """The baseline of the cases below: without their one change, `check` succeeds."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("overrides", "variable"), CASES.values(), ids=CASES.keys())
+def test_manage_py_reports_one_line(tmp_path: Path, overrides: dict[str, str], variable: str):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=environment(tmp_path, **overrides),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error:"), result.stderr
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", ["debug-off-without-secret-key", "unknown-transport", "max-attempts-not-a-number"]
+)
+def test_gunicorn_stops_with_the_line(tmp_path: Path, case: str) -> None:
+    """The settings fail in the worker, while it loads the application: gunicorn must give up
+    rather than boot a new worker again and again."""
+    overrides, variable = CASES[case]
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        env=environment(tmp_path, **overrides),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate(timeout=10)
+        pytest.fail(f"gunicorn was still running after 30 s:\n{output[-3000:]}")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    assert process.returncode != 0, output
+    errors = [line for line in output.splitlines() if line.startswith("configuration error:")]
+    assert errors, output
+    assert variable in errors[0]
+    assert "Traceback" not in output

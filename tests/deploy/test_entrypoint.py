@@ -1,0 +1,244 @@
+"""The image's entrypoint, run outside Docker exactly as the image runs it, and the Dockerfile."""
+
+import contextlib
+import fnmatch
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
+API_KEY = "test-key"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def image_environment(var_dir: Path, port: int) -> dict[str, str]:
+    """The environment of a production-like container: no database URL (SQLite files under
+    var_dir), no broker (Celery eager, embedded relay), DEBUG off with keys of its own."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.endswith("DATABASE_URL")
+        and not name.startswith(("DJANGO_", "MODULITH_", "CELERY_"))
+    }
+    return {
+        **inherited,
+        "PATH": f"{BIN}{os.pathsep}{inherited.get('PATH', '')}",
+        "BIND": f"127.0.0.1:{port}",
+        "MODULITH_VAR_DIR": str(var_dir),
+        "MODULITH_LOAD_DEMO_CATALOGUE": "1",
+        "WEB_CONCURRENCY": "1",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "some-long-test-secret-that-is-only-used-by-this-test",
+        "MODULITH_API_KEYS": API_KEY,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # gunicorn's control socket goes here rather than under the user's home.
+        "XDG_RUNTIME_DIR": str(var_dir),
+    }
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def request(
+    url: str, *, data: Any = None, headers: dict[str, str] | None = None, timeout: float = 5
+) -> Response:
+    body = None if data is None else json.dumps(data).encode()
+    all_headers = {"Content-Type": "application/json"} if body is not None else {}
+    all_headers.update(headers or {})
+    req = urllib.request.Request(url, data=body, headers=all_headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return Response(response.status, response.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, error.read())
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self, timeout: float = 15) -> int:
+        """SIGTERM to the whole process group, SIGKILL if it does not go in time."""
+        if self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=timeout)
+        return self.process.returncode
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group has already gone
+        os.killpg(pid, sig)
+
+
+def wait_until_ready(server: Server, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(
+                f"the entrypoint exited with {server.process.returncode}:\n{server.output()}"
+            )
+        try:
+            response = request(f"{server.base_url}/health/ready", timeout=2)
+        except (urllib.error.URLError, OSError) as error:
+            last = repr(error)
+        else:
+            if response.status == 200:
+                return
+            last = f"{response.status} {response.body[:200]!r}"
+        time.sleep(0.2)
+    pytest.fail(f"/health/ready did not answer 200 within {timeout} s ({last}):\n{server.output()}")
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Server]:
+    """`deploy/entrypoint.sh web` with production settings and its own var dir, after the
+    build-time step of the Dockerfile (collectstatic)."""
+    var_dir = tmp_path / "var"
+    port = free_port()
+    env = image_environment(var_dir, port)
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert collected.returncode == 0, collected.stderr
+    log = tmp_path / "entrypoint.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(ENTRYPOINT), "web"],
+            cwd=tmp_path,  # the entrypoint moves to the project itself, as in the image
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_the_entrypoint_serves_the_monolith_and_completes_the_saga(web: Server) -> None:
+    wait_until_ready(web)
+
+    placed = request(
+        f"{web.base_url}/api/orders",
+        data={"customerId": "c1", "items": [{"sku": "KB-001", "quantity": 1}]},
+        headers={"X-API-Key": API_KEY},
+    )
+    assert placed.status == 201, (placed.body, web.output())
+    order = placed.json()
+    assert order["status"] == "PENDING"
+
+    deadline = time.monotonic() + 5
+    status = order["status"]
+    while status != "CONFIRMED" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        fetched = request(f"{web.base_url}/api/orders/{order['orderId']}")
+        assert fetched.status == 200, fetched.body
+        status = fetched.json()["status"]
+    assert status == "CONFIRMED", web.output()
+
+
+@pytest.mark.slow
+def test_the_entrypoint_refuses_other_keys_and_serves_the_docs_with_debug_off(
+    web: Server,
+) -> None:
+    wait_until_ready(web)
+    order = {"customerId": "c1", "items": [{"sku": "KB-001", "quantity": 1}]}
+    for headers in ({}, {"X-API-Key": "dev-api-key"}):
+        refused = request(f"{web.base_url}/api/orders", data=order, headers=headers)
+        assert refused.status == 401, (headers, refused.body)
+
+    docs = request(f"{web.base_url}/api/docs")
+    assert docs.status == 200, docs.body
+    # Its assets come from STATIC_ROOT through whitenoise: DEBUG is off, so no finders.
+    stylesheet = re.search(rb'href="(/static/[^"]+\.css)"', docs.body)
+    assert stylesheet, docs.body
+    asset = request(web.base_url + stylesheet.group(1).decode())
+    assert asset.status == 200
+    assert asset.body
+
+    assert web.stop() == 0, web.output()  # gunicorn stops cleanly on SIGTERM
+
+
+def test_hadolint_passes_the_dockerfile() -> None:
+    hadolint = BIN / "hadolint"
+    assert hadolint.exists(), f"hadolint is not installed next to {sys.executable}"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", str(ROOT / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_build_context_keeps_what_the_image_runs() -> None:
+    """.dockerignore leaves out local and development files, never what the image needs."""
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    needed = [
+        "pyproject.toml",
+        "manage.py",
+        "deploy/entrypoint.sh",
+        "config/settings.py",
+        "contracts/orders.py",
+        "modules/orders/apps.py",
+        "platform/modulith/apps.py",
+    ]
+    for path in needed:
+        assert (ROOT / path).exists(), path
+        prefixes = ["/".join(path.split("/")[: i + 1]) for i in range(path.count("/") + 1)]
+        excluded = [p for p in patterns for prefix in prefixes if fnmatch.fnmatch(prefix, p)]
+        assert not excluded, f"{path} is excluded from the image by {excluded}"
+    for path in (".venv", ".git", "var", "tests"):
+        assert path in patterns, f"{path} should not be sent to the build"
+    assert os.access(ENTRYPOINT, os.X_OK), "the image runs the entrypoint directly"
