@@ -30,15 +30,14 @@ WORKDIR /app
 COPY . /app
 RUN pip install --no-cache-dir -e /app
 
-# Static files are collected at build time into $MODULITH_VAR_DIR/static (STATIC_ROOT) and
-# served by whitenoise; a bind mount over /app/var would hide them (a named volume is seeded
-# from the image). The settings load with DEBUG off only with a secret key and API keys of
+# Static files are collected at build time into /app/staticfiles (STATIC_ROOT, apart from the
+# data in /app/var) and served by whitenoise. The settings load with DEBUG off only with a secret key and API keys of
 # their own: these placeholders exist for this step alone and are not in the image's environment.
 RUN DJANGO_DEBUG=0 \
     DJANGO_SECRET_KEY=placeholder-for-collectstatic-at-build-time \
     MODULITH_API_KEYS=placeholder-for-collectstatic-at-build-time \
     python manage.py collectstatic --noinput \
-    && chown -R app:app /app/var
+    && mkdir -p /app/var && chown -R app:app /app/var
 
 # Numeric, so that orchestrators can check that the user is not root (runAsNonRoot).
 USER 10001:10001

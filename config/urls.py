@@ -1,4 +1,4 @@
-"""The front door: the public API, health checks and the admin."""
+"""The front door: the public API and the admin (health checks answer in a middleware)."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -6,7 +6,6 @@ from django.urls import path
 
 from contracts.errors import ProviderError, ProviderUnavailable
 from modulith.http import build_api
-from modulith.http.health import live, ready
 
 api = build_api(
     settings.MODULITH_TOPOLOGY,
@@ -20,7 +19,5 @@ api = build_api(
 
 urlpatterns = [
     path("api/", api.urls),
-    path("health/live", live, name="health-live"),
-    path("health/ready", ready, name="health-ready"),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,8 @@
 #!/bin/sh
 # One entrypoint for every role of the one image:
-#   web (default)  migrate the databases of the modules that run here, then serve with gunicorn
+#   web (default)  migrate the databases of the modules that run here (unless
+#                  MODULITH_MIGRATE_ON_START=0: with several web tasks, run `migrate` once
+#                  as a one-off task instead), then serve with gunicorn
 #   worker | beat  Celery worker / scheduler (the periodic outbox sweep)
 #   relay          deliver committed but undelivered events, in a loop
 #   migrate        migrate and exit
@@ -12,7 +14,9 @@ role="${1:-web}"
 
 case "$role" in
   web)
-    python manage.py migrate_modules
+    if [ "${MODULITH_MIGRATE_ON_START:-1}" = "1" ]; then
+      python manage.py migrate_modules
+    fi
     if [ "${MODULITH_LOAD_DEMO_CATALOGUE:-0}" = "1" ]; then
       python manage.py load_catalogue
     fi
@@ -22,8 +26,10 @@ case "$role" in
       --timeout "${WEB_TIMEOUT:-30}" \
       --access-logfile - "$@"
     ;;
-  worker) exec celery -A config worker --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
-  beat) exec celery -A config beat --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+  worker | beat)
+    python manage.py check  # a bad configuration is one clear line here, not a traceback
+    exec celery -A config "$role" --loglevel "${LOG_LEVEL:-INFO}" "$@"
+    ;;
   relay) exec python manage.py relay "$@" ;;
   consume) exec python manage.py consume "$@" ;;
   migrate) exec python manage.py migrate_modules "$@" ;;

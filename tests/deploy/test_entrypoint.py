@@ -45,6 +45,7 @@ def image_environment(var_dir: Path, port: int) -> dict[str, str]:
         "PATH": f"{BIN}{os.pathsep}{inherited.get('PATH', '')}",
         "BIND": f"127.0.0.1:{port}",
         "MODULITH_VAR_DIR": str(var_dir),
+        "DJANGO_STATIC_ROOT": str(var_dir / "static"),
         "MODULITH_LOAD_DEMO_CATALOGUE": "1",
         "WEB_CONCURRENCY": "1",
         "DJANGO_DEBUG": "0",

@@ -1,20 +1,38 @@
-"""Liveness and readiness, for the load balancer and the orchestrator."""
+"""Liveness and readiness, for the load balancer and the orchestrator.
+
+Served by a middleware ahead of everything else: a load balancer's health check carries the
+task's IP as its Host header, which ALLOWED_HOSTS rightly refuses for every other path.
+"""
+
+from collections.abc import Callable
 
 from django.db import DatabaseError, connections
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from modulith.runtime import runtime
 
+LIVE_PATH = "/health/live"
+READY_PATH = "/health/ready"
 
-@require_GET
-def live(request: HttpRequest) -> JsonResponse:
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == LIVE_PATH:
+            return _only_get(request) or live()
+        if request.path == READY_PATH:
+            return _only_get(request) or ready()
+        return self.get_response(request)
+
+
+def live() -> JsonResponse:
     """The process answers: nothing more is checked, so a slow database never restarts it."""
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
-def ready(request: HttpRequest) -> JsonResponse:
+def ready() -> JsonResponse:
     """Every database this process needs answers a query."""
     aliases = ["default", *(m.database for m in runtime().topology.running_modules)]
     checks = {alias: _check(alias) for alias in aliases}
@@ -25,10 +43,18 @@ def ready(request: HttpRequest) -> JsonResponse:
     )
 
 
+def _only_get(request: HttpRequest) -> HttpResponse | None:
+    if request.method in {"GET", "HEAD"}:
+        return None
+    return JsonResponse({"error": "method_not_allowed", "message": "use GET"}, status=405)
+
+
 def _check(alias: str) -> str:
     try:
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as error:
         return f"error: {type(error).__name__}"
+    finally:
+        connections[alias].close_if_unusable_or_obsolete()
     return "ok"
