@@ -1,8 +1,8 @@
 """The one wire format: the EventBridge event shape, with metadata and data in `detail`."""
 
 import json
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import pytest
