@@ -1,0 +1,157 @@
+"""The module map: the topology as text, Mermaid and Graphviz, and the committed docs/modules.md."""
+
+import re
+import shutil
+import subprocess
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from modulith import documentation
+from modulith.modules import Topology
+
+MANIFESTS = [
+    "modules.orders.module.manifest",
+    "modules.inventory.module.manifest",
+    "modules.payments.module.manifest",
+]
+MODULE_MAP = Path(__file__).resolve().parents[2] / "docs" / "modules.md"
+REGENERATE = "python manage.py modules --format markdown > docs/modules.md"
+
+EVENT_EDGES = {
+    ("orders", "inventory", "OrderPlaced"),
+    ("orders", "inventory", "OrderConfirmed"),
+    ("inventory", "payments", "StockReserved"),
+    ("inventory", "orders", "StockReservationFailed"),
+    ("payments", "orders", "PaymentCaptured"),
+    ("payments", "orders", "PaymentFailed"),
+    ("payments", "inventory", "PaymentFailed"),
+}
+PORT_EDGES = {
+    ("orders", "inventory", "InventoryQueries"),
+    ("payments", "orders", "OrderQueries"),
+}
+
+
+@pytest.fixture
+def topology() -> Topology:
+    return Topology.load(MANIFESTS, None)
+
+
+def test_the_text_names_every_module_event_and_port(topology: Topology) -> None:
+    text = documentation.text(topology)
+
+    assert "Modules: inventory, orders, payments" in text
+    for module in ("inventory", "orders", "payments"):
+        assert f"Module {module}\n" in text
+    assert "OrderPlaced: orders -> inventory\n" in text
+    assert "StockReserved: inventory -> payments\n" in text
+    assert "PaymentFailed: payments -> inventory, orders\n" in text
+    assert "StockReleased: inventory -> (no subscribers)\n" in text
+    assert "InventoryQueries: orders -> inventory\n" in text
+    assert "OrderQueries: payments -> orders\n" in text
+
+
+def test_the_text_names_each_modules_handlers_ports_and_their_providers(
+    topology: Topology,
+) -> None:
+    text = documentation.text(topology)
+    orders = text.split("Module orders\n")[1].split("\n\n")[0]
+    payments = text.split("Module payments\n")[1].split("\n\n")[0]
+
+    assert "publishes  OrderCancelled, OrderConfirmed, OrderPlaced" in orders
+    assert "PaymentCaptured from payments: modules.orders.handlers.on_payment_captured" in orders
+    assert "provides   OrderQueries: modules.orders.queries.OrderQueriesImpl" in orders
+    assert "uses       InventoryQueries from inventory" in orders
+    assert (
+        "handles    StockReserved from inventory: modules.payments.handlers.on_stock_reserved"
+        in (payments)
+    )
+    assert "provides   -" in payments
+    assert "uses       OrderQueries from orders" in payments
+
+
+def test_the_mermaid_flowchart_has_an_edge_per_event_subscriber_and_a_dotted_one_per_port(
+    topology: Topology,
+) -> None:
+    lines = documentation.mermaid(topology).splitlines()
+
+    assert lines[0] == "flowchart LR"
+    assert [line.strip() for line in lines[1:4]] == [
+        "inventory[inventory]",
+        "orders[orders]",
+        "payments[payments]",
+    ]
+    events = {
+        m.groups() for line in lines if (m := re.fullmatch(r" +(\w+) -->\|(\w+)\| (\w+)", line))
+    }
+    ports = {
+        m.groups() for line in lines if (m := re.fullmatch(r" +(\w+) -\.->\|(\w+)\| (\w+)", line))
+    }
+    assert {(a, b, label) for a, label, b in events} == EVENT_EDGES
+    assert {(a, b, label) for a, label, b in ports} == PORT_EDGES
+    assert len(lines) == 1 + 3 + len(EVENT_EDGES) + len(PORT_EDGES)
+
+
+def test_the_dot_output_is_a_well_formed_digraph_with_the_same_edges(topology: Topology) -> None:
+    source = documentation.dot(topology)
+    lines = source.splitlines()
+
+    assert lines[0] == "digraph modules {"
+    assert lines[-1] == "}"
+    depth = 0
+    for char in re.sub(r'"(?:[^"\\]|\\.)*"', '""', source):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        assert depth >= 0, "a closing brace before its opening one"
+    assert depth == 0, "unbalanced braces"
+
+    nodes: set[str] = set()
+    events: set[tuple[str, ...]] = set()
+    ports: set[tuple[str, ...]] = set()
+    for line in lines[1:-1]:
+        if edge := re.fullmatch(r' +"(\w+)" -> "(\w+)" \[label="(\w+)"(, style=dashed)?\];', line):
+            source_node, target, label, dashed = edge.groups()
+            (ports if dashed else events).add((source_node, target, label))
+        elif node := re.fullmatch(r' +"(\w+)";', line):
+            nodes.add(node.group(1))
+        else:
+            assert re.fullmatch(r" +(rankdir=LR|node \[shape=box\]);", line), line
+    assert nodes == {"inventory", "orders", "payments"}
+    assert events == EVENT_EDGES
+    assert ports == PORT_EDGES
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_graphviz_accepts_the_dot_output(topology: Topology) -> None:
+    subprocess.run(["dot", "-Tcanon"], input=documentation.dot(topology), text=True, check=True)
+
+
+def test_the_map_shows_every_module_whichever_run_here_in_a_stable_order(
+    topology: Topology,
+) -> None:
+    split = Topology.load(MANIFESTS, ["payments"])
+    reordered = Topology(modules=topology.modules[::-1], running=topology.running)
+
+    for render in documentation.FORMATS.values():
+        assert render(split) == render(topology)
+        assert render(reordered) == render(topology)
+
+
+def test_the_command_prints_each_format(topology: Topology) -> None:
+    for name, render in documentation.FORMATS.items():
+        out = StringIO()
+        call_command("modules", format=name, stdout=out)
+        assert out.getvalue() == render(topology)
+
+
+def test_docs_modules_md_is_generated_from_the_manifests_and_up_to_date() -> None:
+    out = StringIO()
+    call_command("modules", format="markdown", stdout=out)
+    committed = MODULE_MAP.read_text(encoding="utf-8")
+
+    assert committed.startswith("<!-- Generated by `python manage.py modules --format markdown`")
+    assert out.getvalue() == committed, (
+        f"docs/modules.md is stale: regenerate it with `{REGENERATE}`"
+    )
