@@ -87,9 +87,12 @@ class Topology:
         return topology
 
     def validate(self) -> None:
+        """Every handled event has a publisher and every used port a provider."""
         for module in self.modules:
             for event_type in module.handles:
                 self.publisher_of(event_type.event_name)
+            for port in module.uses:
+                self.provider_of(port)
 
     @cached_property
     def _by_name(self) -> dict[str, Module]:

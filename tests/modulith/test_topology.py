@@ -64,3 +64,11 @@ def test_retries_back_off_exponentially_with_jitter_up_to_a_ceiling() -> None:
         assert ceiling / 2 <= delay <= ceiling
     assert not policy.exhausted(4)
     assert policy.exhausted(5)
+
+
+def test_using_a_port_nobody_provides_is_a_configuration_error() -> None:
+    orders = Topology.load(MANIFESTS, None).module("orders")
+    payments = Topology.load(MANIFESTS, None).module("payments")
+
+    with pytest.raises(ConfigurationError, match="no module provides the query port"):
+        Topology(modules=(orders, payments), running=frozenset({"orders"})).validate()
