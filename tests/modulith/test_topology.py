@@ -67,8 +67,7 @@ def test_retries_back_off_exponentially_with_jitter_up_to_a_ceiling() -> None:
 
 
 def test_using_a_port_nobody_provides_is_a_configuration_error() -> None:
-    orders = Topology.load(MANIFESTS, None).module("orders")
-    payments = Topology.load(MANIFESTS, None).module("payments")
+    reports = Module(name="reports", app="reports", uses=(InventoryQueries,))
 
     with pytest.raises(ConfigurationError, match="no module provides the query port"):
-        Topology(modules=(orders, payments), running=frozenset({"orders"})).validate()
+        Topology(modules=(reports,), running=frozenset({"reports"})).validate()
