@@ -141,13 +141,15 @@ def test_events_from_a_foreign_producer_are_handled_and_bad_ones_dead_lettered(
         assert put["FailedEntryCount"] == 0
         assert wait_until(lambda: product(client, "MS-2")["reserved"] == 2, timeout=15)
         dead = _dead_letters(aws, "inventory")
-        assert consumer.process is not None and consumer.process.poll() is None  # still running
+        assert consumer.process is not None
+        assert consumer.process.poll() is None  # still running after the bad one
 
     [letter] = dead
     assert json.loads(letter["Body"])["detail"] == bad
     reason = letter["MessageAttributes"]["deadLetterReason"]["StringValue"]
     assert "OrderPlaced data is invalid" in reason
-    assert "orderId" in reason and "items" in reason
+    assert "orderId" in reason
+    assert "items" in reason
     assert Reservation.objects.get(order_id=order_id).quantity == 2
 
 
