@@ -183,10 +183,7 @@ class _Comparison:
                     old_node.get("items", {}), new_node.get("items", {}), path + "[]"
                 )
             elif kind == "enum":
-                dropped = [v for v in _allowed(old_node) if v not in _allowed(new_node)]
-                if dropped:
-                    values = ", ".join(repr(value) for value in dropped)
-                    found.append(Breaking(path, f"no longer allows {values}"))
+                found += _enum_changes(_allowed(old_node), _allowed(new_node), path)
         return found
 
     def kinds(self, node: Schema, side: int) -> dict[str, Schema]:
@@ -222,3 +219,18 @@ class _Comparison:
 
 def _allowed(node: Schema) -> list[Any]:
     return list(node["enum"]) if "enum" in node else [node["const"]]
+
+
+def _enum_changes(old: list[Any], new: list[Any], path: str) -> list[Breaking]:
+    """Both directions break: writers may rely on a removed value, and readers validate
+    against the values they know, so a new value is refused by every older subscriber."""
+    found = []
+    if dropped := [value for value in old if value not in new]:
+        found.append(Breaking(path, f"no longer allows {', '.join(map(repr, dropped))}"))
+    if added := [value for value in new if value not in old]:
+        found.append(
+            Breaking(
+                path, f"now also allows {', '.join(map(repr, added))}, which older readers refuse"
+            )
+        )
+    return found

@@ -138,6 +138,18 @@ def test_a_removed_literal_value_breaks() -> None:
     assert breaks(Cancelled, Cancelled2) == ["field reason no longer allows 'PAYMENT_DECLINED'"]
 
 
+def test_an_added_literal_value_breaks_because_older_readers_refuse_it() -> None:
+    class Cancelled(Wire):
+        reason: Literal["OUT_OF_STOCK"]
+
+    class Cancelled2(Wire):
+        reason: Literal["OUT_OF_STOCK", "FRAUD_SUSPECTED"]
+
+    assert breaks(Cancelled, Cancelled2) == [
+        "field reason now also allows 'FRAUD_SUSPECTED', which older readers refuse"
+    ]
+
+
 class Category(Wire):
     name: str
     children: list["Category"] = []
