@@ -112,6 +112,19 @@ MODULITH_RETRY_MAX_SECONDS = env_float("MODULITH_RETRY_MAX_SECONDS", 300.0)
 MODULITH_MAX_EVENT_BYTES = env_int("MODULITH_MAX_EVENT_BYTES", 256 * 1024)
 MODULITH_RELAY_INTERVAL = env_float("MODULITH_RELAY_INTERVAL", 2.0)
 
+# Query ports whose provider runs elsewhere: signed HTTP calls to its /internal/ endpoints.
+MODULITH_INTERNAL_SECRET = env_str("MODULITH_INTERNAL_SECRET", "")
+MODULITH_DISCOVERY = env_str("MODULITH_DISCOVERY", "static")
+MODULITH_SERVICE_URLS = env_str("MODULITH_SERVICE_URLS", "")
+MODULITH_CLOUDMAP_NAMESPACE = env_str("MODULITH_CLOUDMAP_NAMESPACE", "internal")
+MODULITH_REMOTE_CONNECT_TIMEOUT = env_float("MODULITH_REMOTE_CONNECT_TIMEOUT", 1.0)
+MODULITH_REMOTE_READ_TIMEOUT = env_float("MODULITH_REMOTE_READ_TIMEOUT", 3.0)
+# What a caller sees when a provider fails: the contracts' own error types.
+MODULITH_PORT_ERRORS = {
+    "unavailable": "contracts.errors.ProviderUnavailable",
+    "failed": "contracts.errors.ProviderError",
+}
+
 # AWS transports: boto3 is configured the standard way (credential chain, AWS_ENDPOINT_URL,
 # AWS_DEFAULT_REGION); these only name the resources.
 MODULITH_QUEUE_PREFIX = env_str("MODULITH_QUEUE_PREFIX", "modulith")

@@ -1,8 +1,9 @@
-"""The front door: the public API and the admin (health checks answer in a middleware)."""
+"""The front door: the public API, the internal endpoints of query ports (never under /api/,
+and signed), and the admin. Health checks answer in a middleware."""
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from contracts.errors import ProviderError, ProviderUnavailable
 from modulith.http import build_api
@@ -19,5 +20,6 @@ api = build_api(
 
 urlpatterns = [
     path("api/", api.urls),
+    path("internal/", include("modulith.remote.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -4,7 +4,9 @@ transports and handler executors are chosen."""
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from modulith.aws.context import AwsContext
 from modulith.aws.names import ResourceNames
@@ -13,7 +15,11 @@ from modulith.modules import Topology
 from modulith.outbox import executors
 from modulith.outbox.relay import Relay, Scheduler
 from modulith.outbox.retry import RetryPolicy
-from modulith.ports import PortResolver
+from modulith.ports import PortResolver, RemoteFactory
+from modulith.remote.client import PortErrors
+from modulith.remote.discovery import CloudMapDiscovery, Discovery, StaticDiscovery
+from modulith.remote.ports import RemotePorts
+from modulith.remote.signing import Signer
 from modulith.runtime import Runtime, install
 from modulith.transports.base import Transport
 from modulith.transports.eventbridge import EventBridgeTransport
@@ -23,8 +29,8 @@ from modulith.transports.sqs import SqsTransport
 TransportFactory = Callable[[Topology, AwsContext], Transport]
 TRANSPORTS: dict[str, TransportFactory] = {
     "inprocess": lambda topology, aws: InProcessTransport(topology),
-    "sqs": lambda topology, aws: SqsTransport(topology, aws.sqs, aws.queues),
-    "eventbridge": lambda topology, aws: EventBridgeTransport(aws.events, aws.names.bus),
+    "sqs": lambda topology, aws: SqsTransport(topology, aws),
+    "eventbridge": lambda topology, aws: EventBridgeTransport(aws),
 }
 QUEUE_TRANSPORTS = {"sqs", "eventbridge"}
 
@@ -37,6 +43,7 @@ EXECUTORS: dict[str, Callable[[Relay], Scheduler]] = {
 
 def build_runtime() -> Runtime:
     topology: Topology = settings.MODULITH_TOPOLOGY
+    _check_transport_reaches_everyone(settings.MODULITH_TRANSPORT, topology)
     aws = AwsContext(
         names=ResourceNames(prefix=settings.MODULITH_QUEUE_PREFIX, bus=settings.MODULITH_EVENT_BUS),
         max_receives=settings.MODULITH_MAX_RECEIVES,
@@ -44,6 +51,11 @@ def build_runtime() -> Runtime:
         wait_seconds=settings.MODULITH_CONSUMER_WAIT_SECONDS,
     )
     transport = _transport(settings.MODULITH_TRANSPORT, topology, aws)
+    if settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS and not aws.region:
+        raise ConfigurationError(
+            f"MODULITH_TRANSPORT={settings.MODULITH_TRANSPORT} needs an AWS region: set "
+            "AWS_DEFAULT_REGION (or AWS_REGION, or a profile with a region)"
+        )
     relay = Relay(
         transport,
         RetryPolicy(
@@ -57,10 +69,71 @@ def build_runtime() -> Runtime:
         topology=topology,
         transport=transport,
         relay=relay,
-        ports=PortResolver(topology),
+        ports=PortResolver(topology, remote=_remote_ports(topology, aws)),
         max_event_bytes=settings.MODULITH_MAX_EVENT_BYTES,
         aws=aws,
         uses_queues=settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS,
+    )
+
+
+def _check_transport_reaches_everyone(transport: str, topology: Topology) -> None:
+    absent = [m.name for m in topology.modules if not topology.is_running(m.name)]
+    if transport not in QUEUE_TRANSPORTS and absent:
+        raise ConfigurationError(
+            f"MODULITH_TRANSPORT={transport} cannot reach {', '.join(absent)}, which do not run "
+            "in this process: their events would be lost; use sqs or eventbridge"
+        )
+
+
+def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
+    """Remote clients for the ports whose providers run elsewhere; checked at start, so a
+    missing secret or address is one line now rather than a failed request later."""
+    needed = {
+        topology.provider_of(port)[0].name
+        for module in topology.running_modules
+        for port in module.uses
+        if not topology.is_running(topology.provider_of(port)[0].name)
+    }
+    if not needed:
+        return None
+    if not settings.MODULITH_INTERNAL_SECRET:
+        raise ConfigurationError(
+            f"{', '.join(sorted(needed))} run elsewhere: set MODULITH_INTERNAL_SECRET "
+            "(the same on every service) to sign the calls to them"
+        )
+    discovery = _discovery(aws)
+    if isinstance(discovery, StaticDiscovery):
+        missing = sorted(needed - set(discovery.urls))
+        if missing:
+            raise ConfigurationError(
+                f"MODULITH_SERVICE_URLS has no URL for {', '.join(missing)}, which this process "
+                "calls (e.g. MODULITH_SERVICE_URLS=inventory=http://inventory:8000)"
+            )
+    timeout = httpx.Timeout(
+        settings.MODULITH_REMOTE_READ_TIMEOUT, connect=settings.MODULITH_REMOTE_CONNECT_TIMEOUT
+    )
+    return RemotePorts(
+        topology=topology,
+        discovery=discovery,
+        signer=Signer(settings.MODULITH_INTERNAL_SECRET),
+        http=httpx.Client(timeout=timeout),
+        errors=PortErrors(
+            unavailable=import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
+            failed=import_string(settings.MODULITH_PORT_ERRORS["failed"]),
+        ),
+    ).build
+
+
+def _discovery(aws: AwsContext) -> Discovery:
+    if settings.MODULITH_DISCOVERY == "static":
+        return StaticDiscovery.parse(settings.MODULITH_SERVICE_URLS)
+    if settings.MODULITH_DISCOVERY == "cloudmap":
+        return CloudMapDiscovery(
+            aws.client("servicediscovery"), settings.MODULITH_CLOUDMAP_NAMESPACE
+        )
+    raise ConfigurationError(
+        f"MODULITH_DISCOVERY={settings.MODULITH_DISCOVERY!r} is not a discovery; "
+        "use static or cloudmap"
     )
 
 

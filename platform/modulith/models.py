@@ -7,6 +7,7 @@ from modulith.outbox.models import (
     HandlingFailure,
     InboxRecord,
     OutboxEvent,
+    UsedNonce,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "HandlingFailure",
     "InboxRecord",
     "OutboxEvent",
+    "UsedNonce",
 ]

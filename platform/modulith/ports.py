@@ -1,21 +1,25 @@
 """Query ports: a module asks another a question through a Protocol from `contracts/`."""
 
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from django.utils.module_loading import import_string
 
 from modulith.errors import ConfigurationError
-from modulith.modules import Topology
+from modulith.modules import Module, Topology
 from modulith.runtime import runtime
 
 Port = TypeVar("Port")
+RemoteFactory = Callable[[type[Any], Module], Any]
 
 
 class PortResolver:
-    """Gives the local implementation of a port when its provider runs in this process."""
+    """The local implementation of a port when its provider runs in this process, else a
+    remote client of the provider's service."""
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Topology, remote: RemoteFactory | None = None) -> None:
         self.topology = topology
+        self.remote = remote
         self._resolved: dict[type[Any], Any] = {}
 
     def resolve(self, port: type[Port]) -> Port:
@@ -23,13 +27,19 @@ class PortResolver:
             self._resolved[port] = self._build(port)
         return cast(Port, self._resolved[port])
 
+    def is_local(self, port: type[Any]) -> bool:
+        return self.topology.is_running(self.topology.provider_of(port)[0].name)
+
     def _build(self, port: type[Any]) -> Any:
         provider, implementation = self.topology.provider_of(port)
-        if not self.topology.is_running(provider.name):
+        if self.topology.is_running(provider.name):
+            return import_string(implementation)()
+        if self.remote is None:
             raise ConfigurationError(
-                f"{port.__name__} is provided by {provider.name}, which does not run here"
+                f"{port.__name__} is provided by {provider.name}, which does not run here, "
+                "and no remote calls are configured"
             )
-        return import_string(implementation)()
+        return self.remote(port, provider)
 
 
 def query_port(port: type[Port]) -> Port:

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import boto3
+
 from modulith.aws.clients import client
 from modulith.aws.deadletters import QueueDeadLetters
 from modulith.aws.names import QueueDirectory, ResourceNames
@@ -28,6 +30,14 @@ class AwsContext:
     @cached_property
     def events(self) -> Any:
         return client("events")
+
+    @property
+    def region(self) -> str | None:
+        """The region boto3 would use (environment, profile or instance metadata config)."""
+        return boto3.session.Session().region_name
+
+    def client(self, service: str) -> Any:
+        return client(service)
 
     @cached_property
     def queues(self) -> QueueDirectory:

@@ -116,3 +116,13 @@ class HandlingFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber} failed {self.attempts}x on {self.event_name} {self.event_id}"
+
+
+class UsedNonce(models.Model):
+    """A signed internal call already answered: the same signature is refused after this."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return self.nonce

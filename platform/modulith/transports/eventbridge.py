@@ -5,6 +5,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from modulith.aws.context import AwsContext
 from modulith.bus.envelope import Envelope
 from modulith.observability.trace import xray_header
 from modulith.transports.base import DELIVERED, Outcome
@@ -17,16 +18,16 @@ class EventBridgeTransport:
     name = "eventbridge"
     batch_size = 10
 
-    def __init__(self, events: Any, bus: str) -> None:
-        self.events = events
-        self.bus = bus
+    def __init__(self, aws: AwsContext) -> None:
+        self.aws = aws  # its client is made on first use
+        self.bus = aws.names.bus
 
     def routes(self, event_name: str) -> list[str]:
         # Every event goes on the bus: it is a fact anyone may subscribe to, inside or not.
         return [self.bus]
 
     def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        response = self.events.put_events(Entries=[_entry(route, e) for e in envelopes])
+        response = self.aws.events.put_events(Entries=[_entry(route, e) for e in envelopes])
         return [_outcome(entry) for entry in response["Entries"]]
 
 

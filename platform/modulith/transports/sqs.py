@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from modulith.aws.names import QueueDirectory
+from modulith.aws.context import AwsContext
 from modulith.bus.envelope import Envelope
 from modulith.modules import Topology
 from modulith.observability.trace import xray_header
@@ -16,18 +16,17 @@ class SqsTransport:
     name = "sqs"
     batch_size = 10
 
-    def __init__(self, topology: Topology, sqs: Any, queues: QueueDirectory) -> None:
+    def __init__(self, topology: Topology, aws: AwsContext) -> None:
         self.topology = topology
-        self.sqs = sqs
-        self.queues = queues
+        self.aws = aws  # its client is made on first use
 
     def routes(self, event_name: str) -> list[str]:
         # From every manifest, also of modules that do not run in this process.
         return [module.name for module in self.topology.subscribers_of(event_name)]
 
     def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        response = self.sqs.send_message_batch(
-            QueueUrl=self.queues.url(route),
+        response = self.aws.sqs.send_message_batch(
+            QueueUrl=self.aws.queues.url(route),
             Entries=[_entry(str(index), envelope) for index, envelope in enumerate(envelopes)],
         )
         outcomes = [NO_ANSWER] * len(envelopes)

@@ -1,0 +1,118 @@
+"""The client side of a query port whose provider runs elsewhere, generated from the port."""
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from modulith.observability.trace import current_trace
+from modulith.outbox.retry import RetryPolicy
+from modulith.remote.breaker import CircuitBreaker
+from modulith.remote.discovery import Discovery, ServiceNotFound
+from modulith.remote.methods import PortMethod, port_methods
+from modulith.remote.signing import Signer
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = {502, 503, 504}
+ErrorFactory = Callable[[str, str], Exception]
+
+
+@dataclass(frozen=True)
+class PortErrors:
+    """The exception types callers see: the contracts' own (configured by the project)."""
+
+    unavailable: ErrorFactory
+    failed: ErrorFactory
+
+
+@dataclass
+class RemoteCaller:
+    """Calls one provider: signed, timed out, retried with backoff, behind a breaker."""
+
+    provider: str
+    caller: str
+    discovery: Discovery
+    signer: Signer
+    http: httpx.Client
+    errors: PortErrors
+    breaker: CircuitBreaker
+    attempts: int = 3
+    backoff: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(base_seconds=0.1, max_seconds=1.0)
+    )
+
+    def call(self, method: PortMethod, body: bytes) -> bytes:
+        if not self.breaker.allows():
+            raise self.errors.unavailable(self.provider, "circuit open after repeated failures")
+        problem = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self._post(method, body)
+            except (httpx.TransportError, ServiceNotFound) as error:
+                problem = f"{type(error).__name__}: {error}"
+            else:
+                if response.status_code == 200:
+                    self.breaker.succeeded()
+                    return response.content
+                problem = f"HTTP {response.status_code}: {_message(response)}"
+                if response.status_code not in RETRYABLE_STATUSES:
+                    self._refused(response)
+                    raise self.errors.failed(self.provider, problem)
+            log.warning(
+                "%s call to %s failed (attempt %d): %s",
+                method.name,
+                self.provider,
+                attempt,
+                problem,
+            )
+            if attempt < self.attempts:
+                time.sleep(self.backoff.delay(attempt).total_seconds())
+        self.breaker.failed()
+        raise self.errors.unavailable(self.provider, problem)
+
+    def _post(self, method: PortMethod, body: bytes) -> httpx.Response:
+        path = method.path(self.provider)
+        headers = {
+            "Content-Type": "application/json",
+            **current_trace(),
+            **self.signer.headers("POST", path, body, self.caller),
+        }
+        return self.http.post(
+            self.discovery.url_for(self.provider) + path, content=body, headers=headers
+        )
+
+    def _refused(self, response: httpx.Response) -> None:
+        # The provider answered: it is up, whatever it thought of the request.
+        if response.status_code < 500:
+            self.breaker.succeeded()
+        else:
+            self.breaker.failed()
+
+
+def remote_port(port: type[Any], caller: RemoteCaller) -> Any:
+    """An object with the port's methods, each a signed HTTP call to the provider."""
+    namespace: dict[str, Any] = {"__doc__": f"{port.__name__} answered by {caller.provider}."}
+    for name, method in port_methods(port).items():
+        namespace[name] = _remote_method(method, caller)
+    return type(f"Remote{port.__name__}", (), namespace)()
+
+
+def _remote_method(method: PortMethod, caller: RemoteCaller) -> Callable[..., Any]:
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        body = method.encode_arguments(args, kwargs)
+        return method.decode_result(caller.call(method, body))
+
+    call.__name__ = method.name
+    return call
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(json.loads(response.content).get("message", ""))[:300]
+    except (ValueError, AttributeError):
+        return response.text[:300]

@@ -1,0 +1,41 @@
+"""Building remote query ports for the providers that do not run in this process."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from modulith.modules import Module, Topology
+from modulith.remote.breaker import CircuitBreaker
+from modulith.remote.client import PortErrors, RemoteCaller, remote_port
+from modulith.remote.discovery import Discovery
+from modulith.remote.signing import Signer
+
+
+@dataclass
+class RemotePorts:
+    topology: Topology
+    discovery: Discovery
+    signer: Signer
+    http: httpx.Client
+    errors: PortErrors
+    attempts: int = 3
+    _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    def build(self, port: type[Any], provider: Module) -> Any:
+        breaker = self._breakers.setdefault(provider.name, CircuitBreaker())
+        caller = RemoteCaller(
+            provider=provider.name,
+            caller=self._caller(port),
+            discovery=self.discovery,
+            signer=self.signer,
+            http=self.http,
+            errors=self.errors,
+            breaker=breaker,
+            attempts=self.attempts,
+        )
+        return remote_port(port, caller)
+
+    def _caller(self, port: type[Any]) -> str:
+        users = [m.name for m in self.topology.running_modules if port in m.uses]
+        return ",".join(users) or "unknown"

@@ -1,0 +1,194 @@
+"""Query ports across the network: a client generated from the port's type hints calls the
+provider's signed internal endpoint; failures reach the caller as the contracts' errors."""
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.test import Client
+
+from contracts.errors import ProviderError, ProviderUnavailable
+from contracts.inventory import InventoryQueries, ProductPrice
+from modules.orders.models import Order
+from modulith.modules import Topology
+from modulith.outbox.models import UsedNonce
+from modulith.remote.signing import Signer
+from tests.service import Service, free_port
+from tests.shop import place, stock
+
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
+
+SECRET = "internal-test-secret"
+PRICES = "/internal/inventory/InventoryQueries/prices"
+
+
+@pytest.fixture(autouse=True)
+def _a_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events travel by queue in a split: the transport needs a region (no call is made)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="module")
+def inventory_service(
+    tmp_path_factory: pytest.TempPathFactory, django_db_setup: None
+) -> Iterator[Service]:
+    """inventory alone, as its own service (events travel by queue in a split), on the
+    test databases; started once for this file."""
+    with Service(
+        tmp_path_factory.mktemp("inventory"),
+        "inventory",
+        MODULITH_MODULES="inventory",
+        MODULITH_TRANSPORT="sqs",
+        MODULITH_INTERNAL_SECRET=SECRET,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+    ) as service:
+        yield service
+
+
+def orders_without_inventory(settings: Any, inventory_url: str) -> None:
+    """This process becomes the orders+payments service; inventory runs elsewhere."""
+    settings.MODULITH_INTERNAL_SECRET = SECRET
+    settings.MODULITH_SERVICE_URLS = f"inventory={inventory_url}"
+    settings.MODULITH_TRANSPORT = "sqs"
+    settings.MODULITH_TOPOLOGY = Topology.load(settings.MODULITH_MANIFESTS, ["orders", "payments"])
+
+
+def test_a_remote_port_answers_like_the_local_one(
+    client: Client, settings: Any, inventory_service: Service
+) -> None:
+    stock(client, "KB-1", 5, price="89.00")
+    orders_without_inventory(settings, inventory_service.url)
+    from modulith.runtime import runtime
+
+    port = runtime().ports.resolve(InventoryQueries)
+
+    assert type(port).__name__ == "RemoteInventoryQueries"
+    assert port.prices(["KB-1", "NOPE"]) == [
+        ProductPrice(sku="KB-1", unit_price=Decimal("89.00"), currency="EUR")
+    ]
+
+
+def test_arguments_are_validated_before_they_leave(
+    settings: Any, inventory_service: Service
+) -> None:
+    orders_without_inventory(settings, inventory_service.url)
+    from modulith.runtime import runtime
+
+    with pytest.raises(ValueError, match="skus"):
+        runtime().ports.resolve(InventoryQueries).prices("KB-1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": "dev-api-key"}, Signer("wrong-secret").headers("POST", PRICES, b"{}", "x")],
+)
+def test_an_unsigned_or_badly_signed_internal_call_is_refused(
+    inventory_service: Service, headers: dict[str, str]
+) -> None:
+    response = httpx.post(inventory_service.url + PRICES, content=b"{}", headers=headers)
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+
+
+def test_a_replayed_signature_is_refused(inventory_service: Service) -> None:
+    body = b'{"skus": ["KB-1"]}'
+    headers = Signer(SECRET).headers("POST", PRICES, body, caller="orders")
+
+    first = httpx.post(inventory_service.url + PRICES, content=body, headers=headers)
+    replay = httpx.post(inventory_service.url + PRICES, content=body, headers=headers)
+
+    assert first.status_code == 200
+    assert replay.status_code == 401
+    assert "replay" in replay.json()["message"]
+    assert UsedNonce.objects.using("inventory").count() == 1
+
+
+def test_internal_endpoints_are_not_under_the_public_api(inventory_service: Service) -> None:
+    assert httpx.post(f"{inventory_service.url}/api{PRICES}", content=b"{}").status_code == 404
+
+
+def test_an_unknown_port_method_is_a_404(inventory_service: Service) -> None:
+    path = "/internal/inventory/InventoryQueries/delete_everything"
+    headers = Signer(SECRET).headers("POST", path, b"{}", caller="orders")
+
+    assert (
+        httpx.post(inventory_service.url + path, content=b"{}", headers=headers).status_code == 404
+    )
+
+
+def test_bad_arguments_are_a_422_from_the_provider(inventory_service: Service) -> None:
+    body = b'{"skus": "KB-1"}'
+    headers = Signer(SECRET).headers("POST", PRICES, body, caller="orders")
+
+    response = httpx.post(inventory_service.url + PRICES, content=body, headers=headers)
+
+    assert response.status_code == 422
+    assert "skus" in response.json()["message"]
+
+
+def test_a_provider_that_is_down_is_unavailable_within_the_timeout_budget(settings: Any) -> None:
+    orders_without_inventory(settings, f"http://127.0.0.1:{free_port()}")
+    from modulith.runtime import runtime
+
+    port = runtime().ports.resolve(InventoryQueries)
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable, match="inventory is unavailable"):
+        port.prices(["KB-1"])
+
+    assert time.monotonic() - started < 5
+
+
+def test_the_breaker_opens_after_repeated_failures_and_then_fails_fast(settings: Any) -> None:
+    orders_without_inventory(settings, f"http://127.0.0.1:{free_port()}")
+    from modulith.runtime import runtime
+
+    port = runtime().ports.resolve(InventoryQueries)
+    for _ in range(5):
+        with pytest.raises(ProviderUnavailable):
+            port.prices(["KB-1"])
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable, match="circuit open"):
+        port.prices(["KB-1"])
+
+    assert time.monotonic() - started < 0.05
+
+
+def test_placing_an_order_while_inventory_is_down_is_a_503_and_stores_nothing(
+    settings: Any, client: Client
+) -> None:
+    orders_without_inventory(settings, f"http://127.0.0.1:{free_port()}")
+
+    started = time.monotonic()
+    response = place(client, ("KB-1", 1))
+
+    assert response.status_code == 503
+    assert "inventory is unavailable" in response.json()["message"]
+    assert time.monotonic() - started < 5
+    assert not Order.objects.exists()
+
+
+def test_a_provider_error_reaches_the_caller_as_a_provider_error(
+    settings: Any, tmp_path: Path
+) -> None:
+    """An inventory whose tables are missing answers 500: a ProviderError, at once."""
+    with Service(
+        tmp_path,
+        "inventory-broken",
+        MODULITH_MODULES="inventory",
+        MODULITH_TRANSPORT="sqs",
+        MODULITH_INTERNAL_SECRET=SECRET,
+        AWS_DEFAULT_REGION="us-east-1",
+        INVENTORY_DATABASE_URL=f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}",
+    ) as broken:
+        orders_without_inventory(settings, broken.url)
+        from modulith.runtime import runtime
+
+        with pytest.raises(ProviderError, match="HTTP 500"):
+            runtime().ports.resolve(InventoryQueries).prices(["KB-1"])
