@@ -3,8 +3,8 @@
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from django.db import connections
 
@@ -36,11 +36,13 @@ def project_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_python(code: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, *, timeout: float = 60, env: Mapping[str, str] | None = None, **variables: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env=project_env(**env),
+        env=project_env(**(env or {}), **variables),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -48,7 +50,7 @@ def run_python(code: str, timeout: float = 60, **env: str) -> subprocess.Complet
     )
 
 
-def manage(*args: str, timeout: float = 60, **env: Any) -> subprocess.CompletedProcess[str]:
+def manage(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -16,7 +16,8 @@ PROBE = (
     "from modulith.runtime import runtime\n"
     "from contracts.orders import OrderQueries\n"
     "runtime().ports.resolve(OrderQueries)\n"
-    "print(json.dumps({'modules': sorted(m for m in sys.modules if m.startswith('modules.')),\n"
+    "loaded = sorted(m for m in sys.modules if m.startswith('modules.'))\n"
+    "print(json.dumps({'modules': loaded,\n"
     "                  'apps': settings.INSTALLED_APPS, 'databases': sorted(settings.DATABASES)}))\n"
 )
 SPLIT = {"MODULITH_TRANSPORT": "sqs", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -24,7 +25,7 @@ SPLIT = {"MODULITH_TRANSPORT": "sqs", "AWS_DEFAULT_REGION": "us-east-1"}
 
 @pytest.mark.django_db(databases="__all__")
 def test_the_code_of_a_module_that_does_not_run_here_is_never_imported() -> None:
-    probe = run_python(PROBE, MODULITH_MODULES="orders,inventory", **SPLIT)
+    probe = run_python(PROBE, MODULITH_MODULES="orders,inventory", env=SPLIT)
 
     assert probe.returncode == 0, probe.stderr
     seen = json.loads(probe.stdout)
@@ -36,7 +37,7 @@ def test_the_code_of_a_module_that_does_not_run_here_is_never_imported() -> None
 
 
 def test_an_unknown_module_is_a_one_line_start_up_error() -> None:
-    probe = run_python(PROBE, MODULITH_MODULES="orders,shipping", **SPLIT)
+    probe = run_python(PROBE, MODULITH_MODULES="orders,shipping", env=SPLIT)
 
     assert probe.returncode != 0
     assert "unknown module(s) shipping" in probe.stderr
@@ -50,9 +51,9 @@ def test_the_in_process_transport_with_a_partial_module_set_is_refused() -> None
 
 
 def test_a_service_that_calls_another_needs_its_address_and_the_secret() -> None:
-    no_secret = run_python(PROBE, MODULITH_MODULES="payments", **SPLIT)
+    no_secret = run_python(PROBE, MODULITH_MODULES="payments", env=SPLIT)
     no_address = run_python(
-        PROBE, MODULITH_MODULES="payments", MODULITH_INTERNAL_SECRET="s", **SPLIT
+        PROBE, MODULITH_MODULES="payments", MODULITH_INTERNAL_SECRET="s", env=SPLIT
     )
 
     assert "set MODULITH_INTERNAL_SECRET" in no_secret.stderr
