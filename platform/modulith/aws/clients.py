@@ -5,6 +5,7 @@ from AWS_ENDPOINT_URL when set (a local emulator needs no code path of its own).
 are timeouts and retries: a slow or throttling AWS must never hang a request or a relay.
 """
 
+import os
 from typing import Any
 
 import boto3
@@ -16,6 +17,14 @@ def client(service: str, *, read_timeout: float = 10.0) -> Any:
         connect_timeout=3,
         read_timeout=read_timeout,
         retries={"mode": "standard", "max_attempts": 3},
+        # Some calls (Cloud Map's DiscoverInstances) prefix the host ("data-..."); a custom
+        # endpoint (a VPC endpoint, a proxy, an emulator) is used exactly as given.
+        inject_host_prefix=not _custom_endpoint(service),
     )
     # A session per client: clients are thread-safe, sessions are not.
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+def _custom_endpoint(service: str) -> bool:
+    service_variable = f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"
+    return bool(os.environ.get("AWS_ENDPOINT_URL") or os.environ.get(service_variable))
