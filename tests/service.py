@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -22,10 +23,18 @@ def free_port() -> int:
 
 
 class Service:
-    def __init__(self, log_dir: Path, name: str, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        name: str,
+        *,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+        **variables: str,
+    ) -> None:
         self.name = name
         self.port = port or free_port()
-        self.env = env
+        self.env = {**(env or {}), **variables}
         self.log = log_dir / f"{name}-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
