@@ -97,7 +97,7 @@ def test_a_remote_port_finds_its_provider_through_cloud_map(
         MODULITH_MODULES="inventory",
         MODULITH_TRANSPORT="sqs",
         MODULITH_INTERNAL_SECRET=SECRET,
-        **aws.env,
+        env=aws.env,
     ) as inventory:
         register(cloudmap, service_id, "task-1", inventory.port)
         settings.MODULITH_INTERNAL_SECRET = SECRET
