@@ -2,6 +2,8 @@
 delivery, and a dead-letter queue for what can never be handled."""
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,7 @@ DEAD_LETTER_REASON = "deadLetterReason"
 DEAD_LETTER_SOURCE = "deadLetterSourceQueue"
 DEAD_LETTERED_AT = "deadLetteredAt"
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's ceiling
+MAX_POLL_BACKOFF_SECONDS = 30.0
 
 
 @dataclass
@@ -75,6 +78,37 @@ class QueueConsumer:
         self.queues = queues
         self.backoff = backoff
         self.wait_seconds = wait_seconds
+
+    def run(
+        self,
+        stop: threading.Event,
+        on_report: Callable[[ConsumerReport], None],
+        *,
+        once: bool = False,
+    ) -> None:
+        """Polls until `stop` is set. A failed poll (the queue or the network is down) is
+        logged and tried again with backoff: a consumer outlives the outages it waits out."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                report = self.poll()
+            except Exception:
+                failures += 1
+                delay = min(MAX_POLL_BACKOFF_SECONDS, 0.5 * 2 ** (failures - 1))
+                log.exception(
+                    "%s: polling failed (%d in a row); next try in %.1f s",
+                    self.module.name,
+                    failures,
+                    delay,
+                )
+                if once:
+                    return
+                stop.wait(delay)
+                continue
+            failures = 0
+            on_report(report)
+            if once:
+                return
 
     def poll(self, max_messages: int = 10) -> ConsumerReport:
         response = self.sqs.receive_message(

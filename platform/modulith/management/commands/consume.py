@@ -36,15 +36,14 @@ class Command(BaseCommand):
         total = ConsumerReport()
         lock = threading.Lock()
 
+        def count(report: ConsumerReport) -> None:
+            with lock:
+                total.add(report)
+                if max_messages is not None and total.messages >= max_messages:
+                    stop.set()
+
         def run(consumer: QueueConsumer) -> None:
-            while not stop.is_set():
-                report = consumer.poll()
-                with lock:
-                    total.add(report)
-                    if max_messages is not None and total.messages >= max_messages:
-                        stop.set()
-                if once:
-                    return
+            consumer.run(stop, count, once=once)
 
         threads = [
             threading.Thread(target=run, args=(c,), name=f"consume-{c.module.name}")
