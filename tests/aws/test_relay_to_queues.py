@@ -1,0 +1,489 @@
+"""The relay carries committed events to the queues of the modules that subscribe to them,
+through SQS (SendMessageBatch) or EventBridge (PutEvents), against the AWS emulator: in the one
+wire format, to exactly the subscribers' queues, ten to a call, and with nothing lost and
+nothing sent twice when AWS fails part of a batch, throttles, drops connections or goes away.
+
+Nothing consumes the queues here, so what the relay sent stays there to be read."""
+
+import json
+import time
+from collections import Counter
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+
+from contracts.inventory import ReservedLine, StockReserved
+from contracts.payments import PaymentFailed
+from modulith.bootstrap import TRANSPORTS
+from modulith.bus import Envelope, EventTooLarge, publish
+from modulith.modules import Topology
+from modulith.outbox.models import Delivery, DeliveryStatus, OutboxEvent
+from modulith.runtime import runtime
+from tests.aws.emulator import SHADOWING_VARIABLES, AwsContext, Emulator, aws_environment
+from tests.aws.fault_proxy import FaultProxy
+from tests.conftest import sweep
+from tests.shop import place, stock
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+SEND_BATCH = "AmazonSQS.SendMessageBatch"
+PUT_EVENTS = "AWSEvents.PutEvents"
+
+
+# Steps ---------------------------------------------------------------------------------------
+
+
+def use(settings: Any, transport: str) -> None:
+    """This process now relays through `transport`, with its AWS resources provisioned.
+
+    Setting a MODULITH_ setting rebuilds the runtime, so its boto3 clients are made from the
+    environment as it is now (after the fault proxy, if the test has one, re-pointed it)."""
+    settings.MODULITH_TRANSPORT = transport
+    call_command("provision", stdout=StringIO())
+
+
+def reserve_stock(count: int, *, sku: str = "SKU-1") -> list[UUID]:
+    """`count` StockReserved events (one subscriber: payments), committed in one transaction;
+    their deliveries are scheduled after the commit."""
+    with transaction.atomic(using="inventory"):
+        return [
+            publish(StockReserved(order_id=uuid4(), items=[ReservedLine(sku=sku, quantity=1)]))
+            for _ in range(count)
+        ]
+
+
+def fail_payment() -> UUID:
+    """A PaymentFailed event (subscribers: orders and inventory), committed."""
+    with transaction.atomic(using="payments"):
+        return publish(
+            PaymentFailed(order_id=uuid4(), payment_id=uuid4(), reason="PAYMENT_DECLINED")
+        )
+
+
+def deliveries(alias: str, event_ids: list[UUID] | None = None) -> list[Delivery]:
+    found = Delivery.objects.using(alias).order_by("id")
+    if event_ids is not None:
+        found = found.filter(event_id__in=event_ids)
+    return list(found)
+
+
+def statuses(alias: str, event_ids: list[UUID]) -> Counter[str]:
+    return Counter(delivery.status for delivery in deliveries(alias, event_ids))
+
+
+def sweep_until_delivered(alias: str, event_ids: list[UUID], timeout: float = 5.0) -> None:
+    """Sweeps (each sweep makes one attempt at what is due) until every delivery of these
+    events is delivered; bounded in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sweep()
+        if statuses(alias, event_ids) == Counter({DeliveryStatus.DELIVERED: len(event_ids)}):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"not delivered within {timeout} s: {deliveries(alias, event_ids)}")
+
+
+def queue_url(aws: AwsContext, module: str) -> str:
+    sqs = aws.client("sqs")
+    return str(sqs.get_queue_url(QueueName=f"{aws.prefix}-{module}")["QueueUrl"])
+
+
+def messages_on(aws: AwsContext, module: str, expected: int, timeout: float = 5.0) -> list[Any]:
+    """What the module's queue holds: waits (bounded) for `expected` messages, then makes sure
+    there are no more. A received message stays invisible for the queue's visibility timeout
+    (30 s), so none is counted twice, and a second copy of one event would be."""
+    sqs, url = aws.client("sqs"), queue_url(aws, module)
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < expected and time.monotonic() < deadline:
+        response = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageAttributeNames=["All"],
+        )
+        messages += response.get("Messages", [])
+    more = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    messages += more.get("Messages", [])
+    return messages
+
+
+def event_ids_on(aws: AwsContext, module: str, expected: int) -> list[str]:
+    return [
+        json.loads(message["Body"])["detail"]["metadata"]["eventId"]
+        for message in messages_on(aws, module, expected)
+    ]
+
+
+def as_strings(event_ids: list[UUID]) -> list[str]:
+    return sorted(str(event_id) for event_id in event_ids)
+
+
+def attribute(message: Any, name: str) -> str:
+    return str(message["MessageAttributes"][name]["StringValue"])
+
+
+# The wire format, to exactly the subscribers' queues ---------------------------------------
+
+
+def test_an_order_placed_reaches_the_inventory_queue_only_in_the_wire_format(
+    aws: AwsContext, settings: Any, client: Client
+) -> None:
+    use(settings, "sqs")
+    stock(client, "SQS-1", 5, price="4.50")
+
+    response = place(client, ("SQS-1", 2))
+
+    assert response.status_code == 201, response.content
+    order_id = response.json()["orderId"]
+    stored = OutboxEvent.objects.using("orders").get(event_name="OrderPlaced")
+    [delivery] = deliveries("orders")
+    assert (delivery.route, delivery.status, delivery.attempts) == (
+        "inventory",
+        DeliveryStatus.DELIVERED,
+        1,
+    )
+    [message] = messages_on(aws, "inventory", 1)
+    body = json.loads(message["Body"])
+    assert body == stored.wire
+    assert body["source"] == "orders.service"
+    assert body["detail-type"] == "OrderPlaced"
+    assert body["id"] == str(stored.id)
+    assert set(body["detail"]) == {"metadata", "data"}
+    assert body["detail"]["metadata"]["eventId"] == str(stored.id)
+    assert body["detail"]["data"]["orderId"] == order_id
+    assert body["detail"]["data"]["items"] == [{"sku": "SQS-1", "quantity": 2, "unitPrice": "4.50"}]
+    assert attribute(message, "eventType") == "OrderPlaced"
+    assert attribute(message, "eventId") == str(stored.id)
+    assert messages_on(aws, "orders", 0) == []
+    assert messages_on(aws, "payments", 0) == []
+
+
+def test_a_payment_failed_reaches_the_queues_of_orders_and_inventory_and_not_payments(
+    aws: AwsContext, settings: Any
+) -> None:
+    use(settings, "sqs")
+
+    event_id = fail_payment()
+
+    assert sorted(d.route for d in deliveries("payments")) == ["inventory", "orders"]
+    assert statuses("payments", [event_id]) == {DeliveryStatus.DELIVERED: 2}
+    for module in ("orders", "inventory"):
+        [message] = messages_on(aws, module, 1)
+        body = json.loads(message["Body"])
+        assert (body["source"], body["detail-type"]) == ("payments.service", "PaymentFailed")
+        assert body["detail"]["metadata"]["eventId"] == str(event_id)
+        assert body["detail"]["data"]["reason"] == "PAYMENT_DECLINED"
+        assert attribute(message, "eventType") == "PaymentFailed"
+        assert attribute(message, "eventId") == str(event_id)
+    assert messages_on(aws, "payments", 0) == []
+
+
+def test_a_process_that_runs_only_orders_routes_by_every_manifest(
+    aws: AwsContext, settings: Any, client: Client
+) -> None:
+    use(settings, "sqs")
+    stock(client, "SQS-2", 5)
+    place(client, ("SQS-2", 1))
+    [order_placed] = messages_on(aws, "inventory", 1)
+    only_orders = Topology.load(settings.MODULITH_MANIFESTS, ["orders"])
+    transport = TRANSPORTS["sqs"](only_orders, runtime().aws)  # as bootstrap makes it
+
+    routes = transport.routes("OrderPlaced")
+    outcomes = transport.send("inventory", [Envelope.from_json(order_placed["Body"])])
+
+    assert not only_orders.is_running("inventory")
+    assert routes == ["inventory"]
+    assert sorted(transport.routes("PaymentFailed")) == ["inventory", "orders"]
+    assert transport.routes("StockReserved") == ["payments"]
+    assert [outcome.ok for outcome in outcomes] == [True]
+    [again] = messages_on(aws, "inventory", 1)
+    assert json.loads(again["Body"]) == json.loads(order_placed["Body"])
+
+
+def test_through_eventbridge_an_order_placed_reaches_the_inventory_queue_only(
+    aws: AwsContext, settings: Any, client: Client
+) -> None:
+    use(settings, "eventbridge")
+    stock(client, "EB-1", 5, price="3.00")
+
+    response = place(client, ("EB-1", 1))
+
+    assert response.status_code == 201, response.content
+    stored = OutboxEvent.objects.using("orders").get(event_name="OrderPlaced")
+    [delivery] = deliveries("orders")
+    assert (delivery.route, delivery.status) == (aws.bus, DeliveryStatus.DELIVERED)
+    [message] = messages_on(aws, "inventory", 1)
+    envelope = json.loads(message["Body"])
+    # EventBridge's own envelope around what PutEvents carried: Source, DetailType, Detail.
+    assert envelope["source"] == "orders.service"
+    assert envelope["detail-type"] == "OrderPlaced"
+    assert envelope["detail"] == stored.wire["detail"]
+    assert envelope["detail"]["metadata"]["eventId"] == str(stored.id)
+    assert envelope["detail"]["data"]["orderId"] == response.json()["orderId"]
+    assert Envelope.from_json(message["Body"]).event_id == stored.id
+    assert messages_on(aws, "orders", 0) == []
+    assert messages_on(aws, "payments", 0) == []
+
+
+def test_through_eventbridge_a_payment_failed_reaches_orders_and_inventory_only(
+    aws: AwsContext, settings: Any
+) -> None:
+    use(settings, "eventbridge")
+
+    event_id = fail_payment()
+
+    assert [d.route for d in deliveries("payments")] == [aws.bus]
+    for module in ("orders", "inventory"):
+        [message] = messages_on(aws, module, 1)
+        envelope = json.loads(message["Body"])
+        assert (envelope["source"], envelope["detail-type"]) == (
+            "payments.service",
+            "PaymentFailed",
+        )
+        assert envelope["detail"]["metadata"]["eventId"] == str(event_id)
+    assert messages_on(aws, "payments", 0) == []
+
+
+# Ten to a call -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("transport", "call"), [("sqs", SEND_BATCH), ("eventbridge", PUT_EVENTS)])
+def test_twenty_five_events_committed_together_go_out_in_three_calls(
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any, transport: str, call: str
+) -> None:
+    use(settings, transport)
+
+    event_ids = reserve_stock(25)
+
+    assert statuses("inventory", event_ids) == {DeliveryStatus.DELIVERED: 25}
+    assert sorted(event_ids_on(aws, "payments", 25)) == as_strings(event_ids)
+    assert fault_proxy.forwarded[call] == 3
+
+
+@pytest.mark.parametrize(("transport", "call"), [("sqs", SEND_BATCH), ("eventbridge", PUT_EVENTS)])
+def test_a_sweep_sends_twenty_five_due_deliveries_in_three_calls(
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any, transport: str, call: str
+) -> None:
+    use(settings, transport)
+    # Every entry of whatever is sent after the commit fails (a partial failure, no retries
+    # inside botocore): the 25 deliveries are left due.
+    fault_proxy.fail_batch_entries(call, every=1, times=25)
+    event_ids = reserve_stock(25)
+    fault_proxy.disarm()
+    assert statuses("inventory", event_ids) == {DeliveryStatus.PENDING: 25}
+    sent_before = fault_proxy.forwarded[call]
+
+    report = sweep()
+
+    assert report.delivered == 25
+    assert fault_proxy.forwarded[call] - sent_before == 3
+    assert sorted(event_ids_on(aws, "payments", 25)) == as_strings(event_ids)
+
+
+@pytest.mark.parametrize(("transport", "call"), [("sqs", SEND_BATCH), ("eventbridge", PUT_EVENTS)])
+def test_when_two_entries_of_a_batch_fail_only_those_two_are_sent_again(
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any, transport: str, call: str
+) -> None:
+    use(settings, transport)
+    fault_proxy.fail_batch_entries(call.split(".")[1], indexes={1, 4})
+
+    event_ids = reserve_stock(10)
+
+    rows = deliveries("inventory", event_ids)
+    assert [d.status for d in rows] == [
+        DeliveryStatus.PENDING if index in {1, 4} else DeliveryStatus.DELIVERED
+        for index in range(10)
+    ]
+    for failed in (rows[1], rows[4]):
+        assert failed.attempts == 1
+        assert "injected" in failed.last_error, failed.last_error
+    assert all(d.attempts == 1 and not d.last_error for d in rows if d.status == "DELIVERED")
+    sent_before = fault_proxy.forwarded[call]
+
+    report = sweep()
+
+    assert (report.delivered, report.retried, report.dead) == (2, 0, 0)
+    assert fault_proxy.forwarded[call] - sent_before == 1
+    assert statuses("inventory", event_ids) == {DeliveryStatus.DELIVERED: 10}
+    retried = deliveries("inventory", [rows[1].event_id, rows[4].event_id])
+    assert [d.attempts for d in retried] == [2, 2]
+    received = event_ids_on(aws, "payments", 10)
+    assert len(received) == 10
+    assert sorted(received) == as_strings(event_ids)
+
+
+def test_events_that_fit_one_at_a_time_but_not_ten_to_a_batch_still_arrive(
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any
+) -> None:
+    """Each event is under MODULITH_MAX_EVENT_BYTES, but five of them together are more than
+    one SendMessageBatch call may carry (its entries' total, like one message, has a limit)."""
+    use(settings, "sqs")
+    limit = settings.MODULITH_MAX_EVENT_BYTES
+    fault_proxy.fail_batch_entries("SendMessageBatch", every=1, times=5)
+    event_ids = reserve_stock(5, sku="X" * (limit - 1000))
+    fault_proxy.disarm()
+    assert statuses("inventory", event_ids) == {DeliveryStatus.PENDING: 5}
+
+    sweep()
+
+    assert statuses("inventory", event_ids) == {DeliveryStatus.DELIVERED: 5}, [
+        d.last_error[:200] for d in deliveries("inventory", event_ids)
+    ]
+    assert sorted(event_ids_on(aws, "payments", 5)) == as_strings(event_ids)
+
+
+# AWS throttling, dropping connections, going away ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("transport", "call", "fault", "error"),
+    [
+        ("sqs", SEND_BATCH, "throttle", "ThrottlingException"),
+        ("eventbridge", PUT_EVENTS, "drop_connections", "ConnectionClosedError"),
+    ],
+)
+def test_a_transport_that_keeps_failing_leaves_the_deliveries_due_later_and_loses_none(
+    aws: AwsContext,
+    fault_proxy: FaultProxy,
+    settings: Any,
+    transport: str,
+    call: str,
+    fault: str,
+    error: str,
+) -> None:
+    use(settings, transport)
+    settings.MODULITH_RETRY_BASE_SECONDS = 1.0  # the first retry waits 0.5 to 1 s
+    # More failures in a row than botocore makes attempts, whatever its retry settings.
+    getattr(fault_proxy, fault)(call, times=100)
+
+    event_ids = reserve_stock(2)
+
+    fault_proxy.disarm()
+    assert fault_proxy.faulted[call] > 1  # botocore retried before the relay gave up
+    assert fault_proxy.forwarded[call] == 0
+    for delivery in deliveries("inventory", event_ids):
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
+        assert error in delivery.last_error, delivery.last_error
+        assert delivery.next_attempt_at - delivery.updated_at >= timedelta(seconds=0.5)
+
+    sweep_until_delivered("inventory", event_ids)
+
+    assert sorted(event_ids_on(aws, "payments", 2)) == as_strings(event_ids)
+    assert [d.attempts for d in deliveries("inventory", event_ids)] == [2, 2]
+
+
+@pytest.fixture
+def own_emulator(
+    private_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> AwsContext:
+    """This test's process relays through SQS to an emulator of its own, provisioned."""
+    for variable in SHADOWING_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    env = aws_environment(private_emulator.endpoint)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    name = f"r{uuid4().hex[:8]}"
+    settings.MODULITH_QUEUE_PREFIX = name
+    settings.MODULITH_EVENT_BUS = name
+    use(settings, "sqs")
+    return AwsContext(emulator=private_emulator, prefix=name, bus=name, env=env)
+
+
+def test_events_committed_while_the_emulator_is_down_each_arrive_once_after_it_returns(
+    own_emulator: AwsContext,
+) -> None:
+    own_emulator.emulator.stop()
+
+    event_ids = reserve_stock(30)  # the outbox is local: the commit succeeds
+
+    for delivery in deliveries("inventory", event_ids):
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
+        assert "Could not connect" in delivery.last_error, delivery.last_error
+    own_emulator.emulator.restart()
+    call_command("provision", stdout=StringIO())  # the restarted emulator holds nothing
+
+    report = sweep()
+
+    assert report.delivered == 30
+    received = event_ids_on(own_emulator, "payments", 30)
+    assert len(received) == 30
+    assert sorted(received) == as_strings(event_ids)
+
+
+def test_events_delivered_before_the_emulator_went_down_are_not_sent_again(
+    own_emulator: AwsContext,
+) -> None:
+    delivered = reserve_stock(10)
+    assert statuses("inventory", delivered) == {DeliveryStatus.DELIVERED: 10}
+    delivered_at = {d.pk: d.delivered_at for d in deliveries("inventory", delivered)}
+    own_emulator.emulator.stop()
+
+    waiting = reserve_stock(20)
+
+    assert statuses("inventory", waiting) == {DeliveryStatus.PENDING: 20}
+    own_emulator.emulator.restart()  # the first ten are lost with the emulator's state
+    call_command("provision", stdout=StringIO())
+
+    report = sweep()
+
+    assert report.delivered == 20
+    received = event_ids_on(own_emulator, "payments", 20)
+    assert len(received) == 20
+    assert sorted(received) == as_strings(waiting)
+    for delivery in deliveries("inventory", delivered):
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+        assert delivery.delivered_at == delivered_at[delivery.pk]
+
+
+# Too large to send -------------------------------------------------------------------------
+
+
+def test_an_event_over_the_size_limit_is_refused_in_the_publishers_transaction(
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any
+) -> None:
+    use(settings, "sqs")
+    settings.MODULITH_MAX_EVENT_BYTES = 2048
+
+    def small_then_large() -> None:
+        with transaction.atomic(using="inventory"):
+            publish(StockReserved(order_id=uuid4(), items=[ReservedLine(sku="S", quantity=1)]))
+            publish(
+                StockReserved(order_id=uuid4(), items=[ReservedLine(sku="L" * 2048, quantity=1)])
+            )
+
+    with pytest.raises(EventTooLarge) as refused:
+        small_then_large()
+
+    message = str(refused.value)
+    assert "StockReserved" in message
+    assert "2048" in message
+    assert "MODULITH_MAX_EVENT_BYTES" in message
+    assert OutboxEvent.objects.using("inventory").count() == 0
+    assert Delivery.objects.using("inventory").count() == 0
+    assert fault_proxy.forwarded[SEND_BATCH] == 0
+    assert messages_on(aws, "payments", 0) == []
+
+
+def test_an_event_refused_for_its_size_leaves_the_transaction_usable(
+    aws: AwsContext, settings: Any
+) -> None:
+    use(settings, "sqs")
+    settings.MODULITH_MAX_EVENT_BYTES = 2048
+    large = StockReserved(order_id=uuid4(), items=[ReservedLine(sku="L" * 2048, quantity=1)])
+    small = StockReserved(order_id=uuid4(), items=[ReservedLine(sku="S", quantity=1)])
+
+    with transaction.atomic(using="inventory"):
+        with pytest.raises(EventTooLarge):
+            publish(large)
+        assert OutboxEvent.objects.using("inventory").count() == 0
+        sent = publish(small)
+
+    assert event_ids_on(aws, "payments", 1) == [str(sent)]
+    assert [event.id for event in OutboxEvent.objects.using("inventory")] == [sent]
