@@ -16,7 +16,7 @@ def client(service: str, *, read_timeout: float = 10.0) -> Any:
     config = Config(
         connect_timeout=3,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 3},
         # Some calls (Cloud Map's DiscoverInstances) prefix the host ("data-..."); a custom
         # endpoint (a VPC endpoint, a proxy, an emulator) is used exactly as given.
         inject_host_prefix=not _custom_endpoint(service),

@@ -123,6 +123,9 @@ class Provisioner:
         if queue_arn and rule_arn:
             self._target(spec, queue_arn)
             self._queue_policy(spec, queue_arn, rule_arn)
+        elif self.dry_run:  # the queue or the rule is only planned: so are these
+            self._change("create", "rule target", spec.name, spec.queue_name)
+            self._change("create", "queue policy", spec.queue_name, f"allow {spec.name}")
 
     def _describe_rule(self, spec: RuleSpec) -> dict[str, Any] | None:
         try:
