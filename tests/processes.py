@@ -9,12 +9,11 @@ from pathlib import Path
 from django.db import connections
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE_VARIABLES = {
-    "default": "DATABASE_URL",
-    "orders": "ORDERS_DATABASE_URL",
-    "inventory": "INVENTORY_DATABASE_URL",
-    "payments": "PAYMENTS_DATABASE_URL",
-}
+
+
+def database_variable(alias: str) -> str:
+    """The environment variable of a database alias (`<MODULE>_DATABASE_URL`)."""
+    return "DATABASE_URL" if alias == "default" else f"{alias.upper()}_DATABASE_URL"
 
 
 def database_url(alias: str) -> str:
@@ -31,7 +30,7 @@ def database_url(alias: str) -> str:
 def project_env(**overrides: str) -> dict[str, str]:
     """The environment of a project process that shares this test's databases."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}"}
-    env.update({variable: database_url(alias) for alias, variable in DATABASE_VARIABLES.items()})
+    env.update({database_variable(alias): database_url(alias) for alias in connections})
     env.update(overrides)
     return env
 

@@ -7,6 +7,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from modulith import documentation
@@ -139,11 +140,12 @@ def test_the_map_shows_every_module_whichever_run_here_in_a_stable_order(
         assert render(reordered) == render(topology)
 
 
-def test_the_command_prints_each_format(topology: Topology) -> None:
+def test_the_command_prints_each_format() -> None:
+    deployed = django_settings.MODULITH_TOPOLOGY  # whatever modules the project has
     for name, render in documentation.FORMATS.items():
         out = StringIO()
         call_command("modules", format=name, stdout=out)
-        assert out.getvalue() == render(topology)
+        assert out.getvalue() == render(deployed)
 
 
 def test_docs_modules_md_is_generated_from_the_manifests_and_up_to_date() -> None:

@@ -17,8 +17,9 @@ PROBE = (
     "from contracts.orders import OrderQueries\n"
     "runtime().ports.resolve(OrderQueries)\n"
     "loaded = sorted(m for m in sys.modules if m.startswith('modules.'))\n"
-    "print(json.dumps({'modules': loaded,\n"
-    "                  'apps': settings.INSTALLED_APPS, 'databases': sorted(settings.DATABASES)}))\n"
+    "databases = sorted(settings.DATABASES)\n"
+    "print(json.dumps({'modules': loaded, 'apps': settings.INSTALLED_APPS,\n"
+    "                  'databases': databases}))\n"
 )
 SPLIT = {"MODULITH_TRANSPORT": "sqs", "AWS_DEFAULT_REGION": "us-east-1"}
 
