@@ -38,3 +38,19 @@ test: lint
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache
+
+## make split: every module as its own service (web + consumer, SQLite files of its own under
+## var/split/), the AWS emulator, and nginx as the front door on 127.0.0.1:$(SPLIT_PORT)
+SPLIT_PORT ?= 8080
+SPLIT_TRANSPORT ?= eventbridge
+.PHONY: split split-down
+
+split: install
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || [ "$$(id -u)" -ne 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends nginx >/dev/null; }
+	$(BIN)/python deploy/split.py up --port $(SPLIT_PORT) --transport $(SPLIT_TRANSPORT)
+
+## make split-down: stops exactly what `make split` started (the PIDs in var/split/pids.json)
+split-down:
+	$(BIN)/python deploy/split.py down

@@ -1,0 +1,222 @@
+"""The shop as real processes behind nginx, on the test's databases: either the monolith (one
+gunicorn, the in-process bus) or the split (per module a gunicorn and a consumer, with the
+environment `service_environment` computes, the AWS emulator carrying the events).
+
+nginx is the front door in both, configured by the same generator as `make split`."""
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import pytest
+from django.conf import settings
+
+from modulith.deployment import front_door_routes, standalone_nginx_conf
+from modulith.extraction import service_environment
+from modulith.modules import Module, Topology
+from tests.aws.consumers import ConsumerProcess
+from tests.aws.emulator import Emulator, aws_environment
+from tests.e2e.shop_api import client
+from tests.processes import ROOT, project_env
+from tests.service import Service, free_port
+
+TOPOLOGY: Topology = settings.MODULITH_TOPOLOGY
+SECRET = f"e2e-{secrets.token_hex(16)}"
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+)
+START_TIMEOUT = 90.0  # three services and three consumers start at once on two cores
+# Retries within seconds, not the production defaults.
+QUICK = {"MODULITH_VISIBILITY_TIMEOUT": "3", "MODULITH_RETRY_BASE_SECONDS": "0.5"}
+
+
+class Startable(Protocol):
+    def start(self, timeout: float = ...) -> object: ...
+
+
+class Stoppable(Protocol):
+    def stop(self) -> object: ...
+
+
+class FrontDoor:
+    """nginx in the foreground, in a directory of its own, routing /api/<module> to the
+    module's service."""
+
+    def __init__(self, directory: Path, upstreams: dict[str, str]) -> None:
+        self.directory = directory
+        self.upstreams = upstreams
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15) -> "FrontDoor":
+        assert NGINX, "nginx is not installed"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        config = self.directory / "nginx.conf"
+        routes = front_door_routes(TOPOLOGY, self.upstreams, listen=f"127.0.0.1:{self.port}")
+        config.write_text(
+            standalone_nginx_conf(
+                routes, pid="nginx.pid", error_log="error.log", access_log="access.log"
+            )
+        )
+        with (self.directory / "nginx.out").open("wb") as out:
+            self.process = subprocess.Popen(
+                [NGINX, "-p", f"{self.directory}/", "-c", str(config), "-e", "error.log"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(self.url, timeout=1)  # any answer: it listens
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"nginx did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        logs = [self.directory / name for name in ("nginx.out", "error.log")]
+        return "\n".join(p.read_text(errors="replace") for p in logs if p.exists())
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@dataclass
+class Shop:
+    """What a test talks to: the front door, and the processes behind it."""
+
+    kind: str
+    log_dir: Path
+    front_door: FrontDoor | None = None
+    services: dict[str, Service] = field(default_factory=dict)
+    consumers: dict[str, ConsumerProcess] = field(default_factory=dict)
+    envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    aws: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        assert self.front_door
+        return self.front_door.url
+
+    def api(self) -> httpx.Client:
+        return client(self.url)
+
+    def restart_consumer(self, module: str) -> ConsumerProcess:
+        self.consumers[module].stop()
+        self.consumers[module] = ConsumerProcess(self.log_dir, module, **self.envs[module])
+        self.consumers[module].start(timeout=START_TIMEOUT)
+        return self.consumers[module]
+
+    def stop(self) -> None:
+        """Every process it started, by PID, at once (each waits out its own shutdown)."""
+        if self.front_door:
+            self.front_door.stop()
+        processes: list[Stoppable] = [*self.consumers.values(), *self.services.values()]
+        if processes:
+            with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+                for stopped in [pool.submit(p.stop) for p in processes]:
+                    stopped.result()
+
+
+def start_all(processes: list[Startable]) -> None:
+    with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+        for started in [pool.submit(p.start, timeout=START_TIMEOUT) for p in processes]:
+            started.result()
+
+
+def start_monolith(shop: Shop) -> None:
+    monolith = Service(shop.log_dir, "monolith", env={"MODULITH_TRANSPORT": "inprocess"})
+    shop.services["monolith"] = monolith
+    monolith.start(timeout=START_TIMEOUT)
+    address = f"127.0.0.1:{monolith.port}"
+    shop.front_door = FrontDoor(shop.log_dir / "nginx", {m.name: address for m in TOPOLOGY.modules})
+    shop.front_door.start()
+
+
+def split_environment(module: Module, ports: dict[str, int], transport: str) -> dict[str, str]:
+    """The service's environment from `service_environment`, on the test's databases (which
+    `Service` and `ConsumerProcess` pass on)."""
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = service_environment(TOPOLOGY, [module], transport=transport, urls=urls)
+    env = {name: value for name, value in env.items() if not name.endswith("_DATABASE_URL")}
+    if "MODULITH_INTERNAL_SECRET" in env:
+        env["MODULITH_INTERNAL_SECRET"] = SECRET
+    return env
+
+
+def start_split(shop: Shop, emulator: Emulator, transport: str) -> None:
+    names = f"e{uuid.uuid4().hex[:8]}"
+    shop.aws = {
+        **aws_environment(emulator.endpoint),
+        "MODULITH_QUEUE_PREFIX": names,
+        "MODULITH_EVENT_BUS": names,
+        "MODULITH_TRANSPORT": transport,
+        **QUICK,
+    }
+    provisioned = subprocess.run(
+        [sys.executable, "manage.py", "provision"],
+        cwd=ROOT,
+        env=project_env(**shop.aws),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert provisioned.returncode == 0, provisioned.stderr
+    ports = {m.name: free_port() for m in TOPOLOGY.modules}
+    for module in TOPOLOGY.modules:
+        env = {**shop.aws, **split_environment(module, ports, transport)}
+        shop.envs[module.name] = env
+        service = Service(shop.log_dir, module.name, port=ports[module.name], env=env)
+        shop.services[module.name] = service
+        if module.handles:
+            shop.consumers[module.name] = ConsumerProcess(shop.log_dir, module.name, **env)
+    start_all([*shop.services.values(), *shop.consumers.values()])
+    upstreams = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+    shop.front_door = FrontDoor(shop.log_dir / "nginx", upstreams)
+    shop.front_door.start()
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    with Emulator(log_dir=tmp_path_factory.mktemp("moto")) as running:
+        yield running
+
+
+@pytest.fixture
+def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
+    """`monolith`, or the split over `eventbridge` or `sqs` (the parameter)."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (apt-get install -y --no-install-recommends nginx)")
+    kind = str(request.param)
+    started = Shop(kind=kind, log_dir=tmp_path)
+    try:
+        if kind == "monolith":
+            start_monolith(started)
+        else:
+            start_split(started, request.getfixturevalue("emulator"), kind)
+        yield started
+    finally:
+        started.stop()
