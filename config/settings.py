@@ -147,11 +147,44 @@ CELERY_BEAT_SCHEDULE = {
 }
 MODULITH_EMBEDDED_RELAY = env_bool("MODULITH_EMBEDDED_RELAY", CELERY_TASK_ALWAYS_EAGER)
 
+# Observability. Logs are JSON lines (LOG_FORMAT=plain for a terminal) with the trace id, the
+# module, the event and these business ids of the event or request (orderId -> order_id).
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ConfigurationError(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
+MODULITH_LOG_CORRELATION_FIELDS = ["orderId"]
+# OpenTelemetry spans, when opentelemetry-sdk is installed (see modulith.observability.otel).
+MODULITH_OTEL = env_bool(
+    "MODULITH_OTEL",
+    env_str("OTEL_TRACES_EXPORTER", "none") != "none"
+    or bool(env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "")),
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "modulith.observability.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            # `timestamp` first (filled in by timestamp=True: ISO 8601, UTC), then the rest.
+            "fmt": "%(timestamp)s %(levelname)s %(name)s %(message)s",
+            "timestamp": True,
+            "rename_fields": {
+                "levelname": "level",
+                "name": "logger",
+                "modulith_module": "module",
+            },
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
 }

@@ -1,5 +1,6 @@
 """Handing one event to one subscribing module: inbox and effects in one transaction."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -11,9 +12,12 @@ from django.utils.module_loading import import_string
 
 from modulith.bus.envelope import Envelope
 from modulith.modules import Module, Topology
+from modulith.observability.logs import event_fields, log_context
+from modulith.observability.otel import event_attributes
 from modulith.observability.trace import trace_context
 from modulith.outbox.models import InboxRecord
 
+log = logging.getLogger(__name__)
 _current_envelope: ContextVar[Envelope | None] = ContextVar("modulith_envelope", default=None)
 
 
@@ -27,15 +31,33 @@ def current_envelope() -> Envelope | None:
 
 
 def handle(envelope: Envelope, subscriber: Module, topology: Topology) -> bool:
-    """Runs the subscriber's handlers for the event; False when it had already handled it."""
-    event = _parse(envelope, subscriber, topology)
-    handlers = [import_string(path) for path in subscriber.handlers_for(envelope.event_name)]
-    with transaction.atomic(using=subscriber.database):
-        if not _record_in_inbox(envelope, subscriber):
-            return False
-        with _handling(envelope):
+    """Runs the subscriber's handlers for the event; False when it had already handled it.
+
+    In the event's trace (a `deliver` span of it), with log lines that say which module handles
+    which event, and the business ids of its data.
+    """
+    fields = event_fields(
+        module=subscriber.name,
+        event_id=envelope.event_id,
+        event_name=envelope.event_name,
+        data=envelope.data,
+    )
+    attributes = event_attributes(subscriber.name, envelope.event_name, envelope.event_id)
+    with trace_context(
+        envelope.traceparent,
+        f"deliver {envelope.event_name}",
+        kind="consumer",
+        attributes=attributes,
+    ):
+        event = _parse(envelope, subscriber, topology)
+        handlers = [import_string(path) for path in subscriber.handlers_for(envelope.event_name)]
+        with transaction.atomic(using=subscriber.database), _handling(envelope, fields):
+            if not _record_in_inbox(envelope, subscriber):
+                log.info("%s was already handled; ignored", envelope.event_name)
+                return False
             for handler in handlers:
                 handler(event)
+        log.info("handled %s", envelope.event_name, extra=fields)
     return True
 
 
@@ -80,10 +102,12 @@ def _record_in_inbox(envelope: Envelope, subscriber: Module) -> bool:
 
 
 @contextmanager
-def _handling(envelope: Envelope) -> Iterator[None]:
+def _handling(envelope: Envelope, fields: dict[str, str]) -> Iterator[None]:
+    """While the handlers run: the event is current, and every log line says so. (Not while
+    the transaction commits: what runs after the commit is about other events.)"""
     token = _current_envelope.set(envelope)
     try:
-        with trace_context(envelope.traceparent):
+        with log_context(**fields):
             yield
     finally:
         _current_envelope.reset(token)

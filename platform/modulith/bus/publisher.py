@@ -1,5 +1,6 @@
 """Publishing: the event joins the outbox in the publisher's own transaction."""
 
+import logging
 import uuid
 from functools import partial
 from typing import Any
@@ -9,9 +10,14 @@ from django.utils import timezone
 
 from modulith.bus.envelope import Envelope
 from modulith.errors import ConfigurationError
-from modulith.observability.trace import current_trace, trace_id
+from modulith.observability.logs import event_fields
+from modulith.observability.metrics import EVENTS_PUBLISHED
+from modulith.observability.otel import event_attributes
+from modulith.observability.trace import current_trace, span, trace_id
 from modulith.outbox.models import Delivery, OutboxEvent
 from modulith.runtime import runtime
+
+log = logging.getLogger(__name__)
 
 
 class EventTooLarge(ValueError):
@@ -34,32 +40,52 @@ def publish(event: Any) -> uuid.UUID:
             f"publish {event.event_name} inside transaction.atomic(using={alias!r}) "
             "so the event commits with the writes it describes"
         )
-    envelope = Envelope(
-        event_id=uuid.uuid4(),
-        event_name=event.event_name,
-        source=module.source,
-        occurred_at=timezone.now(),
-        schema_version=event.schema_version,
-        data=event.model_dump(mode="json", by_alias=True),
-        trace=current_trace(),
-    )
-    _check_size(envelope, current.max_event_bytes)
-    stored = OutboxEvent.objects.using(alias).create(
-        id=envelope.event_id,
-        event_name=envelope.event_name,
-        source=envelope.source,
-        occurred_at=envelope.occurred_at,
-        trace_id=trace_id(),
-        wire=envelope.to_wire(),
-    )
+    event_id = uuid.uuid4()
+    attributes = event_attributes(module.name, event.event_name, event_id)
+    # The event carries the trace of the work that published it (a new one outside any).
+    with span(f"publish {event.event_name}", kind="producer", attributes=attributes):
+        envelope = Envelope(
+            event_id=event_id,
+            event_name=event.event_name,
+            source=module.source,
+            occurred_at=timezone.now(),
+            schema_version=event.schema_version,
+            data=event.model_dump(mode="json", by_alias=True),
+            trace=current_trace(),
+        )
+        _check_size(envelope, current.max_event_bytes)
+        stored = OutboxEvent.objects.using(alias).create(
+            id=envelope.event_id,
+            event_name=envelope.event_name,
+            source=envelope.source,
+            occurred_at=envelope.occurred_at,
+            trace_id=trace_id(),
+            wire=envelope.to_wire(),
+        )
     deliveries = Delivery.objects.using(alias).bulk_create(
         Delivery(event=stored, route=route, next_attempt_at=envelope.occurred_at)
         for route in current.transport.routes(envelope.event_name)
     )
+    transaction.on_commit(partial(_committed, module.name, envelope), using=alias, robust=True)
     if deliveries:
         ids = [delivery.pk for delivery in deliveries]
         transaction.on_commit(partial(current.relay.schedule, alias, ids), using=alias, robust=True)
     return envelope.event_id
+
+
+def _committed(module: str, envelope: Envelope) -> None:
+    EVENTS_PUBLISHED.labels(module, envelope.event_name).inc()
+    log.info(
+        "published %s",
+        envelope.event_name,
+        extra=event_fields(
+            module=module,
+            event_id=envelope.event_id,
+            event_name=envelope.event_name,
+            data=envelope.data,
+            traceparent=envelope.traceparent,
+        ),
+    )
 
 
 def _check_size(envelope: Envelope, limit: int) -> None:

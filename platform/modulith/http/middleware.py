@@ -1,13 +1,22 @@
 """Every request runs in a trace: the caller's (W3C traceparent, or X-Ray's header) or new."""
 
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from modulith.observability import otel
+from modulith.observability.logs import correlation_fields, log_context
 from modulith.observability.trace import trace_context, trace_id, traceparent_from_xray, xray_header
+from modulith.runtime import runtime
 
 
 class TraceMiddleware:
+    """Runs the request in its trace (an HTTP server span with OpenTelemetry on), returns the
+    trace in `traceparent`, `X-Trace-Id` and `X-Amzn-Trace-Id`, and gives its log lines the
+    module of the route (`/api/<module>/…`, `/internal/<module>/…`) and the correlation fields
+    of its query string and path (say, `orderId`)."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -15,9 +24,53 @@ class TraceMiddleware:
         incoming = request.headers.get("traceparent") or traceparent_from_xray(
             request.headers.get("X-Amzn-Trace-Id")
         )
-        with trace_context(incoming) as traceparent:
+        module = _module_of(request.path)
+        method = request.method or "GET"
+        attributes: dict[str, str | int] = {"http.request.method": method, "url.path": request.path}
+        if module:
+            attributes[otel.MODULE] = module
+        with (
+            trace_context(incoming, method, kind="server", attributes=attributes) as traceparent,
+            log_context(module=module, **correlation_fields(request.GET)) as fields,
+        ):
+            request.modulith_log_fields = fields  # type: ignore[attr-defined]
             response = self.get_response(request)
+            _describe_span(request, method, response)
             response["traceparent"] = traceparent
             response["X-Trace-Id"] = trace_id()
             response["X-Amzn-Trace-Id"] = xray_header(traceparent) or ""
         return response
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Path parameters name business ids too (`/api/orders/<order_id>`)."""
+        fields = getattr(request, "modulith_log_fields", None)
+        if fields is not None:
+            fields.update(correlation_fields(kwargs))
+
+
+def _module_of(path: str) -> str | None:
+    """The running module a path belongs to: its name is the first or second segment."""
+    try:
+        running = {module.name for module in runtime().topology.running_modules}
+    except RuntimeError:
+        return None
+    for segment in path.strip("/").split("/")[:2]:
+        if segment in running:
+            return segment
+    return None
+
+
+def _describe_span(request: HttpRequest, method: str, response: HttpResponse) -> None:
+    route = getattr(request.resolver_match, "route", None)
+    if route:
+        otel.rename(f"{method} /{route}")
+        otel.annotate({"http.route": f"/{route}"})
+    otel.annotate({"http.response.status_code": response.status_code})
+    if response.status_code >= 500:
+        otel.fail(f"HTTP {response.status_code}")

@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from modulith.bus.envelope import Envelope, MalformedEvent
+from modulith.observability.logs import event_fields
+from modulith.observability.metrics import EVENTS_DEAD, EVENTS_DELIVERED, EVENTS_RETRIED
 from modulith.outbox.models import Delivery, DeliveryStatus
 from modulith.outbox.retry import RetryPolicy
 from modulith.transports.base import Outcome, Transport
@@ -124,7 +126,7 @@ class Relay:
             try:
                 sendable.append((delivery, Envelope.from_wire(delivery.event.wire)))
             except MalformedEvent as error:  # a damaged outbox row: never sendable
-                report.add(self._record(alias, delivery, Outcome(False, str(error), True)))
+                report.add(self._record(alias, delivery, Outcome(False, str(error), True), None))
         if not sendable:
             return report
         try:
@@ -132,11 +134,21 @@ class Relay:
         except Exception as error:  # the transport is down or throttling: the chunk waits
             log.warning("%s could not reach %s: %s", self.transport.name, route, error)
             outcomes = [Outcome(ok=False, error=f"{type(error).__name__}: {error}")] * len(sendable)
-        for (delivery, _), outcome in zip(sendable, outcomes, strict=True):
-            report.add(self._record(alias, delivery, outcome))
+        for (delivery, envelope), outcome in zip(sendable, outcomes, strict=True):
+            report.add(self._record(alias, delivery, outcome, envelope))
         return report
 
-    def _record(self, alias: str, delivery: Delivery, outcome: Outcome) -> RelayReport:
+    def _record(
+        self, alias: str, delivery: Delivery, outcome: Outcome, envelope: Envelope | None
+    ) -> RelayReport:
+        # The module's name is its database alias; the line is in the event's trace.
+        fields = event_fields(
+            module=alias,
+            event_id=delivery.event_id,
+            event_name=delivery.event.event_name,
+            data=envelope.data if envelope else None,
+            traceparent=envelope.traceparent if envelope else None,
+        ) | {"route": delivery.route}
         now = timezone.now()
         attempts = delivery.attempts + 1
         mine = Delivery.objects.using(alias).filter(pk=delivery.pk, claimed_by=delivery.claimed_by)
@@ -150,20 +162,34 @@ class Relay:
             mine.update(
                 status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="", **released
             )
+            EVENTS_DELIVERED.labels(alias, delivery.route).inc()
+            log.info("delivered %s to %s", fields["event_name"], delivery.route, extra=fields)
             return RelayReport(delivered=1)
         if outcome.permanent or self.policy.exhausted(attempts):
             mine.update(
                 status=DeliveryStatus.DEAD, dead_at=now, last_error=outcome.error, **released
             )
+            EVENTS_DEAD.labels(alias, delivery.route).inc()
             log.error(
-                "dead letter: %s to %s after %d attempt(s): %s",
+                "dead letter: %s %s to %s after %d attempt(s): %s",
+                fields["event_name"],
                 delivery.event_id,
                 delivery.route,
                 attempts,
                 outcome.error,
+                extra=fields,
             )
             return RelayReport(dead=1, errors=[outcome.error])
-        mine.update(
-            next_attempt_at=now + self.policy.delay(attempts), last_error=outcome.error, **released
+        delay = self.policy.delay(attempts)
+        mine.update(next_attempt_at=now + delay, last_error=outcome.error, **released)
+        EVENTS_RETRIED.labels(alias, delivery.route).inc()
+        log.warning(
+            "%s to %s failed (attempt %d), next attempt in %.1f s: %s",
+            fields["event_name"],
+            delivery.route,
+            attempts,
+            delay.total_seconds(),
+            outcome.error,
+            extra=fields,
         )
         return RelayReport(retried=1, errors=[outcome.error])

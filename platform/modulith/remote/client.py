@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from modulith.observability.trace import current_trace
+from modulith.observability import otel
+from modulith.observability.trace import span
 from modulith.outbox.retry import RetryPolicy
 from modulith.remote.breaker import CircuitBreaker
 from modulith.remote.discovery import Discovery, ServiceNotFound
@@ -77,14 +78,27 @@ class RemoteCaller:
 
     def _post(self, method: PortMethod, body: bytes) -> httpx.Response:
         path = method.path(self.provider)
-        headers = {
-            "Content-Type": "application/json",
-            **current_trace(),
-            **self.signer.headers("POST", path, body, self.caller),
+        port = method.port.__name__
+        attributes: dict[str, str | int] = {
+            otel.MODULE: self.caller,
+            "modulith.provider": self.provider,
+            "rpc.service": port,
+            "rpc.method": method.name,
         }
-        return self.http.post(
-            self.discovery.url_for(self.provider) + path, content=body, headers=headers
-        )
+        # The call goes in the caller's trace (a client span of it with OpenTelemetry on).
+        with span(f"{port}.{method.name}", kind="client", attributes=attributes) as traceparent:
+            headers = {
+                "Content-Type": "application/json",
+                "traceparent": traceparent,
+                **self.signer.headers("POST", path, body, self.caller),
+            }
+            response = self.http.post(
+                self.discovery.url_for(self.provider) + path, content=body, headers=headers
+            )
+            otel.annotate({"http.response.status_code": response.status_code})
+            if response.status_code >= 500:
+                otel.fail(f"HTTP {response.status_code}")
+            return response
 
     def _refused(self, response: httpx.Response) -> None:
         # The provider answered: it is up, whatever it thought of the request.

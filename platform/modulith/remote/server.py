@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from modulith.observability import otel
+from modulith.observability.trace import span
 from modulith.outbox.models import UsedNonce
 from modulith.remote.methods import error_body, port_methods
 from modulith.remote.signing import MAX_SKEW_SECONDS, SignatureRefused, Signer
@@ -45,11 +47,21 @@ def internal_call(request: HttpRequest, module: str, port: str, method: str) -> 
     except pydantic.ValidationError as error:
         return _reply(422, "invalid_arguments", str(error))
     implementation = runtime().ports.resolve(port_type)
-    try:
-        result = getattr(implementation, method)(**arguments)
-    except Exception as error:
-        log.exception("%s.%s failed for %s", port, method, request.headers.get("X-Modulith-Caller"))
-        return _reply(500, "provider_error", f"{type(error).__name__}: {error}")
+    caller = request.headers.get("X-Modulith-Caller", "")
+    attributes: dict[str, str | int] = {
+        otel.MODULE: module,
+        "modulith.caller": caller,
+        "rpc.service": port,
+        "rpc.method": method,
+    }
+    with span(f"{port}.{method}", attributes=attributes):
+        try:
+            result = getattr(implementation, method)(**arguments)
+        except Exception as error:
+            log.exception("%s.%s failed for %s", port, method, caller)
+            otel.fail(f"{type(error).__name__}: {error}")
+            return _reply(500, "provider_error", f"{type(error).__name__}: {error}")
+    log.info("answered %s.%s for %s", port, method, caller)
     return HttpResponse(described.encode_result(result), content_type="application/json")
 
 

@@ -15,6 +15,8 @@ from modulith.aws.names import QueueDirectory
 from modulith.bus.dispatch import PermanentFailure, handle
 from modulith.bus.envelope import Envelope, MalformedEvent
 from modulith.modules import Module, Topology
+from modulith.observability.logs import event_fields, log_context
+from modulith.observability.metrics import MESSAGES_HANDLED
 from modulith.observability.trace import traceparent_from_xray
 from modulith.outbox.models import HandlingFailure
 from modulith.outbox.retry import RetryPolicy
@@ -38,6 +40,20 @@ class ConsumerReport:
     @property
     def messages(self) -> int:
         return self.handled + self.duplicates + self.retried + self.dead
+
+    @property
+    def outcome(self) -> str:
+        """What became of a single message."""
+        return next(
+            name
+            for name, count in (
+                ("handled", self.handled),
+                ("duplicate", self.duplicates),
+                ("retried", self.retried),
+                ("dead", self.dead),
+            )
+            if count
+        )
 
     def add(self, other: "ConsumerReport") -> None:
         self.handled += other.handled
@@ -127,6 +143,12 @@ class QueueConsumer:
         return report
 
     def process(self, message: dict[str, Any]) -> ConsumerReport:
+        with log_context(module=self.module.name):
+            report = self._process(message)
+        MESSAGES_HANDLED.labels(self.module.name, report.outcome).inc()
+        return report
+
+    def _process(self, message: dict[str, Any]) -> ConsumerReport:
         envelope: Envelope | None = None
         try:
             envelope = self._envelope(message)
@@ -175,12 +197,24 @@ class QueueConsumer:
         self, message: dict[str, Any], envelope: Envelope | None, error: Exception
     ) -> None:
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        fields = (
+            event_fields(
+                module=self.module.name,
+                event_id=envelope.event_id,
+                event_name=envelope.event_name,
+                data=envelope.data,
+                traceparent=envelope.traceparent,
+            )
+            if envelope
+            else {}
+        )
         log.warning(
             "%s failed on message %s (receive %d): %s",
             self.module.name,
             message["MessageId"],
             receives,
             error,
+            extra=fields,
         )
         if envelope is not None:
             self._remember_failure(envelope, f"{type(error).__name__}: {error}")
