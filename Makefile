@@ -32,6 +32,19 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py contracts check
 
+## make vendor-js: refreshes the JavaScript the admin serves (Mermaid, for the module map)
+## from platform/modulith/static-src/package-lock.json. Needs node and npm; the built file is
+## committed, so `make run` and `make test` need neither. To upgrade: change the version in
+## package.json, run `npm install --package-lock-only` there, then this.
+STATIC_SRC := platform/modulith/static-src
+.PHONY: vendor-js
+vendor-js:
+	rm -rf build/npm && mkdir -p build/npm
+	cp $(STATIC_SRC)/package.json $(STATIC_SRC)/package-lock.json build/npm/
+	cd build/npm && npm ci --ignore-scripts --no-audit --no-fund
+	cp build/npm/node_modules/mermaid/dist/mermaid.min.js platform/modulith/static/modulith/
+	cp build/npm/node_modules/mermaid/LICENSE platform/modulith/static/modulith/mermaid.LICENSE
+
 ## make test: the whole suite, with the checks of `make lint`
 test: lint
 	$(BIN)/pytest -n $(JOBS)

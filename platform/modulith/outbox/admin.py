@@ -1,0 +1,353 @@
+"""The admin of the framework's tables: outbox events, deliveries, dead letters, inbox records
+and handling failures.
+
+These tables exist once in every module database and have no route, so each page shows one
+module's copy: the one named by `?module=<name>` (carried along to detail pages by the admin's
+preserved filters), else the first module running in this process. The pages are read-only;
+dead letters can be replayed.
+"""
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator, capfirst
+
+from modulith.modules import Module
+from modulith.outbox import deadletters
+from modulith.outbox.models import (
+    DeadLetter,
+    Delivery,
+    HandlingFailure,
+    InboxRecord,
+    OutboxEvent,
+)
+from modulith.runtime import runtime
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]
+    _TabularInline = admin.TabularInline[Any, Any]
+else:
+    _ModelAdmin = admin.ModelAdmin
+    _TabularInline = admin.TabularInline
+
+MODULE_PARAM = "module"
+PRESERVED_FILTERS = "_changelist_filters"  # how the admin carries a list's filters to details
+
+
+def selected_module(request: HttpRequest) -> Module:
+    """The running module whose database this admin page shows."""
+    name = request.GET.get(MODULE_PARAM)
+    if name is None:
+        name = QueryDict(request.GET.get(PRESERVED_FILTERS, "")).get(MODULE_PARAM)
+    running = runtime().topology.running_modules
+    if not running:
+        raise Http404("no module runs in this process")
+    if name is None:
+        return running[0]
+    for module in running:
+        if module.name == name:
+            return module
+    raise Http404(f"no module named {name!r} runs in this process")
+
+
+def module_of_alias(alias: str) -> Module:
+    for module in runtime().topology.running_modules:
+        if module.database == alias:
+            return module
+    raise LookupError(f"no running module has the database {alias!r}")
+
+
+def detail_url(obj: Any, site: admin.AdminSite) -> str:
+    """The admin page of a framework row, in the module database the row was read from."""
+    opts = obj._meta
+    url = reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
+    module = module_of_alias(obj._state.db)
+    return f"{url}?{urlencode({PRESERVED_FILTERS: urlencode({MODULE_PARAM: module.name})})}"
+
+
+def pretty_json(value: Any) -> SafeString:
+    return format_html(
+        '<pre class="modulith-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False)
+    )
+
+
+def preformatted(text: str) -> SafeString:
+    return format_html('<pre class="modulith-text">{}</pre>', text or "-")
+
+
+class ModuleDatabaseFilter(admin.SimpleListFilter):
+    """Chooses the module database a list shows. It filters nothing itself: the admin's
+    queryset already reads the chosen database."""
+
+    title = "module database"
+    parameter_name = MODULE_PARAM
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(m.name, m.name) for m in runtime().topology.running_modules]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset
+
+    def choices(self, changelist: Any) -> Any:  # no "All": one database at a time
+        current = selected_module(self.request).name
+        for name, label in self.lookup_choices:
+            yield {
+                "selected": name == current,
+                "query_string": changelist.get_query_string({self.parameter_name: name}),
+                "display": label,
+            }
+
+
+class ModuleDatabaseAdmin(_ModelAdmin):
+    """A read-only admin of a framework table, showing one module database's copy of it."""
+
+    show_facets = admin.ShowFacets.NEVER  # a count per module would read one database only
+    list_per_page = 50
+    change_form_template = "modulith/admin/change_form.html"
+
+    class Media:
+        css = {"all": ("modulith/admin.css",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).using(selected_module(request).database)
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return (ModuleDatabaseFilter, *super().get_list_filter(request))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        module = selected_module(request)
+        title = f"{capfirst(self.opts.verbose_name_plural)} of the {module.name} module"
+        return super().changelist_view(
+            request, {"title": title, "module_name": module.name, **(extra_context or {})}
+        )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        module = selected_module(request)
+        title = f"{capfirst(self.opts.verbose_name)} of the {module.name} module"
+        return super().change_view(
+            request,
+            object_id,
+            form_url,
+            {"title": title, "module_name": module.name, **(extra_context or {})},
+        )
+
+
+class DeliveryInline(_TabularInline):
+    """The deliveries of an outbox event, read from the event's module database."""
+
+    model = Delivery
+    fields = readonly_fields = (
+        "route",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "delivered_at",
+        "dead_at",
+        "last_error",
+    )
+    extra = 0
+    can_delete = False
+    show_change_link = False  # Django's link would not say which module database
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).using(selected_module(request).database)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OutboxEventAdmin(ModuleDatabaseAdmin):
+    list_display = ("event_name", "id", "source", "occurred_at", "trace_id", "created_at")
+    list_filter = ("event_name", "source")
+    search_fields = ("event_name", "trace_id", "id")
+    ordering = ("-created_at",)
+    fields = readonly_fields = (
+        "id",
+        "event_name",
+        "source",
+        "occurred_at",
+        "trace_id",
+        "created_at",
+        "wire_json",
+    )
+    inlines = (DeliveryInline,)
+
+    @admin.display(description="wire form")
+    def wire_json(self, event: OutboxEvent) -> SafeString:
+        return pretty_json(event.wire)
+
+
+class DeliveryDetails(ModuleDatabaseAdmin):
+    """What the pages of deliveries and dead letters show of a delivery and its event."""
+
+    list_select_related = ("event",)
+    search_fields = ("event__event_name", "route", "last_error")
+
+    @admin.display(description="event", ordering="event__event_name")
+    def event_name(self, delivery: Delivery) -> str:
+        return delivery.event.event_name
+
+    @admin.display(description="event")
+    def event_link(self, delivery: Delivery) -> SafeString:
+        return format_html(
+            '<a href="{}">{}</a>', detail_url(delivery.event, self.admin_site), delivery.event
+        )
+
+    @admin.display(description="last error")
+    def error(self, delivery: Delivery) -> SafeString:
+        return preformatted(delivery.last_error)
+
+    @admin.display(description="event on the wire")
+    def wire_json(self, delivery: Delivery) -> SafeString:
+        return pretty_json(delivery.event.wire)
+
+
+class DeliveryAdmin(DeliveryDetails):
+    list_display = (
+        "id",
+        "event_name",
+        "route",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "delivered_at",
+        "dead_at",
+    )
+    list_display_links = ("id", "event_name")
+    list_filter = ("status", "route")
+    ordering = ("-id",)
+    fields = readonly_fields = (
+        "event_link",
+        "route",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "delivered_at",
+        "dead_at",
+        "updated_at",
+        "error",
+        "wire_json",
+    )
+
+
+class DeadLetterAdmin(DeliveryDetails):
+    """Deliveries that ran out of attempts, with the replay action (and a button on each)."""
+
+    list_display = ("id", "event_name", "route", "attempts", "dead_at", "short_error")
+    list_filter = ("route",)
+    ordering = ("-dead_at", "-id")
+    fields = readonly_fields = (
+        "event_link",
+        "route",
+        "attempts",
+        "dead_at",
+        "error",
+        "wire_json",
+    )
+    actions = ("replay",)
+    change_form_template = "modulith/admin/deadletter_change_form.html"
+
+    @admin.display(description="last error")
+    def short_error(self, letter: DeadLetter) -> str:
+        return Truncator(letter.last_error).chars(120)
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description="Replay the selected dead letters", permissions=["replay"])
+    def replay(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        module = selected_module(request)
+        ids = list(queryset.values_list("pk", flat=True))
+        report = deadletters.replay(runtime().relay, module.database, ids)
+        message = f"Replayed {len(ids)} dead letter(s) of the {module.name} module: {report}."
+        if report.errors:
+            message += f" Last error: {Truncator(report.errors[-1]).chars(300)}"
+        ok = report.delivered == len(ids) and not report.errors
+        self.message_user(request, message, messages.SUCCESS if ok else messages.WARNING)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        changelist = reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist"
+        )
+        module = selected_module(request)
+        context = {
+            "can_replay": self.has_replay_permission(request),
+            "replay_url": f"{changelist}?{urlencode({MODULE_PARAM: module.name})}",
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+
+class InboxRecordAdmin(ModuleDatabaseAdmin):
+    list_display = ("event_name", "event_id", "subscriber", "handled_at")
+    list_filter = ("subscriber", "event_name")
+    search_fields = ("event_name", "event_id")
+    ordering = ("-handled_at",)
+
+
+class HandlingFailureAdmin(ModuleDatabaseAdmin):
+    list_display = ("event_name", "event_id", "subscriber", "attempts", "last_failed_at")
+    list_filter = ("subscriber", "event_name")
+    search_fields = ("event_name", "event_id", "last_error")
+    ordering = ("-last_failed_at",)
+    fields = readonly_fields = (
+        "event_id",
+        "event_name",
+        "subscriber",
+        "attempts",
+        "last_failed_at",
+        "error",
+    )
+
+    @admin.display(description="last error")
+    def error(self, failure: HandlingFailure) -> SafeString:
+        return preformatted(failure.last_error)
+
+
+def register_framework_admin(site: admin.AdminSite) -> None:
+    """Registers the framework's tables on `site`, and links the module map from its index
+    (unless the project chose an index template of its own)."""
+    site.register(OutboxEvent, OutboxEventAdmin)
+    site.register(Delivery, DeliveryAdmin)
+    site.register(DeadLetter, DeadLetterAdmin)
+    site.register(InboxRecord, InboxRecordAdmin)
+    site.register(HandlingFailure, HandlingFailureAdmin)
+    if site.index_template is None:
+        site.index_template = "modulith/admin/index.html"

@@ -1,0 +1,1 @@
+"""Tests that drive the system Chromium through the running application."""
