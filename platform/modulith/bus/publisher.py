@@ -68,9 +68,29 @@ def publish(event: Any) -> uuid.UUID:
     )
     transaction.on_commit(partial(_committed, module.name, envelope), using=alias, robust=True)
     if deliveries:
-        ids = [delivery.pk for delivery in deliveries]
-        transaction.on_commit(partial(current.relay.schedule, alias, ids), using=alias, robust=True)
+        _schedule_after_commit(alias, [delivery.pk for delivery in deliveries])
     return envelope.event_id
+
+
+_PENDING = "modulith_pending_deliveries"
+
+
+def _schedule_after_commit(alias: str, delivery_ids: list[int]) -> None:
+    """Everything one transaction publishes is scheduled together after it commits, so the
+    relay can send it in full batches. The first hook takes the whole list, the later ones
+    find it empty. Ids of a rolled-back savepoint may linger: the relay skips what is not a
+    pending delivery."""
+    connection = transaction.get_connection(alias)
+    pending: list[int] = connection.__dict__.setdefault(_PENDING, [])
+    pending.extend(delivery_ids)
+
+    def schedule() -> None:
+        batch = pending.copy()
+        pending.clear()
+        if batch:
+            runtime().relay.schedule(alias, batch)
+
+    transaction.on_commit(schedule, using=alias, robust=True)
 
 
 def _committed(module: str, envelope: Envelope) -> None:

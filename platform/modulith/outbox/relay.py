@@ -1,9 +1,10 @@
 """The relay: hands committed deliveries to the transport, records what became of them."""
 
+import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 # A claimed delivery is left alone by other relays until its claim lapses; a relay that dies
 # mid-send therefore delays its deliveries by this much, and loses none.
 CLAIM_SECONDS = 60
+
+# What an entry carries besides the event: attributes, source, detail-type, framing.
+ENTRY_OVERHEAD_BYTES = 1024
 
 Scheduler = Callable[[str, list[int]], None]
 
@@ -114,12 +118,34 @@ class Relay:
         for delivery in deliveries:
             by_route[delivery.route].append(delivery)
         for route, batch in by_route.items():
-            for start in range(0, len(batch), self.transport.batch_size):
-                chunk = batch[start : start + self.transport.batch_size]
-                report.add(self._send_chunk(alias, route, chunk))
+            unreachable = ""
+            for chunk in self._chunks(batch):
+                if unreachable:  # the route just failed as a whole: the rest waits too
+                    for delivery in chunk:
+                        report.add(self._record(alias, delivery, Outcome(False, unreachable), None))
+                    continue
+                sent, unreachable = self._send_chunk(alias, route, chunk)
+                report.add(sent)
         return report
 
-    def _send_chunk(self, alias: str, route: str, chunk: list[Delivery]) -> RelayReport:
+    def _chunks(self, batch: list[Delivery]) -> Iterator[list[Delivery]]:
+        """Batches within both of the transport's limits: entries and bytes per call."""
+        chunk: list[Delivery] = []
+        size = 0
+        for delivery in batch:
+            wire = json.dumps(delivery.event.wire, separators=(",", ":")).encode()
+            entry = len(wire) + ENTRY_OVERHEAD_BYTES
+            full = len(chunk) == self.transport.batch_size
+            if chunk and (full or size + entry > self.transport.max_batch_bytes):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(delivery)
+            size += entry
+        if chunk:
+            yield chunk
+
+    def _send_chunk(self, alias: str, route: str, chunk: list[Delivery]) -> tuple[RelayReport, str]:
+        """Sends one batch; also says why the whole route failed, if it did."""
         report = RelayReport()
         sendable: list[tuple[Delivery, Envelope]] = []
         for delivery in chunk:
@@ -128,15 +154,17 @@ class Relay:
             except MalformedEvent as error:  # a damaged outbox row: never sendable
                 report.add(self._record(alias, delivery, Outcome(False, str(error), True), None))
         if not sendable:
-            return report
+            return report, ""
+        unreachable = ""
         try:
             outcomes = self.transport.send(route, [envelope for _, envelope in sendable])
         except Exception as error:  # the transport is down or throttling: the chunk waits
             log.warning("%s could not reach %s: %s", self.transport.name, route, error)
-            outcomes = [Outcome(ok=False, error=f"{type(error).__name__}: {error}")] * len(sendable)
+            unreachable = f"{type(error).__name__}: {error}"
+            outcomes = [Outcome(ok=False, error=unreachable)] * len(sendable)
         for (delivery, envelope), outcome in zip(sendable, outcomes, strict=True):
             report.add(self._record(alias, delivery, outcome, envelope))
-        return report
+        return report, unreachable
 
     def _record(
         self, alias: str, delivery: Delivery, outcome: Outcome, envelope: Envelope | None

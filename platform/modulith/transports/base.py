@@ -22,7 +22,8 @@ DELIVERED = Outcome(ok=True)
 
 class Transport(Protocol):
     name: str
-    batch_size: int
+    batch_size: int  # entries per call
+    max_batch_bytes: int  # bytes per call, all entries together
 
     def routes(self, event_name: str) -> list[str]:
         """Where an event must go: one delivery record is kept per route."""

@@ -17,6 +17,8 @@ PERMANENT_ERRORS = {"MalformedDetail", "InvalidArgument", "ValidationException"}
 class EventBridgeTransport:
     name = "eventbridge"
     batch_size = 10
+    # PutEvents carries at most 256 KB in all.
+    max_batch_bytes = 256 * 1024
 
     def __init__(self, aws: AwsContext) -> None:
         self.aws = aws  # its client is made on first use

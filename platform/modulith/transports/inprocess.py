@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 class InProcessTransport:
     name = "inprocess"
     batch_size = 50
+    max_batch_bytes = 2**62  # no limit: nothing leaves the process
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology

@@ -15,6 +15,8 @@ NO_ANSWER = Outcome(ok=False, error="the batch's answer did not mention this ent
 class SqsTransport:
     name = "sqs"
     batch_size = 10
+    # SendMessageBatch carries at most 1 MiB in all, whatever each message's size.
+    max_batch_bytes = 1024 * 1024
 
     def __init__(self, topology: Topology, aws: AwsContext) -> None:
         self.topology = topology
