@@ -1,5 +1,5 @@
 """The front door: the public API, the internal endpoints of query ports (never under /api/,
-and signed), Prometheus metrics, and the admin. Health checks answer in a middleware."""
+and signed), and the admin. Health checks and /metrics answer in a middleware."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -8,7 +8,6 @@ from django.urls import include, path
 from contracts.errors import ProviderError, ProviderUnavailable
 from modulith.admin_views import module_map
 from modulith.http import build_api
-from modulith.observability.metrics import metrics_view
 
 api = build_api(
     settings.MODULITH_TOPOLOGY,
@@ -23,7 +22,6 @@ api = build_api(
 urlpatterns = [
     path("api/", api.urls),
     path("internal/", include("modulith.remote.urls")),
-    path("metrics", metrics_view, name="metrics"),  # for Prometheus, not under /api/
     path("admin/modulith/module-map/", module_map, name="modulith-module-map"),
     path("admin/", admin.site.urls),
 ]

@@ -1,7 +1,8 @@
-"""Liveness and readiness, for the load balancer and the orchestrator.
+"""Liveness, readiness and metrics, for the load balancer, the orchestrator and Prometheus.
 
-Served by a middleware ahead of everything else: a load balancer's health check carries the
-task's IP as its Host header, which ALLOWED_HOSTS rightly refuses for every other path.
+Served by a middleware ahead of everything else: a health check or a scrape carries the task's
+IP as its Host header, which ALLOWED_HOSTS rightly refuses for every other path. (The front
+door does not route /metrics: scrapers reach tasks directly.)
 """
 
 from collections.abc import Callable
@@ -9,10 +10,12 @@ from collections.abc import Callable
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from modulith.observability.metrics import metrics_view
 from modulith.runtime import runtime
 
 LIVE_PATH = "/health/live"
 READY_PATH = "/health/ready"
+METRICS_PATH = "/metrics"
 
 
 class HealthCheckMiddleware:
@@ -24,6 +27,8 @@ class HealthCheckMiddleware:
             return _only_get(request) or live()
         if request.path == READY_PATH:
             return _only_get(request) or ready()
+        if request.path == METRICS_PATH:
+            return metrics_view(request)
         return self.get_response(request)
 
 

@@ -150,3 +150,13 @@ def test_with_a_multiprocess_directory_the_counters_of_every_process_add_up(tmp_
     line = 'modulith_events_published_total{event="OrderPlaced",module="orders"} 2.0'
     assert line in second.stdout
     assert 'modulith_outbox_pending{module="orders"}' in second.stdout
+
+
+def test_metrics_answer_a_scrape_by_the_tasks_ip(client: Client, settings: Any) -> None:
+    """Prometheus scrapes a task by its IP, which ALLOWED_HOSTS does not list."""
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+
+    response = client.get("/metrics", HTTP_HOST="10.0.3.17:8000")
+
+    assert response.status_code == 200
+    assert b"modulith_events_published_total" in response.content
