@@ -1,0 +1,259 @@
+"""Asynchronous handlers on real Celery processes: `celery -A config worker` and `beat`, on
+Redis (started by the test set-up) and on SQS (the emulator).
+
+The test process is the web tier: it places orders, and its deliveries go to the broker as
+`modulith.deliver` tasks (MODULITH_ASYNC_HANDLERS=celery, not eager); a worker process runs
+them, and the deliveries their handlers publish in turn.
+"""
+
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connections, transaction
+from django.test import Client
+
+from config.celery import app as celery_app
+from modules.inventory.models import Reservation
+from modulith.outbox.models import Delivery, DeliveryStatus
+from tests.aws.emulator import AwsContext
+from tests.celery.conftest import (
+    WORKER_ARGS,
+    Broker,
+    CeleryProcess,
+    RedisBroker,
+    publishing_to,
+)
+from tests.conftest import wait_until
+from tests.shop import order, payments, place, product, published, stock
+
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
+
+# Seconds before Redis hands an unacknowledged task to another worker, in the test that
+# kills one (the default is an hour).
+VISIBILITY_TIMEOUT = 2
+
+
+def final(client: Client, order_id: str, timeout: float = 15) -> dict[str, Any]:
+    assert wait_until(lambda: order(client, order_id)["status"] != "PENDING", timeout=timeout), (
+        f"order {order_id} is still PENDING"
+    )
+    return dict(order(client, order_id))
+
+
+def run_the_saga(client: Client) -> None:
+    """A paid order, a declined one, one out of stock: each ends as it should."""
+    stock(client, "KB-1", 5)
+    stock(client, "LAMP", 1)
+
+    paid = place(client, ("KB-1", 2)).json()["orderId"]
+    declined = place(client, ("KB-1", 1), token="tok_chargeDeclined").json()["orderId"]
+    too_many = place(client, ("LAMP", 2)).json()["orderId"]
+
+    assert final(client, paid)["status"] == "CONFIRMED"
+    assert final(client, declined)["cancellationReason"] == "PAYMENT_DECLINED"
+    assert final(client, too_many)["cancellationReason"] == "OUT_OF_STOCK"
+    assert wait_until(lambda: product(client, "KB-1")["reserved"] == 0, timeout=10)
+    assert product(client, "KB-1")["onHand"] == 3
+    assert product(client, "LAMP")["onHand"] == 1
+    assert product(client, "LAMP")["reserved"] == 0
+    assert [p["status"] for p in payments(client, paid)] == ["CAPTURED"]
+    assert [p["status"] for p in payments(client, declined)] == ["DECLINED"]
+    assert len(published("inventory", "StockReleased")) == 1
+
+
+def succeeded(worker: CeleryProcess, task: str) -> list[str]:
+    """The results of the `task`s the worker ran to the end, as it logged them."""
+    pattern = rf"Task {re.escape(task)}\[[\w-]+\] succeeded in [\d.]+s: '([^']*)'"
+    return re.findall(pattern, worker.output())
+
+
+def delivered(worker: CeleryProcess) -> int:
+    """How many deliveries the worker's `modulith.deliver` tasks made."""
+    reports = succeeded(worker, "modulith.deliver")  # "delivered 1, retried 0, dead 0"
+    return sum(int(report.split(",")[0].removeprefix("delivered ")) for report in reports)
+
+
+# The saga's deliveries: OrderPlaced to inventory (3 orders), StockReserved to payments (2),
+# StockReservationFailed, PaymentCaptured and OrderConfirmed (1 each), PaymentFailed to orders
+# and inventory (2). OrderCancelled and StockReleased have no subscriber.
+SAGA_DELIVERIES = 10
+
+
+def test_the_saga_completes_through_a_worker(
+    client: Client, start_worker: Callable[..., CeleryProcess]
+) -> None:
+    worker = start_worker()
+
+    run_the_saga(client)
+
+    # Every one of them in the worker (none in this process: its tasks are not eager).
+    assert wait_until(lambda: delivered(worker) == SAGA_DELIVERIES), worker.output()
+
+
+def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
+    client: Client, redis_broker: RedisBroker, start_worker: Callable[..., CeleryProcess]
+) -> None:
+    stock(client, "KB-1", 5)
+    placed = place(client, ("KB-1", 2)).json()["orderId"]
+    assert redis_broker.waiting() == 1  # no worker yet: the delivery's task waits in Redis
+    env = {"CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT), **_dead_clients_noticed()}
+
+    with transaction.atomic(using="orders"):
+        _hold_delivery_writes()  # the task's first step, claiming its delivery, waits on this
+        doomed = start_worker(**env)
+        task_id, child = _running(doomed)
+        # A pool child dies (say the kernel's OOM killer): the worker sees it and, the task
+        # being rejected on a lost worker, puts it back in the queue; a child takes it again.
+        os.kill(child, signal.SIGKILL)
+        assert _running(doomed, task_id, other_than=child)[0] == task_id
+        # Now the whole worker dies, the task in hand: nothing acknowledges it.
+        doomed.kill()
+        killed_at = time.monotonic()
+        assert wait_until(_no_statement_waits_for_the_lock, timeout=5)
+
+    assert "WorkerLostError" in doomed.output()
+    assert redis_broker.unacknowledged() == 1  # taken, never acknowledged: Redis keeps it
+    assert order(client, placed)["status"] == "PENDING"
+    assert not Reservation.objects.filter(order_id=placed).exists()
+    [delivery] = Delivery.objects.using("orders").filter(event__event_name="OrderPlaced")
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
+
+    # A new worker, once the visibility timeout is over, gets the task back from Redis.
+    time.sleep(max(0.0, killed_at + VISIBILITY_TIMEOUT - time.monotonic()))
+    successor = start_worker(**env)
+
+    assert final(client, placed)["status"] == "CONFIRMED"
+    assert wait_until(lambda: f"Task modulith.deliver[{task_id}] succeeded" in successor.output())
+    assert Reservation.objects.filter(order_id=placed).count() == 1
+    assert [e["orderId"] for e in published("inventory", "StockReserved")] == [placed]
+    assert [p["status"] for p in payments(client, placed)] == ["CAPTURED"]
+    # and inventory takes the units off the shelf on OrderConfirmed, once
+    assert wait_until(lambda: product(client, "KB-1")["reserved"] == 0, timeout=10)
+    assert product(client, "KB-1")["onHand"] == 3
+
+
+def test_beat_sweeps_an_event_whose_task_the_broker_lost(
+    client: Client,
+    redis_broker: RedisBroker,
+    start_worker: Callable[..., CeleryProcess],
+    celery_processes: Callable[..., CeleryProcess],
+    tmp_path: Path,
+) -> None:
+    stock(client, "KB-1", 5)
+    placed = place(client, ("KB-1", 2)).json()["orderId"]
+    assert redis_broker.waiting() == 1
+    # The broker loses the task: a Redis restarted without persistence (as this one runs).
+    redis_broker.client.flushdb()
+
+    worker = start_worker()
+    time.sleep(1)
+    assert order(client, placed)["status"] == "PENDING"  # no task: the worker has nothing to do
+
+    # beat sends `modulith.sweep` every MODULITH_RELAY_INTERVAL seconds; the worker runs it.
+    schedule = str(tmp_path / "celerybeat-schedule")
+    celery_processes(
+        "beat", "--schedule", schedule, **redis_broker.env, MODULITH_RELAY_INTERVAL="1"
+    )
+
+    assert final(client, placed)["status"] == "CONFIRMED"
+    # by a sweep (it goes on to what the deliveries it made published, then logs its result)
+    assert wait_until(
+        lambda: any(not r.startswith("delivered 0,") for r in succeeded(worker, "modulith.sweep"))
+    ), worker.output()
+    assert Reservation.objects.filter(order_id=placed).count() == 1
+
+
+@pytest.fixture
+def sqs_broker(aws: AwsContext, settings: Any) -> Iterator[Broker]:
+    """Celery on the emulator's SQS, on a queue of this test's own (`<prefix>-celery`, deleted
+    with the test's other queues); never one of the event queues (`<prefix>-<module>`)."""
+    endpoint = urlsplit(aws.emulator.endpoint)
+    url = f"sqs://test:test@{endpoint.hostname}:{endpoint.port}"  # kombu: host and port from here
+    queue = f"{aws.prefix}-celery"
+    env = {
+        **aws.env,
+        "CELERY_BROKER_URL": url,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "MODULITH_ASYNC_HANDLERS": "celery",
+    }
+    with publishing_to(url, settings, task_default_queue=queue):
+        yield Broker(url=url, queue=queue, env=env)
+
+
+def test_the_saga_completes_through_a_worker_on_sqs(
+    client: Client,
+    aws: AwsContext,
+    sqs_broker: Broker,
+    celery_processes: Callable[..., CeleryProcess],
+) -> None:
+    worker = celery_processes("worker", *WORKER_ARGS, **sqs_broker.env)
+
+    run_the_saga(client)
+
+    assert wait_until(lambda: delivered(worker) == SAGA_DELIVERIES), worker.output()
+    queues = aws.client("sqs").list_queues(QueueNamePrefix=aws.prefix)["QueueUrls"]
+    assert [url.rsplit("/", 1)[-1] for url in queues] == [sqs_broker.queue]
+
+
+def _hold_delivery_writes() -> None:
+    """Inside an atomic block on orders: SQLite's IMMEDIATE transaction already holds the write
+    lock; on PostgreSQL, lock the deliveries against writes."""
+    connection = connections["orders"]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("LOCK TABLE modulith_delivery IN EXCLUSIVE MODE")
+        else:
+            cursor.execute("SELECT 1")
+
+
+def _dead_clients_noticed() -> dict[str, str]:
+    """PostgreSQL runs a statement to its end even when its client has died meanwhile, unless
+    it checks the connection as it goes (PostgreSQL 14+): the dead worker's claim, waiting
+    on the lock, would then be made after all, and the delivery would wait out the claim
+    (60 s) for beat's sweep. Delayed, not lost; but this test is about the broker."""
+    if connections["orders"].vendor != "postgresql":
+        return {}
+    return {"PGOPTIONS": "-c client_connection_check_interval=100"}
+
+
+def _no_statement_waits_for_the_lock() -> bool:
+    """PostgreSQL has ended the dead worker's sessions (it checks every 100 ms, see above);
+    SQLite has nothing to end: a waiting writer is in the dead process itself."""
+    connection = connections["orders"]
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        (waiting,) = cursor.fetchone()
+    return bool(waiting == 0)
+
+
+def _running(
+    worker: CeleryProcess, task_id: str | None = None, other_than: int | None = None
+) -> tuple[str, int]:
+    """The `modulith.deliver` task the worker is running (asked through Celery's remote
+    control), and the pool child that runs it; bounded in time."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        replies = celery_app.control.inspect(destination=[worker.nodename], timeout=0.5).active()
+        for task in (replies or {}).get(worker.nodename, []):
+            pid = task.get("worker_pid")
+            if (
+                task["name"] == "modulith.deliver"
+                and pid
+                and pid != other_than
+                and task_id in (None, task["id"])
+            ):
+                return str(task["id"]), int(pid)
+        time.sleep(0.1)
+    raise AssertionError(f"the worker is running no delivery:\n{worker.output()}")
