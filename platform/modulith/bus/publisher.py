@@ -2,7 +2,6 @@
 
 import logging
 import uuid
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -66,7 +65,11 @@ def publish(event: Any) -> uuid.UUID:
         Delivery(event=stored, route=route, next_attempt_at=envelope.occurred_at)
         for route in current.transport.routes(envelope.event_name)
     )
-    transaction.on_commit(partial(_committed, module.name, envelope), using=alias, robust=True)
+
+    def committed() -> None:  # a named function: Django logs a failing hook by its name
+        _committed(module.name, envelope)
+
+    transaction.on_commit(committed, using=alias, robust=True)
     if deliveries:
         _schedule_after_commit(alias, [delivery.pk for delivery in deliveries])
     return envelope.event_id
