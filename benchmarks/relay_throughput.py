@@ -1,0 +1,433 @@
+"""Relay throughput, outbox to queue, for the sqs and eventbridge transports.
+
+    .venv/bin/python -m benchmarks.relay_throughput [--events N] [--repeat R]
+
+Starts its own AWS emulator (moto in server mode, as the tests do) and its own SQLite module
+databases in a temporary directory, provisions the topology (fresh names for each transport,
+deleted afterwards), and measures events per second from the outbox to the subscriber's queue:
+
+- relay, batched: events published in one transaction of the payments database wait in the
+  outbox (the relay's after-commit scheduler is replaced by a no-op, so publishing sends
+  nothing); then one timed `Relay.sweep` claims them, sends them (SendMessageBatch or
+  PutEvents, 10 a call) and records every outcome in the outbox, as `manage.py relay` does;
+- relay, one event a call: the same, with the transport's batch_size set to 1;
+- raw boto3: the same number of events, serialised beforehand, sent with no database at all
+  (SendMessageBatch or PutEvents of 10, then of 1): the emulator's ceiling in this run;
+- the relay alone: the same sweep through a Relay built with a transport that accepts every
+  event and sends nothing, so what remains is the relay's own work in SQLite.
+
+The emulator does work proportional to a queue's depth for every message it accepts (at 500
+deep, a message costs it several times what it does on an empty queue; real SQS does not), so
+the N events go in rounds (100 by default): after each timed round the subscriber's queue is
+drained, untimed, which also checks that exactly the round's events arrived (through the bus
+and its rule, for eventbridge), and the outbox is emptied. A figure is N over the sum of its
+timed rounds; one untimed round of 10 comes first (imports, connections, first calls).
+Logging at INFO and below is off. The table goes to stdout; progress to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import partial
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DESCRIPTION = "Relay throughput, outbox to queue, for the sqs and eventbridge transports."
+TRANSPORTS = ("sqs", "eventbridge")
+PUBLISHER = "payments"  # PaymentCaptured: one subscriber (orders), so one delivery an event
+SUBSCRIBER = "orders"
+BATCH = 10
+MODES = ("batched", "single")
+MODE_LABELS = {
+    ("none", "batched"): "10 a call",
+    ("none", "single"): "1 a call",
+    ("sqs", "batched"): "SendMessageBatch, 10 a call",
+    ("sqs", "single"): "SendMessageBatch, 1 a call",
+    ("eventbridge", "batched"): "PutEvents, 10 a call",
+    ("eventbridge", "single"): "PutEvents, 1 a call",
+}
+
+
+@dataclass
+class Results:
+    """Events per second of every run, by (transport, mode, "relay" | "raw")."""
+
+    runs: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
+
+    def add(self, key: tuple[str, str, str], rate: float) -> None:
+        self.runs.setdefault(key, []).append(rate)
+
+    def median(self, key: tuple[str, str, str]) -> float:
+        return statistics.median(self.runs[key])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=DESCRIPTION)
+    parser.add_argument("--events", type=int, default=500, help="events per run (500)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per figure; median (1)")
+    parser.add_argument(
+        "--round", type=int, default=100, dest="round_size", help="events a round (100)"
+    )
+    args = parser.parse_args(argv)
+    if min(args.events, args.round_size) < BATCH or args.repeat < 1:
+        parser.error(f"--events and --round must be at least {BATCH}, --repeat at least 1")
+
+    started, load = time.perf_counter(), os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="modulith-bench-") as workdir:
+        from tests.aws.emulator import Emulator
+
+        with Emulator(log_dir=Path(workdir) / "moto") as emulator:
+            _set_up_django(Path(workdir), emulator.endpoint)
+            results = Results()
+            for _ in range(args.repeat):
+                for transport in TRANSPORTS:
+                    _measure(transport, args.events, args.round_size, results)
+    elapsed = time.perf_counter() - started
+    print(_table(results, args, elapsed, (load, os.getloadavg()[0])))
+    return 0
+
+
+# --- set-up -------------------------------------------------------------------------------
+
+
+def _set_up_django(workdir: Path, endpoint: str) -> None:
+    """This process's environment: the emulator, module databases of its own, the monolith."""
+    from tests.aws.emulator import SHADOWING_VARIABLES, aws_environment
+
+    for variable in SHADOWING_VARIABLES:
+        os.environ.pop(variable, None)
+    var = workdir / "var"
+    os.environ.update(aws_environment(endpoint))
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "MODULITH_VAR_DIR": str(var),
+            "DATABASE_URL": f"sqlite:///{var / 'default.sqlite3'}",
+            "MODULITH_MODULES": "*",
+            "MODULITH_TRANSPORT": "sqs",
+            "MODULITH_ASYNC_HANDLERS": "inline",
+            "MODULITH_EMBEDDED_RELAY": "0",
+        }
+    )
+    for module in ("orders", "inventory", "payments"):
+        os.environ[f"{module.upper()}_DATABASE_URL"] = f"sqlite:///{var / module}.sqlite3"
+    sys.path.insert(1, str(ROOT / "platform"))
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    # Log lines (one or two a published and delivered event) would time the terminal.
+    logging.disable(logging.INFO)
+    call_command("migrate_modules", stdout=StringIO(), verbosity=0)
+
+
+@contextmanager
+def _topology(transport: str) -> Iterator[Any]:
+    """A runtime for `transport` with AWS resources of its own (fresh names), provisioned, whose
+    relay schedules nothing after commit; the resources are deleted afterwards."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from modulith.bootstrap import build_runtime
+    from modulith.runtime import install, runtime
+
+    name = f"bench{uuid.uuid4().hex[:8]}"
+    settings.MODULITH_TRANSPORT = transport
+    settings.MODULITH_QUEUE_PREFIX = name
+    settings.MODULITH_EVENT_BUS = name
+    install(build_runtime())
+    current = runtime()
+    current.relay.scheduler = lambda alias, ids: None  # deliveries wait for the timed sweep
+    call_command("provision", stdout=StringIO())
+    try:
+        yield current
+    finally:
+        _delete_resources(current, name)
+        _empty_outbox()
+
+
+def _delete_resources(current: Any, name: str) -> None:
+    sqs, events = current.aws.sqs, current.aws.events
+    for rule in events.list_rules(EventBusName=name)["Rules"]:
+        targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=name)["Targets"]
+        if targets:
+            events.remove_targets(
+                Rule=rule["Name"], EventBusName=name, Ids=[t["Id"] for t in targets]
+            )
+        events.delete_rule(Name=rule["Name"], EventBusName=name)
+    events.delete_event_bus(Name=name)
+    for url in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []):
+        sqs.delete_queue(QueueUrl=url)
+
+
+def _empty_outbox() -> None:
+    from modulith.outbox.models import OutboxEvent
+
+    OutboxEvent.objects.using(PUBLISHER).all().delete()  # and their deliveries
+
+
+# --- the measurements ---------------------------------------------------------------------
+
+
+class AcceptingTransport:
+    """A transport that accepts every event at once and sends nothing: the relay alone."""
+
+    name = "none"
+    max_batch_bytes = 256 * 1024  # SQS's and EventBridge's limit for one call
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+    def routes(self, event_name: str) -> list[str]:
+        return [SUBSCRIBER]
+
+    def send(self, route: str, envelopes: Sequence[Any]) -> list[Any]:
+        from modulith.transports.base import DELIVERED
+
+        return [DELIVERED] * len(envelopes)
+
+
+def _measure(transport: str, events: int, round_size: int, results: Results) -> None:
+    """Every figure of one transport, on one topology of its own: after each timed round the
+    subscriber's queue is drained, so every round starts on an empty queue. A first round of
+    each kind is not timed (imports, connections, the emulator's first calls)."""
+    from modulith.outbox.relay import Relay
+
+    with _topology(transport) as current:
+        for mode in MODES:
+            batch_size = BATCH if mode == "batched" else 1
+            current.transport.batch_size = batch_size
+            alone = Relay(AcceptingTransport(batch_size), current.relay.policy)
+
+            def relay_alone(size: int, relay: Any = alone) -> float:
+                _publish(size)
+                elapsed = _timed(partial(_sweep, relay, size))
+                _empty_outbox()
+                return elapsed
+
+            def relay(size: int) -> float:
+                _publish(size)
+                elapsed = _timed(partial(_sweep, current.relay, size))
+                _drain(current, size)
+                _empty_outbox()
+                return elapsed
+
+            def raw(size: int, batch_size: int = batch_size) -> float:
+                send = _raw_sender(current, transport, _bodies(size), batch_size)
+                elapsed = _timed(send)
+                _drain(current, size)
+                return elapsed
+
+            if transport == TRANSPORTS[0]:
+                _run(results, ("none", mode, "relay"), relay_alone, events, round_size)
+            _run(results, (transport, mode, "relay"), relay, events, round_size)
+            _run(results, (transport, mode, "raw"), raw, events, round_size)
+
+
+def _run(
+    results: Results,
+    key: tuple[str, str, str],
+    timed_round: Callable[[int], float],
+    events: int,
+    round_size: int,
+) -> None:
+    timed_round(BATCH)  # warm-up, not counted
+    elapsed = sum(
+        timed_round(min(round_size, events - start)) for start in range(0, events, round_size)
+    )
+    results.add(key, events / elapsed)
+    transport, mode, sender = key
+    print(
+        f"{transport:12} {mode:8} {sender:6} {events} events in {elapsed:6.2f} s: "
+        f"{events / elapsed:7.0f} events/s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _publish(events: int) -> list[uuid.UUID]:
+    """N PaymentCaptured events in one transaction of the payments database."""
+    from django.db import transaction
+
+    from contracts.payments import PaymentCaptured
+    from modulith.bus import publish
+
+    with transaction.atomic(using=PUBLISHER):
+        return [
+            publish(
+                PaymentCaptured(
+                    order_id=uuid.uuid4(),
+                    payment_id=uuid.uuid4(),
+                    amount=Decimal("10.00"),
+                    currency="EUR",
+                )
+            )
+            for _ in range(events)
+        ]
+
+
+def _sweep(relay: Any, events: int) -> None:
+    report = relay.sweep([PUBLISHER], limit=events)
+    if report.delivered != events:
+        raise RuntimeError(f"the relay delivered {report}: {report.errors[:3]}")
+
+
+def _bodies(events: int) -> list[Any]:
+    """N envelopes like the ones the relay sends, built before the clock starts."""
+    from modulith.bus import Envelope
+
+    return [
+        Envelope(
+            event_id=uuid.uuid4(),
+            event_name="PaymentCaptured",
+            source=f"{PUBLISHER}.service",
+            occurred_at=datetime.now(UTC),
+            schema_version="1.0",
+            data={
+                "orderId": str(uuid.uuid4()),
+                "paymentId": str(uuid.uuid4()),
+                "amount": "10.00",
+                "currency": "EUR",
+            },
+        )
+        for _ in range(events)
+    ]
+
+
+def _raw_sender(
+    current: Any, transport: str, envelopes: list[Any], batch_size: int
+) -> Callable[[], None]:
+    """Plain boto3 calls carrying the same messages, serialised beforehand."""
+    from modulith.transports.sqs import message_attributes
+
+    if transport == "sqs":
+        sqs, url = current.aws.sqs, current.aws.queues.url(SUBSCRIBER)
+        entries = [
+            {
+                "Id": str(index % batch_size),
+                "MessageBody": envelope.to_json(),
+                "MessageAttributes": message_attributes(envelope),
+            }
+            for index, envelope in enumerate(envelopes)
+        ]
+        chunks = [entries[i : i + batch_size] for i in range(0, len(entries), batch_size)]
+
+        def send_messages() -> None:
+            for chunk in chunks:
+                response = sqs.send_message_batch(QueueUrl=url, Entries=chunk)
+                if response.get("Failed"):
+                    raise RuntimeError(f"SendMessageBatch failed: {response['Failed'][:3]}")
+
+        return send_messages
+
+    events, bus = current.aws.events, current.aws.names.bus
+    entries = [
+        {
+            "EventBusName": bus,
+            "Source": envelope.source,
+            "DetailType": envelope.event_name,
+            "Detail": json.dumps(envelope.to_wire()["detail"], separators=(",", ":")),
+            "Time": envelope.occurred_at,
+        }
+        for envelope in envelopes
+    ]
+    chunks = [entries[i : i + batch_size] for i in range(0, len(entries), batch_size)]
+
+    def put_events() -> None:
+        for chunk in chunks:
+            response = events.put_events(Entries=chunk)
+            if response["FailedEntryCount"]:
+                raise RuntimeError(f"PutEvents failed: {response['Entries'][:3]}")
+
+    return put_events
+
+
+def _timed(work: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def _drain(current: Any, expected: int) -> None:
+    """Takes the round's messages off the subscriber's queue (they reached it through the rule,
+    for eventbridge), checking that exactly `expected` arrived."""
+    sqs, url = current.aws.sqs, current.aws.queues.url(SUBSCRIBER)
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        page = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not page and len(seen) >= expected:
+            break
+        seen.update(message["MessageId"] for message in page)
+        if page:
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(page)
+                ],
+            )
+    if len(seen) != expected:
+        raise RuntimeError(f"{len(seen)} of {expected} events reached the {SUBSCRIBER} queue")
+
+
+# --- the table ----------------------------------------------------------------------------
+
+
+def _table(
+    results: Results, args: argparse.Namespace, total: float, load: tuple[float, float]
+) -> str:
+    runs = f"median of {args.repeat} runs" if args.repeat > 1 else "one run"
+    lines = [
+        f"{args.events} events a run in rounds of {args.round_size}, {runs}; events/s from "
+        f"outbox to queue. Whole benchmark: {total:.0f} s on {os.cpu_count()} CPUs, load "
+        f"average {load[0]:.1f} at the start and {load[1]:.1f} at the end.",
+        "",
+        "| transport | calls | relay (events/s) | raw boto3 (events/s) | relay / raw |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for mode in MODES:
+        relay = results.median(("none", mode, "relay"))
+        lines.append(
+            f"| none: the relay alone, on SQLite | {MODE_LABELS['none', mode]} | {relay:.0f} | | |"
+        )
+    for transport in TRANSPORTS:
+        for mode in MODES:
+            relay = results.median((transport, mode, "relay"))
+            raw = results.median((transport, mode, "raw"))
+            lines.append(
+                f"| {transport} | {MODE_LABELS[transport, mode]} | {relay:.0f} | {raw:.0f} "
+                f"| {relay / raw:.2f} |"
+            )
+        lines.append(
+            f"| {transport} | batched / 1 a call | "
+            f"{_ratio(results, transport, 'relay')} | {_ratio(results, transport, 'raw')} | |"
+        )
+    return "\n".join(lines)
+
+
+def _ratio(results: Results, transport: str, sender: str) -> str:
+    batched = results.median((transport, "batched", sender))
+    single = results.median((transport, "single", sender))
+    return f"{batched / single:.1f}x"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
