@@ -28,6 +28,7 @@ DEAD_LETTER_SOURCE = "deadLetterSourceQueue"
 DEAD_LETTERED_AT = "deadLetteredAt"
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's ceiling
 MAX_POLL_BACKOFF_SECONDS = 30.0
+MAX_MESSAGE_ATTRIBUTES = 10
 
 
 @dataclass
@@ -137,7 +138,15 @@ class QueueConsumer:
         report = ConsumerReport()
         try:
             for message in response.get("Messages", []):
-                report.add(self.process(message))
+                try:
+                    report.add(self.process(message))
+                except Exception:  # e.g. SQS refused a delete: the others still get handled
+                    log.exception(
+                        "%s could not finish message %s; it comes back after its "
+                        "visibility timeout",
+                        self.module.name,
+                        message["MessageId"],
+                    )
         finally:
             close_old_connections()
         return report
@@ -166,11 +175,13 @@ class QueueConsumer:
         """Moves the message to the dead-letter queue with its reason: sent before it is
         deleted, so a crash in between duplicates it rather than losing it."""
         log.error("%s dead-letters message %s: %s", self.module.name, message["MessageId"], reason)
-        attributes = {
-            key: value
+        # SQS allows 10 attributes a message: keep room for the three we add.
+        kept = [
+            (key, value)
             for key, value in message.get("MessageAttributes", {}).items()
             if value.get("DataType") == "String"
-        }
+        ][: MAX_MESSAGE_ATTRIBUTES - 3]
+        attributes = dict(kept)
         attributes |= {
             DEAD_LETTER_REASON: _string(reason[:1000]),
             DEAD_LETTER_SOURCE: _string(self.queues.names.queue(self.module.name)),
