@@ -173,10 +173,11 @@ def publishing_to(url: str, settings: Any, **conf: Any) -> Iterator[None]:
     connection pool and its queues: so the settings are changed for the record, the app's
     configuration directly, and its wiring to the broker is dropped, to be made again from
     the new configuration (and once more afterwards, from the old one)."""
+    changes = {"broker_url": url, "task_always_eager": False, **conf}
+    # Read before the settings change: the app may configure itself from them on first read.
+    previous = {key: celery_app.conf[key] for key in changes}
     settings.CELERY_BROKER_URL = url
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    changes = {"broker_url": url, "task_always_eager": False, **conf}
-    previous = {key: celery_app.conf[key] for key in changes}
     celery_app.conf.update(changes)
     _forget_broker()
     settings.MODULITH_ASYNC_HANDLERS = "celery"  # rebuilds this process's runtime
