@@ -1,14 +1,25 @@
 """Running the project's own commands as separate processes, on the test databases."""
 
 import os
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Self
 
 from django.db import connections
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def database_variable(alias: str) -> str:
@@ -59,3 +70,60 @@ def manage(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedP
         timeout=timeout,
         check=False,
     )
+
+
+class BackgroundProcess:
+    """A project process running beside the test (a service, a consumer, a worker), in a
+    process group of its own, its output in a log file; stopped by PID."""
+
+    def __init__(self, log: Path, command: list[str], env: Mapping[str, str]) -> None:
+        self.log = log
+        self.command = command
+        self.env = dict(env)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def launch(self, ready: Callable[[], bool], *, what: str, timeout: float = 30) -> None:
+        """Starts the process and waits, bounded, until `ready()` says it serves."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=project_env(**self.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{what} did not start:\n{self.output()}")
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group: no chance to finish what is in hand."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 15) -> int | None:
+        """SIGTERM to the group, then SIGKILL if it takes longer than `timeout`."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

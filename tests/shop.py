@@ -6,6 +6,7 @@ from uuid import UUID
 from django.test import Client
 
 from modulith.outbox.models import OutboxEvent
+from tests.conftest import wait_until
 
 
 def stock(client: Client, sku: str, quantity: int, price: str = "10.00", **extra: Any) -> Any:
@@ -62,3 +63,33 @@ def published(module: str, event_name: str) -> list[dict[str, Any]]:
         event.wire["detail"]["data"]
         for event in OutboxEvent.objects.using(module).filter(event_name=event_name)
     ]
+
+
+def final(client: Client, order_id: str, timeout: float = 20) -> dict[str, Any]:
+    """The order once it has left PENDING (waiting, bounded, for the saga to end)."""
+    assert wait_until(lambda: order(client, order_id)["status"] != "PENDING", timeout=timeout), (
+        f"order {order_id} is still PENDING after {timeout} s"
+    )
+    return dict(order(client, order_id))
+
+
+def run_the_saga(client: Client) -> None:
+    """A paid order, a declined one, one out of stock: each ends as it should, however the
+    modules are deployed and the events travel."""
+    stock(client, "KB-1", 5)
+    stock(client, "LAMP", 1)
+
+    paid = place(client, ("KB-1", 2)).json()["orderId"]
+    declined = place(client, ("KB-1", 1), token="tok_chargeDeclined").json()["orderId"]
+    too_many = place(client, ("LAMP", 2)).json()["orderId"]
+
+    assert final(client, paid)["status"] == "CONFIRMED"
+    assert final(client, declined)["cancellationReason"] == "PAYMENT_DECLINED"
+    assert final(client, too_many)["cancellationReason"] == "OUT_OF_STOCK"
+    assert wait_until(lambda: product(client, "KB-1")["reserved"] == 0, timeout=10)
+    assert product(client, "KB-1")["onHand"] == 3
+    assert product(client, "LAMP")["onHand"] == 1
+    assert product(client, "LAMP")["reserved"] == 0
+    assert [p["status"] for p in payments(client, paid)] == ["CAPTURED"]
+    assert [p["status"] for p in payments(client, declined)] == ["DECLINED"]
+    assert len(published("inventory", "StockReleased")) == 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from typing import IO, Any
 
 import boto3
 from botocore.config import Config
+
+from tests.processes import free_port
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -53,12 +54,6 @@ def aws_environment(endpoint: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
     }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _server_command() -> list[str]:

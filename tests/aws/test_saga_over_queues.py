@@ -22,7 +22,7 @@ from modules.inventory.models import Reservation
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import AwsContext
 from tests.conftest import wait_until
-from tests.shop import order, payments, place, product, published, stock
+from tests.shop import place, product, published, run_the_saga, stock
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
 
@@ -61,38 +61,9 @@ def consumers(tmp_path: Path, consumer_env: dict[str, str]) -> Iterator[list[Con
             consumer.stop()
 
 
-def final(client: Client, order_id: str) -> dict[str, Any]:
-    assert wait_until(lambda: order(client, order_id)["status"] != "PENDING", timeout=20), (
-        f"order {order_id} is still PENDING"
-    )
-    return dict(order(client, order_id))
-
-
 @pytest.mark.usefixtures("consumers")
 def test_the_saga_completes_over_queues(client: Client, transport: str) -> None:
-    stock(client, "KB-1", 5)
-    stock(client, "LAMP", 1)
-
-    paid = place(client, ("KB-1", 2)).json()["orderId"]
-    declined = place(client, ("KB-1", 1), token="tok_chargeDeclined").json()["orderId"]
-    too_many = place(client, ("LAMP", 2)).json()["orderId"]
-
-    assert final(client, paid)["status"] == "CONFIRMED"
-    assert final(client, declined)["cancellationReason"] == "PAYMENT_DECLINED"
-    assert final(client, too_many)["cancellationReason"] == "OUT_OF_STOCK"
-    assert wait_until(lambda: product(client, "KB-1")["reserved"] == 0, timeout=10)
-    assert product(client, "KB-1")["onHand"] == 3
-    assert product(client, "LAMP") | {"name": None} == {
-        "sku": "LAMP",
-        "name": None,
-        "unitPrice": "10.00",
-        "currency": "EUR",
-        "onHand": 1,
-        "reserved": 0,
-        "available": 1,
-    }
-    assert [p["status"] for p in payments(client, declined)] == ["DECLINED"]
-    assert len(published("inventory", "StockReleased")) == 1
+    run_the_saga(client)
 
 
 def test_a_consumer_killed_while_handling_a_message_loses_nothing_and_doubles_nothing(

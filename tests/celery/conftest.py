@@ -15,7 +15,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,22 +30,11 @@ import redis
 
 from config.celery import app as celery_app
 from tests.aws.conftest import aws, aws_emulator  # noqa: F401  (the SQS broker's emulator)
-from tests.processes import ROOT, project_env
+from tests.processes import BackgroundProcess, free_port
 
 HOST = "127.0.0.1"
 CELERY = Path(sys.executable).with_name("celery")
 APT_INSTALL = ["apt-get", "install", "-y", "-qq", "--no-install-recommends"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
 
 
 def _redis_binary() -> str:
@@ -209,19 +197,21 @@ def redis_broker(redis_server: RedisServer, settings: Any) -> Iterator[RedisBrok
     client.flushdb()
 
 
-class CeleryProcess:
+class CeleryProcess(BackgroundProcess):
     """`celery -A config worker|beat` sharing the test's databases, in a process group of its
     own (with the prefork pool's children), its output in a log file."""
 
     def __init__(self, role: str, log_dir: Path, *args: str, **env: str) -> None:
         self.role = role
         self.name = f"{role}-{uuid.uuid4().hex[:8]}"
-        self.args = list(args)
+        arguments = list(args)
         if role == "worker":
-            self.args += ["--hostname", f"{self.name}@localhost"]
-        self.env = env
-        self.log = log_dir / f"{self.name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
+            arguments += ["--hostname", f"{self.name}@localhost"]
+        super().__init__(
+            log_dir / f"{self.name}.log",
+            [str(CELERY), "-A", "config", role, "--loglevel", "INFO", *arguments],
+            env,
+        )
 
     @property
     def nodename(self) -> str:
@@ -234,32 +224,8 @@ class CeleryProcess:
 
     def start(self, timeout: float = 60) -> "CeleryProcess":
         ready = f"{self.nodename} ready." if self.role == "worker" else "beat: Starting..."
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(CELERY), "-A", "config", self.role, "--loglevel", "INFO", *self.args],
-                cwd=ROOT,
-                env=project_env(**self.env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while ready not in self.output():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"celery {self.role} did not start:\n{self.output()}")
-            time.sleep(0.1)
+        self.launch(lambda: ready in self.output(), what=f"celery {self.role}", timeout=timeout)
         return self
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL to the whole group: no warm shutdown, nothing acknowledged on the way out."""
-        if self.process is not None and self.process.poll() is None:
-            _signal_group(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
 
     def terminate(self) -> None:
         """SIGTERM to the main process: a warm shutdown, it finishes the tasks in hand and
@@ -267,15 +233,16 @@ class CeleryProcess:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 10) -> int | None:
         """SIGTERM, then SIGKILL to the group if the shutdown takes longer than `timeout`."""
         self.terminate()
         if self.process is None:
-            return
+            return None
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+        return self.process.returncode
 
 
 # The worker as the image's worker role runs it: Celery's default prefork pool, two children

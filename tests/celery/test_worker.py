@@ -31,41 +31,13 @@ from tests.celery.conftest import (
     publishing_to,
 )
 from tests.conftest import wait_until
-from tests.shop import order, payments, place, product, published, stock
+from tests.shop import final, order, payments, place, product, published, run_the_saga, stock
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
 
 # Seconds before Redis hands an unacknowledged task to another worker, in the test that
 # kills one (the default is an hour).
 VISIBILITY_TIMEOUT = 2
-
-
-def final(client: Client, order_id: str, timeout: float = 15) -> dict[str, Any]:
-    assert wait_until(lambda: order(client, order_id)["status"] != "PENDING", timeout=timeout), (
-        f"order {order_id} is still PENDING"
-    )
-    return dict(order(client, order_id))
-
-
-def run_the_saga(client: Client) -> None:
-    """A paid order, a declined one, one out of stock: each ends as it should."""
-    stock(client, "KB-1", 5)
-    stock(client, "LAMP", 1)
-
-    paid = place(client, ("KB-1", 2)).json()["orderId"]
-    declined = place(client, ("KB-1", 1), token="tok_chargeDeclined").json()["orderId"]
-    too_many = place(client, ("LAMP", 2)).json()["orderId"]
-
-    assert final(client, paid)["status"] == "CONFIRMED"
-    assert final(client, declined)["cancellationReason"] == "PAYMENT_DECLINED"
-    assert final(client, too_many)["cancellationReason"] == "OUT_OF_STOCK"
-    assert wait_until(lambda: product(client, "KB-1")["reserved"] == 0, timeout=10)
-    assert product(client, "KB-1")["onHand"] == 3
-    assert product(client, "LAMP")["onHand"] == 1
-    assert product(client, "LAMP")["reserved"] == 0
-    assert [p["status"] for p in payments(client, paid)] == ["CAPTURED"]
-    assert [p["status"] for p in payments(client, declined)] == ["DECLINED"]
-    assert len(published("inventory", "StockReleased")) == 1
 
 
 def succeeded(worker: CeleryProcess, task: str) -> list[str]:

@@ -29,8 +29,8 @@ from modulith.modules import Module, Topology
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import Emulator, aws_environment
 from tests.e2e.shop_api import client
-from tests.processes import ROOT, project_env
-from tests.service import Service, free_port
+from tests.processes import ROOT, free_port, project_env
+from tests.service import Service
 
 TOPOLOGY: Topology = settings.MODULITH_TOPOLOGY
 SECRET = f"e2e-{secrets.token_hex(16)}"

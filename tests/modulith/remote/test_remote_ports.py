@@ -17,7 +17,8 @@ from modules.orders.models import Order
 from modulith.modules import Topology
 from modulith.outbox.models import UsedNonce
 from modulith.remote.signing import Signer
-from tests.service import Service, free_port
+from tests.processes import free_port
+from tests.service import Service
 from tests.shop import place, stock
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
