@@ -21,6 +21,7 @@ install: $(BIN)/.installed
 ## make run: the monolith on embedded defaults (SQLite files under var/, in-process bus)
 run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" BIND=127.0.0.1:$(PORT) MODULITH_LOAD_DEMO_CATALOGUE=1 \
+		LOG_FORMAT=$${LOG_FORMAT:-plain} \
 		./deploy/entrypoint.sh web
 
 ## make lint: boundaries, style and types
