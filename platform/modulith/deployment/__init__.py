@@ -1,0 +1,19 @@
+"""Deployment files of the split topology, generated from the manifests: every module as its
+own service of the one image.
+
+- `compose.yaml`: the split on one machine (an AWS emulator, `provision`, each module's web
+  and consumer containers on a volume of their own, nginx as the front door);
+- `nginx.conf`: the front door's routes, `/api/<module>` to the module's service, as an ALB's
+  path rules would route them; `/internal/` is never exposed;
+- `ecs/<module>.json`: an ECS/Fargate task definition template per module service, with
+  `${PLACEHOLDERS}` for what differs between accounts (render with `envsubst`);
+- `ecs/README.md`: the placeholders the templates use, and why a task holds two containers.
+
+Only the topology and the options go in: nothing here knows the shop.
+"""
+
+from modulith.deployment.files import deployment_files
+from modulith.deployment.nginx import front_door_routes, standalone_nginx_conf
+from modulith.deployment.options import DeploymentOptions
+
+__all__ = ["DeploymentOptions", "deployment_files", "front_door_routes", "standalone_nginx_conf"]

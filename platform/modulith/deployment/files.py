@@ -1,0 +1,39 @@
+"""Every file of the chosen formats, by path relative to the output directory."""
+
+import json
+from collections.abc import Iterable
+
+from modulith.deployment.compose import compose_file
+from modulith.deployment.ecs import task_definition
+from modulith.deployment.ecs_readme import ecs_readme
+from modulith.deployment.nginx import front_door_routes
+from modulith.deployment.options import DeploymentOptions
+from modulith.deployment.service import GENERATED
+from modulith.modules import Topology
+
+
+def deployment_files(
+    topology: Topology, options: DeploymentOptions, formats: Iterable[str] = ("compose", "ecs")
+) -> dict[str, str]:
+    """Relative path -> content of every file of the chosen formats."""
+    files: dict[str, str] = {}
+    if "compose" in formats:
+        files["compose.yaml"] = compose_file(topology, options)
+        files["nginx.conf"] = _compose_front_door(topology, options)
+    if "ecs" in formats:
+        files.update(_ecs_files(topology, options))
+    return files
+
+
+def _compose_front_door(topology: Topology, options: DeploymentOptions) -> str:
+    upstreams = {m.name: f"{m.name}:{options.port}" for m in topology.modules}
+    routes = front_door_routes(topology, upstreams, listen=str(options.front_door_port))
+    return f"# {GENERATED}.\n# The front door of compose.yaml.\n{routes}"
+
+
+def _ecs_files(topology: Topology, options: DeploymentOptions) -> dict[str, str]:
+    definitions = {
+        f"ecs/{m.name}.json": json.dumps(task_definition(topology, m, options), indent=2) + "\n"
+        for m in topology.modules
+    }
+    return {**definitions, "ecs/README.md": ecs_readme(topology, definitions.values())}
