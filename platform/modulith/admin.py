@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from modulith.outbox.admin import register_framework_admin
+from modulith.outbox.admin import ReadOnly, register_framework_admin
 from modulith.runtime import runtime
 
 if TYPE_CHECKING:
@@ -99,20 +99,6 @@ class ModuleTabularInline(_TabularInline):
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         return super().formfield_for_manytomany(db_field, request, using=self.database, **kwargs)
-
-
-class ReadOnly:
-    """For models only a module's services may change: a change by hand would skip the events
-    the other modules wait for. Mix it in before the admin or inline class."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ReadOnlyModuleAdmin(ReadOnly, ModuleAdmin):

@@ -83,6 +83,20 @@ def preformatted(text: str) -> SafeString:
     return format_html('<pre class="modulith-text">{}</pre>', text or "-")
 
 
+class ReadOnly:
+    """For models only a module's services may change: a change by hand would skip the events
+    the other modules wait for. Mix it in before the admin or inline class."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ModuleDatabaseFilter(admin.SimpleListFilter):
     """Chooses the module database a list shows. It filters nothing itself: the admin's
     queryset already reads the chosen database."""
@@ -106,7 +120,7 @@ class ModuleDatabaseFilter(admin.SimpleListFilter):
             }
 
 
-class ModuleDatabaseAdmin(_ModelAdmin):
+class ModuleDatabaseAdmin(ReadOnly, _ModelAdmin):
     """A read-only admin of a framework table, showing one module database's copy of it."""
 
     show_facets = admin.ShowFacets.NEVER  # a count per module would read one database only
@@ -121,15 +135,6 @@ class ModuleDatabaseAdmin(_ModelAdmin):
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         return (ModuleDatabaseFilter, *super().get_list_filter(request))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -157,7 +162,7 @@ class ModuleDatabaseAdmin(_ModelAdmin):
         )
 
 
-class DeliveryInline(_TabularInline):
+class DeliveryInline(ReadOnly, _TabularInline):
     """The deliveries of an outbox event, read from the event's module database."""
 
     model = Delivery
@@ -176,15 +181,6 @@ class DeliveryInline(_TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).using(selected_module(request).database)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class OutboxEventAdmin(ModuleDatabaseAdmin):
