@@ -38,6 +38,17 @@ def database_url(alias: str) -> str:
     )
 
 
+def environment_without_settings() -> dict[str, str]:
+    """This machine's environment without any of the project's own settings, as a freshly
+    started container would see it."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.endswith("DATABASE_URL")
+        and not name.startswith(("DJANGO_", "MODULITH_", "CELERY_"))
+    }
+
+
 def project_env(**overrides: str) -> dict[str, str]:
     """The environment of a project process that shares this test's databases."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}"}

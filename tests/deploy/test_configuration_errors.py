@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import free_port
+from tests.processes import environment_without_settings, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -36,12 +36,7 @@ CASES = {
 
 def environment(var_dir: Path, **overrides: str) -> dict[str, str]:
     """This environment without the project's own settings, then the case's."""
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.endswith("DATABASE_URL")
-        and not name.startswith(("DJANGO_", "MODULITH_", "CELERY_"))
-    }
+    inherited = environment_without_settings()
     return {
         **inherited,
         "PATH": f"{BIN}{os.pathsep}{inherited.get('PATH', '')}",

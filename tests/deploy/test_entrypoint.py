@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.processes import free_port
+from tests.processes import environment_without_settings, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -29,12 +29,7 @@ API_KEY = "test-key"
 def image_environment(var_dir: Path, port: int) -> dict[str, str]:
     """The environment of a production-like container: no database URL (SQLite files under
     var_dir), no broker (Celery eager, embedded relay), DEBUG off with keys of its own."""
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.endswith("DATABASE_URL")
-        and not name.startswith(("DJANGO_", "MODULITH_", "CELERY_"))
-    }
+    inherited = environment_without_settings()
     return {
         **inherited,
         "PATH": f"{BIN}{os.pathsep}{inherited.get('PATH', '')}",
