@@ -10,21 +10,19 @@ Importing this module, which Django's admin does on start, registers the framewo
 adds a link to the module map on the admin index.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from modulith.outbox.admin import ReadOnly, register_framework_admin
+from modulith.outbox.admin import (
+    ModelAdminBase,
+    ReadOnly,
+    TabularInlineBase,
+    register_framework_admin,
+)
 from modulith.runtime import runtime
-
-if TYPE_CHECKING:
-    _ModelAdmin = admin.ModelAdmin[Any]
-    _TabularInline = admin.TabularInline[Any, Any]
-else:
-    _ModelAdmin = admin.ModelAdmin
-    _TabularInline = admin.TabularInline
 
 __all__ = ["ModuleAdmin", "ModuleTabularInline", "ReadOnly", "ReadOnlyModuleAdmin"]
 
@@ -34,7 +32,7 @@ def module_database(model: type[Model]) -> str:
     return runtime().topology.module(model._meta.app_label).database
 
 
-class ModuleAdmin(_ModelAdmin):
+class ModuleAdmin(ModelAdminBase):
     """A model admin whose reads and writes all go to one module's database.
 
     `using` names the alias; unset, it is the database of the model's module (looked up when
@@ -82,7 +80,7 @@ class ModuleAdmin(_ModelAdmin):
         return super().formfield_for_manytomany(db_field, request, using=self.database, **kwargs)
 
 
-class ModuleTabularInline(_TabularInline):
+class ModuleTabularInline(TabularInlineBase):
     """An inline of a module's model, read from and written to the module's database."""
 
     using: str | None = None

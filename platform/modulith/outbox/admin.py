@@ -32,11 +32,11 @@ from modulith.outbox.models import (
 from modulith.runtime import runtime
 
 if TYPE_CHECKING:
-    _ModelAdmin = admin.ModelAdmin[Any]
-    _TabularInline = admin.TabularInline[Any, Any]
+    ModelAdminBase = admin.ModelAdmin[Any]
+    TabularInlineBase = admin.TabularInline[Any, Any]
 else:
-    _ModelAdmin = admin.ModelAdmin
-    _TabularInline = admin.TabularInline
+    ModelAdminBase = admin.ModelAdmin
+    TabularInlineBase = admin.TabularInline
 
 MODULE_PARAM = "module"
 PRESERVED_FILTERS = "_changelist_filters"  # how the admin carries a list's filters to details
@@ -120,7 +120,7 @@ class ModuleDatabaseFilter(admin.SimpleListFilter):
             }
 
 
-class ModuleDatabaseAdmin(ReadOnly, _ModelAdmin):
+class ModuleDatabaseAdmin(ReadOnly, ModelAdminBase):
     """A read-only admin of a framework table, showing one module database's copy of it."""
 
     show_facets = admin.ShowFacets.NEVER  # a count per module would read one database only
@@ -162,7 +162,7 @@ class ModuleDatabaseAdmin(ReadOnly, _ModelAdmin):
         )
 
 
-class DeliveryInline(ReadOnly, _TabularInline):
+class DeliveryInline(ReadOnly, TabularInlineBase):
     """The deliveries of an outbox event, read from the event's module database."""
 
     model = Delivery
