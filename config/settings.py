@@ -111,6 +111,8 @@ MODULITH_RETRY_BASE_SECONDS = env_float("MODULITH_RETRY_BASE_SECONDS", 1.0)
 MODULITH_RETRY_MAX_SECONDS = env_float("MODULITH_RETRY_MAX_SECONDS", 300.0)
 MODULITH_MAX_EVENT_BYTES = env_int("MODULITH_MAX_EVENT_BYTES", 256 * 1024)
 MODULITH_RELAY_INTERVAL = env_float("MODULITH_RELAY_INTERVAL", 2.0)
+# How long a relay's claim on a delivery holds before another relay may take it over.
+MODULITH_CLAIM_SECONDS = env_float("MODULITH_CLAIM_SECONDS", 60.0)
 
 # Query ports whose provider runs elsewhere: signed HTTP calls to its /internal/ endpoints.
 MODULITH_INTERNAL_SECRET = env_str("MODULITH_INTERNAL_SECRET", "")

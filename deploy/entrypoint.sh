@@ -14,6 +14,10 @@ role="${1:-web}"
 
 case "$role" in
   web)
+    if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+      # The workers' metrics files: emptied at start, or counters from a previous run add up.
+      rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    fi
     if [ "${MODULITH_MIGRATE_ON_START:-1}" = "1" ]; then
       python manage.py migrate_modules
     fi

@@ -63,6 +63,7 @@ def build_runtime() -> Runtime:
             base_seconds=settings.MODULITH_RETRY_BASE_SECONDS,
             max_seconds=settings.MODULITH_RETRY_MAX_SECONDS,
         ),
+        claim_seconds=settings.MODULITH_CLAIM_SECONDS,
     )
     relay.scheduler = _scheduler(settings.MODULITH_ASYNC_HANDLERS, relay)
     return Runtime(

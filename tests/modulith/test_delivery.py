@@ -1,6 +1,7 @@
 """Delivery guarantees of the event bus: at least once, with no second effect; retried with
 backoff, then dead-lettered, then replayed; nothing committed is lost if the process dies."""
 
+import time
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -230,3 +231,21 @@ def test_the_request_trace_follows_the_order_through_every_module(client: Client
     }
     assert traced == {"orders": {trace}, "inventory": {trace}, "payments": {trace}}
     assert Product.objects.get(sku="KB-1").on_hand == 4
+
+
+def test_a_delivery_claimed_by_a_relay_that_died_is_delivered_once_the_claim_lapses(
+    settings: Any,
+) -> None:
+    settings.MODULITH_CLAIM_SECONDS = 0.5
+    order_id = uuid4()
+    capture_payment_for(order_id)  # fails: no such order yet; due again at once
+    pending_order(order_id)
+    claimed = runtime().relay._claim("payments", None)  # ...and the relay dies holding it
+    assert [d.route for d in claimed] == ["orders"]
+
+    assert sweep().handled == 0  # another relay leaves a held claim alone
+    time.sleep(0.6)
+    report = sweep()
+
+    assert report.delivered == 1
+    assert Order.objects.get(id=order_id).status == OrderStatus.CONFIRMED

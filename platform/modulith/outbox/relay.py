@@ -21,7 +21,8 @@ from modulith.transports.base import Outcome, Transport
 log = logging.getLogger(__name__)
 
 # A claimed delivery is left alone by other relays until its claim lapses; a relay that dies
-# mid-send therefore delays its deliveries by this much, and loses none.
+# mid-send therefore delays its deliveries by this much, and loses none. Keep it above the
+# longest send plus handling (MODULITH_CLAIM_SECONDS).
 CLAIM_SECONDS = 60
 
 # What an entry carries besides the event: attributes, source, detail-type, framing.
@@ -52,9 +53,12 @@ class RelayReport:
 
 
 class Relay:
-    def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
+    def __init__(
+        self, transport: Transport, policy: RetryPolicy, claim_seconds: float = CLAIM_SECONDS
+    ) -> None:
         self.transport = transport
         self.policy = policy
+        self.claim = timedelta(seconds=claim_seconds)
         self.scheduler: Scheduler = self.deliver_now
 
     def schedule(self, alias: str, delivery_ids: list[int]) -> None:
@@ -103,7 +107,7 @@ class Relay:
             )
             due = due.filter(id__in=list(oldest))
         token = uuid.uuid4().hex
-        if not due.update(claimed_by=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS)):
+        if not due.update(claimed_by=token, claimed_until=now + self.claim):
             return []
         return list(
             Delivery.objects.using(alias)
