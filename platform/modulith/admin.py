@@ -32,15 +32,14 @@ def module_database(model: type[Model]) -> str:
     return runtime().topology.module(model._meta.app_label).database
 
 
-class ModuleAdmin(ModelAdminBase):
-    """A model admin whose reads and writes all go to one module's database.
+class ModuleDatabase:
+    """Pins an admin's reads, and the choices of its relation fields, to a module's database.
 
     `using` names the alias; unset, it is the database of the model's module (looked up when
-    used: admin classes are made before the framework is set up). A change writes only the columns
-    the form changed (and `auto_now` ones), so it never overwrites what a service wrote to the
-    same row meanwhile (say, stock reserved while the form was open).
+    used: admin classes are made before the framework is set up).
     """
 
+    model: type[Model]
     using: str | None = None
 
     @property
@@ -48,7 +47,25 @@ class ModuleAdmin(ModelAdminBase):
         return self.using or module_database(self.model)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).using(self.database)
+        queryset: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]
+        return queryset.using(self.database)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        return super().formfield_for_foreignkey(  # type: ignore[misc]
+            db_field, request, using=self.database, **kwargs
+        )
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        return super().formfield_for_manytomany(  # type: ignore[misc]
+            db_field, request, using=self.database, **kwargs
+        )
+
+
+class ModuleAdmin(ModuleDatabase, ModelAdminBase):
+    """A model admin whose reads and writes all go to one module's database. A change writes
+    only the columns the form changed (and `auto_now` ones), so it never overwrites what a
+    service wrote to the same row meanwhile (say, stock reserved while the form was open).
+    """
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: Any) -> None:
         if not change:
@@ -73,30 +90,9 @@ class ModuleAdmin(ModelAdminBase):
             instance.save(using=self.database)
         formset.save_m2m()
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        return super().formfield_for_foreignkey(db_field, request, using=self.database, **kwargs)
 
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        return super().formfield_for_manytomany(db_field, request, using=self.database, **kwargs)
-
-
-class ModuleTabularInline(TabularInlineBase):
+class ModuleTabularInline(ModuleDatabase, TabularInlineBase):
     """An inline of a module's model, read from and written to the module's database."""
-
-    using: str | None = None
-
-    @property
-    def database(self) -> str:
-        return self.using or module_database(self.model)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).using(self.database)
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        return super().formfield_for_foreignkey(db_field, request, using=self.database, **kwargs)
-
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        return super().formfield_for_manytomany(db_field, request, using=self.database, **kwargs)
 
 
 class ReadOnlyModuleAdmin(ReadOnly, ModuleAdmin):
