@@ -161,41 +161,33 @@ def test_last_units_never_oversell_on_postgresql() -> None:
     orders take a second product too, in either line order: no deadlock, and an order refused
     for one product gives back what it took of the other."""
     require_postgresql()
-    last = stocked(f"LAST-{uuid4().hex[:8]}", 5)
-    extra = stocked(f"EXTRA-{uuid4().hex[:8]}", 3)
-    orders: list[Lines] = (
-        [[(last, 1)]] * 12 + [[(last, 1), (extra, 1)]] * 4 + [[(extra, 1), (last, 1)]] * 4
-    )
-
-    result = race(orders)
-
-    check_outcomes(result)
-    # Every order wants one of the last units, so exactly 5 can be reserved.
-    assert len(result.reserved) == 5
-    assert len(result.refused) == 15
-    assert product(last).reserved == 5
-    assert product(last).reserved <= product(last).on_hand
-    assert product(extra).reserved == reserved_of(result, extra)
-    assert product(extra).reserved <= product(extra).on_hand
-    check_reservations(result)
+    race_for_the_last_units(units=5, extra_units=3, singles=12, pairs=4)
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_last_units_never_oversell_on_any_database() -> None:
     """The same race on whatever database runs the tests (SQLite by default): SQLite lets one
     writer in at a time and the others wait out the busy timeout, so the result is the same."""
-    last = stocked(f"LAST-{uuid4().hex[:8]}", 3)
-    extra = stocked(f"EXTRA-{uuid4().hex[:8]}", 2)
+    race_for_the_last_units(units=3, extra_units=2, singles=6, pairs=2)
+
+
+def race_for_the_last_units(*, units: int, extra_units: int, singles: int, pairs: int) -> None:
+    """`singles` orders want one of the last `units`; `pairs` orders in each line order want
+    one of them and one of the `extra_units` too. Exactly `units` orders win."""
+    last = stocked(f"LAST-{uuid4().hex[:8]}", units)
+    extra = stocked(f"EXTRA-{uuid4().hex[:8]}", extra_units)
     orders: list[Lines] = (
-        [[(last, 1)]] * 6 + [[(last, 1), (extra, 1)]] * 2 + [[(extra, 1), (last, 1)]] * 2
+        [[(last, 1)]] * singles
+        + [[(last, 1), (extra, 1)]] * pairs
+        + [[(extra, 1), (last, 1)]] * pairs
     )
 
     result = race(orders)
 
     check_outcomes(result)
-    assert len(result.reserved) == 3
-    assert len(result.refused) == 7
-    assert product(last).reserved == 3
+    assert len(result.reserved) == units
+    assert len(result.refused) == len(orders) - units
+    assert product(last).reserved == units
     assert product(last).reserved <= product(last).on_hand
     assert product(extra).reserved == reserved_of(result, extra)
     assert product(extra).reserved <= product(extra).on_hand
