@@ -5,13 +5,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import transaction
 from django.db.models import F
 
 from contracts.inventory import ReservedLine, StockReleased, StockReservationFailed, StockReserved
 from modules.inventory.models import Product, Reservation, ReservationStatus
 from modulith import InvalidInput
-from modulith.bus import publish
+from modulith.bus import atomic, publish
 
 DATABASE = "inventory"
 
@@ -26,7 +25,7 @@ def product_stock(
     *, sku: str, name: str, unit_price: Decimal, currency: str, quantity: int
 ) -> Product:
     """Creates the product with `quantity` on hand, or restocks an existing one."""
-    with transaction.atomic(using=DATABASE):
+    with atomic(using=DATABASE):
         product, created = Product.objects.select_for_update().get_or_create(
             sku=sku,
             defaults={
@@ -59,11 +58,11 @@ def stock_reserve(*, order_id: UUID, lines: Iterable[tuple[str, int]]) -> bool:
     if Reservation.objects.filter(order_id=order_id).exists():
         return True  # this order's stock is already held
     try:
-        with transaction.atomic(using=DATABASE):
+        with atomic(using=DATABASE):
             _reserve_all(order_id, wanted)
             publish(StockReserved(order_id=order_id, items=_reserved_lines(wanted)))
     except OutOfStock as shortage:
-        with transaction.atomic(using=DATABASE):
+        with atomic(using=DATABASE):
             publish(
                 StockReservationFailed(order_id=order_id, reason="OUT_OF_STOCK", skus=shortage.skus)
             )
@@ -89,7 +88,7 @@ def _reserve_all(order_id: UUID, wanted: Counter[str]) -> None:
 
 def stock_commit(*, order_id: UUID) -> None:
     """The order is confirmed: its reserved units leave the shelf."""
-    with transaction.atomic(using=DATABASE):
+    with atomic(using=DATABASE):
         for reservation in _held(order_id):
             Product.objects.filter(sku=reservation.sku).update(
                 on_hand=F("on_hand") - reservation.quantity,
@@ -101,7 +100,7 @@ def stock_commit(*, order_id: UUID) -> None:
 
 def stock_release(*, order_id: UUID) -> None:
     """The order will not be paid: its reserved units go back on sale."""
-    with transaction.atomic(using=DATABASE):
+    with atomic(using=DATABASE):
         released = []
         for reservation in _held(order_id):
             Product.objects.filter(sku=reservation.sku).update(

@@ -4,10 +4,11 @@ from contracts.inventory import StockReservationFailed
 from contracts.payments import PaymentCaptured, PaymentFailed
 from modules.orders import services
 from modules.orders.models import CancellationReason
+from modulith.bus import PermanentFailure
 
 
 def on_stock_reservation_failed(event: StockReservationFailed) -> None:
-    services.order_cancel(order_id=event.order_id, reason=CancellationReason(event.reason))
+    services.order_cancel(order_id=event.order_id, reason=_reason(event.reason))
 
 
 def on_payment_captured(event: PaymentCaptured) -> None:
@@ -15,4 +16,11 @@ def on_payment_captured(event: PaymentCaptured) -> None:
 
 
 def on_payment_failed(event: PaymentFailed) -> None:
-    services.order_cancel(order_id=event.order_id, reason=CancellationReason(event.reason))
+    services.order_cancel(order_id=event.order_id, reason=_reason(event.reason))
+
+
+def _reason(value: str) -> CancellationReason:
+    try:
+        return CancellationReason(value)
+    except ValueError:  # no retry can teach orders a reason it does not know
+        raise PermanentFailure(f"orders knows no cancellation reason {value!r}") from None

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from contracts.inventory import InventoryQueries, ProductPrice
 from contracts.orders import OrderCancelled, OrderConfirmed, OrderedLine, OrderPlaced
 from modules.orders.models import CancellationReason, Order, OrderLine, OrderStatus
 from modulith import Conflict, InvalidInput
-from modulith.bus import publish
+from modulith.bus import atomic, publish
 from modulith.ports import query_port
 
 DATABASE = "orders"
@@ -46,7 +46,7 @@ def order_place(
     currency = _single_currency(priced)
     total = sum((priced[line.sku].unit_price * line.quantity for line in lines), Decimal(0))
     try:
-        with transaction.atomic(using=DATABASE):
+        with atomic(using=DATABASE):
             order = Order.objects.create(
                 customer_id=customer_id,
                 total=total,
@@ -74,7 +74,7 @@ def order_place(
 
 
 def order_confirm(*, order_id: UUID) -> None:
-    with transaction.atomic(using=DATABASE):
+    with atomic(using=DATABASE):
         order = _pending(order_id)
         if order is None:
             return
@@ -84,7 +84,7 @@ def order_confirm(*, order_id: UUID) -> None:
 
 
 def order_cancel(*, order_id: UUID, reason: CancellationReason) -> None:
-    with transaction.atomic(using=DATABASE):
+    with atomic(using=DATABASE):
         order = _pending(order_id)
         if order is None:
             return

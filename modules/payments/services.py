@@ -2,13 +2,12 @@
 
 from uuid import UUID
 
-from django.db import transaction
 
 from contracts.orders import OrderQueries
 from contracts.payments import PaymentCaptured, PaymentFailed
 from modules.payments import gateway
 from modules.payments.models import Payment, PaymentStatus
-from modulith.bus import publish
+from modulith.bus import atomic, publish
 from modulith.ports import query_port
 
 DATABASE = "payments"
@@ -27,7 +26,7 @@ def payment_charge(*, order_id: UUID) -> Payment | None:
         currency=request.currency,
         idempotency_key=order_id,
     )
-    with transaction.atomic(using=DATABASE):
+    with atomic(using=DATABASE):
         payment = Payment.objects.create(
             order_id=order_id,
             customer_id=request.customer_id,

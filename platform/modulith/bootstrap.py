@@ -6,13 +6,16 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils.module_loading import import_string
 
 from modulith.aws.context import AwsContext
 from modulith.aws.names import ResourceNames
+from modulith.bus.dispatch import Dispatcher
 from modulith.errors import ConfigurationError
-from modulith.modules import Topology
+from modulith.modules import Module, Topology
 from modulith.outbox import executors
+from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.relay import Relay, Scheduler
 from modulith.outbox.retry import RetryPolicy
 from modulith.ports import PortResolver, RemoteFactory
@@ -21,16 +24,18 @@ from modulith.remote.discovery import CloudMapDiscovery, Discovery, StaticDiscov
 from modulith.remote.ports import RemotePorts
 from modulith.remote.signing import Signer
 from modulith.runtime import Runtime, install
+from modulith.startup import check_running_modules
 from modulith.transports.base import Transport
+from modulith.transports.consumer import QueueConsumer
 from modulith.transports.eventbridge import EventBridgeTransport
 from modulith.transports.inprocess import InProcessTransport
 from modulith.transports.sqs import SqsTransport
 
-TransportFactory = Callable[[Topology, AwsContext], Transport]
+TransportFactory = Callable[[Topology, AwsContext, Dispatcher], Transport]
 TRANSPORTS: dict[str, TransportFactory] = {
-    "inprocess": lambda topology, aws: InProcessTransport(topology),
-    "sqs": lambda topology, aws: SqsTransport(topology, aws),
-    "eventbridge": lambda topology, aws: EventBridgeTransport(aws),
+    "inprocess": lambda topology, aws, dispatcher: InProcessTransport(topology, dispatcher),
+    "sqs": lambda topology, aws, dispatcher: SqsTransport(topology, aws),
+    "eventbridge": lambda topology, aws, dispatcher: EventBridgeTransport(aws),
 }
 QUEUE_TRANSPORTS = {"sqs", "eventbridge"}
 
@@ -43,6 +48,7 @@ EXECUTORS: dict[str, Callable[[Relay], Scheduler]] = {
 
 def build_runtime() -> Runtime:
     topology: Topology = settings.MODULITH_TOPOLOGY
+    check_running_modules(topology)
     _check_transport_reaches_everyone(settings.MODULITH_TRANSPORT, topology)
     aws = AwsContext(
         names=ResourceNames(prefix=settings.MODULITH_QUEUE_PREFIX, bus=settings.MODULITH_EVENT_BUS),
@@ -50,7 +56,16 @@ def build_runtime() -> Runtime:
         visibility_timeout=settings.MODULITH_VISIBILITY_TIMEOUT,
         wait_seconds=settings.MODULITH_CONSUMER_WAIT_SECONDS,
     )
-    transport = _transport(settings.MODULITH_TRANSPORT, topology, aws)
+    # A handler failing on these is waiting for a dependency, not failing on its event.
+    dispatcher = Dispatcher(
+        topology,
+        unavailable=(
+            OperationalError,
+            InterfaceError,
+            import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
+        ),
+    )
+    transport = _transport(settings.MODULITH_TRANSPORT, topology, aws, dispatcher)
     if settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS and not aws.region:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={settings.MODULITH_TRANSPORT} needs an AWS region: set "
@@ -64,16 +79,36 @@ def build_runtime() -> Runtime:
             max_seconds=settings.MODULITH_RETRY_MAX_SECONDS,
         ),
         claim_seconds=settings.MODULITH_CLAIM_SECONDS,
+        outages=RouteBreaker(
+            settings.MODULITH_TRANSPORT, max_seconds=settings.MODULITH_ROUTE_PROBE_MAX_SECONDS
+        ),
     )
     relay.scheduler = _scheduler(settings.MODULITH_ASYNC_HANDLERS, relay)
     return Runtime(
         topology=topology,
         transport=transport,
         relay=relay,
+        dispatcher=dispatcher,
         ports=PortResolver(topology, remote=_remote_ports(topology, aws)),
         max_event_bytes=settings.MODULITH_MAX_EVENT_BYTES,
         aws=aws,
         uses_queues=settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS,
+    )
+
+
+def queue_consumer(
+    current: Runtime, module: Module, wait_seconds: int | None = None
+) -> QueueConsumer:
+    """The consumer of one running module's queue."""
+    return QueueConsumer(
+        dispatcher=current.dispatcher,
+        module=module,
+        sqs=current.aws.sqs,
+        queues=current.aws.queues,
+        backoff=current.relay.policy,
+        # A dependency that is down is probed as often as a route that is.
+        pause=RetryPolicy(base_seconds=0.5, max_seconds=current.relay.outages.max_seconds),
+        wait_seconds=current.aws.wait_seconds if wait_seconds is None else wait_seconds,
     )
 
 
@@ -122,6 +157,7 @@ def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
             unavailable=import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
             failed=import_string(settings.MODULITH_PORT_ERRORS["failed"]),
         ),
+        breaker_reset_seconds=settings.MODULITH_BREAKER_RESET_SECONDS,
     ).build
 
 
@@ -138,14 +174,14 @@ def _discovery(aws: AwsContext) -> Discovery:
     )
 
 
-def _transport(name: str, topology: Topology, aws: AwsContext) -> Transport:
+def _transport(name: str, topology: Topology, aws: AwsContext, dispatcher: Dispatcher) -> Transport:
     try:
         factory = TRANSPORTS[name]
     except KeyError:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={name!r} is not a transport; use one of {', '.join(TRANSPORTS)}"
         ) from None
-    return factory(topology, aws)
+    return factory(topology, aws, dispatcher)
 
 
 def _scheduler(mode: str, relay: Relay) -> Scheduler:

@@ -7,6 +7,7 @@ from modulith.modules import Topology
 
 if TYPE_CHECKING:
     from modulith.aws.context import AwsContext
+    from modulith.bus.dispatch import Dispatcher
     from modulith.outbox.relay import Relay
     from modulith.ports import PortResolver
     from modulith.transports.base import Transport
@@ -17,6 +18,7 @@ class Runtime:
     topology: "Topology"
     transport: "Transport"
     relay: "Relay"
+    dispatcher: "Dispatcher"
     ports: "PortResolver"
     max_event_bytes: int
     aws: "AwsContext"

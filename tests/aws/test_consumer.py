@@ -25,6 +25,7 @@ from django.db import transaction
 
 from contracts.payments import PaymentCaptured
 from modules.orders.models import Order, OrderStatus
+from modulith.bootstrap import queue_consumer
 from modulith.bus import Envelope, publish
 from modulith.outbox.models import (
     Delivery,
@@ -66,21 +67,14 @@ def use_queues(settings: Any, transport: str = "sqs") -> None:
 def consumer(module: str = "orders") -> QueueConsumer:
     """The consumer `manage.py consume` runs for one module, with a short long-poll."""
     current = runtime()
-    return QueueConsumer(
-        topology=current.topology,
-        module=current.topology.module(module),
-        sqs=current.aws.sqs,
-        queues=current.aws.queues,
-        backoff=current.relay.policy,
-        wait_seconds=1,
-    )
+    return queue_consumer(current, current.topology.module(module), wait_seconds=1)
 
 
-def receive(queue_consumer: QueueConsumer, messages: int = 1) -> ConsumerReport:
+def receive(polling: QueueConsumer, messages: int = 1) -> ConsumerReport:
     """Polls (a bounded number of times) until `messages` messages have been processed."""
     total = ConsumerReport()
     for _ in range(MAX_POLLS):
-        total.add(queue_consumer.poll())
+        total.add(polling.poll())
         if total.messages >= messages:
             break
     return total

@@ -193,7 +193,9 @@ def test_a_process_that_runs_only_orders_routes_by_every_manifest(
     place(client, ("SQS-2", 1))
     [order_placed] = messages_on(aws, "inventory", 1)
     only_orders = Topology.load(settings.MODULITH_MANIFESTS, ["orders"])
-    transport = TRANSPORTS["sqs"](only_orders, runtime().aws)  # as bootstrap makes it
+    transport = TRANSPORTS["sqs"](
+        only_orders, runtime().aws, runtime().dispatcher
+    )  # as bootstrap does
 
     routes = transport.routes("OrderPlaced")
     outcomes = transport.send("inventory", [Envelope.from_json(order_placed["Body"])])
@@ -349,7 +351,7 @@ def test_events_that_fit_one_at_a_time_but_not_ten_to_a_batch_still_arrive(
         ("eventbridge", PUT_EVENTS, "drop_connections", "ConnectionClosedError"),
     ],
 )
-def test_a_transport_that_keeps_failing_leaves_the_deliveries_due_later_and_loses_none(
+def test_a_transport_that_cannot_be_reached_costs_the_events_no_attempt_and_loses_none(
     aws: AwsContext,
     fault_proxy: FaultProxy,
     settings: Any,
@@ -359,7 +361,7 @@ def test_a_transport_that_keeps_failing_leaves_the_deliveries_due_later_and_lose
     error: str,
 ) -> None:
     use(settings, transport)
-    settings.MODULITH_RETRY_BASE_SECONDS = 1.0  # the first retry waits 0.5 to 1 s
+    settings.MODULITH_ROUTE_PROBE_MAX_SECONDS = 0.5  # probes of the route within seconds
     # More failures in a row than botocore makes attempts, whatever its retry settings.
     getattr(fault_proxy, fault)(call, times=100)
 
@@ -369,14 +371,38 @@ def test_a_transport_that_keeps_failing_leaves_the_deliveries_due_later_and_lose
     assert fault_proxy.faulted[call] > 1  # botocore retried before the relay gave up
     assert fault_proxy.forwarded[call] == 0
     for delivery in deliveries("inventory", event_ids):
-        assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
+        assert delivery.last_error.startswith("route unavailable: "), delivery.last_error
         assert error in delivery.last_error, delivery.last_error
-        assert delivery.next_attempt_at - delivery.updated_at >= timedelta(seconds=0.5)
+        # Due again when the route's breaker lets its first probe through.
+        assert delivery.next_attempt_at - delivery.updated_at >= timedelta(seconds=0.2)
 
     sweep_until_delivered("inventory", event_ids)
 
     assert sorted(event_ids_on(aws, "payments", 2)) == as_strings(event_ids)
-    assert [d.attempts for d in deliveries("inventory", event_ids)] == [2, 2]
+    assert [d.attempts for d in deliveries("inventory", event_ids)] == [1, 1]
+
+
+def test_a_route_down_for_many_probes_never_dead_letters_an_event(
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any
+) -> None:
+    use(settings, "sqs")
+    settings.MODULITH_MAX_ATTEMPTS = 2
+    settings.MODULITH_ROUTE_PROBE_MAX_SECONDS = 0.2
+    fault_proxy.drop_connections(SEND_BATCH, times=1000)
+    event_ids = reserve_stock(3)
+
+    for _ in range(8):  # eight probes of the route, each failing as a whole
+        time.sleep(0.25)
+        sweep()
+    probes = fault_proxy.faulted[SEND_BATCH]
+    fault_proxy.disarm()
+
+    assert probes >= 8
+    assert statuses("inventory", event_ids) == {DeliveryStatus.PENDING: 3}
+    assert {d.attempts for d in deliveries("inventory", event_ids)} == {0}
+    sweep_until_delivered("inventory", event_ids)
+    assert sorted(event_ids_on(aws, "payments", 3)) == as_strings(event_ids)
 
 
 @pytest.fixture
@@ -392,6 +418,7 @@ def own_emulator(
     name = f"r{uuid4().hex[:8]}"
     settings.MODULITH_QUEUE_PREFIX = name
     settings.MODULITH_EVENT_BUS = name
+    settings.MODULITH_ROUTE_PROBE_MAX_SECONDS = 0.5  # the route is probed again within 0.5 s
     use(settings, "sqs")
     return AwsContext(emulator=private_emulator, prefix=name, bus=name, env=env)
 
@@ -404,10 +431,11 @@ def test_events_committed_while_the_emulator_is_down_each_arrive_once_after_it_r
     event_ids = reserve_stock(30)  # the outbox is local: the commit succeeds
 
     for delivery in deliveries("inventory", event_ids):
-        assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
         assert "Could not connect" in delivery.last_error, delivery.last_error
     own_emulator.emulator.restart()
     call_command("provision", stdout=StringIO())  # the restarted emulator holds nothing
+    time.sleep(0.5)  # the route's next probe is due
 
     report = sweep()
 
@@ -430,6 +458,7 @@ def test_events_delivered_before_the_emulator_went_down_are_not_sent_again(
     assert statuses("inventory", waiting) == {DeliveryStatus.PENDING: 20}
     own_emulator.emulator.restart()  # the first ten are lost with the emulator's state
     call_command("provision", stdout=StringIO())
+    time.sleep(0.5)  # the route's next probe is due
 
     report = sweep()
 

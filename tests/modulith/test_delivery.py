@@ -15,7 +15,6 @@ from contracts.payments import PaymentCaptured
 from modules.inventory.models import Product, Reservation
 from modules.orders.models import Order, OrderStatus
 from modulith.bus import Envelope, EventTooLarge, publish
-from modulith.bus.dispatch import handle
 from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
 from tests.conftest import sweep
@@ -57,7 +56,7 @@ def test_a_duplicate_delivery_has_no_second_effect(client: Client) -> None:
     )
     topology = runtime().topology
 
-    handled_again = handle(order_placed, topology.module("inventory"), topology)
+    handled_again = runtime().dispatcher.handle(order_placed, topology.module("inventory"))
     outcome = runtime().transport.send("inventory", [order_placed])
 
     assert handled_again is False

@@ -12,11 +12,13 @@ import boto3
 from botocore.config import Config
 
 
-def client(service: str, *, read_timeout: float = 10.0) -> Any:
+def client(
+    service: str, *, connect_timeout: float = 3.0, read_timeout: float = 10.0, attempts: int = 3
+) -> Any:
     config = Config(
-        connect_timeout=3,
+        connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "total_max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": attempts},
         # Some calls (Cloud Map's DiscoverInstances) prefix the host ("data-..."); a custom
         # endpoint (a VPC endpoint, a proxy, an emulator) is used exactly as given.
         inject_host_prefix=not _custom_endpoint(service),

@@ -1,7 +1,7 @@
 """Everything the AWS side of the framework needs, from settings; clients made on first use."""
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import boto3
@@ -14,6 +14,10 @@ from modulith.modules import Topology
 
 # Long polls must be answered before the client gives up on the connection.
 _READ_TIMEOUT_MARGIN = 10
+# The relay's sends give up well within a claim (MODULITH_CLAIM_SECONDS, 15 s by default):
+# two tries of at most 2 s to connect and 5 s to answer. A route that does not answer is
+# backed off as a whole by the relay, so botocore's own retries need not wait it out.
+_sender = partial(client, connect_timeout=2.0, read_timeout=5.0, attempts=2)
 
 
 @dataclass
@@ -28,8 +32,13 @@ class AwsContext:
         return client("sqs", read_timeout=self.wait_seconds + _READ_TIMEOUT_MARGIN)
 
     @cached_property
+    def sqs_sender(self) -> Any:
+        """SQS for the relay's sends: short timeouts, unlike the consumer's long polls."""
+        return _sender("sqs")
+
+    @cached_property
     def events(self) -> Any:
-        return client("events")
+        return _sender("events")
 
     @property
     def region(self) -> str | None:

@@ -1,14 +1,18 @@
 """Publishing events and handling them. Import once Django's apps are ready."""
 
-from modulith.bus.dispatch import PermanentFailure, current_envelope
+from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.envelope import Envelope, MalformedEvent
+from modulith.bus.inbox import atomic, current_envelope
 from modulith.bus.publisher import EventTooLarge, publish
 
 __all__ = [
+    "DependencyUnavailable",
+    "Dispatcher",
     "Envelope",
     "EventTooLarge",
     "MalformedEvent",
     "PermanentFailure",
+    "atomic",
     "current_envelope",
     "publish",
 ]

@@ -1,63 +1,105 @@
 """Handing one event to one subscribing module: inbox and effects in one transaction."""
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 from modulith.bus.envelope import Envelope
+from modulith.bus.inbox import AlreadyHandled, HandlerRun, running
 from modulith.modules import Module, Topology
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.otel import event_attributes
 from modulith.observability.trace import trace_context
-from modulith.outbox.models import InboxRecord
 
 log = logging.getLogger(__name__)
-_current_envelope: ContextVar[Envelope | None] = ContextVar("modulith_envelope", default=None)
 
 
 class PermanentFailure(Exception):
-    """The event can never be handled as it is (bad data, unknown type, newer major version)."""
+    """The event can never be handled as it is: bad data, an unknown type, a newer major
+    version, or (raised by a handler) a reference to what will never exist. Dead-lettered at
+    once; any other exception of a handler is retried."""
 
 
-def current_envelope() -> Envelope | None:
-    """The event being handled right now, for handlers that need its id or metadata."""
-    return _current_envelope.get()
+class DependencyUnavailable(Exception):
+    """What the subscriber needs is down (its database, a provider it calls): the event is not
+    at fault. Its route or queue pauses and is probed; the event keeps its attempts."""
 
 
-def handle(envelope: Envelope, subscriber: Module, topology: Topology) -> bool:
-    """Runs the subscriber's handlers for the event; False when it had already handled it.
+@dataclass(frozen=True)
+class Dispatcher:
+    """Hands events to the handlers of the modules that subscribe to them.
 
-    In the event's trace (a `deliver` span of it), with log lines that say which module handles
-    which event, and the business ids of its data.
+    `unavailable` names the exceptions that mean a dependency is down rather than that the
+    event failed (the composition root adds the project's port error for an unreachable
+    provider to the database's own).
     """
-    fields = event_fields(
-        module=subscriber.name,
-        event_id=envelope.event_id,
-        event_name=envelope.event_name,
-        data=envelope.data,
-    )
-    attributes = event_attributes(subscriber.name, envelope.event_name, envelope.event_id)
-    with trace_context(
-        envelope.traceparent,
-        f"deliver {envelope.event_name}",
-        kind="consumer",
-        attributes=attributes,
-    ):
-        event = _parse(envelope, subscriber, topology)
-        handlers = [import_string(path) for path in subscriber.handlers_for(envelope.event_name)]
-        with transaction.atomic(using=subscriber.database), _handling(envelope, fields):
-            if not _record_in_inbox(envelope, subscriber):
-                log.info("%s was already handled; ignored", envelope.event_name)
+
+    topology: Topology
+    unavailable: tuple[type[BaseException], ...] = ()
+
+    def handle(self, envelope: Envelope, subscriber: Module) -> bool:
+        """Runs the subscriber's handlers for the event; False when they had all handled it.
+
+        Each handler runs outside any transaction, so its network calls hold no lock; its
+        writes, in `modulith.bus.atomic`, commit with its inbox record. In the event's trace
+        (a `deliver` span of it), with log lines that say which module handles which event.
+        """
+        fields = event_fields(
+            module=subscriber.name,
+            event_id=envelope.event_id,
+            event_name=envelope.event_name,
+            data=envelope.data,
+        )
+        attributes = event_attributes(subscriber.name, envelope.event_name, envelope.event_id)
+        with trace_context(
+            envelope.traceparent,
+            f"deliver {envelope.event_name}",
+            kind="consumer",
+            attributes=attributes,
+        ):
+            event = _parse(envelope, subscriber, self.topology)
+            handlers = [
+                (path, import_string(path)) for path in subscriber.handlers_for(envelope.event_name)
+            ]
+            try:
+                ran = [
+                    _run(
+                        HandlerRun(envelope, subscriber.name, subscriber.database, path),
+                        handler,
+                        event,
+                        fields,
+                    )
+                    for path, handler in handlers
+                ]
+            except self.unavailable as error:
+                raise DependencyUnavailable(f"{type(error).__name__}: {error}") from error
+            if not any(ran):
+                log.info("%s was already handled; ignored", envelope.event_name, extra=fields)
                 return False
-            for handler in handlers:
-                handler(event)
-        log.info("handled %s", envelope.event_name, extra=fields)
+            log.info("handled %s", envelope.event_name, extra=fields)
+        return True
+
+
+def _run(
+    run: HandlerRun, handler: Callable[[Any], object], event: Any, fields: dict[str, str]
+) -> bool:
+    """One handler, exactly once: False when its inbox already holds the event."""
+    if run.already_handled():
+        return False
+    # While the handler runs, the event is current and every log line says so.
+    with running(run), log_context(**fields):
+        try:
+            handler(event)
+            if not run.recorded:  # the handler wrote nothing through modulith.bus.atomic
+                with transaction.atomic(using=run.database):
+                    run.record()
+        except AlreadyHandled:  # a concurrent delivery won; its effects stand, ours rolled back
+            return False
     return True
 
 
@@ -86,28 +128,3 @@ def _major(version: str) -> int:
         return int(version.split(".", 1)[0])
     except ValueError:
         raise PermanentFailure(f"schema version {version!r} is not MAJOR.MINOR") from None
-
-
-def _record_in_inbox(envelope: Envelope, subscriber: Module) -> bool:
-    try:
-        with transaction.atomic(using=subscriber.database):
-            InboxRecord.objects.using(subscriber.database).create(
-                event_id=envelope.event_id,
-                subscriber=subscriber.name,
-                event_name=envelope.event_name,
-            )
-    except IntegrityError:
-        return False
-    return True
-
-
-@contextmanager
-def _handling(envelope: Envelope, fields: dict[str, str]) -> Iterator[None]:
-    """While the handlers run: the event is current, and every log line says so. (Not while
-    the transaction commits: what runs after the commit is about other events.)"""
-    token = _current_envelope.set(envelope)
-    try:
-        with log_context(**fields):
-            yield
-    finally:
-        _current_envelope.reset(token)

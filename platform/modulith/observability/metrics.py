@@ -23,7 +23,7 @@ from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
@@ -58,6 +58,35 @@ MESSAGES_HANDLED = Counter(
     "Queue messages a consumer finished with, by subscribing module and outcome "
     "(handled, duplicate, retried, dead).",
     ["module", "outcome"],
+)
+DELIVERY_ERRORS = Counter(
+    "modulith_delivery_errors",
+    "Exceptions that escaped a delivery run off the request (thread, celery) or a sweep of the "
+    "embedded relay, by module and executor; the deliveries wait for the next sweep.",
+    ["module", "executor"],
+)
+ROUTE_DOWN = Gauge(
+    "modulith_route_down",
+    "1 while the relay cannot reach a route (its events wait in the outbox), else 0.",
+    ["transport", "route"],
+    multiprocess_mode="livemax",
+)
+ROUTE_OUTAGES = Counter(
+    "modulith_route_outages",
+    "Times a route went down (the relay could not reach it as a whole), by transport and route.",
+    ["transport", "route"],
+)
+CLAIMS_LOST = Counter(
+    "modulith_claims_lost",
+    "Outcomes not recorded because the relay no longer held the delivery's claim (it lapsed "
+    "and another relay took the delivery), by module and route.",
+    ["module", "route"],
+)
+CONSUMER_PAUSED = Gauge(
+    "modulith_consumer_paused",
+    "1 while a module's consumer has paused its queue because a dependency is unavailable.",
+    ["module"],
+    multiprocess_mode="livemax",
 )
 
 

@@ -77,10 +77,12 @@ class DeadLetter(Delivery):
 
 
 class InboxRecord(models.Model):
-    """A subscriber has handled an event: written in the same transaction as its effects."""
+    """A subscriber's handler has handled an event: written in the same transaction as its
+    effects. (An empty `handler` stands for every handler of the subscriber.)"""
 
     event_id = models.UUIDField()
     subscriber = models.CharField(max_length=100)
+    handler = models.CharField(max_length=200, blank=True, default="")
     event_name = models.CharField(max_length=200)
     handled_at = models.DateTimeField(auto_now_add=True)
 
@@ -88,7 +90,8 @@ class InboxRecord(models.Model):
         verbose_name = "inbox record"
         constraints = [
             models.UniqueConstraint(
-                fields=["event_id", "subscriber"], name="inbox_event_subscriber_unique"
+                fields=["event_id", "subscriber", "handler"],
+                name="inbox_event_subscriber_handler_unique",
             )
         ]
 

@@ -6,15 +6,21 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
 from modulith.bus.envelope import Envelope, MalformedEvent
 from modulith.observability.logs import event_fields
-from modulith.observability.metrics import EVENTS_DEAD, EVENTS_DELIVERED, EVENTS_RETRIED
+from modulith.observability.metrics import (
+    CLAIMS_LOST,
+    EVENTS_DEAD,
+    EVENTS_DELIVERED,
+    EVENTS_RETRIED,
+)
 from modulith.outbox.models import Delivery, DeliveryStatus
+from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.retry import RetryPolicy
 from modulith.transports.base import Outcome, Transport
 
@@ -22,8 +28,9 @@ log = logging.getLogger(__name__)
 
 # A claimed delivery is left alone by other relays until its claim lapses; a relay that dies
 # mid-send therefore delays its deliveries by this much, and loses none. Keep it above the
-# longest send plus handling (MODULITH_CLAIM_SECONDS).
-CLAIM_SECONDS = 60
+# longest send plus handling (MODULITH_CLAIM_SECONDS); the AWS clients that send are timed
+# to stay well within it.
+CLAIM_SECONDS = 15
 
 # What an entry carries besides the event: attributes, source, detail-type, framing.
 ENTRY_OVERHEAD_BYTES = 1024
@@ -36,29 +43,45 @@ class RelayReport:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
+    # Not attempted: their route is down. They wait, attempts untouched.
+    waiting: int = 0
+    # Attempted, but another relay had taken them over meanwhile: not recorded here.
+    lost: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: "RelayReport") -> None:
         self.delivered += other.delivered
         self.retried += other.retried
         self.dead += other.dead
+        self.waiting += other.waiting
+        self.lost += other.lost
         self.errors += other.errors
 
     @property
     def handled(self) -> int:
-        return self.delivered + self.retried + self.dead
+        return self.delivered + self.retried + self.dead + self.waiting + self.lost
 
     def __str__(self) -> str:
-        return f"delivered {self.delivered}, retried {self.retried}, dead {self.dead}"
+        text = f"delivered {self.delivered}, retried {self.retried}, dead {self.dead}"
+        if self.waiting:
+            text += f", waiting for their route {self.waiting}"
+        if self.lost:
+            text += f", claims lost {self.lost}"
+        return text
 
 
 class Relay:
     def __init__(
-        self, transport: Transport, policy: RetryPolicy, claim_seconds: float = CLAIM_SECONDS
+        self,
+        transport: Transport,
+        policy: RetryPolicy,
+        claim_seconds: float = CLAIM_SECONDS,
+        outages: RouteBreaker | None = None,
     ) -> None:
         self.transport = transport
         self.policy = policy
         self.claim = timedelta(seconds=claim_seconds)
+        self.outages = outages or RouteBreaker(transport.name)
         self.scheduler: Scheduler = self.deliver_now
 
     def schedule(self, alias: str, delivery_ids: list[int]) -> None:
@@ -122,14 +145,24 @@ class Relay:
         for delivery in deliveries:
             by_route[delivery.route].append(delivery)
         for route, batch in by_route.items():
-            unreachable = ""
-            for chunk in self._chunks(batch):
-                if unreachable:  # the route just failed as a whole: the rest waits too
-                    for delivery in chunk:
-                        report.add(self._record(alias, delivery, Outcome(False, unreachable), None))
-                    continue
-                sent, unreachable = self._send_chunk(alias, route, chunk)
-                report.add(sent)
+            if probe_at := self.outages.waiting_until(route):
+                report.add(self._postpone(alias, batch, probe_at, ""))
+                continue
+            report.add(self._send_route(alias, route, batch))
+        return report
+
+    def _send_route(self, alias: str, route: str, batch: list[Delivery]) -> RelayReport:
+        report = RelayReport()
+        chunks = list(self._chunks(batch))
+        for index, chunk in enumerate(chunks):
+            sent, unreached, reason = self._send_chunk(alias, route, chunk)
+            report.add(sent)
+            if unreached:  # the route is down: these and the rest wait for its next probe
+                probe_at = self.outages.failed(route, reason)
+                waiting = unreached + [d for later in chunks[index + 1 :] for d in later]
+                report.add(self._postpone(alias, waiting, probe_at, reason))
+                return report
+        self.outages.succeeded(route)
         return report
 
     def _chunks(self, batch: list[Delivery]) -> Iterator[list[Delivery]]:
@@ -148,8 +181,11 @@ class Relay:
         if chunk:
             yield chunk
 
-    def _send_chunk(self, alias: str, route: str, chunk: list[Delivery]) -> tuple[RelayReport, str]:
-        """Sends one batch; also says why the whole route failed, if it did."""
+    def _send_chunk(
+        self, alias: str, route: str, chunk: list[Delivery]
+    ) -> tuple[RelayReport, list[Delivery], str]:
+        """Sends one batch; returns what became of it, the deliveries that did not get through
+        because the route (or what a subscriber needs) is down, and why."""
         report = RelayReport()
         sendable: list[tuple[Delivery, Envelope]] = []
         for delivery in chunk:
@@ -158,17 +194,45 @@ class Relay:
             except MalformedEvent as error:  # a damaged outbox row: never sendable
                 report.add(self._record(alias, delivery, Outcome(False, str(error), True), None))
         if not sendable:
-            return report, ""
-        unreachable = ""
+            return report, [], ""
         try:
             outcomes = self.transport.send(route, [envelope for _, envelope in sendable])
-        except Exception as error:  # the transport is down or throttling: the chunk waits
-            log.warning("%s could not reach %s: %s", self.transport.name, route, error)
-            unreachable = f"{type(error).__name__}: {error}"
-            outcomes = [Outcome(ok=False, error=unreachable)] * len(sendable)
+        except Exception as error:  # unreachable or throttling: not the events' fault
+            return (
+                report,
+                [delivery for delivery, _ in sendable],
+                f"{type(error).__name__}: {error}",
+            )
+        unreached: list[Delivery] = []
+        reason = ""
         for (delivery, envelope), outcome in zip(sendable, outcomes, strict=True):
-            report.add(self._record(alias, delivery, outcome, envelope))
-        return report, unreachable
+            if outcome.unavailable:
+                unreached.append(delivery)
+                reason = reason or outcome.error
+            else:
+                report.add(self._record(alias, delivery, outcome, envelope))
+        return report, unreached, reason
+
+    def _postpone(
+        self, alias: str, deliveries: list[Delivery], until: datetime, reason: str
+    ) -> RelayReport:
+        """Releases deliveries whose route is down until its next probe, attempts untouched:
+        in one statement, and due at the same moment for every relay."""
+        if not deliveries:
+            return RelayReport()
+        changes: dict[str, object] = {
+            "next_attempt_at": until,
+            "claimed_by": "",
+            "claimed_until": None,
+            "updated_at": timezone.now(),
+        }
+        if reason:
+            changes["last_error"] = f"route unavailable: {reason}"[:4000]
+        Delivery.objects.using(alias).filter(
+            pk__in=[delivery.pk for delivery in deliveries],
+            claimed_by__in={delivery.claimed_by for delivery in deliveries},
+        ).update(**changes)
+        return RelayReport(waiting=len(deliveries))
 
     def _record(
         self, alias: str, delivery: Delivery, outcome: Outcome, envelope: Envelope | None
@@ -183,24 +247,30 @@ class Relay:
         ) | {"route": delivery.route}
         now = timezone.now()
         attempts = delivery.attempts + 1
-        mine = Delivery.objects.using(alias).filter(pk=delivery.pk, claimed_by=delivery.claimed_by)
-        released = {
+        dead = not outcome.ok and (outcome.permanent or self.policy.exhausted(attempts))
+        delay = self.policy.delay(attempts)
+        changes: dict[str, object] = {
             "attempts": attempts,
             "claimed_by": "",
             "claimed_until": None,
             "updated_at": now,
+            "last_error": outcome.error[:4000],
         }
         if outcome.ok:
-            mine.update(
-                status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="", **released
-            )
+            changes |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
+        elif dead:
+            changes |= {"status": DeliveryStatus.DEAD, "dead_at": now}
+        else:
+            changes |= {"next_attempt_at": now + delay}
+        # Only while this relay still holds the claim: one it lost is another relay's to record.
+        mine = Delivery.objects.using(alias).filter(pk=delivery.pk, claimed_by=delivery.claimed_by)
+        if not mine.update(**changes):
+            return self._lost(alias, delivery, fields)
+        if outcome.ok:
             EVENTS_DELIVERED.labels(alias, delivery.route).inc()
             log.info("delivered %s to %s", fields["event_name"], delivery.route, extra=fields)
             return RelayReport(delivered=1)
-        if outcome.permanent or self.policy.exhausted(attempts):
-            mine.update(
-                status=DeliveryStatus.DEAD, dead_at=now, last_error=outcome.error, **released
-            )
+        if dead:
             EVENTS_DEAD.labels(alias, delivery.route).inc()
             log.error(
                 "dead letter: %s %s to %s after %d attempt(s): %s",
@@ -212,8 +282,6 @@ class Relay:
                 extra=fields,
             )
             return RelayReport(dead=1, errors=[outcome.error])
-        delay = self.policy.delay(attempts)
-        mine.update(next_attempt_at=now + delay, last_error=outcome.error, **released)
         EVENTS_RETRIED.labels(alias, delivery.route).inc()
         log.warning(
             "%s to %s failed (attempt %d), next attempt in %.1f s: %s",
@@ -225,3 +293,19 @@ class Relay:
             extra=fields,
         )
         return RelayReport(retried=1, errors=[outcome.error])
+
+    def _lost(self, alias: str, delivery: Delivery, fields: dict[str, str]) -> RelayReport:
+        """The claim lapsed while this relay worked (a send or a handler outlived
+        MODULITH_CLAIM_SECONDS) and another relay took the delivery over: its outcome is the
+        other relay's to record. The inbox absorbs a second delivery."""
+        CLAIMS_LOST.labels(alias, delivery.route).inc()
+        log.error(
+            "lost the claim on delivery %s (%s to %s) before recording its outcome; it was "
+            "held longer than MODULITH_CLAIM_SECONDS=%s",
+            delivery.pk,
+            fields["event_name"],
+            delivery.route,
+            self.claim.total_seconds(),
+            extra=fields,
+        )
+        return RelayReport(lost=1)

@@ -15,6 +15,9 @@ class Outcome:
     error: str = ""
     # A permanent failure (bad data, unknown type) is dead-lettered at once, not retried.
     permanent: bool = False
+    # The event was not handled because something it needs is down (the subscriber's
+    # database, a provider): not the event's fault, so it costs no attempt.
+    unavailable: bool = False
 
 
 DELIVERED = Outcome(ok=True)
@@ -30,5 +33,9 @@ class Transport(Protocol):
         ...
 
     def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        """Hands a batch (at most `batch_size`) to the route; one outcome per envelope."""
+        """Hands a batch (at most `batch_size`) to the route; one outcome per envelope.
+
+        Raises when the route cannot be reached as a whole (connection refused, timeout,
+        throttling, a server error): the relay then backs the route off without counting an
+        attempt against any of the events."""
         ...

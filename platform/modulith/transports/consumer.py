@@ -3,6 +3,7 @@ delivery, and a dead-letter queue for what can never be handled."""
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -12,11 +13,11 @@ from django.db import close_old_connections, transaction
 from django.db.models import F
 
 from modulith.aws.names import QueueDirectory
-from modulith.bus.dispatch import PermanentFailure, handle
+from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.envelope import Envelope, MalformedEvent
-from modulith.modules import Module, Topology
+from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
-from modulith.observability.metrics import MESSAGES_HANDLED
+from modulith.observability.metrics import CONSUMER_PAUSED, MESSAGES_HANDLED
 from modulith.observability.trace import traceparent_from_xray
 from modulith.outbox.models import HandlingFailure
 from modulith.outbox.retry import RetryPolicy
@@ -29,6 +30,8 @@ DEAD_LETTERED_AT = "deadLetteredAt"
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's ceiling
 MAX_POLL_BACKOFF_SECONDS = 30.0
 MAX_MESSAGE_ATTRIBUTES = 10
+# While a consumer is paused, the messages it holds stay hidden this much past the next probe.
+HOLD_MARGIN_SECONDS = 30
 
 
 @dataclass
@@ -72,28 +75,36 @@ class ConsumerReport:
 class QueueConsumer:
     """Long-polls one module's queue and hands each event to the module's handlers.
 
-    Success deletes the message. A transient failure (an exception in a handler, a database
-    error) hides the message for a backoff delay; after MODULITH_MAX_RECEIVES receives the
-    queue's redrive policy moves it to the dead-letter queue. A permanent failure (not an
-    event, data that fails its schema, a type the module does not handle) goes to the
-    dead-letter queue at once, with the reason as a message attribute.
+    Success deletes the message. A transient failure (an exception in a handler) hides the
+    message for a backoff delay; after MODULITH_MAX_RECEIVES receives the queue's redrive
+    policy moves it to the dead-letter queue. A permanent failure (not an event, data that
+    fails its schema, a type the module does not handle) goes to the dead-letter queue at
+    once, with the reason as a message attribute.
+
+    A dependency that is down (the module's database, a provider it calls) is not the
+    message's fault: the consumer pauses the queue, holds the messages it has (kept hidden,
+    so their receive count does not grow), and probes with the first of them after a capped
+    backoff, until the dependency answers. An outage of any length delays messages; it never
+    dead-letters them.
     """
 
     def __init__(
         self,
         *,
-        topology: Topology,
+        dispatcher: Dispatcher,
         module: Module,
         sqs: Any,
         queues: QueueDirectory,
         backoff: RetryPolicy,
+        pause: RetryPolicy,
         wait_seconds: int,
     ) -> None:
-        self.topology = topology
+        self.dispatcher = dispatcher
         self.module = module
         self.sqs = sqs
         self.queues = queues
         self.backoff = backoff
+        self.pause = pause
         self.wait_seconds = wait_seconds
 
     def run(
@@ -108,7 +119,7 @@ class QueueConsumer:
         failures = 0
         while not stop.is_set():
             try:
-                report = self.poll()
+                report = self.poll(stop=stop)
             except Exception:
                 failures += 1
                 delay = min(MAX_POLL_BACKOFF_SECONDS, 0.5 * 2 ** (failures - 1))
@@ -127,7 +138,7 @@ class QueueConsumer:
             if once:
                 return
 
-    def poll(self, max_messages: int = 10) -> ConsumerReport:
+    def poll(self, max_messages: int = 10, stop: threading.Event | None = None) -> ConsumerReport:
         response = self.sqs.receive_message(
             QueueUrl=self.queues.url(self.module.name),
             MaxNumberOfMessages=max(1, min(max_messages, 10)),
@@ -137,21 +148,90 @@ class QueueConsumer:
         )
         report = ConsumerReport()
         try:
-            for message in response.get("Messages", []):
-                try:
-                    report.add(self.process(message))
-                except Exception:  # e.g. SQS refused a delete: the others still get handled
-                    log.exception(
-                        "%s could not finish message %s; it comes back after its "
-                        "visibility timeout",
-                        self.module.name,
-                        message["MessageId"],
-                    )
+            held, reason = self._handle_in_order(response.get("Messages", []), report)
+            if held:
+                self._wait_out(held, reason, report, stop or threading.Event())
         finally:
             close_old_connections()
         return report
 
+    def _handle_in_order(
+        self, messages: list[dict[str, Any]], report: ConsumerReport
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Handles the messages in turn until one finds a dependency down; returns that one
+        and the rest, unhandled, and why."""
+        for index, message in enumerate(messages):
+            try:
+                report.add(self.process(message))
+            except DependencyUnavailable as unavailable:
+                return messages[index:], str(unavailable)
+            except Exception:  # e.g. SQS refused a delete: the others still get handled
+                log.exception(
+                    "%s could not finish message %s; it comes back after its visibility timeout",
+                    self.module.name,
+                    message["MessageId"],
+                )
+        return [], ""
+
+    def _wait_out(
+        self,
+        held: list[dict[str, Any]],
+        reason: str,
+        report: ConsumerReport,
+        stop: threading.Event,
+    ) -> None:
+        """Pauses the queue while a dependency is down: the held messages stay hidden, and the
+        first of them probes after each backoff. Returns once all are handled, or on stop
+        (after making the held messages visible again for whoever consumes next)."""
+        CONSUMER_PAUSED.labels(self.module.name).set(1)
+        log.error(
+            "%s paused its queue: a dependency is unavailable (%s); %d message(s) held until "
+            "it answers",
+            self.module.name,
+            reason,
+            len(held),
+        )
+        started = time.monotonic()
+        probes = 0
+        try:
+            while held:
+                probes += 1
+                delay = self.pause.delay(probes).total_seconds()
+                self._set_visibility(held, round(delay) + HOLD_MARGIN_SECONDS)
+                if stop.wait(delay):
+                    self._set_visibility(held, 0)
+                    return
+                before = len(held)
+                held, _ = self._handle_in_order(held, report)
+                if len(held) < before:
+                    probes = 0  # it answers again; a new outage starts its backoff afresh
+        finally:
+            CONSUMER_PAUSED.labels(self.module.name).set(0)
+        log.warning(
+            "%s resumed its queue after %.1f s paused",
+            self.module.name,
+            time.monotonic() - started,
+        )
+
+    def _set_visibility(self, messages: list[dict[str, Any]], seconds: int) -> None:
+        try:
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queues.url(self.module.name),
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "ReceiptHandle": message["ReceiptHandle"],
+                        "VisibilityTimeout": min(MAX_VISIBILITY_SECONDS, seconds),
+                    }
+                    for index, message in enumerate(messages)
+                ],
+            )
+        except Exception as error:  # SQS may be down too: at worst a message is handled twice
+            log.warning("%s could not hold its messages: %s", self.module.name, error)
+
     def process(self, message: dict[str, Any]) -> ConsumerReport:
+        """Handles one message; raises DependencyUnavailable (the message untouched) when
+        something the handlers need is down."""
         with log_context(module=self.module.name):
             report = self._process(message)
         MESSAGES_HANDLED.labels(self.module.name, report.outcome).inc()
@@ -161,10 +241,12 @@ class QueueConsumer:
         envelope: Envelope | None = None
         try:
             envelope = self._envelope(message)
-            first_time = handle(envelope, self.module, self.topology)
+            first_time = self.dispatcher.handle(envelope, self.module)
         except (MalformedEvent, PermanentFailure) as failure:
             self.dead_letter(message, str(failure))
             return ConsumerReport(dead=1)
+        except DependencyUnavailable:
+            raise
         except Exception as error:
             self._retry_later(message, envelope, error)
             return ConsumerReport(retried=1)

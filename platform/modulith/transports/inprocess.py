@@ -1,9 +1,9 @@
-"""Delivery to subscribers in this process, each in its own transaction."""
+"""Delivery to subscribers in this process, each handler exactly once."""
 
 import logging
 from collections.abc import Sequence
 
-from modulith.bus.dispatch import PermanentFailure, handle
+from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.envelope import Envelope
 from modulith.modules import Topology
 from modulith.transports.base import DELIVERED, Outcome
@@ -16,19 +16,26 @@ class InProcessTransport:
     batch_size = 50
     max_batch_bytes = 2**62  # no limit: nothing leaves the process
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Topology, dispatcher: Dispatcher) -> None:
         self.topology = topology
+        self.dispatcher = dispatcher
 
     def routes(self, event_name: str) -> list[str]:
         return [module.name for module in self.topology.subscribers_of(event_name)]
 
     def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        subscriber = self.topology.module(route)
-        return [self._deliver(envelope, subscriber.name) for envelope in envelopes]
+        outcomes: list[Outcome] = []
+        for envelope in envelopes:
+            outcome = self._deliver(envelope, route)
+            outcomes.append(outcome)
+            if outcome.unavailable:  # the rest of the batch would wait on the same outage
+                skipped = Outcome(ok=False, error=outcome.error, unavailable=True)
+                return outcomes + [skipped] * (len(envelopes) - len(outcomes))
+        return outcomes
 
     def _deliver(self, envelope: Envelope, subscriber: str) -> Outcome:
         try:
-            handle(envelope, self.topology.module(subscriber), self.topology)
+            self.dispatcher.handle(envelope, self.topology.module(subscriber))
         except PermanentFailure as failure:
             log.error(
                 "%s cannot handle %s %s: %s",
@@ -38,6 +45,8 @@ class InProcessTransport:
                 failure,
             )
             return Outcome(ok=False, error=str(failure), permanent=True)
+        except DependencyUnavailable as unavailable:
+            return Outcome(ok=False, error=str(unavailable), unavailable=True)
         except Exception as error:
             log.exception("%s failed on %s %s", subscriber, envelope.event_name, envelope.event_id)
             return Outcome(ok=False, error=f"{type(error).__name__}: {error}")

@@ -27,7 +27,7 @@ class SqsTransport:
         return [module.name for module in self.topology.subscribers_of(event_name)]
 
     def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        response = self.aws.sqs.send_message_batch(
+        response = self.aws.sqs_sender.send_message_batch(
             QueueUrl=self.aws.queues.url(route),
             Entries=[_entry(str(index), envelope) for index, envelope in enumerate(envelopes)],
         )

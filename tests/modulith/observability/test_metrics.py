@@ -13,10 +13,10 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.payments import PaymentCaptured
+from modulith.bootstrap import queue_consumer
 from modulith.bus import publish
 from modulith.outbox.models import OutboxEvent
 from modulith.runtime import runtime
-from modulith.transports.consumer import QueueConsumer
 from tests.aws.emulator import AwsContext
 from tests.modulith.test_delivery import capture_payment_for
 from tests.processes import run_python
@@ -108,14 +108,7 @@ def test_a_consumer_counts_its_messages_by_outcome(
     settings.MODULITH_TRANSPORT = "sqs"
     call_command("provision", stdout=StringIO())
     current = runtime()
-    consumer = QueueConsumer(
-        topology=current.topology,
-        module=current.topology.module("orders"),
-        sqs=current.aws.sqs,
-        queues=current.aws.queues,
-        backoff=current.relay.policy,
-        wait_seconds=1,
-    )
+    consumer = queue_consumer(current, current.topology.module("orders"), wait_seconds=1)
     before = scrape(client)
     current.aws.sqs.send_message(QueueUrl=current.aws.queues.url("orders"), MessageBody="{")
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from modulith.bootstrap import queue_consumer
 from modulith.runtime import runtime
 from modulith.transports.consumer import ConsumerReport, QueueConsumer
 
@@ -73,15 +74,4 @@ class Command(BaseCommand):
                 f"no queue to consume for {', '.join(unknown) or 'this process'}; modules here "
                 f"that subscribe to events: {', '.join(m.name for m in subscribing) or 'none'}"
             )
-        aws = current.aws
-        return [
-            QueueConsumer(
-                topology=current.topology,
-                module=module,
-                sqs=aws.sqs,
-                queues=aws.queues,
-                backoff=current.relay.policy,
-                wait_seconds=aws.wait_seconds if wait is None else wait,
-            )
-            for module in chosen
-        ]
+        return [queue_consumer(current, module, wait_seconds=wait) for module in chosen]
