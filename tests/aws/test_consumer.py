@@ -4,6 +4,7 @@ be replayed; what can never be handled is dead-lettered at once with its reason;
 in the trace the message carries; `manage.py consume` stops cleanly on SIGTERM, and only then."""
 
 import json
+import logging
 import os
 import queue
 import signal
@@ -43,6 +44,7 @@ from modulith.transports.consumer import (
 )
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
+from tests.faults import database_down
 from tests.processes import ROOT, manage, project_env
 from tests.shop import published
 
@@ -559,3 +561,35 @@ def test_consume_keeps_consuming_after_a_failed_poll(
 
     assert code == 0, process.text()
     assert "consumer stopped: handled 1, " in process.text()
+
+
+def test_a_consumer_whose_database_is_down_pauses_and_the_message_keeps_its_receives(
+    aws: AwsContext, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.MODULITH_MAX_RECEIVES = 2  # two burnt receives would dead-letter the message
+    settings.MODULITH_ROUTE_PROBE_MAX_SECONDS = 0.3
+    use_queues(settings)
+    order_id = uuid4()
+    pending_order(order_id)
+    capture_payment_for(order_id)
+    orders = consumer()
+    reports: list[ConsumerReport] = []
+    stop = threading.Event()
+
+    with caplog.at_level(logging.WARNING), database_down("orders"):
+        polling = threading.Thread(target=lambda: reports.append(orders.poll(stop=stop)))
+        polling.start()
+        time.sleep(3)  # ten probes or so, each finding the database down
+        paused = polling.is_alive()
+    polling.join(10)
+    stop.set()
+
+    assert paused  # it held the message rather than giving it back
+    assert reports == [ConsumerReport(handled=1)]
+    assert status_of(order_id) == OrderStatus.CONFIRMED
+    assert depth("orders") == 0
+    assert depth("orders", dead=True) == 0
+    assert not HandlingFailure.objects.using("orders").filter(subscriber="orders").exists()
+    lines = [record.getMessage() for record in caplog.records]
+    assert len([line for line in lines if "orders paused its queue" in line]) == 1
+    assert len([line for line in lines if "orders resumed its queue" in line]) == 1

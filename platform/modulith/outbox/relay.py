@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -100,15 +101,23 @@ class Relay:
         deliveries each; a delivery that fails now waits for a later sweep."""
         report = RelayReport()
         for alias in aliases:
-            attempted: set[int] = set()
-            while len(attempted) < limit:
-                claimed = self._claim(
-                    alias, None, batch=min(limit - len(attempted), 100), skip=attempted
-                )
-                if not claimed:
-                    break
-                attempted.update(delivery.pk for delivery in claimed)
-                report.add(self._send(alias, claimed))
+            try:
+                report.add(self._sweep(alias, limit))
+            except DatabaseError as error:  # this outbox is down; the others are not
+                log.warning("cannot sweep the outbox of %s: %s", alias, error)
+        return report
+
+    def _sweep(self, alias: str, limit: int) -> RelayReport:
+        report = RelayReport()
+        attempted: set[int] = set()
+        while len(attempted) < limit:
+            claimed = self._claim(
+                alias, None, batch=min(limit - len(attempted), 100), skip=attempted
+            )
+            if not claimed:
+                break
+            attempted.update(delivery.pk for delivery in claimed)
+            report.add(self._send(alias, claimed))
         return report
 
     def _claim(
