@@ -2,6 +2,7 @@
 var/, the in-process bus, Celery tasks run eagerly."""
 
 from pathlib import Path
+from typing import Any
 
 from modulith.conf import (
     deployment,
@@ -89,6 +90,33 @@ DATABASES = _deployment.databases
 DATABASE_ROUTERS = ["modulith.db.ModuleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The cache: Redis when MODULITH_CACHE_URL names one, otherwise a table in `default` (Django's
+# own apps' database, never a module's), created by `manage.py migrate_modules`.
+_cache_url = env_str("MODULITH_CACHE_URL", "")
+if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
+    raise ConfigurationError(
+        f"MODULITH_CACHE_URL={_cache_url!r} is not a Redis URL: use redis://host:6379/0, "
+        "or leave it unset for the cache table in the default database"
+    )
+CACHES: dict[str, dict[str, Any]]
+if _cache_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+        }
+    }
+else:
+    # Past MAX_ENTRIES the table is culled, live entries too: keep it well above the nonces
+    # of internal calls in two minutes (their lifetime), or a culled nonce could be replayed.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "modulith_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -121,6 +149,11 @@ MODULITH_SERVICE_URLS = env_str("MODULITH_SERVICE_URLS", "")
 MODULITH_CLOUDMAP_NAMESPACE = env_str("MODULITH_CLOUDMAP_NAMESPACE", "internal")
 MODULITH_REMOTE_CONNECT_TIMEOUT = env_float("MODULITH_REMOTE_CONNECT_TIMEOUT", 1.0)
 MODULITH_REMOTE_READ_TIMEOUT = env_float("MODULITH_REMOTE_READ_TIMEOUT", 3.0)
+# How long a provider's circuit stays open before one trial call is let through.
+MODULITH_BREAKER_RESET_SECONDS = env_float("MODULITH_BREAKER_RESET_SECONDS", 10.0)
+# The cache (of CACHES) where providers remember the nonces of internal calls: shared by
+# every instance of a service, so a replay to another instance is refused too.
+MODULITH_NONCE_CACHE = "default"
 # What a caller sees when a provider fails: the contracts' own error types.
 MODULITH_PORT_ERRORS = {
     "unavailable": "contracts.errors.ProviderUnavailable",

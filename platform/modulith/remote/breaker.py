@@ -15,8 +15,9 @@ class CircuitBreaker:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def allows(self) -> bool:
-        """Closed: yes. Open: no, until `reset_seconds` have passed; then one trial call
-        (half-open) decides."""
+        """Closed: yes. Open: no, until `reset_seconds` have passed since it opened (or since
+        the last trial began); then one trial call (half-open) decides: its success closes
+        the breaker, its failure opens it again for another `reset_seconds`."""
         with self._lock:
             if self._opened_at is None:
                 return True
@@ -35,7 +36,3 @@ class CircuitBreaker:
             self._failures += 1
             if self._failures >= self.failure_threshold:
                 self._opened_at = time.monotonic()
-
-    @property
-    def is_open(self) -> bool:
-        return self._opened_at is not None

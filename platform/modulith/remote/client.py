@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from modulith.bus import current_envelope
 from modulith.observability import otel
 from modulith.observability.trace import span
 from modulith.outbox.retry import RetryPolicy
@@ -33,7 +34,11 @@ class PortErrors:
 
 @dataclass
 class RemoteCaller:
-    """Calls one provider: signed, timed out, retried with backoff, behind a breaker."""
+    """Calls one provider: signed, timed out, retried with backoff, behind a breaker.
+
+    Inside a delivery (an event's handler running in this thread) a call makes one attempt:
+    the bus retries the whole delivery itself, with its own backoff; retrying here too would
+    multiply the attempts and keep the delivery (and its worker) waiting meanwhile."""
 
     provider: str
     caller: str
@@ -50,8 +55,9 @@ class RemoteCaller:
     def call(self, method: PortMethod, body: bytes) -> bytes:
         if not self.breaker.allows():
             raise self.errors.unavailable(self.provider, "circuit open after repeated failures")
+        attempts = 1 if current_envelope() is not None else self.attempts
         problem = ""
-        for attempt in range(1, self.attempts + 1):
+        for attempt in range(1, attempts + 1):
             try:
                 response = self._post(method, body)
             except (httpx.TransportError, ServiceNotFound) as error:
@@ -71,7 +77,7 @@ class RemoteCaller:
                 attempt,
                 problem,
             )
-            if attempt < self.attempts:
+            if attempt < attempts:
                 time.sleep(self.backoff.delay(attempt).total_seconds())
         self.breaker.failed()
         raise self.errors.unavailable(self.provider, problem)

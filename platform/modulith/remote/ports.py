@@ -20,10 +20,13 @@ class RemotePorts:
     http: httpx.Client
     errors: PortErrors
     attempts: int = 3
+    breaker_reset_seconds: float = 10.0
     _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
 
     def build(self, port: type[Any], provider: Module) -> Any:
-        breaker = self._breakers.setdefault(provider.name, CircuitBreaker())
+        breaker = self._breakers.setdefault(
+            provider.name, CircuitBreaker(reset_seconds=self.breaker_reset_seconds)
+        )
         caller = RemoteCaller(
             provider=provider.name,
             caller=self._caller(port),

@@ -1,7 +1,9 @@
-"""HMAC signatures of internal calls: over method, path, body, timestamp and a nonce.
+"""HMAC signatures of internal calls: over method, path, timestamp, nonce, the caller's module
+name and the body.
 
 A call is refused when unsigned, signed with another secret, older (or newer) than the
-allowed clock skew, or a replay of a nonce already seen.
+allowed clock skew, or when any signed part (the caller's name included) was changed.
+Replays are refused by the provider, which remembers the nonces it has seen.
 """
 
 import hashlib
@@ -33,12 +35,14 @@ class Signer:
             TIMESTAMP: timestamp,
             NONCE: nonce,
             CALLER: caller,
-            SIGNATURE: self.signature(method, path, body, timestamp, nonce),
+            SIGNATURE: self.signature(method, path, body, timestamp, nonce, caller),
         }
 
-    def signature(self, method: str, path: str, body: bytes, timestamp: str, nonce: str) -> str:
+    def signature(
+        self, method: str, path: str, body: bytes, timestamp: str, nonce: str, caller: str
+    ) -> str:
         message = "\n".join(
-            [method.upper(), path, timestamp, nonce, hashlib.sha256(body).hexdigest()]
+            [method.upper(), path, timestamp, nonce, caller, hashlib.sha256(body).hexdigest()]
         )
         return hmac.new(self.secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
@@ -49,7 +53,8 @@ class Signer:
             raise SignatureRefused("the call is not signed")
         if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS:
             raise SignatureRefused("the signature is stale")
-        expected = self.signature(method, path, body, timestamp, nonce)
+        caller = headers.get(CALLER, "")
+        expected = self.signature(method, path, body, timestamp, nonce, caller)
         if not hmac.compare_digest(expected, given):
             raise SignatureRefused("the signature does not match")
         return nonce

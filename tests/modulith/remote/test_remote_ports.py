@@ -2,62 +2,25 @@
 provider's signed internal endpoint; failures reach the caller as the contracts' errors."""
 
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.inventory import InventoryQueries, ProductPrice
 from modules.orders.models import Order
-from modulith.modules import Topology
-from modulith.outbox.models import UsedNonce
-from modulith.remote.signing import Signer
+from modulith.remote.signing import NONCE, Signer
+from tests.modulith.remote.conftest import PRICES, SECRET, orders_without_inventory
 from tests.processes import free_port
 from tests.service import Service
 from tests.shop import place, stock
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
-
-SECRET = "internal-test-secret"
-PRICES = "/internal/inventory/InventoryQueries/prices"
-
-
-@pytest.fixture(autouse=True)
-def _a_region(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Events travel by queue in a split: the transport needs a region (no call is made)."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
-@pytest.fixture(scope="module")
-def inventory_service(
-    tmp_path_factory: pytest.TempPathFactory, django_db_setup: None
-) -> Iterator[Service]:
-    """inventory alone, as its own service (events travel by queue in a split), on the
-    test databases; started once for this file."""
-    with Service(
-        tmp_path_factory.mktemp("inventory"),
-        "inventory",
-        MODULITH_MODULES="inventory",
-        MODULITH_TRANSPORT="sqs",
-        MODULITH_INTERNAL_SECRET=SECRET,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-    ) as service:
-        yield service
-
-
-def orders_without_inventory(settings: Any, inventory_url: str) -> None:
-    """This process becomes the orders+payments service; inventory runs elsewhere."""
-    settings.MODULITH_INTERNAL_SECRET = SECRET
-    settings.MODULITH_SERVICE_URLS = f"inventory={inventory_url}"
-    settings.MODULITH_TRANSPORT = "sqs"
-    settings.MODULITH_TOPOLOGY = Topology.load(settings.MODULITH_MANIFESTS, ["orders", "payments"])
 
 
 def test_a_remote_port_answers_like_the_local_one(
@@ -108,7 +71,8 @@ def test_a_replayed_signature_is_refused(inventory_service: Service) -> None:
     assert first.status_code == 200
     assert replay.status_code == 401
     assert "replay" in replay.json()["message"]
-    assert UsedNonce.objects.using("inventory").count() == 1
+    # Remembered in the default cache (a table in Django's own database), not the module's.
+    assert cache.get(f"modulith:nonce:{headers[NONCE]}") == 1
 
 
 def test_internal_endpoints_are_not_under_the_public_api(inventory_service: Service) -> None:

@@ -4,7 +4,14 @@ import time
 
 import pytest
 
-from modulith.remote.signing import NONCE, SIGNATURE, TIMESTAMP, SignatureRefused, Signer
+from modulith.remote.signing import (
+    CALLER,
+    NONCE,
+    SIGNATURE,
+    TIMESTAMP,
+    SignatureRefused,
+    Signer,
+)
 
 BODY = b'{"skus": ["KB-1"]}'
 PATH = "/internal/inventory/InventoryQueries/prices"
@@ -31,6 +38,16 @@ def test_changing_method_path_or_body_breaks_the_signature(
         signer.verify(method, path, body, headers)
 
 
+def test_the_callers_name_is_signed_with_the_rest() -> None:
+    signer = Signer("s3cret")
+    headers = signer.headers("POST", PATH, BODY, caller="orders")
+
+    with pytest.raises(SignatureRefused, match="does not match"):
+        signer.verify("POST", PATH, BODY, {**headers, CALLER: "payments"})
+    with pytest.raises(SignatureRefused, match="does not match"):
+        signer.verify("POST", PATH, BODY, {k: v for k, v in headers.items() if k != CALLER})
+
+
 def test_another_secret_does_not_sign() -> None:
     headers = Signer("guess").headers("POST", PATH, BODY, caller="orders")
 
@@ -44,7 +61,8 @@ def test_a_stale_signature_is_refused() -> None:
     headers = {
         TIMESTAMP: old,
         NONCE: "n1",
-        SIGNATURE: signer.signature("POST", PATH, BODY, old, "n1"),
+        CALLER: "orders",
+        SIGNATURE: signer.signature("POST", PATH, BODY, old, "n1", "orders"),
     }
 
     with pytest.raises(SignatureRefused, match="stale"):

@@ -7,7 +7,10 @@ from modulith.runtime import runtime
 
 
 class Command(BaseCommand):
-    help = "Migrates Django's own database and the database of every module running here."
+    help = (
+        "Migrates Django's own database and the database of every module running here, and "
+        "creates the cache table in Django's own database (when the cache is a table)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--check", action="store_true", help="fail if a migration is missing")
@@ -22,4 +25,10 @@ class Command(BaseCommand):
                 interactive=False,
                 check_unapplied=check,
                 verbosity=max(0, options["verbosity"] - 1),
+            )
+        if not check:
+            # Nonces of internal calls (and anything else cached) live there, never in a
+            # module's database; a no-op for a cache that is not a table, or already there.
+            call_command(
+                "createcachetable", database="default", verbosity=max(0, options["verbosity"] - 1)
             )
