@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "modulith.http.health.HealthCheckMiddleware",
     "modulith.http.middleware.TraceMiddleware",
+    "modulith.http.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -226,5 +227,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        # One line per request (modulith.http.middleware.AccessLogMiddleware), whatever LOG_LEVEL;
+        # Django's own "Not Found: /path" warnings would repeat it (server errors still log).
+        "modulith.http": {"level": "INFO"},
+        "django.request": {"level": "ERROR"},
+    },
 }

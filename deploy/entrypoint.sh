@@ -2,7 +2,8 @@
 # One entrypoint for every role of the one image:
 #   web (default)  migrate the databases of the modules that run here (unless
 #                  MODULITH_MIGRATE_ON_START=0: with several web tasks, run `migrate` once
-#                  as a one-off task instead), then serve with gunicorn
+#                  as a one-off task instead), then serve with gunicorn (no access log of
+#                  its own: every request leaves one JSON line on the modulith.http logger)
 #   worker | beat  Celery worker / scheduler (the periodic outbox sweep)
 #   relay          deliver committed but undelivered events, in a loop
 #   migrate        migrate and exit
@@ -27,8 +28,7 @@ case "$role" in
     exec gunicorn config.wsgi:application \
       --bind "${BIND:-0.0.0.0:8000}" \
       --workers "${WEB_CONCURRENCY:-2}" \
-      --timeout "${WEB_TIMEOUT:-30}" \
-      --access-logfile - "$@"
+      --timeout "${WEB_TIMEOUT:-30}" "$@"
     ;;
   worker | beat)
     python manage.py check  # a bad configuration is one clear line here, not a traceback

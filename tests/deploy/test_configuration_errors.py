@@ -1,6 +1,7 @@
 """A configuration error stops the process with one clear line, never a traceback."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,34 @@ CASES = {
     "max-attempts-not-a-number": ({"MODULITH_MAX_ATTEMPTS": "abc"}, "MODULITH_MAX_ATTEMPTS"),
     "debug-not-a-boolean": ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
     "database-url-not-a-url": ({"ORDERS_DATABASE_URL": "nonsense"}, "ORDERS_DATABASE_URL"),
+}
+
+# A manifest or an app that names something that cannot work, planted in a copy of the
+# project: (the file, what it says, what it says instead, the one line `check` prints).
+PLANTED = {
+    "handler-not-importable": (
+        "modules/payments/module.py",
+        "modules.payments.handlers.on_stock_reserved",
+        "modules.payments.handlers.on_stock_reservd",
+        "configuration error: payments handles StockReserved with "
+        "modules.payments.handlers.on_stock_reservd, which cannot be imported: "
+        "module 'modules.payments.handlers' has no attribute 'on_stock_reservd'",
+    ),
+    "provider-not-importable": (
+        "modules/orders/module.py",
+        "modules.orders.queries.OrderQueriesImpl",
+        "modules.orders.querys.OrderQueriesImpl",
+        "configuration error: orders provides OrderQueries with "
+        "modules.orders.querys.OrderQueriesImpl, which cannot be imported: "
+        "No module named 'modules.orders.querys'",
+    ),
+    "app-label-not-the-module-name": (
+        "modules/payments/apps.py",
+        'label = "payments"',
+        'label = "billing"',
+        "configuration error: payments's app modules.payments has the label 'billing': set "
+        "label = 'payments' in its AppConfig (a module's app label is its name)",
+    ),
 }
 
 
@@ -77,6 +106,34 @@ def test_manage_py_reports_one_line(tmp_path: Path, overrides: dict[str, str], v
     assert lines[0].startswith("configuration error:"), result.stderr
     assert variable in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("path", "says", "instead", "line"), PLANTED.values(), ids=PLANTED.keys())
+def test_a_manifest_naming_what_cannot_work_stops_check_with_one_line(
+    tmp_path: Path, path: str, says: str, instead: str, line: str
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(
+        ROOT, project, ignore=shutil.ignore_patterns(".venv", "var", ".git", "__pycache__")
+    )
+    planted = project / path
+    assert says in planted.read_text()
+    planted.write_text(planted.read_text().replace(says, instead))
+    env = environment(tmp_path / "var")
+    env.pop("PYTHONPATH", None)  # the copy's own code, not this checkout's
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [line], result.stderr
 
 
 @pytest.mark.slow

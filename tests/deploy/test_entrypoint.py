@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -194,6 +195,41 @@ def test_the_entrypoint_refuses_other_keys_and_serves_the_docs_with_debug_off(
     assert asset.body
 
     assert web.stop() == 0, web.output()  # gunicorn stops cleanly on SIGTERM
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in output.splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict):
+                lines.append(record)
+    return lines
+
+
+@pytest.mark.slow
+def test_every_request_leaves_one_json_line_and_no_gunicorn_access_line(web: Server) -> None:
+    wait_until_ready(web)
+    path = f"/api/orders/{uuid4()}"
+
+    missing = request(web.base_url + path)
+
+    assert missing.status == 404, missing.body
+    deadline = time.monotonic() + 5
+    found: list[dict[str, Any]] = []
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.1)
+        output = web.log.read_text(errors="replace")
+        found = [line for line in json_lines(output) if line.get("http_path") == path]
+    assert len(found) == 1, web.output()
+    [line] = found
+    assert (line["logger"], line["level"], line["http_method"]) == ("modulith.http", "INFO", "GET")
+    assert (line["http_status"], line["module"]) == (404, "orders")
+    assert len(line["trace_id"]) == 32
+    # gunicorn's own access log is off: the JSON line is the only one naming the request,
+    # and the health checks of wait_until_ready left none.
+    assert sum(path in text for text in output.splitlines()) == 1, web.output()
+    assert "/health/ready" not in output, web.output()
 
 
 def test_hadolint_passes_the_dockerfile() -> None:

@@ -1,5 +1,8 @@
-"""Every request runs in a trace: the caller's (W3C traceparent, or X-Ray's header) or new."""
+"""Every request runs in a trace: the caller's (W3C traceparent, or X-Ray's header) or new,
+and leaves one log line when it ends."""
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +12,8 @@ from modulith.observability import otel
 from modulith.observability.logs import correlation_fields, log_context
 from modulith.observability.trace import trace_context, trace_id, traceparent_from_xray, xray_header
 from modulith.runtime import runtime
+
+access_log = logging.getLogger("modulith.http")
 
 
 class TraceMiddleware:
@@ -52,6 +57,38 @@ class TraceMiddleware:
         fields = getattr(request, "modulith_log_fields", None)
         if fields is not None:
             fields.update(correlation_fields(kwargs))
+
+
+class AccessLogMiddleware:
+    """One line per request when it ends, "GET /api/orders/… 200 12.3 ms" on `modulith.http`
+    (ERROR from 500 on, else INFO), with `http_method`, `http_path`, `http_status` and
+    `duration_ms` as fields. Placed right after TraceMiddleware, so that the line carries the
+    request's trace id, module and business ids. Health checks and scrapes answer before it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        method = request.method or "GET"
+        status = response.status_code
+        access_log.log(
+            logging.ERROR if status >= 500 else logging.INFO,
+            "%s %s %d %.1f ms",
+            method,
+            request.path,
+            status,
+            duration_ms,
+            extra={
+                "http_method": method,
+                "http_path": request.path,
+                "http_status": status,
+                "duration_ms": duration_ms,
+            },
+        )
+        return response
 
 
 def _module_of(path: str) -> str | None:

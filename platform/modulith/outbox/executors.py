@@ -1,11 +1,16 @@
 """Where deliveries scheduled after a commit run: inline, on a thread pool, or in Celery."""
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections
 
+from modulith.observability.logs import MODULE
+from modulith.observability.metrics import DELIVERY_ERRORS
 from modulith.outbox.relay import Relay, Scheduler
 from modulith.tasks import deliver
+
+log = logging.getLogger(__name__)
 
 
 def inline(relay: Relay) -> Scheduler:
@@ -15,12 +20,21 @@ def inline(relay: Relay) -> Scheduler:
 
 def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
     """On a few background threads of this process, like an asynchronous listener: the
-    request that published returns at once; the relay's sweep covers a crash meanwhile."""
+    request that published returns at once; the relay's sweep covers a crash meanwhile.
+    Nobody waits for the result, so an exception is logged and counted here."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modulith-deliver")
 
     def run(alias: str, delivery_ids: list[int]) -> None:
         try:
             relay.deliver(alias, delivery_ids)
+        except Exception:
+            DELIVERY_ERRORS.labels(alias, "thread").inc()
+            log.exception(
+                "deliveries %s of %s failed on a delivery thread; the relay's sweep tries again",
+                delivery_ids,
+                alias,
+                extra={MODULE: alias},
+            )
         finally:
             connections.close_all()  # this thread's connections only
 

@@ -1,4 +1,5 @@
-"""A route of the orders module's shape, whose view logs: what a handler logs in a request."""
+"""Routes of the orders module's shape, whose views log (what a handler logs in a request)
+or break."""
 
 import logging
 
@@ -18,7 +19,12 @@ def search(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
+def fail(request: HttpRequest, order_id: str) -> HttpResponse:
+    raise RuntimeError("the view broke")
+
+
 urlpatterns = [
     path("api/orders/<order_id>/trail", trail),
     path("api/payments/search", search),
+    path("api/orders/<order_id>/fail", fail),
 ]
