@@ -141,7 +141,10 @@ MODULITH_RETRY_MAX_SECONDS = env_float("MODULITH_RETRY_MAX_SECONDS", 300.0)
 MODULITH_MAX_EVENT_BYTES = env_int("MODULITH_MAX_EVENT_BYTES", 256 * 1024)
 MODULITH_RELAY_INTERVAL = env_float("MODULITH_RELAY_INTERVAL", 2.0)
 # How long a relay's claim on a delivery holds before another relay may take it over.
-MODULITH_CLAIM_SECONDS = env_float("MODULITH_CLAIM_SECONDS", 60.0)
+MODULITH_CLAIM_SECONDS = env_float("MODULITH_CLAIM_SECONDS", 15.0)
+# The longest wait between two probes of a route (a queue, the bus, a subscriber) that is
+# down; its events wait in the outbox meanwhile, attempts untouched.
+MODULITH_ROUTE_PROBE_MAX_SECONDS = env_float("MODULITH_ROUTE_PROBE_MAX_SECONDS", 30.0)
 
 # Query ports whose provider runs elsewhere: signed HTTP calls to its /internal/ endpoints.
 MODULITH_INTERNAL_SECRET = env_str("MODULITH_INTERNAL_SECRET", "")
