@@ -239,7 +239,7 @@ def test_a_delivery_claimed_by_a_relay_that_died_is_delivered_once_the_claim_lap
     order_id = uuid4()
     capture_payment_for(order_id)  # fails: no such order yet; due again at once
     pending_order(order_id)
-    claimed = runtime().relay._claim("payments", None)  # ...and the relay dies holding it
+    claimed = runtime().relay.claims.take("payments")  # ...and the relay dies holding it
     assert [d.route for d in claimed] == ["orders"]
 
     assert sweep().handled == 0  # another relay leaves a held claim alone

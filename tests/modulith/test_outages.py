@@ -85,7 +85,7 @@ def test_an_outcome_recorded_after_the_claim_lapsed_is_logged_and_not_counted(
         id=order_id, customer_id="c", total=Decimal("1.00"), currency="EUR", payment_token="t"
     )
     relay = runtime().relay
-    slow = relay._claim("payments", None)  # this relay is slow...
+    slow = relay.claims.take("payments")  # this relay is slow...
     time.sleep(0.3)
     assert sweep().delivered == 1  # ...its claim lapses, and another relay delivers
     before = claims_lost("payments", "orders")

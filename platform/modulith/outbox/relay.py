@@ -2,14 +2,12 @@
 
 import json
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError
-from django.db.models import Q
 from django.utils import timezone
 
 from modulith.bus.envelope import Envelope, MalformedEvent
@@ -20,6 +18,7 @@ from modulith.observability.metrics import (
     EVENTS_DELIVERED,
     EVENTS_RETRIED,
 )
+from modulith.outbox.claims import Claims
 from modulith.outbox.models import Delivery, DeliveryStatus
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.retry import RetryPolicy
@@ -81,7 +80,7 @@ class Relay:
     ) -> None:
         self.transport = transport
         self.policy = policy
-        self.claim = timedelta(seconds=claim_seconds)
+        self.claims = Claims(timedelta(seconds=claim_seconds))
         self.outages = outages or RouteBreaker(transport.name)
         self.scheduler: Scheduler = self.deliver_now
 
@@ -94,7 +93,7 @@ class Relay:
 
     def deliver(self, alias: str, delivery_ids: Sequence[int]) -> RelayReport:
         """Delivers these deliveries if they are due and nobody else holds them."""
-        return self._send(alias, self._claim(alias, delivery_ids))
+        return self._send(alias, self.claims.take(alias, delivery_ids))
 
     def sweep(self, aliases: Iterable[str], *, limit: int = 500) -> RelayReport:
         """Makes one attempt at whatever is due in the given module databases, up to `limit`
@@ -111,42 +110,14 @@ class Relay:
         report = RelayReport()
         attempted: set[int] = set()
         while len(attempted) < limit:
-            claimed = self._claim(
-                alias, None, batch=min(limit - len(attempted), 100), skip=attempted
+            claimed = self.claims.take(
+                alias, batch=min(limit - len(attempted), 100), skip=attempted
             )
             if not claimed:
                 break
             attempted.update(delivery.pk for delivery in claimed)
             report.add(self._send(alias, claimed))
         return report
-
-    def _claim(
-        self, alias: str, ids: Sequence[int] | None, batch: int = 100, skip: set[int] | None = None
-    ) -> list[Delivery]:
-        now = timezone.now()
-        due = Delivery.objects.using(alias).filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-            status=DeliveryStatus.PENDING,
-            next_attempt_at__lte=now,
-        )
-        if ids is not None:
-            due = due.filter(id__in=list(ids))
-        else:
-            oldest = (
-                due.exclude(id__in=skip or ())
-                .order_by("next_attempt_at", "id")
-                .values_list("id", flat=True)[:batch]
-            )
-            due = due.filter(id__in=list(oldest))
-        token = uuid.uuid4().hex
-        if not due.update(claimed_by=token, claimed_until=now + self.claim):
-            return []
-        return list(
-            Delivery.objects.using(alias)
-            .filter(claimed_by=token)
-            .select_related("event")
-            .order_by("event__created_at", "id")
-        )
 
     def _send(self, alias: str, deliveries: list[Delivery]) -> RelayReport:
         report = RelayReport()
@@ -314,7 +285,7 @@ class Relay:
             delivery.pk,
             fields["event_name"],
             delivery.route,
-            self.claim.total_seconds(),
+            self.claims.lease.total_seconds(),
             extra=fields,
         )
         return RelayReport(lost=1)

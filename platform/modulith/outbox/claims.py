@@ -1,0 +1,60 @@
+"""Claiming due deliveries, so that several relays share one backlog and none sends what
+another holds.
+
+One transaction per claim: the due rows are selected (on PostgreSQL `FOR UPDATE SKIP LOCKED`,
+so concurrent relays take different rows instead of queueing for the same ones; on SQLite the
+transaction's write lock, taken at BEGIN, already keeps other writers out) and stamped with
+this claim's token and lease. Every time is the database's clock (`Now()`), so relays on
+servers whose clocks disagree still agree on what is due and whose claim has lapsed.
+"""
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from modulith.outbox.models import Delivery, DeliveryStatus
+
+
+class Claims:
+    def __init__(self, lease: timedelta) -> None:
+        self.lease = lease
+
+    def take(
+        self,
+        alias: str,
+        ids: Sequence[int] | None = None,
+        *,
+        batch: int = 100,
+        skip: Collection[int] = (),
+    ) -> list[Delivery]:
+        """Claims these deliveries (or the `batch` longest due, but those in `skip`) if they
+        are due and nobody else holds them; returns them with their events, in the order they
+        were stored."""
+        token = uuid.uuid4().hex
+        due = Delivery.objects.using(alias).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=Now()),
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=Now(),
+        )
+        if ids is not None:
+            due = due.filter(id__in=list(ids)).order_by("id")
+        else:
+            due = due.exclude(id__in=list(skip)).order_by("next_attempt_at", "id")[:batch]
+        with transaction.atomic(using=alias):
+            claimed = list(
+                due.select_related("event").select_for_update(skip_locked=True, of=("self",))
+            )
+            if not claimed:
+                return []
+            Delivery.objects.using(alias).filter(id__in=[d.pk for d in claimed]).update(
+                claimed_by=token, claimed_until=Now() + self.lease
+            )
+        for delivery in claimed:
+            delivery.claimed_by = token
+        if ids is None:
+            claimed.sort(key=lambda delivery: delivery.pk)
+        return claimed
