@@ -7,6 +7,7 @@ from typing import Any
 from modulith.conf import (
     deployment,
     env_bool,
+    env_duration,
     env_float,
     env_int,
     env_list,
@@ -145,6 +146,10 @@ MODULITH_CLAIM_SECONDS = env_float("MODULITH_CLAIM_SECONDS", 15.0)
 # The longest wait between two probes of a route (a queue, the bus, a subscriber) that is
 # down; its events wait in the outbox meanwhile, attempts untouched.
 MODULITH_ROUTE_PROBE_MAX_SECONDS = env_float("MODULITH_ROUTE_PROBE_MAX_SECONDS", 30.0)
+# How long delivered events are kept for inspection (0: deleted as they are delivered), and
+# how long inbox records are (at least the 14 days a message can come back from a DLQ).
+MODULITH_OUTBOX_RETENTION = env_duration("MODULITH_OUTBOX_RETENTION", "7d")
+MODULITH_INBOX_RETENTION = env_duration("MODULITH_INBOX_RETENTION", "14d")
 
 # Query ports whose provider runs elsewhere: signed HTTP calls to its /internal/ endpoints.
 MODULITH_INTERNAL_SECRET = env_str("MODULITH_INTERNAL_SECRET", "")

@@ -17,6 +17,7 @@ from modulith.modules import Module, Topology
 from modulith.outbox import executors
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.relay import Relay, Scheduler
+from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
 from modulith.ports import PortResolver, RemoteFactory
 from modulith.remote.client import PortErrors
@@ -81,6 +82,9 @@ def build_runtime() -> Runtime:
         claim_seconds=settings.MODULITH_CLAIM_SECONDS,
         outages=RouteBreaker(
             settings.MODULITH_TRANSPORT, max_seconds=settings.MODULITH_ROUTE_PROBE_MAX_SECONDS
+        ),
+        retention=Retention(
+            outbox=settings.MODULITH_OUTBOX_RETENTION, inbox=settings.MODULITH_INBOX_RETENTION
         ),
     )
     relay.scheduler = _scheduler(settings.MODULITH_ASYNC_HANDLERS, relay)

@@ -6,6 +6,7 @@ Used by the project's settings module, before Django is set up.
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,28 @@ def env_float(name: str, default: float, environ: Mapping[str, str] = os.environ
         return float(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_duration(name: str, default: str, environ: Mapping[str, str] = os.environ) -> timedelta:
+    return parse_duration(name, env_str(name, default, environ))
+
+
+def parse_duration(name: str, text: str) -> timedelta:
+    """A duration: seconds (`90`), or a number and a unit (`30m`, `12h`, `14d`)."""
+    raw = text.strip().lower()
+    number, unit = (raw[:-1], raw[-1]) if raw[-1:] in _UNITS else (raw, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise ConfigurationError(
+            f"{name} must be a duration such as 90 (seconds), 30m, 12h or 14d, not {raw!r}"
+        )
+    return timedelta(seconds=seconds)
 
 
 def env_list(name: str, environ: Mapping[str, str] = os.environ) -> list[str]:

@@ -7,7 +7,6 @@ from modulith.outbox.models import (
     HandlingFailure,
     InboxRecord,
     OutboxEvent,
-    UsedNonce,
 )
 
 __all__ = [
@@ -17,5 +16,4 @@ __all__ = [
     "HandlingFailure",
     "InboxRecord",
     "OutboxEvent",
-    "UsedNonce",
 ]

@@ -4,23 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('modulith', '0003_used_nonce'),
+        ("modulith", "0003_used_nonce"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='inboxrecord',
-            name='inbox_event_subscriber_unique',
+            model_name="inboxrecord",
+            name="inbox_event_subscriber_unique",
         ),
         migrations.AddField(
-            model_name='inboxrecord',
-            name='handler',
-            field=models.CharField(blank=True, default='', max_length=200),
+            model_name="inboxrecord",
+            name="handler",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
         migrations.AddConstraint(
-            model_name='inboxrecord',
-            constraint=models.UniqueConstraint(fields=('event_id', 'subscriber', 'handler'), name='inbox_event_subscriber_handler_unique'),
+            model_name="inboxrecord",
+            constraint=models.UniqueConstraint(
+                fields=("event_id", "subscriber", "handler"),
+                name="inbox_event_subscriber_handler_unique",
+            ),
         ),
     ]

@@ -27,13 +27,13 @@ def start_background_relay(interval: float) -> None:
 
 
 def sweep_each(relay: "Relay", modules: Iterable[Module], interval: float) -> None:
-    """One sweep of each module's outbox; a module whose sweep fails is logged and counted,
-    and the others are swept all the same."""
+    """Sweeps each module's outbox until nothing is due; a module whose sweep fails is logged
+    and counted, and the others are swept all the same."""
     from modulith.observability.metrics import DELIVERY_ERRORS  # imports the outbox models
 
     for module in modules:
         try:
-            relay.sweep([module.database])
+            relay.drain([module.database])
         except Exception:
             DELIVERY_ERRORS.labels(module.name, "sweep").inc()
             log.exception(

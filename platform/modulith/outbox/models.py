@@ -23,6 +23,7 @@ class OutboxEvent(models.Model):
     class Meta:
         ordering = ["created_at"]
         verbose_name = "outbox event"
+        indexes = [models.Index(fields=["created_at"], name="outbox_event_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.event_name} {self.id}"
@@ -37,7 +38,9 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One event on its way to one route (a subscribing module, a queue or a bus)."""
 
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    # Deleted by the purge, before their event: DO_NOTHING lets both be deleted in one
+    # statement each (the database's foreign key still refuses an event with deliveries).
+    event = models.ForeignKey(OutboxEvent, on_delete=models.DO_NOTHING, related_name="deliveries")
     route = models.CharField(max_length=100)
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
@@ -56,7 +59,10 @@ class Delivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "route"], name="delivery_event_route_unique")
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+            models.Index(fields=["status", "delivered_at"], name="delivery_delivered_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_id} -> {self.route} ({self.status})"
@@ -94,6 +100,7 @@ class InboxRecord(models.Model):
                 name="inbox_event_subscriber_handler_unique",
             )
         ]
+        indexes = [models.Index(fields=["handled_at"], name="inbox_handled_idx")]
 
     def __str__(self) -> str:
         return f"{self.subscriber} handled {self.event_name} {self.event_id}"
@@ -116,16 +123,7 @@ class HandlingFailure(models.Model):
                 fields=["event_id", "subscriber"], name="handling_failure_event_subscriber_unique"
             )
         ]
+        indexes = [models.Index(fields=["last_failed_at"], name="handling_failure_failed_idx")]
 
     def __str__(self) -> str:
         return f"{self.subscriber} failed {self.attempts}x on {self.event_name} {self.event_id}"
-
-
-class UsedNonce(models.Model):
-    """A signed internal call already answered: the same signature is refused after this."""
-
-    nonce = models.CharField(max_length=64, unique=True)
-    seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    def __str__(self) -> str:
-        return self.nonce

@@ -2,12 +2,15 @@
 
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError
+from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from modulith.bus.envelope import Envelope, MalformedEvent
@@ -21,6 +24,7 @@ from modulith.observability.metrics import (
 from modulith.outbox.claims import Claims
 from modulith.outbox.models import Delivery, DeliveryStatus
 from modulith.outbox.outages import RouteBreaker
+from modulith.outbox.retention import Retention, forget_events
 from modulith.outbox.retry import RetryPolicy
 from modulith.transports.base import Outcome, Transport
 
@@ -31,6 +35,10 @@ log = logging.getLogger(__name__)
 # longest send plus handling (MODULITH_CLAIM_SECONDS); the AWS clients that send are timed
 # to stay well within it.
 CLAIM_SECONDS = 15
+
+# A sweep purges at most this many batches of each kind per module database (the retention's
+# batch size each), so it never holds the database for long; the next sweep goes on.
+PURGE_BATCHES = 5
 
 # What an entry carries besides the event: attributes, source, detail-type, framing.
 ENTRY_OVERHEAD_BYTES = 1024
@@ -47,6 +55,10 @@ class RelayReport:
     waiting: int = 0
     # Attempted, but another relay had taken them over meanwhile: not recorded here.
     lost: int = 0
+    # Rows past their retention, deleted by the sweep.
+    purged: int = 0
+    # A sweep reached its limit in some module database: more may be due right now.
+    more_due: bool = False
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: "RelayReport") -> None:
@@ -55,6 +67,8 @@ class RelayReport:
         self.dead += other.dead
         self.waiting += other.waiting
         self.lost += other.lost
+        self.purged += other.purged
+        self.more_due = self.more_due or other.more_due
         self.errors += other.errors
 
     @property
@@ -67,6 +81,8 @@ class RelayReport:
             text += f", waiting for their route {self.waiting}"
         if self.lost:
             text += f", claims lost {self.lost}"
+        if self.purged:
+            text += f", purged {self.purged} rows"
         return text
 
 
@@ -77,11 +93,13 @@ class Relay:
         policy: RetryPolicy,
         claim_seconds: float = CLAIM_SECONDS,
         outages: RouteBreaker | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.transport = transport
         self.policy = policy
         self.claims = Claims(timedelta(seconds=claim_seconds))
         self.outages = outages or RouteBreaker(transport.name)
+        self.retention = retention or Retention()
         self.scheduler: Scheduler = self.deliver_now
 
     def schedule(self, alias: str, delivery_ids: list[int]) -> None:
@@ -95,6 +113,18 @@ class Relay:
         """Delivers these deliveries if they are due and nobody else holds them."""
         return self._send(alias, self.claims.take(alias, delivery_ids))
 
+    def drain(self, aliases: Iterable[str], stop: threading.Event | None = None) -> RelayReport:
+        """Sweeps until nothing more is due (or `stop` is set): a backlog goes out as fast as
+        the transport takes it, not one sweep per interval."""
+        aliases = list(aliases)
+        total = RelayReport()
+        while True:
+            report = self.sweep(aliases)
+            total.add(report)
+            if not report.more_due or (stop is not None and stop.is_set()):
+                total.more_due = report.more_due
+                return total
+
     def sweep(self, aliases: Iterable[str], *, limit: int = 500) -> RelayReport:
         """Makes one attempt at whatever is due in the given module databases, up to `limit`
         deliveries each; a delivery that fails now waits for a later sweep."""
@@ -102,6 +132,7 @@ class Relay:
         for alias in aliases:
             try:
                 report.add(self._sweep(alias, limit))
+                report.purged += self.retention.purge(alias, batches=PURGE_BATCHES).rows
             except DatabaseError as error:  # this outbox is down; the others are not
                 log.warning("cannot sweep the outbox of %s: %s", alias, error)
         return report
@@ -117,6 +148,7 @@ class Relay:
                 break
             attempted.update(delivery.pk for delivery in claimed)
             report.add(self._send(alias, claimed))
+        report.more_due = len(attempted) >= limit
         return report
 
     def _send(self, alias: str, deliveries: list[Delivery]) -> RelayReport:
@@ -184,14 +216,57 @@ class Relay:
                 f"{type(error).__name__}: {error}",
             )
         unreached: list[Delivery] = []
+        delivered: list[tuple[Delivery, Envelope]] = []
         reason = ""
         for (delivery, envelope), outcome in zip(sendable, outcomes, strict=True):
-            if outcome.unavailable:
+            if outcome.ok:
+                delivered.append((delivery, envelope))
+            elif outcome.unavailable:
                 unreached.append(delivery)
                 reason = reason or outcome.error
             else:
                 report.add(self._record(alias, delivery, outcome, envelope))
+        report.add(self._record_delivered(alias, route, delivered))
         return report, unreached, reason
+
+    def _record_delivered(
+        self, alias: str, route: str, delivered: list[tuple[Delivery, Envelope]]
+    ) -> RelayReport:
+        """Records a batch's successes in one statement (or deletes them, when nothing
+        delivered is kept), only where this relay still holds the claim."""
+        if not delivered:
+            return RelayReport()
+        mine = Delivery.objects.using(alias).filter(
+            pk__in=[delivery.pk for delivery, _ in delivered],
+            claimed_by__in={delivery.claimed_by for delivery, _ in delivered},
+        )
+        if self.retention.deletes_on_delivery:
+            recorded = mine.delete()[0]
+            forget_events(alias, {delivery.event_id for delivery, _ in delivered})
+        else:
+            recorded = mine.update(
+                status=DeliveryStatus.DELIVERED,
+                delivered_at=Now(),
+                attempts=F("attempts") + 1,
+                claimed_by="",
+                claimed_until=None,
+                last_error="",
+                updated_at=Now(),
+            )
+        EVENTS_DELIVERED.labels(alias, route).inc(recorded)
+        if log.isEnabledFor(logging.INFO):
+            for delivery, envelope in delivered:
+                log.info(
+                    "delivered %s to %s",
+                    envelope.event_name,
+                    route,
+                    extra=self._fields(alias, delivery, envelope),
+                )
+        if recorded < len(delivered):
+            lost = self._lost(alias, route, len(delivered) - recorded)
+            lost.delivered = recorded
+            return lost
+        return RelayReport(delivered=recorded)
 
     def _postpone(
         self, alias: str, deliveries: list[Delivery], until: datetime, reason: str
@@ -201,10 +276,10 @@ class Relay:
         if not deliveries:
             return RelayReport()
         changes: dict[str, object] = {
-            "next_attempt_at": until,
+            "next_attempt_at": Now() + max(until - timezone.now(), timedelta(0)),
             "claimed_by": "",
             "claimed_until": None,
-            "updated_at": timezone.now(),
+            "updated_at": Now(),
         }
         if reason:
             changes["last_error"] = f"route unavailable: {reason}"[:4000]
@@ -217,39 +292,26 @@ class Relay:
     def _record(
         self, alias: str, delivery: Delivery, outcome: Outcome, envelope: Envelope | None
     ) -> RelayReport:
-        # The module's name is its database alias; the line is in the event's trace.
-        fields = event_fields(
-            module=alias,
-            event_id=delivery.event_id,
-            event_name=delivery.event.event_name,
-            data=envelope.data if envelope else None,
-            traceparent=envelope.traceparent if envelope else None,
-        ) | {"route": delivery.route}
-        now = timezone.now()
+        """Records a failure: due again after a backoff, or dead."""
+        fields = self._fields(alias, delivery, envelope)
         attempts = delivery.attempts + 1
-        dead = not outcome.ok and (outcome.permanent or self.policy.exhausted(attempts))
+        dead = outcome.permanent or self.policy.exhausted(attempts)
         delay = self.policy.delay(attempts)
         changes: dict[str, object] = {
             "attempts": attempts,
             "claimed_by": "",
             "claimed_until": None,
-            "updated_at": now,
+            "updated_at": Now(),
             "last_error": outcome.error[:4000],
         }
-        if outcome.ok:
-            changes |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
-        elif dead:
-            changes |= {"status": DeliveryStatus.DEAD, "dead_at": now}
+        if dead:
+            changes |= {"status": DeliveryStatus.DEAD, "dead_at": Now()}
         else:
-            changes |= {"next_attempt_at": now + delay}
+            changes |= {"next_attempt_at": Now() + delay}
         # Only while this relay still holds the claim: one it lost is another relay's to record.
         mine = Delivery.objects.using(alias).filter(pk=delivery.pk, claimed_by=delivery.claimed_by)
         if not mine.update(**changes):
-            return self._lost(alias, delivery, fields)
-        if outcome.ok:
-            EVENTS_DELIVERED.labels(alias, delivery.route).inc()
-            log.info("delivered %s to %s", fields["event_name"], delivery.route, extra=fields)
-            return RelayReport(delivered=1)
+            return self._lost(alias, delivery.route, 1)
         if dead:
             EVENTS_DEAD.labels(alias, delivery.route).inc()
             log.error(
@@ -274,18 +336,30 @@ class Relay:
         )
         return RelayReport(retried=1, errors=[outcome.error])
 
-    def _lost(self, alias: str, delivery: Delivery, fields: dict[str, str]) -> RelayReport:
+    def _lost(self, alias: str, route: str, count: int) -> RelayReport:
         """The claim lapsed while this relay worked (a send or a handler outlived
-        MODULITH_CLAIM_SECONDS) and another relay took the delivery over: its outcome is the
-        other relay's to record. The inbox absorbs a second delivery."""
-        CLAIMS_LOST.labels(alias, delivery.route).inc()
+        MODULITH_CLAIM_SECONDS) and another relay took the deliveries over: their outcome is
+        the other relay's to record. The inbox absorbs a second delivery."""
+        CLAIMS_LOST.labels(alias, route).inc(count)
         log.error(
-            "lost the claim on delivery %s (%s to %s) before recording its outcome; it was "
-            "held longer than MODULITH_CLAIM_SECONDS=%s",
-            delivery.pk,
-            fields["event_name"],
-            delivery.route,
+            "lost the claim on %d deliveries of %s to %s before recording their outcome: "
+            "they were held longer than MODULITH_CLAIM_SECONDS=%s",
+            count,
+            alias,
+            route,
             self.claims.lease.total_seconds(),
-            extra=fields,
+            extra={"route": route},
         )
-        return RelayReport(lost=1)
+        return RelayReport(lost=count)
+
+    @staticmethod
+    def _fields(alias: str, delivery: Delivery, envelope: Envelope | None) -> dict[str, str]:
+        """A log line's fields: the module (its name is its database alias) and the event's
+        trace."""
+        return event_fields(
+            module=alias,
+            event_id=delivery.event_id,
+            event_name=delivery.event.event_name,
+            data=envelope.data if envelope else None,
+            traceparent=envelope.traceparent if envelope else None,
+        ) | {"route": delivery.route}

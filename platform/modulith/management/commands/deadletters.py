@@ -2,8 +2,9 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
+from modulith.management.selection import chosen_modules
 from modulith.modules import Module
 from modulith.outbox.deadletters import dead_letters, replay
 from modulith.runtime import runtime
@@ -33,21 +34,11 @@ class Command(BaseCommand):
         which.add_argument("--all", action="store_true", help="every dead delivery")
 
     def handle(self, *args: Any, action: str, module: list[str], **options: Any) -> None:
-        modules = self._modules(module)
+        modules = chosen_modules(module)
         if action == "list":
             self._list(modules, options["format"])
         else:
             self._replay(modules, None if options["all"] else set(options["ids"]))
-
-    def _modules(self, names: list[str]) -> list[Module]:
-        running = runtime().topology.running_modules
-        unknown = sorted(set(names) - {m.name for m in running})
-        if unknown:
-            raise CommandError(
-                f"{', '.join(unknown)} does not run here; running: "
-                f"{', '.join(m.name for m in running)}"
-            )
-        return [m for m in running if not names or m.name in names]
 
     def _list(self, modules: list[Module], output: str) -> None:
         current = runtime()

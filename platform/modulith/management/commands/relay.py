@@ -2,8 +2,9 @@ import signal
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
+from modulith.management.selection import chosen_modules
 from modulith.outbox.relay import RelayReport
 from modulith.runtime import runtime
 
@@ -11,7 +12,8 @@ from modulith.runtime import runtime
 class Command(BaseCommand):
     help = (
         "Delivers events that were committed but not delivered (the process died, a handler "
-        "failed and is due again). Sweeps once, or every --interval seconds until SIGTERM."
+        "failed and is due again) and purges what is past its retention. Sweeps until nothing "
+        "is due, once (--once) or again every --interval seconds until SIGTERM."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,23 +25,17 @@ class Command(BaseCommand):
         self, *args: Any, once: bool, interval: float, module: list[str], **options: Any
     ) -> None:
         current = runtime()
-        running = [m.name for m in current.topology.running_modules]
-        unknown = sorted(set(module) - set(running))
-        if unknown:
-            raise CommandError(
-                f"{', '.join(unknown)} does not run here; running: {', '.join(running)}"
-            )
-        aliases = [current.topology.module(name).database for name in module or running]
+        aliases = [chosen.database for chosen in chosen_modules(module)]
         if once:
-            self.stdout.write(f"relay: {current.relay.sweep(aliases)}")
+            self.stdout.write(f"relay: {current.relay.drain(aliases)}")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         total = RelayReport()
         while not stop.is_set():
-            report = current.relay.sweep(aliases)
-            if report.handled:
+            report = current.relay.drain(aliases, stop)  # sleeps only once nothing is due
+            if report.handled or report.purged:
                 self.stdout.write(f"relay: {report}")
             total.add(report)
             stop.wait(interval)

@@ -1,0 +1,142 @@
+"""How long the outbox and the inbox remember, and the purge that keeps them bounded.
+
+Like Spring Modulith's completion modes: delivered events (and their deliveries) are kept for
+MODULITH_OUTBOX_RETENTION, for inspection, then deleted; `0` deletes them as they are
+delivered. Inbox records are kept for MODULITH_INBOX_RETENTION, which must cover every way an
+event can come back (a redelivery, a replay from a dead-letter queue): forgetting a record
+earlier would let a late duplicate have a second effect. Dead letters and pending deliveries
+are never purged.
+
+The purge runs in bounded batches from the periodic sweep (so no instance does a long
+delete), with `FOR UPDATE SKIP LOCKED` on PostgreSQL so several relays share it instead of
+queueing on the same rows; each statement uses an index, so it costs the same whatever the
+history.
+"""
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Now
+
+from modulith.errors import ConfigurationError
+from modulith.outbox.models import (
+    Delivery,
+    DeliveryStatus,
+    HandlingFailure,
+    InboxRecord,
+    OutboxEvent,
+)
+
+# The longest a message can come back: SQS keeps one at most 14 days, in its dead-letter queue
+# too, and a replay from there is a redelivery.
+REDELIVERY_WINDOW = timedelta(days=14)
+
+
+@dataclass
+class PurgeReport:
+    deliveries: int = 0
+    events: int = 0
+    inbox_records: int = 0
+    handling_failures: int = 0
+
+    def add(self, other: "PurgeReport") -> None:
+        self.deliveries += other.deliveries
+        self.events += other.events
+        self.inbox_records += other.inbox_records
+        self.handling_failures += other.handling_failures
+
+    @property
+    def rows(self) -> int:
+        return self.deliveries + self.events + self.inbox_records + self.handling_failures
+
+    def __str__(self) -> str:
+        return (
+            f"purged {self.deliveries} deliveries, {self.events} events, "
+            f"{self.inbox_records} inbox records, {self.handling_failures} handling failures"
+        )
+
+
+@dataclass(frozen=True)
+class Retention:
+    outbox: timedelta = timedelta(days=7)
+    inbox: timedelta = REDELIVERY_WINDOW
+    batch_size: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.inbox < REDELIVERY_WINDOW:
+            raise ConfigurationError(
+                f"MODULITH_INBOX_RETENTION={_days(self.inbox)} is shorter than the redelivery "
+                f"window ({_days(REDELIVERY_WINDOW)}, the longest a dead-letter queue keeps a "
+                "message): a late duplicate would have a second effect"
+            )
+
+    @property
+    def deletes_on_delivery(self) -> bool:
+        return not self.outbox
+
+    def purge(
+        self, alias: str, *, outbox: timedelta | None = None, batches: int | None = None
+    ) -> PurgeReport:
+        """Deletes, in batches, what is past its retention (or `outbox`, if given) in one
+        module database; at most `batches` batches of each kind (None: until done)."""
+        keep = self.outbox if outbox is None else outbox
+        report = PurgeReport()
+        delivered = Delivery.objects.using(alias).filter(
+            status=DeliveryStatus.DELIVERED, delivered_at__lt=Now() - keep
+        )
+        for _ in self._batches(batches):
+            with transaction.atomic(using=alias):
+                chosen = list(_oldest(delivered, self.batch_size).values_list("pk", "event_id"))
+                Delivery.objects.using(alias).filter(pk__in=[pk for pk, _ in chosen]).delete()
+                report.deliveries += len(chosen)
+                report.events += forget_events(alias, {event_id for _, event_id in chosen})
+            if len(chosen) < self.batch_size:
+                break
+        # Events that never had a delivery (nobody subscribed) age out the same way.
+        unrouted = OutboxEvent.objects.using(alias).filter(
+            created_at__lt=Now() - keep, deliveries__isnull=True
+        )
+        report.events += self._delete(alias, unrouted, batches)
+        handled = InboxRecord.objects.using(alias).filter(handled_at__lt=Now() - self.inbox)
+        report.inbox_records = self._delete(alias, handled, batches)
+        failed = HandlingFailure.objects.using(alias).filter(last_failed_at__lt=Now() - self.inbox)
+        report.handling_failures = self._delete(alias, failed, batches)
+        return report
+
+    def _delete(self, alias: str, rows: QuerySet[Any], batches: int | None) -> int:
+        deleted = 0
+        for _ in self._batches(batches):
+            with transaction.atomic(using=alias):
+                chosen = list(_oldest(rows, self.batch_size).values_list("pk", flat=True))
+                deleted += rows.model.objects.using(alias).filter(pk__in=chosen).delete()[0]
+            if len(chosen) < self.batch_size:
+                break
+        return deleted
+
+    @staticmethod
+    def _batches(batches: int | None) -> Iterator[int]:
+        return itertools.count() if batches is None else iter(range(batches))
+
+
+def _oldest(rows: QuerySet[Any], size: int) -> QuerySet[Any]:
+    """The next batch, locked; rows another relay is purging are skipped, not waited for."""
+    return rows.order_by("pk").select_for_update(skip_locked=True, of=("self",))[:size]
+
+
+def forget_events(alias: str, event_ids: set[UUID]) -> int:
+    """Deletes those of these events that have no delivery left."""
+    return (
+        OutboxEvent.objects.using(alias)
+        .filter(pk__in=event_ids, deliveries__isnull=True)
+        .delete()[0]
+    )
+
+
+def _days(duration: timedelta) -> str:
+    return f"{duration.total_seconds() / 86400:g}d"
