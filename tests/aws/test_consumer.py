@@ -44,6 +44,7 @@ from modulith.transports.consumer import (
 )
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
+from tests.conftest import wait_until
 from tests.faults import database_down
 from tests.processes import ROOT, manage, project_env
 from tests.shop import published
@@ -442,12 +443,12 @@ def test_a_foreign_producers_flat_event_on_the_bus_is_consumed(
 
 
 class ConsumeProcess:
-    """`manage.py consume --module orders --wait 1` as a process of its own, on this test's
+    """`manage.py consume --module orders --wait N` as a process of its own, on this test's
     databases and AWS names; its output collected line by line."""
 
-    def __init__(self, aws: AwsContext) -> None:
+    def __init__(self, aws: AwsContext, wait: int = 1) -> None:
         self.popen = subprocess.Popen(
-            [sys.executable, "manage.py", "consume", "--module", "orders", "--wait", "1"],
+            [sys.executable, "manage.py", "consume", "--module", "orders", "--wait", str(wait)],
             cwd=ROOT,
             env=project_env(**aws.env, MODULITH_TRANSPORT="sqs", PYTHONUNBUFFERED="1"),
             stdout=subprocess.PIPE,
@@ -490,8 +491,8 @@ class ConsumeProcess:
 
 
 @contextmanager
-def consume_process(aws: AwsContext) -> Iterator[ConsumeProcess]:
-    process = ConsumeProcess(aws)
+def consume_process(aws: AwsContext, wait: int = 1) -> Iterator[ConsumeProcess]:
+    process = ConsumeProcess(aws, wait)
     try:
         process.wait_for(f"consuming {aws.prefix}-orders", timeout=30)
         yield process
@@ -527,6 +528,55 @@ def test_consume_exits_0_on_sigterm(aws: AwsContext, settings: Any) -> None:
     assert "consumer stopped: handled 1, duplicates 0, retried 0, dead-lettered 0" in (
         process.text()
     )
+
+
+@pytest.mark.slow
+def test_an_idle_consumer_exits_within_two_seconds_of_sigterm(
+    aws: AwsContext, settings: Any
+) -> None:
+    use_queues(settings)
+    with consume_process(aws, wait=20) as process:  # SQS's longest long poll
+        time.sleep(1)  # in the middle of a poll
+        started = time.monotonic()
+        code = process.stop(timeout=10)
+        stopped_in = time.monotonic() - started
+
+    assert code == 0, process.text()
+    assert stopped_in < 2, f"took {stopped_in:.1f} s:\n{process.text()}"
+
+
+@pytest.mark.slow
+def test_a_busy_consumer_finishes_its_message_before_it_exits(
+    aws: AwsContext, settings: Any
+) -> None:
+    use_queues(settings)
+    order_id = uuid4()
+    pending_order(order_id)
+    with consume_process(aws, wait=20) as process:
+        with transaction.atomic(using="orders"):
+            # The order is locked: confirming it waits until this transaction ends.
+            Order.objects.select_for_update().get(id=order_id)
+            capture_payment_for(order_id)
+            assert wait_until(lambda: in_flight("orders") == 1, 15), process.text()
+            time.sleep(0.5)  # the handler waits on the lock
+            process.popen.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            still_running = process.popen.poll() is None
+        code = process.popen.wait(timeout=25)
+
+    assert still_running  # it did not abandon the message it was handling
+    assert code == 0, process.text()
+    assert status_of(order_id) == OrderStatus.CONFIRMED
+    assert depth("orders") == 0  # handled and deleted before the exit
+
+
+def in_flight(module: str) -> int:
+    current = runtime()
+    attributes = current.aws.sqs.get_queue_attributes(
+        QueueUrl=current.aws.queues.url(module),
+        AttributeNames=["ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def test_consume_without_queues_fails_with_one_clear_line() -> None:

@@ -106,6 +106,8 @@ class QueueConsumer:
         self.backoff = backoff
         self.pause = pause
         self.wait_seconds = wait_seconds
+        # Set while messages are in hand: a stopping process waits for this, not for a poll.
+        self.busy = threading.Event()
 
     def run(
         self,
@@ -147,20 +149,27 @@ class QueueConsumer:
             MessageSystemAttributeNames=["ApproximateReceiveCount", "AWSTraceHeader"],
         )
         report = ConsumerReport()
+        stop = stop or threading.Event()
+        self.busy.set()
         try:
-            held, reason = self._handle_in_order(response.get("Messages", []), report)
-            if held:
-                self._wait_out(held, reason, report, stop or threading.Event())
+            held, reason = self._handle_in_order(response.get("Messages", []), report, stop)
+            if held and reason:
+                self._wait_out(held, reason, report, stop)
+            elif held:  # stopping: whoever consumes next gets them at once
+                self._set_visibility(held, 0)
         finally:
+            self.busy.clear()
             close_old_connections()
         return report
 
     def _handle_in_order(
-        self, messages: list[dict[str, Any]], report: ConsumerReport
+        self, messages: list[dict[str, Any]], report: ConsumerReport, stop: threading.Event
     ) -> tuple[list[dict[str, Any]], str]:
-        """Handles the messages in turn until one finds a dependency down; returns that one
-        and the rest, unhandled, and why."""
+        """Handles the messages in turn until one finds a dependency down, or the consumer is
+        told to stop; returns the messages not handled (and why, for a dependency)."""
         for index, message in enumerate(messages):
+            if stop.is_set():  # the message in hand is finished; the rest are given back
+                return messages[index:], ""
             try:
                 report.add(self.process(message))
             except DependencyUnavailable as unavailable:
@@ -202,7 +211,10 @@ class QueueConsumer:
                     self._set_visibility(held, 0)
                     return
                 before = len(held)
-                held, _ = self._handle_in_order(held, report)
+                held, reason = self._handle_in_order(held, report, stop)
+                if held and not reason:  # told to stop between two messages
+                    self._set_visibility(held, 0)
+                    return
                 if len(held) < before:
                     probes = 0  # it answers again; a new outage starts its backoff afresh
         finally:

@@ -12,7 +12,8 @@ from modulith.transports.consumer import ConsumerReport, QueueConsumer
 class Command(BaseCommand):
     help = (
         "Long-polls the queues of the modules running here and hands each event to their "
-        "handlers. SIGTERM finishes the messages in hand and exits 0."
+        "handlers. SIGTERM finishes the message in hand, gives back the rest of its poll and "
+        "exits 0 (at once when idle)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -46,8 +47,9 @@ class Command(BaseCommand):
         def run(consumer: QueueConsumer) -> None:
             consumer.run(stop, count, once=once)
 
+        # Daemons: a thread waiting in a long poll holds no message and must not hold up exit.
         threads = [
-            threading.Thread(target=run, args=(c,), name=f"consume-{c.module.name}")
+            threading.Thread(target=run, args=(c,), name=f"consume-{c.module.name}", daemon=True)
             for c in consumers
         ]
         names = ", ".join(c.queues.names.queue(c.module.name) for c in consumers)
@@ -55,8 +57,13 @@ class Command(BaseCommand):
         self.stdout.flush()
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        while not stop.wait(0.1) and any(thread.is_alive() for thread in threads):
+            pass
+        # Stopping: the messages in hand are finished first; a poll in flight is abandoned
+        # (whatever it brings back becomes visible again after the visibility timeout).
+        for consumer, thread in zip(consumers, threads, strict=True):
+            while consumer.busy.is_set() and thread.is_alive():
+                thread.join(0.1)
         self.stdout.write(f"consumer stopped: {total}")
 
     def _consumers(self, names: list[str], wait: int | None) -> list[QueueConsumer]:
