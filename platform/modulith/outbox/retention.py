@@ -126,7 +126,7 @@ class Retention:
 
 def _oldest(rows: QuerySet[Any], size: int) -> QuerySet[Any]:
     """The next batch, locked; rows another relay is purging are skipped, not waited for."""
-    return rows.order_by("pk").select_for_update(skip_locked=True, of=("self",))[:size]
+    return rows.select_for_update(skip_locked=True, of=("self",))[:size]
 
 
 def forget_events(alias: str, event_ids: set[UUID]) -> int:

@@ -1,0 +1,83 @@
+"""Every query the bus makes on its own tables uses an index, so the cost of an event does not
+depend on how many came before it: the statements of a saga, a sweep (claims and purge) and a
+metrics scrape are captured as they run, then explained by the database itself."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import sweep
+from tests.shop import place, stock
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+FRAMEWORK_TABLES = (
+    "modulith_outboxevent",
+    "modulith_delivery",
+    "modulith_inboxrecord",
+    "modulith_handlingfailure",
+)
+ALIASES = ("orders", "inventory", "payments")
+
+
+def plan(alias: str, sql: str) -> list[str]:
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            return [str(row[-1]) for row in cursor.fetchall()]
+        cursor.execute("SET enable_seqscan = off")  # what the plan would be with many rows
+        try:
+            cursor.execute(f"EXPLAIN {sql}")
+            return [str(row[0]) for row in cursor.fetchall()]
+        finally:
+            cursor.execute("RESET enable_seqscan")
+
+
+def full_scans(alias: str, lines: list[str]) -> list[str]:
+    if connections[alias].vendor == "sqlite":
+        # "SCAN t" reads the whole table; "SEARCH t USING INDEX" and "SCAN t USING INDEX"
+        # on a covering index do not.
+        return [line for line in lines if line.startswith("SCAN") and "USING" not in line]
+    return [line for line in lines if "Seq Scan" in line]
+
+
+def explainable(sql: str) -> bool:
+    statement = sql.lstrip().split(None, 1)[0].upper()
+    touches_framework = any(f'"{table}"' in sql or table in sql for table in FRAMEWORK_TABLES)
+    return touches_framework and statement in {"SELECT", "UPDATE", "DELETE"}
+
+
+def test_the_saga_a_sweep_and_a_scrape_use_an_index_for_every_statement_on_the_outbox(
+    client: Client, settings: Any
+) -> None:
+    settings.MODULITH_OUTBOX_RETENTION = timedelta(seconds=1)
+    stock(client, "IDX-1", 10)
+    captured = {alias: CaptureQueriesContext(connections[alias]) for alias in ALIASES}
+    for context in captured.values():
+        context.__enter__()
+    try:
+        place(client, ("IDX-1", 1))
+        place(client, ("IDX-1", 1), token="tok_chargeDeclined")
+        sweep()  # claims, and the purge
+        client.get("/metrics")  # the outbox gauges
+    finally:
+        for context in captured.values():
+            context.__exit__(None, None, None)
+
+    checked = 0
+    scans = {}
+    for alias, context in captured.items():
+        for query in context.captured_queries:
+            sql = query["sql"]
+            if not explainable(sql):
+                continue
+            checked += 1
+            if found := full_scans(alias, plan(alias, sql)):
+                scans[sql] = found
+    assert checked > 20  # the claims, records, inbox checks, purges and gauges
+    assert scans == {}
