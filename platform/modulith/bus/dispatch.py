@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic
@@ -30,7 +30,7 @@ class DependencyUnavailable(Exception):
     at fault. Its route or queue pauses and is probed; the event keeps its attempts."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Dispatcher:
     """Hands events to the handlers of the modules that subscribe to them.
 
@@ -41,6 +41,17 @@ class Dispatcher:
 
     topology: Topology
     unavailable: tuple[type[BaseException], ...] = ()
+    _imported: dict[str, Callable[[Any], object]] = field(default_factory=dict)
+
+    def _handlers(
+        self, subscriber: Module, event_name: str
+    ) -> list[tuple[str, Callable[[Any], object]]]:
+        """The subscriber's handlers of the event, by path, imported once."""
+        paths = subscriber.handlers_for(event_name)
+        for path in paths:
+            if path not in self._imported:
+                self._imported[path] = import_string(path)
+        return [(path, self._imported[path]) for path in paths]
 
     def handle(self, envelope: Envelope, subscriber: Module) -> bool:
         """Runs the subscriber's handlers for the event; False when they had all handled it.
@@ -63,9 +74,7 @@ class Dispatcher:
             attributes=attributes,
         ):
             event = _parse(envelope, subscriber, self.topology)
-            handlers = [
-                (path, import_string(path)) for path in subscriber.handlers_for(envelope.event_name)
-            ]
+            handlers = self._handlers(subscriber, envelope.event_name)
             try:
                 ran = [
                     _run(

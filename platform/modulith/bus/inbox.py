@@ -46,15 +46,15 @@ class HandlerRun:
 
     def record(self) -> None:
         """Inside a transaction of the subscriber's database; raises AlreadyHandled if a
-        concurrent delivery got there first."""
+        concurrent delivery got there first. (No savepoint: AlreadyHandled rolls back the
+        whole transaction, the handler's writes with it.)"""
         try:
-            with transaction.atomic(using=self.database):  # a savepoint of the caller's
-                InboxRecord.objects.using(self.database).create(
-                    event_id=self.envelope.event_id,
-                    subscriber=self.subscriber,
-                    handler=self.handler,
-                    event_name=self.envelope.event_name,
-                )
+            InboxRecord.objects.using(self.database).create(
+                event_id=self.envelope.event_id,
+                subscriber=self.subscriber,
+                handler=self.handler,
+                event_name=self.envelope.event_name,
+            )
         except IntegrityError:
             raise AlreadyHandled(self.envelope.event_id) from None
         self.recorded = True

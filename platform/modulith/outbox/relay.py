@@ -26,7 +26,7 @@ from modulith.outbox.models import Delivery, DeliveryStatus
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.retention import Retention, forget_events
 from modulith.outbox.retry import RetryPolicy
-from modulith.transports.base import Outcome, Transport
+from modulith.transports.base import UNLIMITED_BYTES, Outcome, Transport
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,10 @@ class Relay:
 
     def _chunks(self, batch: list[Delivery]) -> Iterator[list[Delivery]]:
         """Batches within both of the transport's limits: entries and bytes per call."""
+        if self.transport.max_batch_bytes >= UNLIMITED_BYTES:  # nothing leaves the process
+            size = self.transport.batch_size
+            yield from (batch[start : start + size] for start in range(0, len(batch), size))
+            return
         chunk: list[Delivery] = []
         size = 0
         for delivery in batch:

@@ -22,6 +22,9 @@ class Outcome:
 
 DELIVERED = Outcome(ok=True)
 
+# A transport whose batches may be this large counts no bytes (nothing leaves the process).
+UNLIMITED_BYTES = 2**62
+
 
 class Transport(Protocol):
     name: str

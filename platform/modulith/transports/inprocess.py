@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.envelope import Envelope
 from modulith.modules import Topology
-from modulith.transports.base import DELIVERED, Outcome
+from modulith.transports.base import DELIVERED, UNLIMITED_BYTES, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 class InProcessTransport:
     name = "inprocess"
     batch_size = 50
-    max_batch_bytes = 2**62  # no limit: nothing leaves the process
+    max_batch_bytes = UNLIMITED_BYTES  # nothing leaves the process
 
     def __init__(self, topology: Topology, dispatcher: Dispatcher) -> None:
         self.topology = topology
