@@ -2,6 +2,7 @@
 backoff, then dead-lettered, then replayed; nothing committed is lost if the process dies."""
 
 import time
+from io import StringIO
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -160,7 +161,9 @@ def test_an_event_of_a_newer_major_version_is_refused_with_that_reason() -> None
     assert "schema version 2.0 is newer than the version 1.0 orders knows" in outcome.error
 
 
-def test_an_event_committed_while_the_process_died_is_delivered_by_relay(client: Client) -> None:
+def test_an_event_committed_while_the_process_died_is_delivered_once_its_claim_lapses(
+    client: Client,
+) -> None:
     stock(client, "KB-1", 5)
     crash = run_python(
         "import os, django\n"
@@ -174,13 +177,17 @@ def test_an_event_committed_while_the_process_died_is_delivered_by_relay(client:
         "        lines=[services.RequestedLine(sku='KB-1', quantity=1)])\n"
         "    print(placed.order.id, flush=True)\n",
         MODULITH_ASYNC_HANDLERS="inline",
+        MODULITH_CLAIM_SECONDS="1",  # it claimed the delivery as it published it
     )
     assert crash.returncode == 0, crash.stderr
     order_id = crash.stdout.strip()
     assert order(client, order_id)["status"] == "PENDING"
     assert delivery_to("inventory", "OrderPlaced", "orders").status == DeliveryStatus.PENDING
+    call_command("relay", "--once", stdout=StringIO())
+    assert order(client, order_id)["status"] == "PENDING"  # the dead process's claim holds
+    time.sleep(1.1)
 
-    call_command("relay", "--once")
+    call_command("relay", "--once", stdout=StringIO())
 
     assert order(client, order_id)["status"] == "CONFIRMED"
     assert product(client, "KB-1")["onHand"] == 4

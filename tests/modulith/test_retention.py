@@ -43,7 +43,9 @@ class AcceptingTransport:
     def routes(self, event_name: str) -> list[str]:
         return ["queue"]
 
-    def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
+    def send(
+        self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
+    ) -> list[Outcome]:
         with self._lock:
             self.accepted += [envelope.event_id for envelope in envelopes]
         return [DELIVERED] * len(envelopes)

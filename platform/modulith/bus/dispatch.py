@@ -53,11 +53,15 @@ class Dispatcher:
                 self._imported[path] = import_string(path)
         return [(path, self._imported[path]) for path in paths]
 
-    def handle(self, envelope: Envelope, subscriber: Module) -> bool:
+    def handle(
+        self, envelope: Envelope, subscriber: Module, *, first_attempt: bool = False
+    ) -> bool:
         """Runs the subscriber's handlers for the event; False when they had all handled it.
 
         Each handler runs outside any transaction, so its network calls hold no lock; its
-        writes, in `modulith.bus.atomic`, commit with its inbox record. In the event's trace
+        writes, in `modulith.bus.atomic`, commit with its inbox record. A handler that already
+        handled the event is skipped (nobody looks on the event's `first_attempt`; the
+        inbox's unique key refuses a duplicate all the same). In the event's trace
         (a `deliver` span of it), with log lines that say which module handles which event.
         """
         fields = event_fields(
@@ -82,6 +86,7 @@ class Dispatcher:
                         handler,
                         event,
                         fields,
+                        first_attempt,
                     )
                     for path, handler in handlers
                 ]
@@ -95,10 +100,14 @@ class Dispatcher:
 
 
 def _run(
-    run: HandlerRun, handler: Callable[[Any], object], event: Any, fields: dict[str, str]
+    run: HandlerRun,
+    handler: Callable[[Any], object],
+    event: Any,
+    fields: dict[str, str],
+    first_attempt: bool,
 ) -> bool:
     """One handler, exactly once: False when its inbox already holds the event."""
-    if run.already_handled():
+    if not first_attempt and run.already_handled():
         return False
     # While the handler runs, the event is current and every log line says so.
     with running(run), log_context(**fields):

@@ -61,8 +61,10 @@ def publish(event: Any) -> uuid.UUID:
             trace_id=trace_id(),
             wire=envelope.to_wire(),
         )
+    relay = current.relay
+    claim = relay.claims.at_publish() if relay.claims_at_publish else {}
     deliveries = Delivery.objects.using(alias).bulk_create(
-        Delivery(event=stored, route=route, next_attempt_at=envelope.occurred_at)
+        Delivery(event=stored, route=route, next_attempt_at=envelope.occurred_at, **claim)
         for route in current.transport.routes(envelope.event_name)
     )
 

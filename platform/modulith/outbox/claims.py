@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from modulith.outbox.models import Delivery, DeliveryStatus
 
@@ -22,6 +23,31 @@ from modulith.outbox.models import Delivery, DeliveryStatus
 class Claims:
     def __init__(self, lease: timedelta) -> None:
         self.lease = lease
+        # What this process claims as it publishes (see `at_publish`).
+        self.publisher_token = uuid.uuid4().hex
+
+    def at_publish(self) -> dict[str, object]:
+        """The claim a delivery is stored with when this process delivers it right after the
+        commit (inline or on its threads): no other relay takes it meanwhile, and none of the
+        claim's statements are needed. If the process dies first, the claim lapses and a sweep
+        delivers it."""
+        return {"claimed_by": self.publisher_token, "claimed_until": timezone.now() + self.lease}
+
+    def held(self, alias: str, ids: Sequence[int]) -> list[Delivery]:
+        """The deliveries this process claimed as it published them and still holds, with their
+        events, in the order they were stored (one statement; a delivery of a rolled-back
+        savepoint is not among them)."""
+        return list(
+            Delivery.objects.using(alias)
+            .filter(
+                id__in=list(ids),
+                claimed_by=self.publisher_token,
+                claimed_until__gt=Now(),
+                status=DeliveryStatus.PENDING,
+            )
+            .select_related("event")
+            .order_by("id")
+        )
 
     def take(
         self,

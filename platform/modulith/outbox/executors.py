@@ -15,7 +15,11 @@ log = logging.getLogger(__name__)
 
 def inline(relay: Relay) -> Scheduler:
     """In the committing thread, before it goes on: deterministic, for scripts and tests."""
-    return relay.deliver_now
+
+    def deliver(alias: str, delivery_ids: list[int]) -> None:
+        relay.deliver_published(alias, delivery_ids)
+
+    return deliver
 
 
 def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
@@ -26,7 +30,7 @@ def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
 
     def run(alias: str, delivery_ids: list[int]) -> None:
         try:
-            relay.deliver(alias, delivery_ids)
+            relay.deliver_published(alias, delivery_ids)
         except Exception:
             DELIVERY_ERRORS.labels(alias, "thread").inc()
             log.exception(
@@ -35,8 +39,8 @@ def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
                 alias,
                 extra={MODULE: alias},
             )
-        finally:
-            connections.close_all()  # this thread's connections only
+            # This thread's connections, which may be broken; the next delivery reconnects.
+            connections.close_all()
 
     def submit(alias: str, delivery_ids: list[int]) -> None:
         pool.submit(run, alias, delivery_ids)
@@ -45,7 +49,9 @@ def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
 
 
 def celery(relay: Relay) -> Scheduler:
-    """On a Celery worker (eagerly in this process when there is no broker)."""
+    """On a Celery worker (eagerly in this process when there is no broker). The worker
+    claims what it delivers: a task may wait in the broker longer than a claim lasts."""
+    relay.claims_at_publish = False
 
     def enqueue(alias: str, delivery_ids: list[int]) -> None:
         deliver.delay(alias, delivery_ids)

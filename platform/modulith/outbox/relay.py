@@ -100,14 +100,23 @@ class Relay:
         self.claims = Claims(timedelta(seconds=claim_seconds))
         self.outages = outages or RouteBreaker(transport.name)
         self.retention = retention or Retention()
-        self.scheduler: Scheduler = self.deliver_now
+        self.scheduler: Scheduler = self._deliver_published
+        # Whether deliveries are claimed as they are published, for this process to deliver
+        # right after the commit (inline, its threads); not when a worker delivers them later.
+        self.claims_at_publish = True
 
     def schedule(self, alias: str, delivery_ids: list[int]) -> None:
-        """Called after commit: deliver now (inline) or through a Celery task."""
+        """Called after commit: deliver now (inline, on a thread) or through a Celery task."""
         self.scheduler(alias, delivery_ids)
 
-    def deliver_now(self, alias: str, delivery_ids: list[int]) -> None:
-        self.deliver(alias, delivery_ids)
+    def deliver_published(self, alias: str, delivery_ids: Sequence[int]) -> RelayReport:
+        """Delivers what this process just published and committed."""
+        if self.claims_at_publish:
+            return self._send(alias, self.claims.held(alias, delivery_ids))
+        return self.deliver(alias, delivery_ids)
+
+    def _deliver_published(self, alias: str, delivery_ids: list[int]) -> None:
+        self.deliver_published(alias, delivery_ids)
 
     def deliver(self, alias: str, delivery_ids: Sequence[int]) -> RelayReport:
         """Delivers these deliveries if they are due and nobody else holds them."""
@@ -212,7 +221,14 @@ class Relay:
         if not sendable:
             return report, [], ""
         try:
-            outcomes = self.transport.send(route, [envelope for _, envelope in sendable])
+            # Just published and claimed by this process: nobody can have handled them yet.
+            first = all(
+                delivery.attempts == 0 and delivery.claimed_by == self.claims.publisher_token
+                for delivery, _ in sendable
+            )
+            outcomes = self.transport.send(
+                route, [envelope for _, envelope in sendable], first_attempt=first
+            )
         except Exception as error:  # unreachable or throttling: not the events' fault
             return (
                 report,

@@ -35,8 +35,12 @@ class Transport(Protocol):
         """Where an event must go: one delivery record is kept per route."""
         ...
 
-    def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
+    def send(
+        self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
+    ) -> list[Outcome]:
         """Hands a batch (at most `batch_size`) to the route; one outcome per envelope.
+        `first_attempt`: these events were never handed to anyone before (none can be a
+        duplicate), so a subscriber need not look for them in its inbox first.
 
         Raises when the route cannot be reached as a whole (connection refused, timeout,
         throttling, a server error): the relay then backs the route off without counting an

@@ -28,7 +28,9 @@ class EventBridgeTransport:
         # Every event goes on the bus: it is a fact anyone may subscribe to, inside or not.
         return [self.bus]
 
-    def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
+    def send(
+        self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
+    ) -> list[Outcome]:
         response = self.aws.events.put_events(Entries=[_entry(route, e) for e in envelopes])
         return [_outcome(entry) for entry in response["Entries"]]
 

@@ -23,19 +23,23 @@ class InProcessTransport:
     def routes(self, event_name: str) -> list[str]:
         return [module.name for module in self.topology.subscribers_of(event_name)]
 
-    def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
+    def send(
+        self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
+    ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for envelope in envelopes:
-            outcome = self._deliver(envelope, route)
+            outcome = self._deliver(envelope, route, first_attempt)
             outcomes.append(outcome)
             if outcome.unavailable:  # the rest of the batch would wait on the same outage
                 skipped = Outcome(ok=False, error=outcome.error, unavailable=True)
                 return outcomes + [skipped] * (len(envelopes) - len(outcomes))
         return outcomes
 
-    def _deliver(self, envelope: Envelope, subscriber: str) -> Outcome:
+    def _deliver(self, envelope: Envelope, subscriber: str, first_attempt: bool) -> Outcome:
         try:
-            self.dispatcher.handle(envelope, self.topology.module(subscriber))
+            self.dispatcher.handle(
+                envelope, self.topology.module(subscriber), first_attempt=first_attempt
+            )
         except PermanentFailure as failure:
             log.error(
                 "%s cannot handle %s %s: %s",

@@ -26,7 +26,9 @@ class SqsTransport:
         # From every manifest, also of modules that do not run in this process.
         return [module.name for module in self.topology.subscribers_of(event_name)]
 
-    def send(self, route: str, envelopes: Sequence[Envelope]) -> list[Outcome]:
+    def send(
+        self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
+    ) -> list[Outcome]:
         response = self.aws.sqs_sender.send_message_batch(
             QueueUrl=self.aws.queues.url(route),
             Entries=[_entry(str(index), envelope) for index, envelope in enumerate(envelopes)],
