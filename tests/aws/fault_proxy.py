@@ -13,6 +13,10 @@ just the operation name) and then disarms itself:
 - `throttle`: the call is answered with AWS's throttling error, without reaching the emulator;
 - `drop_connections`: the connection is closed without an answer.
 
+`refuse_connections()` takes the whole endpoint down, as an emulator or a network that is out:
+the listening socket and every open connection are closed, so clients get "connection
+refused" until `accept_connections()` listens again on the same port.
+
 `forwarded` and `faulted` count calls per `X-Amz-Target`.
 """
 
@@ -66,6 +70,7 @@ class FaultProxy:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
+        self._port = 0  # where to listen: any free port, or after a refusal the one it had
 
     @property
     def endpoint(self) -> str:
@@ -110,7 +115,7 @@ class FaultProxy:
     # Lifecycle -------------------------------------------------------------------------------
     def start(self) -> FaultProxy:
         if self._server is None:
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+            self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
             self._server.daemon_threads = True
             self._server.proxy = self  # type: ignore[attr-defined]
             self._thread = threading.Thread(
@@ -131,6 +136,17 @@ class FaultProxy:
                     connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def refuse_connections(self) -> None:
+        """Stops listening and closes every open connection: from now on a client's connect
+        is refused, until `accept_connections()`."""
+        if self._server is not None:
+            self._port = self._server.server_address[1]
+        self.stop()
+
+    def accept_connections(self) -> FaultProxy:
+        """Listens again, on the port it had before `refuse_connections()`."""
+        return self.start()
 
     def __enter__(self) -> FaultProxy:
         return self.start()

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,7 +166,11 @@ def split_environment(module: Module, ports: dict[str, int], transport: str) -> 
     return env
 
 
-def start_split(shop: Shop, emulator: Emulator, transport: str) -> None:
+def start_split(
+    shop: Shop, emulator: Emulator, transport: str, overrides: Mapping[str, str] | None = None
+) -> None:
+    """`overrides` go to every process of the split, after everything else (see
+    `split_overrides`)."""
     names = f"e{uuid.uuid4().hex[:8]}"
     shop.aws = {
         **aws_environment(emulator.endpoint),
@@ -174,6 +178,7 @@ def start_split(shop: Shop, emulator: Emulator, transport: str) -> None:
         "MODULITH_EVENT_BUS": names,
         "MODULITH_TRANSPORT": transport,
         **QUICK,
+        **(overrides or {}),
     }
     provisioned = subprocess.run(
         [sys.executable, "manage.py", "provision"],
@@ -206,6 +211,14 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 
 @pytest.fixture
+def split_overrides() -> dict[str, str]:
+    """Variables every process of the split gets on top of the defaults (QUICK among them).
+    A test module overrides this fixture, e.g. with other timings, or with an AWS_ENDPOINT_URL
+    that puts a FaultProxy between the services and the emulator."""
+    return {}
+
+
+@pytest.fixture
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
     """`monolith`, or the split over `eventbridge` or `sqs` (the parameter)."""
     if NGINX is None:
@@ -216,7 +229,8 @@ def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
         if kind == "monolith":
             start_monolith(started)
         else:
-            start_split(started, request.getfixturevalue("emulator"), kind)
+            emulator = request.getfixturevalue("emulator")
+            start_split(started, emulator, kind, request.getfixturevalue("split_overrides"))
         yield started
     finally:
         started.stop()
