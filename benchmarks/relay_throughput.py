@@ -153,7 +153,7 @@ def _topology(transport: str) -> Iterator[Any]:
     settings.MODULITH_EVENT_BUS = name
     install(build_runtime())
     current = runtime()
-    current.relay.scheduler = lambda alias, ids: None  # deliveries wait for the timed sweep
+    current.relay.scheduler = lambda alias, deliveries, certain: None  # they wait for the sweep
     call_command("provision", stdout=StringIO())
     try:
         yield current

@@ -2,8 +2,8 @@
 backoff, then dead-lettered, then replayed; nothing committed is lost if the process dies."""
 
 import time
-from io import StringIO
 from decimal import Decimal
+from io import StringIO
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,6 +19,7 @@ from modulith.bus import Envelope, EventTooLarge, publish
 from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
 from tests.conftest import sweep
+from tests.outbox_rows import stored_events
 from tests.processes import run_python
 from tests.shop import order, place, product, published, stock
 
@@ -128,13 +129,10 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_and_replayed_to_success(
 
 
 def test_an_event_that_can_never_be_handled_is_dead_lettered_at_once() -> None:
-    with transaction.atomic(using="payments"):
-        publish(
-            PaymentCaptured(order_id=uuid4(), payment_id=uuid4(), amount=Decimal(1), currency="EUR")
-        )
-        event = OutboxEvent.objects.using("payments").get()
-        event.wire["detail"]["data"].pop("orderId")
-        event.save(using="payments")
+    # Data the contract refuses, as an older release could have stored it.
+    stored_events("payments", "PaymentCaptured", "orders", {"amount": "1", "currency": "EUR"})
+
+    sweep()
 
     delivery = delivery_to("orders", "PaymentCaptured", "payments")
     assert delivery.status == DeliveryStatus.DEAD
@@ -204,6 +202,35 @@ def test_an_event_is_stored_only_if_its_transaction_commits() -> None:
 
     assert not OutboxEvent.objects.using("payments").exists()
     assert not Delivery.objects.using("payments").exists()
+
+
+def test_an_event_of_a_rolled_back_transaction_is_not_delivered_with_the_next_ones() -> None:
+    rolled_back, committed = uuid4(), uuid4()
+    pending_order(rolled_back)
+    pending_order(committed)
+    with pytest.raises(RuntimeError), transaction.atomic(using="payments"):
+        capture_payment_for(rolled_back)
+        raise RuntimeError("rolled back")
+
+    capture_payment_for(committed)  # the same connection's next transaction
+
+    assert Order.objects.get(id=rolled_back).status == OrderStatus.PENDING
+    assert Order.objects.get(id=committed).status == OrderStatus.CONFIRMED
+
+
+def test_an_event_of_a_rolled_back_savepoint_is_not_delivered_with_the_rest() -> None:
+    kept, dropped = uuid4(), uuid4()
+    pending_order(kept)
+    pending_order(dropped)
+    with transaction.atomic(using="payments"):
+        capture_payment_for(kept)
+        with pytest.raises(RuntimeError), transaction.atomic(using="payments"):
+            capture_payment_for(dropped)  # in a savepoint that rolls back
+            raise RuntimeError("rolled back")
+
+    assert Order.objects.get(id=kept).status == OrderStatus.CONFIRMED
+    assert Order.objects.get(id=dropped).status == OrderStatus.PENDING
+    assert published("orders", "OrderConfirmed") == [{"orderId": str(kept)}]
 
 
 def test_publishing_outside_the_publishers_transaction_is_refused() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from io import StringIO
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 from django.core.management import call_command
@@ -23,6 +23,7 @@ from modulith.outbox.retry import RetryPolicy
 from modulith.runtime import runtime
 from modulith.transports.base import DELIVERED, Outcome
 from tests.conftest import sweep
+from tests.outbox_rows import stored_events
 from tests.processes import manage
 from tests.shop import place, stock
 
@@ -53,32 +54,7 @@ class AcceptingTransport:
 
 def backlog(alias: str, count: int) -> list[UUID]:
     """`count` committed events, each with one pending delivery, as a crash would leave them."""
-    now = timezone.now()
-    events = [
-        OutboxEvent(
-            id=uuid4(),
-            event_name="OrderConfirmed",
-            source="orders.service",
-            occurred_at=now,
-            wire={},
-        )
-        for _ in range(count)
-    ]
-    for event in events:
-        event.wire = Envelope(
-            event_id=event.id,
-            event_name=event.event_name,
-            source=event.source,
-            occurred_at=now,
-            schema_version="1.0",
-            data={"orderId": str(uuid4())},
-        ).to_wire()
-    OutboxEvent.objects.using(alias).bulk_create(events, batch_size=500)
-    Delivery.objects.using(alias).bulk_create(
-        (Delivery(event=event, route="queue", next_attempt_at=now) for event in events),
-        batch_size=500,
-    )
-    return [event.id for event in events]
+    return stored_events(alias, "OrderConfirmed", "queue", count=count)
 
 
 def aged(alias: str, deliveries: Any, days: float) -> None:

@@ -73,29 +73,41 @@ def publish(event: Any) -> uuid.UUID:
 
     transaction.on_commit(committed, using=alias, robust=True)
     if deliveries:
-        _schedule_after_commit(alias, [delivery.pk for delivery in deliveries])
+        _schedule_after_commit(alias, deliveries)
     return envelope.event_id
 
 
-_PENDING = "modulith_pending_deliveries"
+_BATCH = "modulith_publish_batch"
 
 
-def _schedule_after_commit(alias: str, delivery_ids: list[int]) -> None:
-    """Everything one transaction publishes is scheduled together after it commits, so the
-    relay can send it in full batches. The first hook takes the whole list, the later ones
-    find it empty. Ids of a rolled-back savepoint may linger: the relay skips what is not a
-    pending delivery."""
+class _AfterCommit:
+    """What one transaction publishes, scheduled together once it commits, so the relay can
+    send it in full batches. Registered with the transaction's on-commit hooks, so a rollback
+    drops it (and the next transaction starts a batch of its own). A delivery published inside
+    a savepoint could have been rolled back with it while the transaction committed: then the
+    relay checks which of them exist rather than trusting the batch."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.deliveries: list[Delivery] = []
+        self.certain = True
+        self.__qualname__ = "modulith schedule_deliveries"  # Django logs a failing hook by it
+
+    def __call__(self) -> None:
+        runtime().relay.schedule(self.alias, self.deliveries, certain=self.certain)
+
+
+def _schedule_after_commit(alias: str, deliveries: list[Delivery]) -> None:
     connection = transaction.get_connection(alias)
-    pending: list[int] = connection.__dict__.setdefault(_PENDING, [])
-    pending.extend(delivery_ids)
-
-    def schedule() -> None:
-        batch = pending.copy()
-        pending.clear()
-        if batch:
-            runtime().relay.schedule(alias, batch)
-
-    transaction.on_commit(schedule, using=alias, robust=True)
+    batch: _AfterCommit | None = connection.__dict__.get(_BATCH)
+    # Still this transaction's? Its hook is gone if the transaction (or the savepoint it was
+    # registered in) rolled back, and was run if it committed.
+    if batch is None or not any(hook is batch for _, hook, _ in connection.run_on_commit):
+        batch = connection.__dict__[_BATCH] = _AfterCommit(alias)
+        transaction.on_commit(batch, using=alias, robust=True)
+    batch.deliveries.extend(deliveries)
+    if connection.savepoint_ids:
+        batch.certain = False
 
 
 def _committed(module: str, envelope: Envelope) -> None:

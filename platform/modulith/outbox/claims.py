@@ -33,21 +33,20 @@ class Claims:
         delivers it."""
         return {"claimed_by": self.publisher_token, "claimed_until": timezone.now() + self.lease}
 
-    def held(self, alias: str, ids: Sequence[int]) -> list[Delivery]:
-        """The deliveries this process claimed as it published them and still holds, with their
-        events, in the order they were stored (one statement; a delivery of a rolled-back
-        savepoint is not among them)."""
-        return list(
+    def held(self, alias: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Those of the deliveries this process claimed as it published them that it still
+        holds: one statement; a delivery of a rolled-back savepoint is not among them."""
+        held = set(
             Delivery.objects.using(alias)
             .filter(
-                id__in=list(ids),
+                id__in=[delivery.pk for delivery in deliveries],
                 claimed_by=self.publisher_token,
                 claimed_until__gt=Now(),
                 status=DeliveryStatus.PENDING,
             )
-            .select_related("event")
-            .order_by("id")
+            .values_list("id", flat=True)
         )
+        return [delivery for delivery in deliveries if delivery.pk in held]
 
     def take(
         self,

@@ -7,6 +7,7 @@ from django.db import connections
 
 from modulith.observability.logs import MODULE
 from modulith.observability.metrics import DELIVERY_ERRORS
+from modulith.outbox.models import Delivery
 from modulith.outbox.relay import Relay, Scheduler
 from modulith.tasks import deliver
 
@@ -16,8 +17,8 @@ log = logging.getLogger(__name__)
 def inline(relay: Relay) -> Scheduler:
     """In the committing thread, before it goes on: deterministic, for scripts and tests."""
 
-    def deliver(alias: str, delivery_ids: list[int]) -> None:
-        relay.deliver_published(alias, delivery_ids)
+    def deliver(alias: str, deliveries: list[Delivery], certain: bool) -> None:
+        relay.deliver_published(alias, deliveries, certain)
 
     return deliver
 
@@ -28,22 +29,22 @@ def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
     Nobody waits for the result, so an exception is logged and counted here."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modulith-deliver")
 
-    def run(alias: str, delivery_ids: list[int]) -> None:
+    def run(alias: str, deliveries: list[Delivery], certain: bool) -> None:
         try:
-            relay.deliver_published(alias, delivery_ids)
+            relay.deliver_published(alias, deliveries, certain)
         except Exception:
             DELIVERY_ERRORS.labels(alias, "thread").inc()
             log.exception(
                 "deliveries %s of %s failed on a delivery thread; the relay's sweep tries again",
-                delivery_ids,
+                [delivery.pk for delivery in deliveries],
                 alias,
                 extra={MODULE: alias},
             )
             # This thread's connections, which may be broken; the next delivery reconnects.
             connections.close_all()
 
-    def submit(alias: str, delivery_ids: list[int]) -> None:
-        pool.submit(run, alias, delivery_ids)
+    def submit(alias: str, deliveries: list[Delivery], certain: bool) -> None:
+        pool.submit(run, alias, deliveries, certain)
 
     return submit
 
@@ -53,7 +54,7 @@ def celery(relay: Relay) -> Scheduler:
     claims what it delivers: a task may wait in the broker longer than a claim lasts."""
     relay.claims_at_publish = False
 
-    def enqueue(alias: str, delivery_ids: list[int]) -> None:
-        deliver.delay(alias, delivery_ids)
+    def enqueue(alias: str, deliveries: list[Delivery], certain: bool) -> None:
+        deliver.delay(alias, [delivery.pk for delivery in deliveries])
 
     return enqueue

@@ -43,7 +43,9 @@ PURGE_BATCHES = 5
 # What an entry carries besides the event: attributes, source, detail-type, framing.
 ENTRY_OVERHEAD_BYTES = 1024
 
-Scheduler = Callable[[str, list[int]], None]
+# Hands what a transaction published, once committed, to whatever delivers it; `certain`
+# says every one of the deliveries was committed (none was in a rolled-back savepoint).
+Scheduler = Callable[[str, list[Delivery], bool], object]
 
 
 @dataclass
@@ -100,23 +102,22 @@ class Relay:
         self.claims = Claims(timedelta(seconds=claim_seconds))
         self.outages = outages or RouteBreaker(transport.name)
         self.retention = retention or Retention()
-        self.scheduler: Scheduler = self._deliver_published
+        self.scheduler: Scheduler = self.deliver_published
         # Whether deliveries are claimed as they are published, for this process to deliver
         # right after the commit (inline, its threads); not when a worker delivers them later.
         self.claims_at_publish = True
 
-    def schedule(self, alias: str, delivery_ids: list[int]) -> None:
+    def schedule(self, alias: str, deliveries: list[Delivery], *, certain: bool) -> None:
         """Called after commit: deliver now (inline, on a thread) or through a Celery task."""
-        self.scheduler(alias, delivery_ids)
+        self.scheduler(alias, deliveries, certain)
 
-    def deliver_published(self, alias: str, delivery_ids: Sequence[int]) -> RelayReport:
-        """Delivers what this process just published and committed."""
-        if self.claims_at_publish:
-            return self._send(alias, self.claims.held(alias, delivery_ids))
-        return self.deliver(alias, delivery_ids)
-
-    def _deliver_published(self, alias: str, delivery_ids: list[int]) -> None:
-        self.deliver_published(alias, delivery_ids)
+    def deliver_published(
+        self, alias: str, deliveries: list[Delivery], certain: bool = False
+    ) -> RelayReport:
+        """Delivers what this process just published and committed, as it was stored."""
+        if not self.claims_at_publish:
+            return self.deliver(alias, [delivery.pk for delivery in deliveries])
+        return self._send(alias, deliveries if certain else self.claims.held(alias, deliveries))
 
     def deliver(self, alias: str, delivery_ids: Sequence[int]) -> RelayReport:
         """Delivers these deliveries if they are due and nobody else holds them."""

@@ -28,7 +28,6 @@ DEAD_LETTER_REASON = "deadLetterReason"
 DEAD_LETTER_SOURCE = "deadLetterSourceQueue"
 DEAD_LETTERED_AT = "deadLetteredAt"
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's ceiling
-MAX_POLL_BACKOFF_SECONDS = 30.0
 MAX_MESSAGE_ATTRIBUTES = 10
 # While a consumer is paused, the messages it holds stay hidden this much past the next probe.
 HOLD_MARGIN_SECONDS = 30
@@ -124,7 +123,8 @@ class QueueConsumer:
                 report = self.poll(stop=stop)
             except Exception:
                 failures += 1
-                delay = min(MAX_POLL_BACKOFF_SECONDS, 0.5 * 2 ** (failures - 1))
+                # The queue is down: probed as often as a route or a dependency that is.
+                delay = self.pause.delay(failures).total_seconds()
                 log.exception(
                     "%s: polling failed (%d in a row); next try in %.1f s",
                     self.module.name,

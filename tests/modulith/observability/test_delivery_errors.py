@@ -11,6 +11,7 @@ from django.utils.connection import ConnectionDoesNotExist
 from modulith import Module
 from modulith.outbox import executors
 from modulith.outbox.background import sweep_each
+from modulith.outbox.models import Delivery
 from modulith.runtime import runtime
 from modulith.tasks import deliver
 from tests.conftest import wait_until
@@ -31,7 +32,7 @@ def test_a_delivery_that_raises_on_a_thread_is_logged_and_counted(
     before = value(scrape(client), ERRORS, module="nowhere", executor="thread")
     submit = executors.thread_pool(runtime().relay, workers=1)
 
-    submit("nowhere", [7, 8])
+    submit("nowhere", [Delivery(pk=7), Delivery(pk=8)], False)
 
     def failed() -> list[dict[str, Any]]:
         return [line for line in json_log() if line["logger"] == "modulith.outbox.executors"]
