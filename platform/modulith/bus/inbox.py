@@ -13,9 +13,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from modulith.bus.envelope import Envelope
 from modulith.outbox.models import InboxRecord
+from modulith.outbox.statements import insert
 
 
 class AlreadyHandled(Exception):
@@ -48,13 +50,15 @@ class HandlerRun:
         """Inside a transaction of the subscriber's database; raises AlreadyHandled if a
         concurrent delivery got there first. (No savepoint: AlreadyHandled rolls back the
         whole transaction, the handler's writes with it.)"""
+        record = {
+            "event_id": self.envelope.event_id,
+            "subscriber": self.subscriber,
+            "handler": self.handler,
+            "event_name": self.envelope.event_name,
+            "handled_at": timezone.now(),
+        }
         try:
-            InboxRecord.objects.using(self.database).create(
-                event_id=self.envelope.event_id,
-                subscriber=self.subscriber,
-                handler=self.handler,
-                event_name=self.envelope.event_name,
-            )
+            insert(self.database, InboxRecord, [record])
         except IntegrityError:
             raise AlreadyHandled(self.envelope.event_id) from None
         self.recorded = True

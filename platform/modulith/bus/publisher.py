@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from modulith.bus.envelope import Envelope
@@ -14,6 +15,7 @@ from modulith.observability.metrics import EVENTS_PUBLISHED
 from modulith.observability.otel import event_attributes
 from modulith.observability.trace import current_trace, span, trace_id
 from modulith.outbox.models import Delivery, OutboxEvent
+from modulith.outbox.statements import insert
 from modulith.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -53,20 +55,13 @@ def publish(event: Any) -> uuid.UUID:
             trace=current_trace(),
         )
         _check_size(envelope, current.max_event_bytes)
-        stored = OutboxEvent.objects.using(alias).create(
-            id=envelope.event_id,
-            event_name=envelope.event_name,
-            source=envelope.source,
-            occurred_at=envelope.occurred_at,
-            trace_id=trace_id(),
-            wire=envelope.to_wire(),
+        relay = current.relay
+        deliveries = _store(
+            alias,
+            envelope,
+            current.transport.routes(envelope.event_name),
+            relay.claims.at_publish() if relay.claims_at_publish else {},
         )
-    relay = current.relay
-    claim = relay.claims.at_publish() if relay.claims_at_publish else {}
-    deliveries = Delivery.objects.using(alias).bulk_create(
-        Delivery(event=stored, route=route, next_attempt_at=envelope.occurred_at, **claim)
-        for route in current.transport.routes(envelope.event_name)
-    )
 
     def committed() -> None:  # a named function: Django logs a failing hook by its name
         _committed(module.name, envelope)
@@ -75,6 +70,44 @@ def publish(event: Any) -> uuid.UUID:
     if deliveries:
         _schedule_after_commit(alias, deliveries)
     return envelope.event_id
+
+
+def _store(
+    alias: str, envelope: Envelope, routes: list[str], claim: dict[str, object]
+) -> list[Delivery]:
+    """The event and one delivery per route, in two statements; returns the deliveries as
+    stored, each with its event."""
+    now = envelope.occurred_at
+    event = OutboxEvent(
+        id=envelope.event_id,
+        event_name=envelope.event_name,
+        source=envelope.source,
+        occurred_at=now,
+        trace_id=trace_id(),
+        wire=envelope.to_wire(),
+        created_at=now,
+    )
+    insert(alias, OutboxEvent, [_columns(event)])
+    deliveries = [
+        Delivery(event=event, route=route, next_attempt_at=now, updated_at=now, **claim)
+        for route in routes
+    ]
+    if deliveries:
+        ids = insert(alias, Delivery, [_columns(d) for d in deliveries], returning_pk=True)
+        for delivery, pk in zip(deliveries, ids, strict=True):
+            delivery.pk = pk
+    for stored in (event, *deliveries):
+        stored._state.adding, stored._state.db = False, alias
+    return deliveries
+
+
+def _columns(instance: Model) -> dict[str, object]:
+    """What the instance stores, by attname (the primary key if it has one)."""
+    return {
+        field.attname: getattr(instance, field.attname)
+        for field in instance._meta.concrete_fields
+        if not (field.primary_key and getattr(instance, field.attname) is None)
+    }
 
 
 _BATCH = "modulith_publish_batch"

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError
-from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -26,6 +25,7 @@ from modulith.outbox.models import Delivery, DeliveryStatus
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.retention import Retention, forget_events
 from modulith.outbox.retry import RetryPolicy
+from modulith.outbox.statements import mark_delivered
 from modulith.transports.base import UNLIMITED_BYTES, Outcome, Transport
 
 log = logging.getLogger(__name__)
@@ -257,23 +257,14 @@ class Relay:
         delivered is kept), only where this relay still holds the claim."""
         if not delivered:
             return RelayReport()
-        mine = Delivery.objects.using(alias).filter(
-            pk__in=[delivery.pk for delivery, _ in delivered],
-            claimed_by__in={delivery.claimed_by for delivery, _ in delivered},
-        )
+        ids = [delivery.pk for delivery, _ in delivered]
+        tokens = sorted({delivery.claimed_by for delivery, _ in delivered})
         if self.retention.deletes_on_delivery:
+            mine = Delivery.objects.using(alias).filter(pk__in=ids, claimed_by__in=tokens)
             recorded = mine.delete()[0]
             forget_events(alias, {delivery.event_id for delivery, _ in delivered})
         else:
-            recorded = mine.update(
-                status=DeliveryStatus.DELIVERED,
-                delivered_at=Now(),
-                attempts=F("attempts") + 1,
-                claimed_by="",
-                claimed_until=None,
-                last_error="",
-                updated_at=Now(),
-            )
+            recorded = mark_delivered(alias, ids, tokens, timezone.now())
         EVENTS_DELIVERED.labels(alias, route).inc(recorded)
         if log.isEnabledFor(logging.INFO):
             for delivery, envelope in delivered:
