@@ -325,7 +325,7 @@ def _relay_process(args: argparse.Namespace) -> int:
     from django.db.models.functions import Now
 
     from modulith.outbox.models import Delivery, DeliveryStatus
-    from modulith.outbox.relay import RelayReport
+    from modulith.outbox.outcomes import RelayReport
     from modulith.runtime import runtime
 
     relay = runtime().relay

@@ -7,7 +7,8 @@ from datetime import datetime
 from django.utils import timezone
 
 from modulith.outbox.models import DeadLetter, DeliveryStatus
-from modulith.outbox.relay import Relay, RelayReport
+from modulith.outbox.outcomes import RelayReport
+from modulith.outbox.relay import Relay
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,3 @@ class RouteBreaker:
             outage.failures,
             extra={"route": route, "transport": self.transport, "down_seconds": round(down_for, 1)},
         )
-
-    def is_down(self, route: str) -> bool:
-        with self._lock:
-            return route in self._outages

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from modulith.management.selection import chosen_modules
-from modulith.outbox.relay import RelayReport
+from modulith.outbox.outcomes import RelayReport
 from modulith.runtime import runtime
 
 

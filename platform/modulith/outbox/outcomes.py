@@ -1,0 +1,200 @@
+"""What became of each delivery, recorded where the relay still holds its claim: delivered
+(a batch in one statement), failed and due again after a backoff, dead, or postponed because
+its route is down (attempts untouched). An outcome whose claim lapsed meanwhile is another
+relay's to record: it is logged and counted, not written."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from modulith.bus.envelope import Envelope
+from modulith.observability.logs import event_fields
+from modulith.observability.metrics import (
+    CLAIMS_LOST,
+    EVENTS_DEAD,
+    EVENTS_DELIVERED,
+    EVENTS_RETRIED,
+)
+from modulith.outbox.models import Delivery, DeliveryStatus
+from modulith.outbox.retention import forget_events
+from modulith.outbox.retry import RetryPolicy
+from modulith.outbox.statements import mark_delivered
+from modulith.transports.base import Outcome
+
+log = logging.getLogger("modulith.outbox.relay")  # these lines are the relay's
+
+
+@dataclass
+class RelayReport:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    # Not attempted: their route is down. They wait, attempts untouched.
+    waiting: int = 0
+    # Attempted, but another relay had taken them over meanwhile: not recorded here.
+    lost: int = 0
+    # Rows past their retention, deleted by the sweep.
+    purged: int = 0
+    # A sweep reached its limit in some module database: more may be due right now.
+    more_due: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: "RelayReport") -> None:
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.dead += other.dead
+        self.waiting += other.waiting
+        self.lost += other.lost
+        self.purged += other.purged
+        self.more_due = self.more_due or other.more_due
+        self.errors += other.errors
+
+    @property
+    def handled(self) -> int:
+        return self.delivered + self.retried + self.dead + self.waiting + self.lost
+
+    def __str__(self) -> str:
+        text = f"delivered {self.delivered}, retried {self.retried}, dead {self.dead}"
+        if self.waiting:
+            text += f", waiting for their route {self.waiting}"
+        if self.lost:
+            text += f", claims lost {self.lost}"
+        if self.purged:
+            text += f", purged {self.purged} rows"
+        return text
+
+
+class OutcomeRecorder:
+    def __init__(self, policy: RetryPolicy, lease: timedelta, deletes_on_delivery: bool) -> None:
+        self.policy = policy
+        self.lease = lease
+        self.deletes_on_delivery = deletes_on_delivery
+
+    def delivered(
+        self, alias: str, route: str, delivered: list[tuple[Delivery, Envelope]]
+    ) -> RelayReport:
+        """Records a batch's successes in one statement (or deletes them, when nothing
+        delivered is kept), only where this relay still holds the claim."""
+        if not delivered:
+            return RelayReport()
+        ids = [delivery.pk for delivery, _ in delivered]
+        tokens = sorted({delivery.claimed_by for delivery, _ in delivered})
+        if self.deletes_on_delivery:
+            mine = Delivery.objects.using(alias).filter(pk__in=ids, claimed_by__in=tokens)
+            recorded = mine.delete()[0]
+            forget_events(alias, {delivery.event_id for delivery, _ in delivered})
+        else:
+            recorded = mark_delivered(alias, ids, tokens, timezone.now())
+        EVENTS_DELIVERED.labels(alias, route).inc(recorded)
+        if log.isEnabledFor(logging.INFO):
+            for delivery, envelope in delivered:
+                log.info(
+                    "delivered %s to %s",
+                    envelope.event_name,
+                    route,
+                    extra=self._fields(alias, delivery, envelope),
+                )
+        if recorded < len(delivered):
+            lost = self._lost(alias, route, len(delivered) - recorded)
+            lost.delivered = recorded
+            return lost
+        return RelayReport(delivered=recorded)
+
+    def postponed(
+        self, alias: str, deliveries: list[Delivery], until: datetime, reason: str
+    ) -> RelayReport:
+        """Releases deliveries whose route is down until its next probe, attempts untouched:
+        in one statement, and due at the same moment for every relay."""
+        if not deliveries:
+            return RelayReport()
+        changes: dict[str, object] = {
+            "next_attempt_at": Now() + max(until - timezone.now(), timedelta(0)),
+            "claimed_by": "",
+            "claimed_until": None,
+            "updated_at": Now(),
+        }
+        if reason:
+            changes["last_error"] = f"route unavailable: {reason}"[:4000]
+        Delivery.objects.using(alias).filter(
+            pk__in=[delivery.pk for delivery in deliveries],
+            claimed_by__in={delivery.claimed_by for delivery in deliveries},
+        ).update(**changes)
+        return RelayReport(waiting=len(deliveries))
+
+    def failed(
+        self, alias: str, delivery: Delivery, outcome: Outcome, envelope: Envelope | None
+    ) -> RelayReport:
+        """Records a failure: due again after a backoff, or dead."""
+        fields = self._fields(alias, delivery, envelope)
+        attempts = delivery.attempts + 1
+        dead = outcome.permanent or self.policy.exhausted(attempts)
+        delay = self.policy.delay(attempts)
+        changes: dict[str, object] = {
+            "attempts": attempts,
+            "claimed_by": "",
+            "claimed_until": None,
+            "updated_at": Now(),
+            "last_error": outcome.error[:4000],
+        }
+        if dead:
+            changes |= {"status": DeliveryStatus.DEAD, "dead_at": Now()}
+        else:
+            changes |= {"next_attempt_at": Now() + delay}
+        # Only while this relay still holds the claim: one it lost is another relay's to record.
+        mine = Delivery.objects.using(alias).filter(pk=delivery.pk, claimed_by=delivery.claimed_by)
+        if not mine.update(**changes):
+            return self._lost(alias, delivery.route, 1)
+        if dead:
+            EVENTS_DEAD.labels(alias, delivery.route).inc()
+            log.error(
+                "dead letter: %s %s to %s after %d attempt(s): %s",
+                fields["event_name"],
+                delivery.event_id,
+                delivery.route,
+                attempts,
+                outcome.error,
+                extra=fields,
+            )
+            return RelayReport(dead=1, errors=[outcome.error])
+        EVENTS_RETRIED.labels(alias, delivery.route).inc()
+        log.warning(
+            "%s to %s failed (attempt %d), next attempt in %.1f s: %s",
+            fields["event_name"],
+            delivery.route,
+            attempts,
+            delay.total_seconds(),
+            outcome.error,
+            extra=fields,
+        )
+        return RelayReport(retried=1, errors=[outcome.error])
+
+    def _lost(self, alias: str, route: str, count: int) -> RelayReport:
+        """The claim lapsed while this relay worked (a send or a handler outlived
+        MODULITH_CLAIM_SECONDS) and another relay took the deliveries over: their outcome is
+        the other relay's to record. The inbox absorbs a second delivery."""
+        CLAIMS_LOST.labels(alias, route).inc(count)
+        log.error(
+            "lost the claim on %d deliveries of %s to %s before recording their outcome: "
+            "they were held longer than MODULITH_CLAIM_SECONDS=%s",
+            count,
+            alias,
+            route,
+            self.lease.total_seconds(),
+            extra={"route": route},
+        )
+        return RelayReport(lost=count)
+
+    @staticmethod
+    def _fields(alias: str, delivery: Delivery, envelope: Envelope | None) -> dict[str, str]:
+        """A log line's fields: the module (its name is its database alias) and the event's
+        trace."""
+        return event_fields(
+            module=alias,
+            event_id=delivery.event_id,
+            event_name=delivery.event.event_name,
+            data=envelope.data if envelope else None,
+            traceparent=envelope.traceparent if envelope else None,
+        ) | {"route": delivery.route}
