@@ -114,6 +114,8 @@ def test_an_emulator_outage_of_a_minute_delays_orders_and_kills_none(
             lambda: gauge(orders_service, "modulith_route_down", route=route) == 1, 10
         ), "orders' relay does not report its route down"
         assert {order(api, o)["status"] for o in placed_orders.values()} == {"PENDING"}
+        # The outbox is the buffer: the service stays ready to take orders.
+        assert httpx.get(f"{orders_service}/health/ready", timeout=5).status_code == 200
         waiting = attempts("orders", "OrderPlaced", DeliveryStatus.PENDING)
         # One delivery an order (OrderPlaced has one route), none attempted yet.
         assert waiting == [0] * len(OUTAGE_ORDERS), (
