@@ -2,7 +2,6 @@
 
 from uuid import UUID
 
-
 from contracts.orders import OrderQueries
 from contracts.payments import PaymentCaptured, PaymentFailed
 from modules.payments import gateway
