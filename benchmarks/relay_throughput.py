@@ -153,7 +153,9 @@ def _topology(transport: str) -> Iterator[Any]:
     settings.MODULITH_EVENT_BUS = name
     install(build_runtime())
     current = runtime()
-    current.relay.scheduler = lambda alias, deliveries, certain: None  # they wait for the sweep
+    # Published deliveries wait, unclaimed, for the timed sweep.
+    current.relay.scheduler = lambda alias, deliveries, certain: None
+    current.relay.claims_at_publish = False
     call_command("provision", stdout=StringIO())
     try:
         yield current

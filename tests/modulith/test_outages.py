@@ -149,3 +149,34 @@ def test_a_handler_calling_out_holds_no_transaction_on_its_modules_database() ->
     assert waited < 1.0
     assert run.recorded
     assert run.already_handled()
+
+
+def test_deliveries_handed_over_after_their_claim_lapsed_are_not_sent_twice(
+    settings: Any,
+) -> None:
+    settings.MODULITH_CLAIM_SECONDS = 0.2
+    relay = runtime().relay
+    handed_over: list[tuple[str, list[Delivery], bool]] = []
+    relay.scheduler = lambda alias, deliveries, certain: handed_over.append(
+        (alias, deliveries, certain)
+    )  # a delivery thread that is slow to start
+    order_id = uuid4()
+    Order.objects.create(
+        id=order_id, customer_id="c", total=Decimal("1.00"), currency="EUR", payment_token="t"
+    )
+    with transaction.atomic(using="payments"):
+        publish(
+            PaymentCaptured(
+                order_id=order_id, payment_id=uuid4(), amount=Decimal("1.00"), currency="EUR"
+            )
+        )
+    time.sleep(0.3)
+    assert sweep().delivered == 1  # the claim lapsed: a sweep delivered it meanwhile
+    alias, deliveries, certain = handed_over[0]  # the PaymentCaptured of payments
+
+    report = relay.deliver_published(alias, deliveries, certain)
+
+    assert (alias, certain) == ("payments", True)
+    assert report.handled == 0
+    confirmed = OutboxEvent.objects.using("orders").filter(event_name="OrderConfirmed")
+    assert confirmed.count() == 1

@@ -33,6 +33,13 @@ class Claims:
         delivers it."""
         return {"claimed_by": self.publisher_token, "claimed_until": timezone.now() + self.lease}
 
+    @staticmethod
+    def still_held(deliveries: Sequence[Delivery]) -> bool:
+        """Whether the claims made at publish have not lapsed yet, by this server's clock (the
+        one that set them)."""
+        now = timezone.now()
+        return all(d.claimed_until is not None and d.claimed_until > now for d in deliveries)
+
     def held(self, alias: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
         """Those of the deliveries this process claimed as it published them that it still
         holds: one statement; a delivery of a rolled-back savepoint is not among them."""

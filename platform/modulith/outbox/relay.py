@@ -71,7 +71,10 @@ class Relay:
         """Delivers what this process just published and committed, as it was stored."""
         if not self.claims_at_publish:
             return self.deliver(alias, [delivery.pk for delivery in deliveries])
-        return self._send(alias, deliveries if certain else self.claims.held(alias, deliveries))
+        # Waited longer than the claim lasts (a busy pool)? A sweep may have taken them: ask.
+        if not certain or not self.claims.still_held(deliveries):
+            deliveries = self.claims.held(alias, deliveries)
+        return self._send(alias, deliveries)
 
     def deliver(self, alias: str, delivery_ids: Sequence[int]) -> RelayReport:
         """Delivers these deliveries if they are due and nobody else holds them."""
