@@ -179,9 +179,10 @@ def _delete_resources(current: Any, name: str) -> None:
 
 
 def _empty_outbox() -> None:
-    from modulith.outbox.models import OutboxEvent
+    from modulith.outbox.models import Delivery, OutboxEvent
 
-    OutboxEvent.objects.using(PUBLISHER).all().delete()  # and their deliveries
+    Delivery.objects.using(PUBLISHER).all().delete()  # before their events, as the purge does
+    OutboxEvent.objects.using(PUBLISHER).all().delete()
 
 
 # --- the measurements ---------------------------------------------------------------------

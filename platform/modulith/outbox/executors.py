@@ -1,6 +1,7 @@
 """Where deliveries scheduled after a commit run: inline, on a thread pool, or in Celery."""
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections
@@ -26,10 +27,13 @@ def inline(relay: Relay) -> Scheduler:
 def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
     """On a few background threads of this process, like an asynchronous listener: the
     request that published returns at once; the relay's sweep covers a crash meanwhile.
-    Nobody waits for the result, so an exception is logged and counted here."""
+    What a handler publishes on a delivery thread is delivered on that same thread once its
+    transaction commits: nobody waits there, and another hop would only add a wait. Nobody
+    waits for the result, so an exception is logged and counted here."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modulith-deliver")
+    delivering = threading.local()
 
-    def run(alias: str, deliveries: list[Delivery], certain: bool) -> None:
+    def deliver(alias: str, deliveries: list[Delivery], certain: bool) -> bool:
         try:
             relay.deliver_published(alias, deliveries, certain)
         except Exception:
@@ -40,11 +44,23 @@ def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
                 alias,
                 extra={MODULE: alias},
             )
-            # This thread's connections, which may be broken; the next delivery reconnects.
-            connections.close_all()
+            return False
+        return True
+
+    def run(alias: str, deliveries: list[Delivery], certain: bool) -> None:
+        delivering.active = True
+        try:
+            if not deliver(alias, deliveries, certain):
+                # This thread's connections may be broken; the next delivery reconnects.
+                connections.close_all()
+        finally:
+            delivering.active = False
 
     def submit(alias: str, deliveries: list[Delivery], certain: bool) -> None:
-        pool.submit(run, alias, deliveries, certain)
+        if getattr(delivering, "active", False):
+            deliver(alias, deliveries, certain)  # a cascade: on this delivery thread
+        else:
+            pool.submit(run, alias, deliveries, certain)
 
     return submit
 
