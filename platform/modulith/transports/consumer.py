@@ -120,7 +120,7 @@ class QueueConsumer:
         failures = 0
         while not stop.is_set():
             try:
-                report = self.poll(stop=stop)
+                messages = self.receive()
             except Exception:
                 failures += 1
                 # The queue is down: probed as often as a route or a dependency that is.
@@ -136,11 +136,21 @@ class QueueConsumer:
                 stop.wait(delay)
                 continue
             failures = 0
-            on_report(report)
+            # Busy until the messages in hand are handled and counted: a stopping process
+            # waits for that, not for a long poll.
+            self.busy.set()
+            try:
+                on_report(self.handle(messages, stop))
+            finally:
+                self.busy.clear()
             if once:
                 return
 
     def poll(self, max_messages: int = 10, stop: threading.Event | None = None) -> ConsumerReport:
+        """One receive, and the handling of what it brought."""
+        return self.handle(self.receive(max_messages), stop or threading.Event())
+
+    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
             QueueUrl=self.queues.url(self.module.name),
             MaxNumberOfMessages=max(1, min(max_messages, 10)),
@@ -148,17 +158,17 @@ class QueueConsumer:
             MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["ApproximateReceiveCount", "AWSTraceHeader"],
         )
+        return list(response.get("Messages", []))
+
+    def handle(self, messages: list[dict[str, Any]], stop: threading.Event) -> ConsumerReport:
         report = ConsumerReport()
-        stop = stop or threading.Event()
-        self.busy.set()
         try:
-            held, reason = self._handle_in_order(response.get("Messages", []), report, stop)
+            held, reason = self._handle_in_order(messages, report, stop)
             if held and reason:
                 self._wait_out(held, reason, report, stop)
             elif held:  # stopping: whoever consumes next gets them at once
                 self._set_visibility(held, 0)
         finally:
-            self.busy.clear()
             close_old_connections()
         return report
 
