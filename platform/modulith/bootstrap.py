@@ -81,7 +81,10 @@ def build_runtime() -> Runtime:
         ),
         claim_seconds=settings.MODULITH_CLAIM_SECONDS,
         outages=RouteBreaker(
-            settings.MODULITH_TRANSPORT, max_seconds=settings.MODULITH_ROUTE_PROBE_MAX_SECONDS
+            settings.MODULITH_TRANSPORT,
+            backoff=RetryPolicy(
+                base_seconds=0.5, max_seconds=settings.MODULITH_ROUTE_PROBE_MAX_SECONDS
+            ),
         ),
         retention=Retention(
             outbox=settings.MODULITH_OUTBOX_RETENTION, inbox=settings.MODULITH_INBOX_RETENTION
@@ -111,7 +114,7 @@ def queue_consumer(
         queues=current.aws.queues,
         backoff=current.relay.policy,
         # A dependency that is down is probed as often as a route that is.
-        pause=RetryPolicy(base_seconds=0.5, max_seconds=current.relay.outages.max_seconds),
+        pause=current.relay.outages.backoff,
         wait_seconds=current.aws.wait_seconds if wait_seconds is None else wait_seconds,
     )
 

@@ -60,9 +60,10 @@ class Dispatcher:
 
         Each handler runs outside any transaction, so its network calls hold no lock; its
         writes, in `modulith.bus.atomic`, commit with its inbox record. A handler that already
-        handled the event is skipped (nobody looks on the event's `first_attempt`; the
-        inbox's unique key refuses a duplicate all the same). In the event's trace
-        (a `deliver` span of it), with log lines that say which module handles which event.
+        handled the event is skipped; on the event's `first_attempt` nobody looks, since it
+        cannot have been handled yet (the inbox's unique key refuses a duplicate all the
+        same). In the event's trace (a `deliver` span of it), with log lines that say which
+        module handles which event.
         """
         fields = event_fields(
             module=subscriber.name,

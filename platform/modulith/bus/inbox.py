@@ -89,18 +89,14 @@ def atomic(*, using: str) -> Iterator[None]:
     module, the outermost such block also records the event in the handler's inbox, so the
     writes and the record commit together (or neither does)."""
     run = _current_run.get()
-    joins = (
-        run is not None
-        and not run.recorded
-        and run.database == using
-        and not transaction.get_connection(using).in_atomic_block
-    )
+    outermost = not transaction.get_connection(using).in_atomic_block
+    joining = run if run and not run.recorded and run.database == using and outermost else None
     try:
         with transaction.atomic(using=using):
-            if joins and run is not None:
-                run.record()
+            if joining:
+                joining.record()
             yield
     except BaseException:
-        if joins and run is not None:
-            run.recorded = False  # rolled back with the writes
+        if joining:
+            joining.recorded = False  # rolled back with the writes
         raise

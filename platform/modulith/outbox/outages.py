@@ -10,15 +10,15 @@ events; it never dead-letters them.
 """
 
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.utils import timezone
 
 from modulith.observability.metrics import ROUTE_DOWN, ROUTE_OUTAGES
+from modulith.outbox.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,10 @@ class RouteBreaker:
     """Per route of one transport: closed (send), or open until its next probe."""
 
     transport: str
-    base_seconds: float = 0.5
-    max_seconds: float = 30.0
+    # Between probes: capped exponential backoff with jitter, from half a second.
+    backoff: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(base_seconds=0.5, max_seconds=30.0)
+    )
     _outages: dict[str, _Outage] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,10 +62,7 @@ class RouteBreaker:
                 outage = self._outages[route] = _Outage(since=time.monotonic())
             outage.failures += 1
             outage.reason = reason
-            ceiling = min(self.max_seconds, self.base_seconds * 2 ** (outage.failures - 1))
-            outage.probe_at = timezone.now() + timedelta(
-                seconds=random.uniform(ceiling / 2, ceiling)
-            )
+            outage.probe_at = timezone.now() + self.backoff.delay(outage.failures)
             probe_at = outage.probe_at
         if opened:
             ROUTE_DOWN.labels(self.transport, route).set(1)

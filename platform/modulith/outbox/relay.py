@@ -180,12 +180,12 @@ class Relay:
                 )
         if not sendable:
             return report, [], ""
+        # Just published and claimed by this process: nobody can have handled them yet.
+        first = all(
+            delivery.attempts == 0 and delivery.claimed_by == self.claims.publisher_token
+            for delivery, _ in sendable
+        )
         try:
-            # Just published and claimed by this process: nobody can have handled them yet.
-            first = all(
-                delivery.attempts == 0 and delivery.claimed_by == self.claims.publisher_token
-                for delivery, _ in sendable
-            )
             outcomes = self.transport.send(
                 route, [envelope for _, envelope in sendable], first_attempt=first
             )

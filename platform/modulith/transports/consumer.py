@@ -165,8 +165,8 @@ class QueueConsumer:
         try:
             held, reason = self._handle_in_order(messages, report, stop)
             if held and reason:
-                self._wait_out(held, reason, report, stop)
-            elif held:  # stopping: whoever consumes next gets them at once
+                held = self._wait_out(held, reason, report, stop)
+            if held:  # stopping: whoever consumes next gets them at once
                 self._set_visibility(held, 0)
         finally:
             close_old_connections()
@@ -198,10 +198,10 @@ class QueueConsumer:
         reason: str,
         report: ConsumerReport,
         stop: threading.Event,
-    ) -> None:
+    ) -> list[dict[str, Any]]:
         """Pauses the queue while a dependency is down: the held messages stay hidden, and the
-        first of them probes after each backoff. Returns once all are handled, or on stop
-        (after making the held messages visible again for whoever consumes next)."""
+        first of them probes after each backoff. Returns once all are handled, or on stop with
+        those still held."""
         CONSUMER_PAUSED.labels(self.module.name).set(1)
         log.error(
             "%s paused its queue: a dependency is unavailable (%s); %d message(s) held until "
@@ -218,13 +218,11 @@ class QueueConsumer:
                 delay = self.pause.delay(probes).total_seconds()
                 self._set_visibility(held, round(delay) + HOLD_MARGIN_SECONDS)
                 if stop.wait(delay):
-                    self._set_visibility(held, 0)
-                    return
+                    return held
                 before = len(held)
                 held, reason = self._handle_in_order(held, report, stop)
                 if held and not reason:  # told to stop between two messages
-                    self._set_visibility(held, 0)
-                    return
+                    return held
                 if len(held) < before:
                     probes = 0  # it answers again; a new outage starts its backoff afresh
         finally:
@@ -234,6 +232,7 @@ class QueueConsumer:
             self.module.name,
             time.monotonic() - started,
         )
+        return []
 
     def _set_visibility(self, messages: list[dict[str, Any]], seconds: int) -> None:
         try:
