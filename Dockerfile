@@ -24,11 +24,12 @@ RUN groupadd --system --gid 10001 app \
         --shell /usr/sbin/nologin app
 
 # The settings find manage.py and var/ relative to the source tree, so the code runs from /app.
-# An editable install puts its dependencies and the packages (including `modulith`, whose source
-# root is platform/) on the path while keeping /app the only copy of the code.
+# Editable installs of the framework (platform/, the `modulith` distribution) and of the shop,
+# in one pip call so that the shop's `modulith` is this one, put their dependencies and packages
+# on the path while keeping /app the only copy of the code.
 WORKDIR /app
 COPY . /app
-RUN pip install --no-cache-dir -e /app
+RUN pip install --no-cache-dir -e /app/platform -e /app
 
 # Static files are collected at build time into /app/staticfiles (STATIC_ROOT, apart from the
 # data in /app/var) and served by whitenoise. The settings load with DEBUG off only with a secret key and API keys of

@@ -10,10 +10,12 @@ JOBS ?= 2
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "modulith needs Python 3.11 or newer: set PYTHON=/path/to/python3.11")'
 
-$(BIN)/.installed: pyproject.toml | check-python
+# The framework (platform/, the `modulith` distribution) and the shop that depends on it, both
+# editable and in one pip call, so that the shop's `modulith` is this one and not PyPI's.
+$(BIN)/.installed: pyproject.toml platform/pyproject.toml | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./platform -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed

@@ -10,8 +10,10 @@ class ModulithConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from modulith import excepthook
         from modulith.bootstrap import build_runtime, settings_changed
         from modulith.runtime import install
 
+        excepthook.install()
         install(build_runtime())
         setting_changed.connect(settings_changed, dispatch_uid="modulith-runtime")

@@ -1,14 +1,15 @@
 """The composition of the framework for this process, from settings. The one place where
-transports and handler executors are chosen."""
+transports and handler executors are chosen, and so where the extras they need are checked
+(`modulith.extras`): the modules of an extra are imported only once it is known to be there."""
 
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils.module_loading import import_string
 
+from modulith import extras
 from modulith.aws.context import AwsContext
 from modulith.aws.names import ResourceNames
 from modulith.bus.dispatch import Dispatcher
@@ -20,9 +21,7 @@ from modulith.outbox.relay import Relay, Scheduler
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
 from modulith.ports import PortResolver, RemoteFactory
-from modulith.remote.client import PortErrors
 from modulith.remote.discovery import CloudMapDiscovery, Discovery, StaticDiscovery
-from modulith.remote.ports import RemotePorts
 from modulith.remote.signing import Signer
 from modulith.runtime import Runtime, install
 from modulith.startup import check_running_modules
@@ -40,15 +39,28 @@ TRANSPORTS: dict[str, TransportFactory] = {
 }
 QUEUE_TRANSPORTS = {"sqs", "eventbridge"}
 
+
+def _celery(relay: Relay) -> Scheduler:
+    # The [celery] extra's module, imported once `_scheduler` has checked it is installed.
+    from modulith.outbox.celery_executor import celery
+
+    return celery(relay)
+
+
 EXECUTORS: dict[str, Callable[[Relay], Scheduler]] = {
     "inline": executors.inline,
     "thread": executors.thread_pool,
-    "celery": executors.celery,
+    "celery": _celery,
 }
+# What a choice needs beyond the core.
+TRANSPORT_EXTRAS = {"sqs": extras.AWS, "eventbridge": extras.AWS}
+EXECUTOR_EXTRAS = {"celery": extras.CELERY}
+POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"}
 
 
 def build_runtime() -> Runtime:
     topology: Topology = settings.MODULITH_TOPOLOGY
+    _check_extras()
     check_running_modules(topology)
     _check_transport_reaches_everyone(settings.MODULITH_TRANSPORT, topology)
     aws = AwsContext(
@@ -119,6 +131,16 @@ def queue_consumer(
     )
 
 
+def _check_extras() -> None:
+    """The extras the settings ask for beyond the transport and executor (which are checked
+    as they are chosen): spans, and PostgreSQL databases."""
+    if getattr(settings, "MODULITH_OTEL", False):
+        extras.require(extras.OTEL, needed_by="MODULITH_OTEL=1")
+    for alias, database in settings.DATABASES.items():
+        if database.get("ENGINE") in POSTGRESQL_ENGINES:
+            extras.require(extras.POSTGRES, needed_by=f"the {alias} database on PostgreSQL")
+
+
 def _check_transport_reaches_everyone(transport: str, topology: Topology) -> None:
     absent = [m.name for m in topology.modules if not topology.is_running(m.name)]
     if transport not in QUEUE_TRANSPORTS and absent:
@@ -139,11 +161,19 @@ def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
     }
     if not needed:
         return None
+    names = ", ".join(sorted(needed))
     if not settings.MODULITH_INTERNAL_SECRET:
         raise ConfigurationError(
-            f"{', '.join(sorted(needed))} run elsewhere: set MODULITH_INTERNAL_SECRET "
+            f"{names} run elsewhere: set MODULITH_INTERNAL_SECRET "
             "(the same on every service) to sign the calls to them"
         )
+    extras.require(extras.REMOTE, needed_by=f"calling the query ports of {names} over HTTP")
+    # The [remote] extra's modules, imported now that it is known to be installed.
+    import httpx
+
+    from modulith.remote.client import PortErrors
+    from modulith.remote.ports import RemotePorts
+
     discovery = _discovery(aws)
     if isinstance(discovery, StaticDiscovery):
         missing = sorted(needed - set(discovery.urls))
@@ -188,6 +218,8 @@ def _transport(name: str, topology: Topology, aws: AwsContext, dispatcher: Dispa
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={name!r} is not a transport; use one of {', '.join(TRANSPORTS)}"
         ) from None
+    if name in TRANSPORT_EXTRAS:
+        extras.require(TRANSPORT_EXTRAS[name], needed_by=f"MODULITH_TRANSPORT={name}")
     return factory(topology, aws, dispatcher)
 
 
@@ -198,6 +230,8 @@ def _scheduler(mode: str, relay: Relay) -> Scheduler:
         raise ConfigurationError(
             f"MODULITH_ASYNC_HANDLERS={mode!r} is not a mode; use one of {', '.join(EXECUTORS)}"
         ) from None
+    if mode in EXECUTOR_EXTRAS:
+        extras.require(EXECUTOR_EXTRAS[mode], needed_by=f"MODULITH_ASYNC_HANDLERS={mode}")
     return factory(relay)
 
 

@@ -10,8 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
-
+from modulith.database_url import parse_database_url
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
 
@@ -113,7 +112,7 @@ def deployment(
 def database(variable: str, default_file: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     url = env_str(variable, f"sqlite:///{default_file}", environ)
     try:
-        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+        config = parse_database_url(url, conn_max_age=60)
     except ValueError as error:
         raise ConfigurationError(f"{variable} is not a database URL: {error}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":

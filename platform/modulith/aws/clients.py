@@ -3,18 +3,22 @@
 Credentials come from the default chain, the region from AWS_DEFAULT_REGION, and the endpoint
 from AWS_ENDPOINT_URL when set (a local emulator needs no code path of its own). What we set
 are timeouts and retries: a slow or throttling AWS must never hang a request or a relay.
+
+boto3 is the [aws] extra. It is imported when the first client is made, not with this module,
+so the in-process bus (whose AwsContext never makes a client) runs without it; the composition
+root checks it is installed when the settings need AWS (`modulith.extras`).
 """
 
 import os
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 
 def client(
     service: str, *, connect_timeout: float = 3.0, read_timeout: float = 10.0, attempts: int = 3
 ) -> Any:
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
@@ -25,6 +29,13 @@ def client(
     )
     # A session per client: clients are thread-safe, sessions are not.
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+def default_region() -> str | None:
+    """The region boto3 would use (environment, profile or instance metadata config)."""
+    import boto3
+
+    return boto3.session.Session().region_name
 
 
 def _custom_endpoint(service: str) -> bool:

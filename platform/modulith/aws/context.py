@@ -4,9 +4,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
-import boto3
-
-from modulith.aws.clients import client
+from modulith.aws.clients import client, default_region
 from modulith.aws.deadletters import QueueDeadLetters
 from modulith.aws.names import QueueDirectory, ResourceNames
 from modulith.aws.resources import AwsTopology, aws_topology
@@ -43,7 +41,7 @@ class AwsContext:
     @property
     def region(self) -> str | None:
         """The region boto3 would use (environment, profile or instance metadata config)."""
-        return boto3.session.Session().region_name
+        return default_region()
 
     def client(self, service: str) -> Any:
         return client(service)

@@ -1,175 +1,119 @@
-"""Prometheus metrics, served by `metrics_view` in the text exposition format.
+"""What the bus did, as metrics: Prometheus when prometheus-client (the [prometheus] extra) is
+installed, served by `metrics_view` in the text exposition format; without it, every
+instrument is a no-op and /metrics answers 404 with one line naming the extra.
 
 Counters count what the bus did in this process: events published (committed to the outbox),
 deliveries the relay handed over, retried or dead-lettered, and queue messages a consumer
 finished with. Gauges are read from each running module's database at scrape time, so every
 process running a module reports the same values: deliveries pending (the outbox lag), the age
-of the oldest one, and dead letters.
-
-Several worker processes (gunicorn --workers N): each counts on its own, and a scrape reaches
-one of them. Set PROMETHEUS_MULTIPROC_DIR to an empty directory before the processes start
-(prometheus-client's multiprocess mode): the counters of every process are then added up at
-each scrape. The gauges need nothing: they are read from the databases.
+of the oldest one, and dead letters. Several processes: see `modulith.observability.prometheus`.
 """
 
-import logging
-import os
-import threading
-from collections.abc import Iterable
-from datetime import datetime
+from typing import Protocol, Self
 
-from django.db import DatabaseError
-from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.views.decorators.http import require_safe
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, multiprocess
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics_core import Metric
 
-from modulith.outbox.models import Delivery, DeliveryStatus
-from modulith.runtime import runtime
+from modulith import extras
 
-log = logging.getLogger(__name__)
+PROMETHEUS = extras.installed(extras.PROMETHEUS)
+if PROMETHEUS:
+    from modulith.observability import prometheus
 
-EVENTS_PUBLISHED = Counter(
+WITHOUT_PROMETHEUS = "metrics need prometheus-client: pip install 'modulith[prometheus]'\n"
+
+
+class Counter(Protocol):
+    def labels(self, *values: str) -> Self: ...
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class Gauge(Protocol):
+    def labels(self, *values: str) -> Self: ...
+
+    def set(self, value: float) -> None: ...
+
+
+class Unmetered:
+    """A counter or gauge that records nothing: metrics without prometheus-client."""
+
+    def labels(self, *values: str) -> Self:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def set(self, value: float) -> None:
+        pass
+
+
+def _counter(name: str, documentation: str, labels: list[str]) -> Counter:
+    return prometheus.counter(name, documentation, labels) if PROMETHEUS else Unmetered()
+
+
+def _gauge(name: str, documentation: str, labels: list[str]) -> Gauge:
+    return prometheus.gauge(name, documentation, labels) if PROMETHEUS else Unmetered()
+
+
+EVENTS_PUBLISHED = _counter(
     "modulith_events_published",
     "Events committed to the outbox, by publishing module and event.",
     ["module", "event"],
 )
-EVENTS_DELIVERED = Counter(
+EVENTS_DELIVERED = _counter(
     "modulith_events_delivered",
     "Deliveries the relay handed over, by publishing module and route.",
     ["module", "route"],
 )
-EVENTS_RETRIED = Counter(
+EVENTS_RETRIED = _counter(
     "modulith_events_retried",
     "Deliveries that failed and wait for another attempt, by publishing module and route.",
     ["module", "route"],
 )
-EVENTS_DEAD = Counter(
+EVENTS_DEAD = _counter(
     "modulith_events_dead",
     "Deliveries parked as dead letters, by publishing module and route.",
     ["module", "route"],
 )
-MESSAGES_HANDLED = Counter(
+MESSAGES_HANDLED = _counter(
     "modulith_messages_handled",
     "Queue messages a consumer finished with, by subscribing module and outcome "
     "(handled, duplicate, retried, dead).",
     ["module", "outcome"],
 )
-DELIVERY_ERRORS = Counter(
+DELIVERY_ERRORS = _counter(
     "modulith_delivery_errors",
     "Exceptions that escaped a delivery run off the request (thread, celery) or a sweep of the "
     "embedded relay, by module and executor; the deliveries wait for the next sweep.",
     ["module", "executor"],
 )
-ROUTE_DOWN = Gauge(
+ROUTE_DOWN = _gauge(
     "modulith_route_down",
     "1 while the relay cannot reach a route (its events wait in the outbox), else 0.",
     ["transport", "route"],
-    multiprocess_mode="livemax",
 )
-ROUTE_OUTAGES = Counter(
+ROUTE_OUTAGES = _counter(
     "modulith_route_outages",
     "Times a route went down (the relay could not reach it as a whole), by transport and route.",
     ["transport", "route"],
 )
-CLAIMS_LOST = Counter(
+CLAIMS_LOST = _counter(
     "modulith_claims_lost",
     "Outcomes not recorded because the relay no longer held the delivery's claim (it lapsed "
     "and another relay took the delivery), by module and route.",
     ["module", "route"],
 )
-CONSUMER_PAUSED = Gauge(
+CONSUMER_PAUSED = _gauge(
     "modulith_consumer_paused",
     "1 while a module's consumer has paused its queue because a dependency is unavailable.",
     ["module"],
-    multiprocess_mode="livemax",
 )
-
-
-class OutboxCollector:
-    """Gauges of every running module's outbox, queried when scraped."""
-
-    def describe(self) -> Iterable[Metric]:
-        return _families()
-
-    def collect(self) -> Iterable[Metric]:
-        pending, oldest, dead = _families()
-        now = timezone.now()
-        for module in runtime().topology.running_modules:
-            try:
-                waiting, since, parked = _outbox_stats(module.database)
-            except DatabaseError as error:
-                log.warning("no outbox metrics for %s: %s", module.name, error)
-                continue
-            pending.add_metric([module.name], waiting)
-            oldest.add_metric([module.name], (now - since).total_seconds() if since else 0.0)
-            dead.add_metric([module.name], parked)
-        return [pending, oldest, dead]
-
-
-def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
-    return (
-        GaugeMetricFamily(
-            "modulith_outbox_pending",
-            "Deliveries committed and not yet delivered (the outbox lag), by module.",
-            labels=["module"],
-        ),
-        GaugeMetricFamily(
-            "modulith_outbox_oldest_pending_age_seconds",
-            "Age of the oldest event with a pending delivery, by module (0 when none).",
-            labels=["module"],
-        ),
-        GaugeMetricFamily(
-            "modulith_dead_letters",
-            "Deliveries parked as dead letters, by module.",
-            labels=["module"],
-        ),
-    )
-
-
-def _outbox_stats(alias: str) -> tuple[int, datetime | None, int]:
-    """Pending deliveries, when the oldest of their events was stored, and dead letters."""
-    pending = Q(status=DeliveryStatus.PENDING)
-    stats = (
-        Delivery.objects.using(alias)
-        .filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.DEAD])
-        .aggregate(
-            pending=Count("id", filter=pending),
-            oldest=Min("event__created_at", filter=pending),
-            dead=Count("id", filter=Q(status=DeliveryStatus.DEAD)),
-        )
-    )
-    return int(stats["pending"]), stats["oldest"], int(stats["dead"])
-
-
-_outbox = OutboxCollector()
-_lock = threading.Lock()
-_registry: CollectorRegistry | None = None
-
-
-def registry() -> CollectorRegistry:
-    """The registry a scrape reads: this process's counters (or, in multiprocess mode, every
-    process's), and the outbox gauges."""
-    global _registry
-    with _lock:
-        if _registry is None:
-            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-                combined = CollectorRegistry()
-                multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
-                combined.register(_outbox)
-                _registry = combined
-            else:
-                REGISTRY.register(_outbox)
-                _registry = REGISTRY
-        return _registry
 
 
 @require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """/metrics, for Prometheus: mounted by the project, never under the public /api/."""
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return HttpResponse(encoder(registry()), content_type=content_type)
+    if not PROMETHEUS:
+        return HttpResponse(WITHOUT_PROMETHEUS, status=404, content_type="text/plain")
+    return prometheus.exposition(request)

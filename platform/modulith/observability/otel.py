@@ -1,8 +1,9 @@
 """OpenTelemetry spans, when the SDK is installed and switched on; nothing at all otherwise.
 
 Switched on by the `MODULITH_OTEL` setting (the project sets it from `MODULITH_OTEL=1`,
-`OTEL_TRACES_EXPORTER` or `OTEL_EXPORTER_OTLP_ENDPOINT`). opentelemetry-sdk is optional: without
-it, or switched off, every function here is a no-op and nothing of OpenTelemetry is imported.
+`OTEL_TRACES_EXPORTER` or `OTEL_EXPORTER_OTLP_ENDPOINT`). opentelemetry-sdk is the [otel] extra:
+switched off, every function here is a no-op and nothing of OpenTelemetry is imported; switched
+on without it, the process does not start (one line naming the extra, from `modulith.bootstrap`).
 
 Spans are opened by `modulith.observability.trace`, which keeps the W3C traceparent the
 framework carries through requests, the outbox and queues: a span's parent is the traceparent
@@ -40,12 +41,11 @@ EVENT_ID = "modulith.event_id"
 
 _lock = threading.Lock()
 _tracer: Any = None
-_unavailable = False
 
 
 def enabled() -> bool:
-    """OpenTelemetry is switched on and its SDK is importable."""
-    return _switched_on() and _get_tracer() is not None
+    """OpenTelemetry is switched on (and so installed: `modulith.bootstrap` checks)."""
+    return _switched_on()
 
 
 def event_attributes(module: str, event_name: str, event_id: object) -> dict[str, str | int]:
@@ -108,18 +108,14 @@ def _switched_on() -> bool:
 
 
 def _get_tracer() -> Any:
-    global _tracer, _unavailable
-    if _tracer is not None or _unavailable:
+    global _tracer
+    if _tracer is not None:
         return _tracer
     with _lock:
-        if _tracer is None and not _unavailable:
-            try:
-                from opentelemetry import trace
-                from opentelemetry.sdk.trace import TracerProvider
-            except ImportError:
-                log.warning("MODULITH_OTEL is on, but opentelemetry-sdk is not installed: no spans")
-                _unavailable = True
-                return None
+        if _tracer is None:
+            from opentelemetry import trace
+            from opentelemetry.sdk.trace import TracerProvider
+
             if not isinstance(trace.get_tracer_provider(), TracerProvider):
                 trace.set_tracer_provider(_provider())
             _tracer = trace.get_tracer("modulith")

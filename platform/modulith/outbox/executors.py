@@ -1,4 +1,5 @@
-"""Where deliveries scheduled after a commit run: inline, on a thread pool, or in Celery."""
+"""Where deliveries scheduled after a commit run: inline, or on a thread pool (Celery, the
+[celery] extra, is `modulith.outbox.celery_executor`)."""
 
 import logging
 import threading
@@ -10,7 +11,6 @@ from modulith.observability.logs import MODULE
 from modulith.observability.metrics import DELIVERY_ERRORS
 from modulith.outbox.models import Delivery
 from modulith.outbox.relay import Relay, Scheduler
-from modulith.tasks import deliver
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,3 @@ def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
             pool.submit(run, alias, deliveries, certain)
 
     return submit
-
-
-def celery(relay: Relay) -> Scheduler:
-    """On a Celery worker (eagerly in this process when there is no broker). The worker
-    claims what it delivers: a task may wait in the broker longer than a claim lasts."""
-    relay.claims_at_publish = False
-
-    def enqueue(alias: str, deliveries: list[Delivery], certain: bool) -> None:
-        deliver.delay(alias, [delivery.pk for delivery in deliveries])
-
-    return enqueue

@@ -1,9 +1,8 @@
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith.aws.provision import Provisioner
+from modulith import extras
 from modulith.runtime import runtime
 
 
@@ -17,6 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="say what would change")
 
     def handle(self, *args: Any, dry_run: bool, **options: Any) -> None:
+        extras.require(extras.AWS, needed_by="manage.py provision")
+        # The [aws] extra's modules, imported now that it is known to be installed.
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from modulith.aws.provision import Provisioner
+
         current = runtime()
         resources = current.aws.resources(current.topology)
         provisioner = Provisioner(current.aws.sqs, current.aws.events, dry_run=dry_run)

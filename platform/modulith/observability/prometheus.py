@@ -1,0 +1,121 @@
+"""The metrics in prometheus-client (the [prometheus] extra): its counters and gauges, the
+outbox gauges read from the databases at scrape time, and the exposition `/metrics` serves.
+
+Several worker processes (gunicorn --workers N): each counts on its own, and a scrape reaches
+one of them. Set PROMETHEUS_MULTIPROC_DIR to an empty directory before the processes start
+(prometheus-client's multiprocess mode): the counters of every process are then added up at
+each scrape. The gauges need nothing: they are read from the databases.
+"""
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import DatabaseError
+from django.db.models import Count, Min, Q
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
+
+from modulith.outbox.models import Delivery, DeliveryStatus
+from modulith.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+
+def counter(name: str, documentation: str, labels: list[str]) -> Counter:
+    return Counter(name, documentation, labels)
+
+
+def gauge(name: str, documentation: str, labels: list[str]) -> Gauge:
+    """A gauge that, in multiprocess mode, reports the highest value of the live processes."""
+    return Gauge(name, documentation, labels, multiprocess_mode="livemax")
+
+
+class OutboxCollector:
+    """Gauges of every running module's outbox, queried when scraped."""
+
+    def describe(self) -> Iterable[Metric]:
+        return _families()
+
+    def collect(self) -> Iterable[Metric]:
+        pending, oldest, dead = _families()
+        now = timezone.now()
+        for module in runtime().topology.running_modules:
+            try:
+                waiting, since, parked = _outbox_stats(module.database)
+            except DatabaseError as error:
+                log.warning("no outbox metrics for %s: %s", module.name, error)
+                continue
+            pending.add_metric([module.name], waiting)
+            oldest.add_metric([module.name], (now - since).total_seconds() if since else 0.0)
+            dead.add_metric([module.name], parked)
+        return [pending, oldest, dead]
+
+
+def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    return (
+        GaugeMetricFamily(
+            "modulith_outbox_pending",
+            "Deliveries committed and not yet delivered (the outbox lag), by module.",
+            labels=["module"],
+        ),
+        GaugeMetricFamily(
+            "modulith_outbox_oldest_pending_age_seconds",
+            "Age of the oldest event with a pending delivery, by module (0 when none).",
+            labels=["module"],
+        ),
+        GaugeMetricFamily(
+            "modulith_dead_letters",
+            "Deliveries parked as dead letters, by module.",
+            labels=["module"],
+        ),
+    )
+
+
+def _outbox_stats(alias: str) -> tuple[int, datetime | None, int]:
+    """Pending deliveries, when the oldest of their events was stored, and dead letters."""
+    pending = Q(status=DeliveryStatus.PENDING)
+    stats = (
+        Delivery.objects.using(alias)
+        .filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.DEAD])
+        .aggregate(
+            pending=Count("id", filter=pending),
+            oldest=Min("event__created_at", filter=pending),
+            dead=Count("id", filter=Q(status=DeliveryStatus.DEAD)),
+        )
+    )
+    return int(stats["pending"]), stats["oldest"], int(stats["dead"])
+
+
+_outbox = OutboxCollector()
+_lock = threading.Lock()
+_registry: CollectorRegistry | None = None
+
+
+def registry() -> CollectorRegistry:
+    """The registry a scrape reads: this process's counters (or, in multiprocess mode, every
+    process's), and the outbox gauges."""
+    global _registry
+    with _lock:
+        if _registry is None:
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                combined = CollectorRegistry()
+                multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+                combined.register(_outbox)
+                _registry = combined
+            else:
+                REGISTRY.register(_outbox)
+                _registry = REGISTRY
+        return _registry
+
+
+def exposition(request: HttpRequest) -> HttpResponse:
+    """Every metric, in the format the scraper asks for."""
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encoder(registry()), content_type=content_type)

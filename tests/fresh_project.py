@@ -1,0 +1,191 @@
+"""A brand-new Django project adopting modulith, as a newcomer would write it: the project
+`django-admin startproject` makes, the framework's lines in its settings, and one module
+(`shipping`: a manifest, an event, a handler of it).
+
+Its processes run with nothing of this repository on their path: the framework comes from the
+Python given (a venv with the wheel installed, or this one with PYTHONPATH=platform).
+"""
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+# Everything the project adds to the settings startproject wrote, in one place. Trim it as the
+# framework takes over its defaults: what stays is what a newcomer has to write.
+# Settings read from the environment are the ones the tests vary.
+MODULITH_SETTINGS = '''
+# modulith
+import os
+from datetime import timedelta
+
+from modulith.conf import deployment
+
+_deployment = deployment(["shipping.module.manifest"], BASE_DIR / "var")
+INSTALLED_APPS += ["modulith", *_deployment.installed_apps]
+MIDDLEWARE.insert(0, "modulith.http.health.HealthCheckMiddleware")
+DATABASES = _deployment.databases
+DATABASE_ROUTERS = ["modulith.db.ModuleRouter"]
+MODULITH_TOPOLOGY = _deployment.topology
+MODULITH_TRANSPORT = os.environ.get("MODULITH_TRANSPORT", "inprocess")
+MODULITH_ASYNC_HANDLERS = os.environ.get("MODULITH_ASYNC_HANDLERS", "inline")
+MODULITH_OTEL = os.environ.get("MODULITH_OTEL") == "1"
+MODULITH_MAX_ATTEMPTS = 5
+MODULITH_RETRY_BASE_SECONDS = 1.0
+MODULITH_RETRY_MAX_SECONDS = 300.0
+MODULITH_MAX_EVENT_BYTES = 256 * 1024
+MODULITH_CLAIM_SECONDS = 15.0
+MODULITH_ROUTE_PROBE_MAX_SECONDS = 30.0
+MODULITH_OUTBOX_RETENTION = timedelta(days=7)
+MODULITH_INBOX_RETENTION = timedelta(days=14)
+MODULITH_PORT_ERRORS = {
+    "unavailable": "builtins.ConnectionError",
+    "failed": "builtins.RuntimeError",
+}
+MODULITH_QUEUE_PREFIX = "mysite"
+MODULITH_EVENT_BUS = "mysite"
+MODULITH_MAX_RECEIVES = 5
+MODULITH_VISIBILITY_TIMEOUT = 30
+MODULITH_CONSUMER_WAIT_SECONDS = 20
+'''
+
+URLS = '''
+from django.conf import settings
+from modulith.http import build_api
+
+api = build_api(settings.MODULITH_TOPOLOGY, title="mysite", version="1", statuses={})
+urlpatterns.append(path("api/", api.urls))
+'''
+
+MODULE = {
+    "__init__.py": "",
+    "events.py": '''from typing import ClassVar
+
+from pydantic import BaseModel
+
+
+class ParcelSent(BaseModel):
+    event_name: ClassVar[str] = "ParcelSent"
+    schema_version: ClassVar[str] = "1.0"
+    parcel: str
+''',
+    "module.py": '''from modulith import Module
+from shipping.events import ParcelSent
+
+manifest = Module(
+    name="shipping",
+    app="shipping",
+    publishes=(ParcelSent,),
+    handles={ParcelSent: "shipping.handlers.on_parcel_sent"},
+)
+''',
+    "handlers.py": '''from django.conf import settings
+
+from shipping.events import ParcelSent
+
+
+def on_parcel_sent(event: ParcelSent) -> None:
+    (settings.BASE_DIR / "handled.txt").write_text(event.parcel)
+''',
+}
+
+# The optional libraries of the framework's extras, as imported.
+EXTRA_MODULES = (
+    "boto3",
+    "botocore",
+    "celery",
+    "kombu",
+    "prometheus_client",
+    "opentelemetry",
+    "psycopg",
+    "psycopg2",
+    "httpx",
+)
+
+# Publishes ParcelSent, then visits the API, the admin and /metrics; prints what the handler
+# wrote, the three statuses, /metrics' body, and which optional libraries got imported.
+PUBLISH = """
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+import django
+django.setup()
+from django.conf import settings
+from django.db import transaction
+from django.test import Client
+from django.test.utils import setup_test_environment
+from modulith.bus import publish
+from shipping.events import ParcelSent
+
+with transaction.atomic(using="shipping"):
+    publish(ParcelSent(parcel="P-1"))
+print("handled", (settings.BASE_DIR / "handled.txt").read_text())
+setup_test_environment()
+client = Client()
+print("api", client.get("/api/openapi.json").status_code)
+print("admin", client.get("/admin/login/").status_code)
+metrics = client.get("/metrics")
+print("metrics", metrics.status_code, metrics.content.decode().strip())
+print("imported", ",".join(sorted(name for name in EXTRA_MODULES if sys.modules.get(name))))
+"""
+
+
+def create(root: Path, python: Path) -> Path:
+    """The project in `root`, made with the django-admin beside `python`."""
+    root.mkdir(parents=True, exist_ok=True)
+    django_admin = python.with_name("django-admin")
+    subprocess.run(
+        [str(django_admin), "startproject", "mysite", str(root)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    with (root / "mysite" / "settings.py").open("a", encoding="utf-8") as file:
+        file.write(MODULITH_SETTINGS)
+    with (root / "mysite" / "urls.py").open("a", encoding="utf-8") as file:
+        file.write(URLS)
+    (root / "shipping").mkdir()
+    for name, text in MODULE.items():
+        (root / "shipping" / name).write_text(text, encoding="utf-8")
+    (root / "publish.py").write_text(
+        f"EXTRA_MODULES = {EXTRA_MODULES!r}\n" + PUBLISH, encoding="utf-8"
+    )
+    return root
+
+
+def run(
+    root: Path,
+    python: Path,
+    *args: str,
+    blocked: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`python <args>` in the project (`manage.py check`, `publish.py`), on nothing of this
+    repository but what `env` puts on the path. `blocked` modules fail to import, as if they
+    were not installed."""
+    command = [str(python), *args]
+    if blocked:
+        command = [
+            str(python),
+            "-c",
+            "import runpy, sys\n"
+            f"for name in {tuple(blocked)!r}:\n"
+            "    sys.modules[name] = None\n"
+            f"sys.argv = {list(args)!r}\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n",
+        ]
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DJANGO_", "MODULITH_", "PYTHON", "VIRTUAL_ENV", "AWS_"))
+        and not name.endswith("DATABASE_URL")
+    }
+    return subprocess.run(
+        command,
+        cwd=root,
+        env={**inherited, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
