@@ -14,7 +14,7 @@ from pathlib import Path
 # Everything the project adds to the settings startproject wrote, in one place. Trim it as the
 # framework takes over its defaults: what stays is what a newcomer has to write.
 # Settings read from the environment are the ones the tests vary.
-MODULITH_SETTINGS = '''
+MODULITH_SETTINGS = """
 # modulith
 import os
 from datetime import timedelta
@@ -47,19 +47,19 @@ MODULITH_EVENT_BUS = "mysite"
 MODULITH_MAX_RECEIVES = 5
 MODULITH_VISIBILITY_TIMEOUT = 30
 MODULITH_CONSUMER_WAIT_SECONDS = 20
-'''
+"""
 
-URLS = '''
+URLS = """
 from django.conf import settings
 from modulith.http import build_api
 
 api = build_api(settings.MODULITH_TOPOLOGY, title="mysite", version="1", statuses={})
 urlpatterns.append(path("api/", api.urls))
-'''
+"""
 
 MODULE = {
     "__init__.py": "",
-    "events.py": '''from typing import ClassVar
+    "events.py": """from typing import ClassVar
 
 from pydantic import BaseModel
 
@@ -68,8 +68,8 @@ class ParcelSent(BaseModel):
     event_name: ClassVar[str] = "ParcelSent"
     schema_version: ClassVar[str] = "1.0"
     parcel: str
-''',
-    "module.py": '''from modulith import Module
+""",
+    "module.py": """from modulith import Module
 from shipping.events import ParcelSent
 
 manifest = Module(
@@ -78,15 +78,15 @@ manifest = Module(
     publishes=(ParcelSent,),
     handles={ParcelSent: "shipping.handlers.on_parcel_sent"},
 )
-''',
-    "handlers.py": '''from django.conf import settings
+""",
+    "handlers.py": """from django.conf import settings
 
 from shipping.events import ParcelSent
 
 
 def on_parcel_sent(event: ParcelSent) -> None:
     (settings.BASE_DIR / "handled.txt").write_text(event.parcel)
-''',
+""",
 }
 
 # The optional libraries of the framework's extras, as imported.

@@ -25,7 +25,7 @@ INDEPENDENCE = "modules-independent"
 def lint_imports_executable() -> str:
     beside_python = Path(sys.executable).with_name("lint-imports")
     found = str(beside_python) if beside_python.is_file() else shutil.which("lint-imports")
-    assert found, "lint-imports is not installed: pip install -e '.[dev]'"
+    assert found, "lint-imports is not installed: make install"
     return found
 
 

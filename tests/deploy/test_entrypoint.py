@@ -254,6 +254,7 @@ def test_the_build_context_keeps_what_the_image_runs() -> None:
     ]
     needed = [
         "pyproject.toml",
+        "platform/pyproject.toml",
         "manage.py",
         "deploy/entrypoint.sh",
         "config/settings.py",

@@ -95,7 +95,7 @@ def run(
 
 def tool(name: str) -> str:
     found = Path(sys.executable).with_name(name)
-    assert found.is_file(), f"{name} is not installed: pip install -e '.[dev]'"
+    assert found.is_file(), f"{name} is not installed: make install"
     return str(found)
 
 

@@ -179,4 +179,3 @@ def test_switched_on_by_the_environment_spans_in_x_ray_ids_go_to_the_exporter() 
     assert exported["name"] == "GET /api/openapi.json"
     assert exported["context"]["trace_id"] == f"0x{trace}"
     assert exported["resource"]["attributes"]["service.name"] == "modulith"
-
