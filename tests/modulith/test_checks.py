@@ -140,6 +140,22 @@ def test_a_manifest_naming_the_wrong_kind_of_thing_is_modulith_e002(
     assert error.hint == f"In reports's manifest, name {hint}."
 
 
+def test_a_handler_that_cannot_take_the_event_alone_is_modulith_e002(plant: Plant) -> None:
+    planted = plant("""
+        def on_placed(event: object, reason: str) -> None:
+            pass
+    """)
+    reports = Module(name="reports", app="reports", handles={OrderPlaced: f"{planted}.on_placed"})
+
+    error = only(manifest_errors([reports]))
+
+    assert error.id == "modulith.E002"
+    assert error.msg == (
+        f"reports handles OrderPlaced with {planted}.on_placed, which is a function "
+        "on_placed(event, reason), not one that takes the event alone"
+    )
+
+
 def test_a_provider_missing_a_method_of_its_port_is_modulith_e003(plant: Plant) -> None:
     planted = plant("""
         class InventoryQueriesImpl:

@@ -1,6 +1,7 @@
 """modulith.E001, E002: what a running module's manifest names by dotted path imports, and
-is what its place needs: a handler a function, a provider a class built with no arguments, an
-API a django-ninja Router. A typo is then a message at start, not a failed delivery later."""
+is what its place needs: a handler a function of the event, a provider a class built with no
+arguments, an API a django-ninja Router. A typo is then a message at start, not a failed
+delivery or request later."""
 
 import inspect
 from collections.abc import Callable
@@ -92,24 +93,29 @@ def require(module: Module, what: str, path: str, role: Role) -> Any:
 
 
 def _handler_problem(found: Any) -> str | None:
-    if callable(found) and not inspect.isclass(found):
+    if not callable(found) or inspect.isclass(found):
+        return f"{_kind(found)}, not a function"
+    signature = signature_of(found)
+    if signature is None:
         return None
-    return f"{_kind(found)}, not a function"
+    try:
+        signature.bind(object())  # the dispatcher calls handler(event)
+    except TypeError:
+        name = getattr(found, "__name__", "")
+        return f"a function {name}{plain(signature)}, not one that takes the event alone"
+    return None
 
 
 def _provider_problem(found: Any) -> str | None:
     if not inspect.isclass(found):
         return f"{_kind(found)}, not a class"
-    try:
-        parameters = inspect.signature(found).parameters.values()
-    except (TypeError, ValueError):  # a signature Python cannot tell: nothing to compare
-        return None
+    signature = signature_of(found)
     required = [
         p.name
-        for p in parameters
+        for p in (signature.parameters.values() if signature else ())
         if p.default is p.empty and p.kind not in {p.VAR_POSITIONAL, p.VAR_KEYWORD}
     ]
-    if required:
+    if required:  # the port resolver builds it with no arguments
         return f"a class whose constructor needs {', '.join(required)}"
     return None
 
@@ -126,6 +132,23 @@ PROVIDER = Role(
     _provider_problem, "the class that implements the port, which is built with no arguments"
 )
 API = Role(_router_problem, "the module's django-ninja Router (router = Router() in its api.py)")
+
+
+def signature_of(found: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(found)
+    except (TypeError, ValueError):  # one Python cannot tell (some builtins): nothing to check
+        return None
+
+
+def plain(signature: inspect.Signature) -> str:
+    """`(self, skus)`: the parameters as a caller sees them, without annotations."""
+    return str(
+        signature.replace(
+            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+            return_annotation=inspect.Signature.empty,
+        )
+    )
 
 
 def _kind(found: Any) -> str:

@@ -3,11 +3,11 @@ parameters. Callers in other modules may call any of them, remotely by parameter
 missing or renamed one would fail only on the first call."""
 
 import inspect
-from collections.abc import Callable
 from typing import Any
 
 from django.core.checks import CheckMessage, Error
 
+from modulith.checks.imports import plain, signature_of
 from modulith.modules import Module
 from modulith.remote.methods import public_methods
 
@@ -23,19 +23,19 @@ def port_errors(
         if not callable(implementation):
             errors.append(
                 Error(
-                    f"{provided}, which has no method {name}{_plain(expected)}",
-                    hint=f"Implement {port.__name__}.{name}{_plain(expected)} in {path}.",
+                    f"{provided}, which has no method {name}{plain(expected)}",
+                    hint=f"Implement {port.__name__}.{name}{plain(expected)} in {path}.",
                     obj=module.name,
                     id="modulith.E003",
                 )
             )
             continue
-        actual = _signature(implementation)
+        actual = signature_of(implementation)
         if actual is None or _shape(actual) != _shape(expected):
-            shown = _plain(actual) if actual else "(...)"
+            shown = plain(actual) if actual else "(...)"
             errors.append(
                 Error(
-                    f"{provided}, whose {name}{shown} is not the port's {name}{_plain(expected)}",
+                    f"{provided}, whose {name}{shown} is not the port's {name}{plain(expected)}",
                     hint=(
                         f"Give {name} the port's parameters: the same names, kinds and defaults "
                         "(a remote caller passes them by name)."
@@ -47,22 +47,6 @@ def port_errors(
     return errors
 
 
-def _signature(function: Callable[..., Any]) -> inspect.Signature | None:
-    try:
-        return inspect.signature(function)
-    except (TypeError, ValueError):  # a builtin without one
-        return None
-
-
 def _shape(signature: inspect.Signature) -> list[tuple[str, Any, Any]]:
     """What a caller relies on: each parameter's name, kind and default (not its annotation)."""
     return [(p.name, p.kind, p.default) for p in signature.parameters.values()]
-
-
-def _plain(signature: inspect.Signature) -> str:
-    return str(
-        signature.replace(
-            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
-            return_annotation=inspect.Signature.empty,
-        )
-    )
