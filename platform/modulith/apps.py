@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.test.signals import setting_changed
 
+from modulith.checks import register_checks
+
 
 class ModulithConfig(AppConfig):
     """The framework's own tables (outbox, deliveries, inbox) live in every module database."""
@@ -13,5 +15,6 @@ class ModulithConfig(AppConfig):
         from modulith.bootstrap import build_runtime, settings_changed
         from modulith.runtime import install
 
+        register_checks()
         install(build_runtime())
         setting_changed.connect(settings_changed, dispatch_uid="modulith-runtime")

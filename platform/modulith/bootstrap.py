@@ -25,7 +25,6 @@ from modulith.remote.discovery import CloudMapDiscovery, Discovery, StaticDiscov
 from modulith.remote.ports import RemotePorts
 from modulith.remote.signing import Signer
 from modulith.runtime import Runtime, install
-from modulith.startup import check_running_modules
 from modulith.transports.base import Transport
 from modulith.transports.consumer import QueueConsumer
 from modulith.transports.eventbridge import EventBridgeTransport
@@ -49,7 +48,6 @@ EXECUTORS: dict[str, Callable[[Relay], Scheduler]] = {
 
 def build_runtime() -> Runtime:
     topology: Topology = settings.MODULITH_TOPOLOGY
-    check_running_modules(topology)
     _check_transport_reaches_everyone(settings.MODULITH_TRANSPORT, topology)
     aws = AwsContext(
         names=ResourceNames(prefix=settings.MODULITH_QUEUE_PREFIX, bus=settings.MODULITH_EVENT_BUS),

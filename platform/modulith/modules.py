@@ -87,10 +87,11 @@ class Topology:
         return topology
 
     def validate(self) -> None:
-        """Every handled event has a publisher and every used port a provider."""
+        """No event has two publishers and every used port has a provider. (That every handled
+        event has a publisher is a system check, modulith.E005, run once Django is set up.)"""
         for module in self.modules:
-            for event_type in module.handles:
-                self.publisher_of(event_type.event_name)
+            for event_type in module.publishes:
+                self.publisher_of(event_type.event_name)  # refuses an event with two publishers
             for port in module.uses:
                 self.provider_of(port)
 

@@ -2,9 +2,9 @@
 
 from collections.abc import Mapping
 
-from django.utils.module_loading import import_string
 from ninja import NinjaAPI
 
+from modulith.checks.imports import API, require
 from modulith.http.errors import install_error_handlers
 from modulith.modules import Topology
 
@@ -20,5 +20,6 @@ def build_api(
     install_error_handlers(api, statuses)
     for module in topology.running_modules:
         if module.api:
-            api.add_router(f"/{module.name}", import_string(module.api), tags=[module.name])
+            router = require(module, "serves its API from", module.api, API)
+            api.add_router(f"/{module.name}", router, tags=[module.name])
     return api
