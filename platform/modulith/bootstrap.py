@@ -7,11 +7,11 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.utils.module_loading import import_string
 
 from modulith.aws.context import AwsContext
 from modulith.aws.names import ResourceNames
 from modulith.bus.dispatch import Dispatcher
+from modulith.contracts import ProviderUnavailable
 from modulith.errors import ConfigurationError
 from modulith.modules import Module, Topology
 from modulith.outbox import executors
@@ -20,7 +20,6 @@ from modulith.outbox.relay import Relay, Scheduler
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
 from modulith.ports import PortResolver, RemoteFactory
-from modulith.remote.client import PortErrors
 from modulith.remote.discovery import CloudMapDiscovery, Discovery, StaticDiscovery
 from modulith.remote.ports import RemotePorts
 from modulith.remote.signing import Signer
@@ -60,11 +59,7 @@ def build_runtime() -> Runtime:
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
         topology,
-        unavailable=(
-            OperationalError,
-            InterfaceError,
-            import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
-        ),
+        unavailable=(OperationalError, InterfaceError, ProviderUnavailable),
     )
     transport = _transport(settings.MODULITH_TRANSPORT, topology, aws, dispatcher)
     if settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS and not aws.region:
@@ -160,10 +155,6 @@ def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
         discovery=discovery,
         signer=Signer(settings.MODULITH_INTERNAL_SECRET),
         http=httpx.Client(timeout=timeout),
-        errors=PortErrors(
-            unavailable=import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
-            failed=import_string(settings.MODULITH_PORT_ERRORS["failed"]),
-        ),
         breaker_reset_seconds=settings.MODULITH_BREAKER_RESET_SECONDS,
     ).build
 
