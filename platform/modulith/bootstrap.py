@@ -8,13 +8,18 @@ import httpx
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from modulith.aws.consumer import QueueConsumer
 from modulith.aws.context import AwsContext
+from modulith.aws.deadletters import QueueDeadLetters
+from modulith.aws.models import HandlingFailure
 from modulith.aws.names import ResourceNames
 from modulith.bus.dispatch import Dispatcher
 from modulith.contracts import ProviderUnavailable
+from modulith.deadletters import DeadLetters
 from modulith.errors import ConfigurationError
 from modulith.modules import Module, Topology
 from modulith.outbox import executors
+from modulith.outbox.deadletters import OutboxDeadLetters
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.relay import Relay, Scheduler
 from modulith.outbox.retention import Retention
@@ -26,7 +31,6 @@ from modulith.remote.signing import Signer
 from modulith.runtime import Runtime, install
 from modulith.startup import check_running_modules
 from modulith.transports.base import Transport
-from modulith.transports.consumer import QueueConsumer
 from modulith.transports.eventbridge import EventBridgeTransport
 from modulith.transports.inprocess import InProcessTransport
 from modulith.transports.sqs import SqsTransport
@@ -82,10 +86,17 @@ def build_runtime() -> Runtime:
             ),
         ),
         retention=Retention(
-            outbox=settings.MODULITH_OUTBOX_RETENTION, inbox=settings.MODULITH_INBOX_RETENTION
+            outbox=settings.MODULITH_OUTBOX_RETENTION,
+            inbox=settings.MODULITH_INBOX_RETENTION,
+            # A failure is kept while its message may still come back (from a DLQ).
+            kept_with_inbox={HandlingFailure: "last_failed_at"},
         ),
     )
     relay.scheduler = _scheduler(settings.MODULITH_ASYNC_HANDLERS, relay)
+    uses_queues = settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS
+    dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
+    if uses_queues:
+        dead_letters += (QueueDeadLetters(aws),)
     return Runtime(
         topology=topology,
         transport=transport,
@@ -94,7 +105,8 @@ def build_runtime() -> Runtime:
         ports=PortResolver(topology, remote=_remote_ports(topology, aws)),
         max_event_bytes=settings.MODULITH_MAX_EVENT_BYTES,
         aws=aws,
-        uses_queues=settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS,
+        uses_queues=uses_queues,
+        dead_letters=dead_letters,
     )
 
 
