@@ -7,26 +7,29 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.utils.module_loading import import_string
 
+from modulith.aws.consumer import QueueConsumer
 from modulith.aws.context import AwsContext
+from modulith.aws.deadletters import QueueDeadLetters
+from modulith.aws.models import HandlingFailure
 from modulith.aws.names import ResourceNames
 from modulith.bus.dispatch import Dispatcher
+from modulith.contracts import ProviderUnavailable
+from modulith.deadletters import DeadLetters
 from modulith.errors import ConfigurationError
 from modulith.modules import Module, Topology
 from modulith.outbox import executors
+from modulith.outbox.deadletters import OutboxDeadLetters
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.relay import Relay, Scheduler
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
 from modulith.ports import PortResolver, RemoteFactory
-from modulith.remote.client import PortErrors
 from modulith.remote.discovery import CloudMapDiscovery, Discovery, StaticDiscovery
 from modulith.remote.ports import RemotePorts
 from modulith.remote.signing import Signer
 from modulith.runtime import Runtime, install
 from modulith.transports.base import Transport
-from modulith.transports.consumer import QueueConsumer
 from modulith.transports.eventbridge import EventBridgeTransport
 from modulith.transports.inprocess import InProcessTransport
 from modulith.transports.sqs import SqsTransport
@@ -58,11 +61,7 @@ def build_runtime() -> Runtime:
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
         topology,
-        unavailable=(
-            OperationalError,
-            InterfaceError,
-            import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
-        ),
+        unavailable=(OperationalError, InterfaceError, ProviderUnavailable),
     )
     transport = _transport(settings.MODULITH_TRANSPORT, topology, aws, dispatcher)
     if settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS and not aws.region:
@@ -85,10 +84,17 @@ def build_runtime() -> Runtime:
             ),
         ),
         retention=Retention(
-            outbox=settings.MODULITH_OUTBOX_RETENTION, inbox=settings.MODULITH_INBOX_RETENTION
+            outbox=settings.MODULITH_OUTBOX_RETENTION,
+            inbox=settings.MODULITH_INBOX_RETENTION,
+            # A failure is kept while its message may still come back (from a DLQ).
+            kept_with_inbox={HandlingFailure: "last_failed_at"},
         ),
     )
     relay.scheduler = _scheduler(settings.MODULITH_ASYNC_HANDLERS, relay)
+    uses_queues = settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS
+    dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
+    if uses_queues:
+        dead_letters += (QueueDeadLetters(aws),)
     return Runtime(
         topology=topology,
         transport=transport,
@@ -97,7 +103,8 @@ def build_runtime() -> Runtime:
         ports=PortResolver(topology, remote=_remote_ports(topology, aws)),
         max_event_bytes=settings.MODULITH_MAX_EVENT_BYTES,
         aws=aws,
-        uses_queues=settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS,
+        uses_queues=uses_queues,
+        dead_letters=dead_letters,
     )
 
 
@@ -158,10 +165,6 @@ def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
         discovery=discovery,
         signer=Signer(settings.MODULITH_INTERNAL_SECRET),
         http=httpx.Client(timeout=timeout),
-        errors=PortErrors(
-            unavailable=import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
-            failed=import_string(settings.MODULITH_PORT_ERRORS["failed"]),
-        ),
         breaker_reset_seconds=settings.MODULITH_BREAKER_RESET_SECONDS,
     ).build
 

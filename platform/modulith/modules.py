@@ -7,24 +7,11 @@ can compute who publishes and who subscribes, also for modules it does not run.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from django.utils.module_loading import import_string
 
 from modulith.errors import ConfigurationError
-
-
-class EventType(Protocol):
-    """What the framework needs of an event class (contracts define them with pydantic)."""
-
-    event_name: ClassVar[str]
-    schema_version: ClassVar[str]
-
-    @classmethod
-    def model_validate(cls, obj: Any) -> Any: ...
-
-    @classmethod
-    def model_json_schema(cls, by_alias: bool = ...) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.core.checks import CheckMessage, run_checks
 from django.test import override_settings
 
-from contracts.base import Event
 from contracts.inventory import InventoryQueries
 from contracts.orders import OrderPlaced
 from modulith import ConfigurationError, Module
@@ -22,6 +21,7 @@ from modulith.checks.apps import app_errors
 from modulith.checks.databases import database_errors
 from modulith.checks.events import event_errors
 from modulith.checks.manifests import manifest_errors
+from modulith.contracts import Event
 from modulith.http import build_api
 from modulith.modules import Topology
 
@@ -338,7 +338,7 @@ def test_an_api_that_is_not_a_router_stops_the_urls_with_the_checks_line() -> No
     )
 
     with pytest.raises(ConfigurationError) as stopped:
-        build_api(topology, title="t", version="1", statuses={})
+        build_api(topology, title="t", version="1")
 
     assert str(stopped.value) == (
         "modulith.E002 reports serves its API from modules.orders.api, which is a module, "

@@ -7,7 +7,6 @@ from typing import Any
 import boto3
 
 from modulith.aws.clients import client
-from modulith.aws.deadletters import QueueDeadLetters
 from modulith.aws.names import QueueDirectory, ResourceNames
 from modulith.aws.resources import AwsTopology, aws_topology
 from modulith.modules import Topology
@@ -51,10 +50,6 @@ class AwsContext:
     @cached_property
     def queues(self) -> QueueDirectory:
         return QueueDirectory(self.sqs, self.names)
-
-    @cached_property
-    def dead_letters(self) -> QueueDeadLetters:
-        return QueueDeadLetters(self.sqs, self.queues, self.max_receives)
 
     def resources(self, topology: Topology) -> AwsTopology:
         return aws_topology(

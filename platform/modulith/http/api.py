@@ -1,7 +1,5 @@
 """The public API: one NinjaAPI, each running module's router mounted under its name."""
 
-from collections.abc import Mapping
-
 from ninja import NinjaAPI
 
 from modulith.checks.imports import API, require
@@ -9,15 +7,9 @@ from modulith.http.errors import install_error_handlers
 from modulith.modules import Topology
 
 
-def build_api(
-    topology: Topology,
-    *,
-    title: str,
-    version: str,
-    statuses: Mapping[type[Exception], tuple[int, str]],
-) -> NinjaAPI:
+def build_api(topology: Topology, *, title: str, version: str) -> NinjaAPI:
     api = NinjaAPI(title=title, version=version, urls_namespace="api")
-    install_error_handlers(api, statuses)
+    install_error_handlers(api)
     for module in topology.running_modules:
         if module.api:
             router = require(module, "serves its API from", module.api, API)

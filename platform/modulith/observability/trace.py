@@ -87,10 +87,6 @@ def current_trace() -> dict[str, str]:
     return {"traceparent": value} if value else {}
 
 
-def current_traceparent() -> str:
-    return _current.get()
-
-
 def trace_id() -> str:
     return parse_traceparent(_current.get()) or ""
 

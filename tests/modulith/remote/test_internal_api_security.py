@@ -16,10 +16,10 @@ import httpx
 import pytest
 from django.db import connections
 
-from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.inventory import InventoryQueries, StockReserved
 from contracts.orders import OrderQueries
 from modulith.bus import DependencyUnavailable, Envelope
+from modulith.contracts import ProviderError, ProviderUnavailable
 from modulith.remote.signing import CALLER, NONCE, Signer
 from modulith.runtime import runtime
 from tests.celery.conftest import RedisServer, redis_server  # noqa: F401  (the shared cache)
