@@ -171,8 +171,7 @@ def plain_saga() -> UUID:
 
 def _place() -> UUID:
     """`order_place` without publishing: prices with inventory's query port, stores the order
-    and its lines. (The service also reads the lines back to build OrderPlaced: that is the
-    bus's.)"""
+    and its lines."""
     lines = [RequestedLine(sku=SKU, quantity=QUANTITY)]
     request = [CUSTOMER, [[line.sku, line.quantity] for line in lines], TOKEN]
     fingerprint = hashlib.sha256(json.dumps(request).encode()).hexdigest()

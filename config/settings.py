@@ -163,11 +163,6 @@ MODULITH_BREAKER_RESET_SECONDS = env_float("MODULITH_BREAKER_RESET_SECONDS", 10.
 # The cache (of CACHES) where providers remember the nonces of internal calls: shared by
 # every instance of a service, so a replay to another instance is refused too.
 MODULITH_NONCE_CACHE = "default"
-# What a caller sees when a provider fails: the contracts' own error types.
-MODULITH_PORT_ERRORS = {
-    "unavailable": "contracts.errors.ProviderUnavailable",
-    "failed": "contracts.errors.ProviderError",
-}
 
 # AWS transports: boto3 is configured the standard way (credential chain, AWS_ENDPOINT_URL,
 # AWS_DEFAULT_REGION); these only name the resources.

@@ -5,19 +5,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from contracts.errors import ProviderError, ProviderUnavailable
 from modulith.admin_views import module_map
 from modulith.http import build_api
 
-api = build_api(
-    settings.MODULITH_TOPOLOGY,
-    title="Modulith shop",
-    version="1.0.0",
-    statuses={
-        ProviderUnavailable: (503, "provider_unavailable"),
-        ProviderError: (502, "provider_error"),
-    },
-)
+api = build_api(settings.MODULITH_TOPOLOGY, title="Modulith shop", version="1.0.0")
 
 urlpatterns = [
     path("api/", api.urls),

@@ -12,8 +12,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 try:
     application = get_wsgi_application()
+    # Imported once Django is set up (django-ninja, which the checks import, reads settings).
+    from modulith.checks import raise_for_errors
+
+    raise_for_errors()  # a WSGI server runs no system checks: a broken manifest stops here
 except ConfigurationError as error:
-    sys.stderr.write(f"configuration error: {error}\n")
+    for line in str(error).splitlines():
+        sys.stderr.write(f"configuration error: {line}\n")
     # 4 is gunicorn's "App failed to load": its master stops, instead of booting a new worker
     # that fails the same way, forever. Any other server just sees a non-zero exit.
     raise SystemExit(4) from None

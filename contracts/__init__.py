@@ -1,5 +1,6 @@
 """The language the modules share: event schemas and query ports.
 
-Pure Python: pydantic and the standard library only. Never Django, never a module, never the
-framework (import-linter enforces it).
+Pure Python: pydantic, the standard library and the framework's pydantic-only bases
+(`modulith.contracts`: `Event`, `ContractModel`, the port errors). Never Django, never a
+module, never the rest of the framework (import-linter enforces it).
 """

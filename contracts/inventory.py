@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Literal, Protocol
 from uuid import UUID
 
-from contracts.base import ContractModel, Event
+from modulith.contracts import ContractModel, Event
 
 
 class ReservedLine(ContractModel):

@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from contracts.base import Event
+from modulith.contracts import Event
 
 
 class PaymentCaptured(Event):

@@ -38,10 +38,6 @@ MODULITH_CLAIM_SECONDS = 15.0
 MODULITH_ROUTE_PROBE_MAX_SECONDS = 30.0
 MODULITH_OUTBOX_RETENTION = timedelta(days=7)
 MODULITH_INBOX_RETENTION = timedelta(days=14)
-MODULITH_PORT_ERRORS = {
-    "unavailable": "builtins.ConnectionError",
-    "failed": "builtins.RuntimeError",
-}
 MODULITH_QUEUE_PREFIX = "mysite"
 MODULITH_EVENT_BUS = "mysite"
 MODULITH_MAX_RECEIVES = 5
@@ -53,20 +49,16 @@ URLS = """
 from django.conf import settings
 from modulith.http import build_api
 
-api = build_api(settings.MODULITH_TOPOLOGY, title="mysite", version="1", statuses={})
+api = build_api(settings.MODULITH_TOPOLOGY, title="mysite", version="1")
 urlpatterns.append(path("api/", api.urls))
 """
 
 MODULE = {
     "__init__.py": "",
-    "events.py": """from typing import ClassVar
-
-from pydantic import BaseModel
+    "events.py": """from modulith.contracts import Event
 
 
-class ParcelSent(BaseModel):
-    event_name: ClassVar[str] = "ParcelSent"
-    schema_version: ClassVar[str] = "1.0"
+class ParcelSent(Event):
     parcel: str
 """,
     "module.py": """from modulith import Module

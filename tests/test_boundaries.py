@@ -147,6 +147,33 @@ VIOLATIONS = [
     ),
     pytest.param(
         Violation(
+            file="contracts/payments.py",
+            code="from modulith.contracts.base import ContractModel\n",
+            contract_id="contracts-pure",
+            importer="contracts.payments",
+        ),
+        id="contracts-import-the-framework-bases-past-their-public-package",
+    ),
+    pytest.param(
+        Violation(
+            file="platform/modulith/contracts/base.py",
+            code="from django.utils import timezone\n",
+            contract_id="modulith-contracts-pure",
+            importer="modulith.contracts.base",
+        ),
+        id="the-framework-contracts-import-django",
+    ),
+    pytest.param(
+        Violation(
+            file="platform/modulith/contracts/errors.py",
+            code="from modulith.errors import DomainError\n",
+            contract_id="modulith-contracts-pure",
+            importer="modulith.contracts.errors",
+        ),
+        id="the-framework-contracts-import-the-rest-of-the-framework",
+    ),
+    pytest.param(
+        Violation(
             file="platform/modulith/ports.py",
             code="from contracts.inventory import InventoryQueries\n",
             contract_id="framework-knows-no-shop",
@@ -264,15 +291,18 @@ def test_a_module_folder_without_init_is_reported(tmp_path: Path) -> None:
     assert not coverage.complete
 
 
-# contracts/ imports pydantic and the standard library only. import-linter can only forbid
-# named packages, so the allow-list is checked here.
+# contracts/ imports pydantic, the standard library and modulith.contracts only, which itself
+# imports pydantic and the standard library only. import-linter can only forbid named
+# packages, so the allow-lists are checked here.
 
-CONTRACTS_MAY_IMPORT = frozenset({"contracts", "pydantic"}) | sys.stdlib_module_names
+PYDANTIC_AND_STANDARD_LIBRARY = frozenset({"pydantic"}) | sys.stdlib_module_names
+FRAMEWORK_CONTRACTS_MAY_IMPORT = PYDANTIC_AND_STANDARD_LIBRARY | {"modulith.contracts"}
+CONTRACTS_MAY_IMPORT = FRAMEWORK_CONTRACTS_MAY_IMPORT | {"contracts"}
 
 
 def foreign_imports(package_dir: Path, allowed: frozenset[str]) -> set[str]:
-    """`file: module` for every import, at any depth of the code, of a top-level package
-    outside `allowed`."""
+    """`file: module` for every import, at any depth of the code, of a module outside
+    `allowed` (a name there allows that package and what is inside it)."""
     found: set[str] = set()
     for path in sorted(package_dir.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
@@ -283,8 +313,13 @@ def foreign_imports(package_dir: Path, allowed: frozenset[str]) -> set[str]:
             else:
                 continue
             relative = path.relative_to(package_dir.parent).as_posix()
-            found |= {f"{relative}: {name}" for name in names if name.split(".")[0] not in allowed}
+            found |= {f"{relative}: {name}" for name in names if not _allowed(name, allowed)}
     return found
+
+
+def _allowed(module: str, allowed: frozenset[str]) -> bool:
+    parts = module.split(".")
+    return any(".".join(parts[:length]) in allowed for length in range(1, len(parts) + 1))
 
 
 def test_contracts_import_only_pydantic_and_the_standard_library() -> None:
@@ -294,9 +329,27 @@ def test_contracts_import_only_pydantic_and_the_standard_library() -> None:
 def test_a_foreign_import_in_contracts_is_reported(tmp_path: Path) -> None:
     tree = copy_source_tree(tmp_path)
     append(tree / "contracts" / "payments.py", "def _client():\n    import boto3\n")
+    append(tree / "contracts" / "orders.py", "from modulith.bus import publish\n")
 
     assert foreign_imports(tree / "contracts", CONTRACTS_MAY_IMPORT) == {
-        "contracts/payments.py: boto3"
+        "contracts/payments.py: boto3",
+        "contracts/orders.py: modulith.bus",
+    }
+
+
+def test_the_framework_contracts_import_only_pydantic_and_the_standard_library() -> None:
+    package = ROOT / "platform" / "modulith" / "contracts"
+
+    assert foreign_imports(package, FRAMEWORK_CONTRACTS_MAY_IMPORT) == set()
+
+
+def test_a_foreign_import_in_the_framework_contracts_is_reported(tmp_path: Path) -> None:
+    tree = copy_source_tree(tmp_path)
+    package = tree / "platform" / "modulith" / "contracts"
+    append(package / "errors.py", "def _status():\n    from modulith.http import errors\n")
+
+    assert foreign_imports(package, FRAMEWORK_CONTRACTS_MAY_IMPORT) == {
+        "contracts/errors.py: modulith.http"
     }
 
 

@@ -55,7 +55,7 @@ def order_place(
                 idempotency_key=idempotency_key,
                 request_fingerprint=fingerprint,
             )
-            OrderLine.objects.bulk_create(
+            stored = OrderLine.objects.bulk_create(
                 OrderLine(
                     order=order,
                     sku=line.sku,
@@ -64,7 +64,7 @@ def order_place(
                 )
                 for line in lines
             )
-            publish(_order_placed(order))
+            publish(_order_placed(order, stored))
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
         if idempotency_key and (earlier := _earlier_order(idempotency_key, fingerprint)):
@@ -121,13 +121,13 @@ def _single_currency(priced: dict[str, ProductPrice]) -> str:
     return currencies[0]
 
 
-def _order_placed(order: Order) -> OrderPlaced:
+def _order_placed(order: Order, lines: Sequence[OrderLine]) -> OrderPlaced:
     return OrderPlaced(
         order_id=order.id,
         customer_id=order.customer_id,
         items=[
             OrderedLine(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price)
-            for line in order.lines.all()
+            for line in lines
         ],
         total=order.total,
         currency=order.currency,

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.test.signals import setting_changed
 
+from modulith.checks import register_checks
+
 
 class ModulithConfig(AppConfig):
     """The framework's own tables (outbox, deliveries, inbox) live in every module database."""
@@ -15,5 +17,6 @@ class ModulithConfig(AppConfig):
         from modulith.runtime import install
 
         excepthook.install()
+        register_checks()
         install(build_runtime())
         setting_changed.connect(settings_changed, dispatch_uid="modulith-runtime")

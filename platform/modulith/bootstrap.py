@@ -7,15 +7,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.utils.module_loading import import_string
 
 from modulith import extras
+from modulith.aws.consumer import QueueConsumer
 from modulith.aws.context import AwsContext
+from modulith.aws.deadletters import QueueDeadLetters
+from modulith.aws.models import HandlingFailure
 from modulith.aws.names import ResourceNames
 from modulith.bus.dispatch import Dispatcher
+from modulith.contracts import ProviderUnavailable
+from modulith.deadletters import DeadLetters
 from modulith.errors import ConfigurationError
 from modulith.modules import Module, Topology
 from modulith.outbox import executors
+from modulith.outbox.deadletters import OutboxDeadLetters
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.relay import Relay, Scheduler
 from modulith.outbox.retention import Retention
@@ -24,9 +29,7 @@ from modulith.ports import PortResolver, RemoteFactory
 from modulith.remote.discovery import CloudMapDiscovery, Discovery, StaticDiscovery
 from modulith.remote.signing import Signer
 from modulith.runtime import Runtime, install
-from modulith.startup import check_running_modules
 from modulith.transports.base import Transport
-from modulith.transports.consumer import QueueConsumer
 from modulith.transports.eventbridge import EventBridgeTransport
 from modulith.transports.inprocess import InProcessTransport
 from modulith.transports.sqs import SqsTransport
@@ -61,7 +64,6 @@ POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "django.contrib.gis.db.ba
 def build_runtime() -> Runtime:
     topology: Topology = settings.MODULITH_TOPOLOGY
     _check_extras()
-    check_running_modules(topology)
     _check_transport_reaches_everyone(settings.MODULITH_TRANSPORT, topology)
     aws = AwsContext(
         names=ResourceNames(prefix=settings.MODULITH_QUEUE_PREFIX, bus=settings.MODULITH_EVENT_BUS),
@@ -72,11 +74,7 @@ def build_runtime() -> Runtime:
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
         topology,
-        unavailable=(
-            OperationalError,
-            InterfaceError,
-            import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
-        ),
+        unavailable=(OperationalError, InterfaceError, ProviderUnavailable),
     )
     transport = _transport(settings.MODULITH_TRANSPORT, topology, aws, dispatcher)
     if settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS and not aws.region:
@@ -99,10 +97,17 @@ def build_runtime() -> Runtime:
             ),
         ),
         retention=Retention(
-            outbox=settings.MODULITH_OUTBOX_RETENTION, inbox=settings.MODULITH_INBOX_RETENTION
+            outbox=settings.MODULITH_OUTBOX_RETENTION,
+            inbox=settings.MODULITH_INBOX_RETENTION,
+            # A failure is kept while its message may still come back (from a DLQ).
+            kept_with_inbox={HandlingFailure: "last_failed_at"},
         ),
     )
     relay.scheduler = _scheduler(settings.MODULITH_ASYNC_HANDLERS, relay)
+    uses_queues = settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS
+    dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
+    if uses_queues:
+        dead_letters += (QueueDeadLetters(aws),)
     return Runtime(
         topology=topology,
         transport=transport,
@@ -111,7 +116,8 @@ def build_runtime() -> Runtime:
         ports=PortResolver(topology, remote=_remote_ports(topology, aws)),
         max_event_bytes=settings.MODULITH_MAX_EVENT_BYTES,
         aws=aws,
-        uses_queues=settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS,
+        uses_queues=uses_queues,
+        dead_letters=dead_letters,
     )
 
 
@@ -171,7 +177,6 @@ def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
     # The [remote] extra's modules, imported now that it is known to be installed.
     import httpx
 
-    from modulith.remote.client import PortErrors
     from modulith.remote.ports import RemotePorts
 
     discovery = _discovery(aws)
@@ -190,10 +195,6 @@ def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
         discovery=discovery,
         signer=Signer(settings.MODULITH_INTERNAL_SECRET),
         http=httpx.Client(timeout=timeout),
-        errors=PortErrors(
-            unavailable=import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
-            failed=import_string(settings.MODULITH_PORT_ERRORS["failed"]),
-        ),
         breaker_reset_seconds=settings.MODULITH_BREAKER_RESET_SECONDS,
     ).build
 

@@ -30,17 +30,3 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status_code = 409
     code = "conflict"
-
-
-class RemoteUnavailable(Exception):
-    """A provider could not be reached (used unless the project names its own error)."""
-
-    def __init__(self, provider: str, detail: str) -> None:
-        super().__init__(f"{provider} is unavailable: {detail}")
-
-
-class RemoteFailed(Exception):
-    """A provider answered with an error (used unless the project names its own error)."""
-
-    def __init__(self, provider: str, detail: str) -> None:
-        super().__init__(f"{provider} failed: {detail}")

@@ -23,6 +23,7 @@ def install() -> None:
 
 def report(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
     if issubclass(kind, ConfigurationError):
-        sys.stderr.write(f"configuration error: {error}\n")
+        for line in str(error).splitlines():  # an error of several lines names several faults
+            sys.stderr.write(f"configuration error: {line}\n")
     else:
         _previous(kind, error, trace)

@@ -1,13 +1,8 @@
-"""Django looks for an app's models here; they live in `modulith.outbox.models`."""
+"""Django looks for an app's models here; each lives with its concept: the outbox's and the
+inbox's in `modulith.outbox.models`, the SQS consumer's in `modulith.aws.models`."""
 
-from modulith.outbox.models import (
-    DeadLetter,
-    Delivery,
-    DeliveryStatus,
-    HandlingFailure,
-    InboxRecord,
-    OutboxEvent,
-)
+from modulith.aws.models import HandlingFailure
+from modulith.outbox.models import DeadLetter, Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 
 __all__ = [
     "DeadLetter",

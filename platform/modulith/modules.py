@@ -7,24 +7,11 @@ can compute who publishes and who subscribes, also for modules it does not run.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from django.utils.module_loading import import_string
 
 from modulith.errors import ConfigurationError
-
-
-class EventType(Protocol):
-    """What the framework needs of an event class (contracts define them with pydantic)."""
-
-    event_name: ClassVar[str]
-    schema_version: ClassVar[str]
-
-    @classmethod
-    def model_validate(cls, obj: Any) -> Any: ...
-
-    @classmethod
-    def model_json_schema(cls, by_alias: bool = ...) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -87,10 +74,11 @@ class Topology:
         return topology
 
     def validate(self) -> None:
-        """Every handled event has a publisher and every used port a provider."""
+        """No event has two publishers and every used port has a provider. (That every handled
+        event has a publisher is a system check, modulith.E005, run once Django is set up.)"""
         for module in self.modules:
-            for event_type in module.handles:
-                self.publisher_of(event_type.event_name)
+            for event_type in module.publishes:
+                self.publisher_of(event_type.event_name)  # refuses an event with two publishers
             for port in module.uses:
                 self.provider_of(port)
 

@@ -27,9 +27,6 @@ class PortResolver:
             self._resolved[port] = self._build(port)
         return cast(Port, self._resolved[port])
 
-    def is_local(self, port: type[Any]) -> bool:
-        return self.topology.is_running(self.topology.provider_of(port)[0].name)
-
     def _build(self, port: type[Any]) -> Any:
         provider, implementation = self.topology.provider_of(port)
         if self.topology.is_running(provider.name):

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from modulith.deadletters import DeadLetters
 from modulith.modules import Topology
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ class Runtime:
     aws: "AwsContext"
     # Whether events travel through queues this process must consume (sqs, eventbridge).
     uses_queues: bool
+    # Every place this transport keeps dead letters: the outbox's, and its queues' if any.
+    dead_letters: tuple[DeadLetters, ...]
 
 
 _current: Runtime | None = None

@@ -26,22 +26,17 @@ from django.db import transaction
 
 from contracts.payments import PaymentCaptured
 from modules.orders.models import Order, OrderStatus
-from modulith.bootstrap import queue_consumer
-from modulith.bus import Envelope, publish
-from modulith.outbox.models import (
-    Delivery,
-    DeliveryStatus,
-    HandlingFailure,
-    InboxRecord,
-    OutboxEvent,
-)
-from modulith.runtime import runtime
-from modulith.transports.consumer import (
+from modulith.aws.consumer import (
     DEAD_LETTER_REASON,
     DEAD_LETTER_SOURCE,
     ConsumerReport,
     QueueConsumer,
 )
+from modulith.aws.models import HandlingFailure
+from modulith.bootstrap import queue_consumer
+from modulith.bus import Envelope, publish
+from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.runtime import runtime
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
 from tests.conftest import wait_until

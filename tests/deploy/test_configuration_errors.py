@@ -35,30 +35,31 @@ CASES = {
 }
 
 # A manifest or an app that names something that cannot work, planted in a copy of the
-# project: (the file, what it says, what it says instead, the one line `check` prints).
+# project: (the file, what it says, what it says instead, the check's id and message).
 PLANTED = {
     "handler-not-importable": (
         "modules/payments/module.py",
         "modules.payments.handlers.on_stock_reserved",
         "modules.payments.handlers.on_stock_reservd",
-        "configuration error: payments handles StockReserved with "
-        "modules.payments.handlers.on_stock_reservd, which cannot be imported: "
-        "module 'modules.payments.handlers' has no attribute 'on_stock_reservd'",
+        "modulith.E001",
+        "payments handles StockReserved with modules.payments.handlers.on_stock_reservd, which "
+        "cannot be imported: module 'modules.payments.handlers' has no attribute "
+        "'on_stock_reservd'",
     ),
     "provider-not-importable": (
         "modules/orders/module.py",
         "modules.orders.queries.OrderQueriesImpl",
         "modules.orders.querys.OrderQueriesImpl",
-        "configuration error: orders provides OrderQueries with "
-        "modules.orders.querys.OrderQueriesImpl, which cannot be imported: "
-        "No module named 'modules.orders.querys'",
+        "modulith.E001",
+        "orders provides OrderQueries with modules.orders.querys.OrderQueriesImpl, which cannot "
+        "be imported: No module named 'modules.orders.querys'",
     ),
     "app-label-not-the-module-name": (
         "modules/payments/apps.py",
         'label = "payments"',
         'label = "billing"',
-        "configuration error: payments's app modules.payments has the label 'billing': set "
-        "label = 'payments' in its AppConfig (a module's app label is its name)",
+        "modulith.E007",
+        "payments's app modules.payments has the label 'billing'",
     ),
 }
 
@@ -108,10 +109,8 @@ def test_manage_py_reports_one_line(tmp_path: Path, overrides: dict[str, str], v
     assert "Traceback" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize(("path", "says", "instead", "line"), PLANTED.values(), ids=PLANTED.keys())
-def test_a_manifest_naming_what_cannot_work_stops_check_with_one_line(
-    tmp_path: Path, path: str, says: str, instead: str, line: str
-) -> None:
+def planted_project(tmp_path: Path, path: str, says: str, instead: str) -> Path:
+    """A copy of the project whose file at `path` says `instead` where it said `says`."""
     project = tmp_path / "project"
     shutil.copytree(
         ROOT, project, ignore=shutil.ignore_patterns(".venv", "var", ".git", "__pycache__")
@@ -119,21 +118,54 @@ def test_a_manifest_naming_what_cannot_work_stops_check_with_one_line(
     planted = project / path
     assert says in planted.read_text()
     planted.write_text(planted.read_text().replace(says, instead))
-    env = environment(tmp_path / "var")
+    return project
+
+
+def copy_environment(var_dir: Path) -> dict[str, str]:
+    env = environment(var_dir)
     env.pop("PYTHONPATH", None)  # the copy's own code, not this checkout's
+    return env
+
+
+@pytest.mark.parametrize(
+    ("path", "says", "instead", "check", "message"), PLANTED.values(), ids=PLANTED.keys()
+)
+def test_a_manifest_naming_what_cannot_work_fails_manage_py_check(
+    tmp_path: Path, path: str, says: str, instead: str, check: str, message: str
+) -> None:
+    project = planted_project(tmp_path, path, says, instead)
 
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=project,
-        env=env,
+        env=copy_environment(tmp_path / "var"),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
 
-    assert result.returncode != 0
-    assert result.stderr.splitlines() == [line], result.stderr
+    assert result.returncode == 1, result.stderr
+    assert f"({check}) {message}\n\tHINT: " in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("path", "says", "instead", "check", "message"), PLANTED.values(), ids=PLANTED.keys()
+)
+def test_a_manifest_naming_what_cannot_work_stops_gunicorn_with_one_line(
+    tmp_path: Path, path: str, says: str, instead: str, check: str, message: str
+) -> None:
+    """gunicorn runs no system checks: the WSGI entry point runs modulith's."""
+    project = planted_project(tmp_path, path, says, instead)
+
+    returncode, output = gunicorn(project, copy_environment(tmp_path / "var"))
+
+    assert returncode != 0, output
+    errors = [line for line in output.splitlines() if line.startswith("configuration error:")]
+    assert errors == [f"configuration error: {check} {message}"], output
+    assert "Traceback" not in output
 
 
 @pytest.mark.slow
@@ -144,6 +176,19 @@ def test_gunicorn_stops_with_the_line(tmp_path: Path, case: str) -> None:
     """The settings fail in the worker, while it loads the application: gunicorn must give up
     rather than boot a new worker again and again."""
     overrides, variable = CASES[case]
+
+    returncode, output = gunicorn(ROOT, environment(tmp_path, **overrides))
+
+    assert returncode != 0, output
+    errors = [line for line in output.splitlines() if line.startswith("configuration error:")]
+    assert errors, output
+    assert variable in errors[0]
+    assert "Traceback" not in output
+
+
+def gunicorn(project: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Starts gunicorn on the project's WSGI application; its exit status and output, once
+    it has given up (within 30 s, or the test fails)."""
     process = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
@@ -153,8 +198,8 @@ def test_gunicorn_stops_with_the_line(tmp_path: Path, case: str) -> None:
             "--workers",
             "1",
         ],
-        cwd=ROOT,
-        env=environment(tmp_path, **overrides),
+        cwd=project,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -171,8 +216,4 @@ def test_gunicorn_stops_with_the_line(tmp_path: Path, case: str) -> None:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
-    assert process.returncode != 0, output
-    errors = [line for line in output.splitlines() if line.startswith("configuration error:")]
-    assert errors, output
-    assert variable in errors[0]
-    assert "Traceback" not in output
+    return process.returncode, output

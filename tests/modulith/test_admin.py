@@ -192,7 +192,7 @@ def test_the_replay_action_delivers_a_dead_letter_again(admin_client: Client) ->
     )
 
     assert messages_of(replayed) == [
-        "Replayed 1 dead letter(s) of the payments module: delivered 1, retried 0, dead 0."
+        "payments: replayed 1 deliveries: delivered 1, retried 0, dead 0."
     ]
     assert "PaymentCaptured" not in page(replayed)  # no longer dead
     letter.refresh_from_db(using="payments")
@@ -213,7 +213,7 @@ def test_the_replay_button_of_a_dead_letter_replays_that_letter(admin_client: Cl
     replayed = admin_client.post(form[1].replace("&amp;", "&"), fields, follow=True)
 
     assert messages_of(replayed) == [
-        "Replayed 1 dead letter(s) of the payments module: delivered 1, retried 0, dead 0."
+        "payments: replayed 1 deliveries: delivered 1, retried 0, dead 0."
     ]
     letter.refresh_from_db(using="payments")
     assert letter.status == DeliveryStatus.DELIVERED
@@ -230,8 +230,7 @@ def test_a_replay_that_fails_again_says_so(admin_client: Client) -> None:
 
     [message] = messages_of(replayed)
     assert message.startswith(
-        "Replayed 1 dead letter(s) of the payments module: delivered 0, retried 1, dead 0. "
-        "Last error: LookupError"
+        "payments: replayed 1 deliveries: delivered 0, retried 1, dead 0. Last error: LookupError"
     )
     letter.refresh_from_db(using="payments")
     assert (letter.status, letter.attempts) == (DeliveryStatus.PENDING, 1)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from io import StringIO
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from django.core.management import call_command
@@ -16,6 +16,7 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
+from modulith.aws.models import HandlingFailure
 from modulith.bus.envelope import Envelope
 from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.outbox.relay import Relay
@@ -127,6 +128,22 @@ def test_with_no_retention_delivered_events_are_deleted_as_they_are_delivered(
         # Events nobody subscribes to (OrderConfirmed has no delivery here) stay until a purge.
         routed = OutboxEvent.objects.using(alias).exclude(event_name="OrderConfirmed")
         assert not routed.filter(deliveries__isnull=False).exists(), alias
+
+
+def test_the_consumers_handling_failures_are_purged_with_the_inbox_records() -> None:
+    failures = HandlingFailure.objects.using("orders")
+    for event_name, days in (("PaymentCaptured", 15), ("PaymentFailed", 13)):
+        failure = failures.create(
+            event_id=uuid4(), subscriber="orders", event_name=event_name, last_error="boom"
+        )
+        # auto_now sets the time on save(); an update sets it as time would have.
+        failures.filter(pk=failure.pk).update(last_failed_at=timezone.now() - timedelta(days=days))
+    out = StringIO()
+
+    call_command("outbox", "purge", "--module", "orders", stdout=out)
+
+    assert "1 handling failures" in out.getvalue()
+    assert list(failures.values_list("event_name", flat=True)) == ["PaymentFailed"]
 
 
 def test_a_redelivered_event_inside_the_inbox_window_has_no_second_effect(

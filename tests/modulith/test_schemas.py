@@ -16,8 +16,8 @@ from django.core.management import CommandError, call_command
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from contracts.base import Event
 from modulith import Module
+from modulith.contracts import Event
 from modulith.modules import Topology
 from modulith.schemas import compare, current_schemas, problems
 

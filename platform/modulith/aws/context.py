@@ -5,7 +5,6 @@ from functools import cached_property, partial
 from typing import Any
 
 from modulith.aws.clients import client, default_region
-from modulith.aws.deadletters import QueueDeadLetters
 from modulith.aws.names import QueueDirectory, ResourceNames
 from modulith.aws.resources import AwsTopology, aws_topology
 from modulith.modules import Topology
@@ -49,10 +48,6 @@ class AwsContext:
     @cached_property
     def queues(self) -> QueueDirectory:
         return QueueDirectory(self.sqs, self.names)
-
-    @cached_property
-    def dead_letters(self) -> QueueDeadLetters:
-        return QueueDeadLetters(self.sqs, self.queues, self.max_receives)
 
     def resources(self, topology: Topology) -> AwsTopology:
         return aws_topology(

@@ -1,53 +1,67 @@
 """Dead letters on SQS: the messages in a module's dead-letter queue, and replaying them."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from modulith.aws.names import QueueDirectory
-from modulith.outbox.models import HandlingFailure
-from modulith.transports.consumer import DEAD_LETTER_REASON, DEAD_LETTER_SOURCE, DEAD_LETTERED_AT
+from modulith.aws.consumer import DEAD_LETTER_REASON, DEAD_LETTER_SOURCE, DEAD_LETTERED_AT
+from modulith.aws.context import AwsContext
+from modulith.aws.models import HandlingFailure
+from modulith.deadletters import DeadLetterEntry, Replayed
+from modulith.modules import Module
 
 # Long enough to list or replay a page of messages before they become visible again.
 HOLD_SECONDS = 60
+# The most messages of one dead-letter queue a listing shows, and a replay sends back.
+LIST_LIMIT = 100
+REPLAY_LIMIT = 1000
 _DEAD_LETTER_ATTRIBUTES = {DEAD_LETTER_REASON, DEAD_LETTER_SOURCE, DEAD_LETTERED_AT}
 
 
 @dataclass(frozen=True)
-class DeadMessage:
-    module: str
+class DeadMessage(DeadLetterEntry):
+    kind = "queue"
     message_id: str
-    event_id: str
-    event_name: str
     reason: str
     receives: int
 
+    def __str__(self) -> str:
+        return (
+            f"{self.module} queue message {self.message_id} {self.event_name} "
+            f"{self.event_id}: {self.reason}"
+        )
+
 
 class QueueDeadLetters:
-    """Reads and replays the dead-letter queues of module queues."""
+    """The dead-letter queues of the module queues (a module that handles no event has none):
+    listing leaves the messages where they are; a replay sends them back to the module's
+    queue."""
 
-    def __init__(self, sqs: Any, queues: QueueDirectory, max_receives: int) -> None:
-        self.sqs = sqs
-        self.queues = queues
-        self.max_receives = max_receives
+    def __init__(self, aws: AwsContext) -> None:
+        self.aws = aws  # its clients are made on first use
 
-    def peek(self, module: str, *, database: str | None, limit: int = 100) -> list[DeadMessage]:
-        with self._held(module, limit) as messages:
-            return [self._describe(module, database, message) for message in messages]
+    def letters(self, module: Module) -> list[DeadLetterEntry]:
+        if not module.handles:
+            return []
+        with self._held(module.name, LIST_LIMIT) as messages:
+            return [self._describe(module, message) for message in messages]
 
-    def replay(self, module: str, ids: set[str] | None = None, limit: int = 1000) -> int:
-        """Sends dead messages (all, or those whose message or event id is given) back to the
-        module's queue; the subscriber's inbox absorbs any that were in fact handled."""
+    def replay(self, module: Module, ids: Set[str] | None = None) -> Replayed:
+        """`ids` are message ids or event ids."""
+        count = self._replay(module.name, ids) if module.handles else 0
+        return Replayed(count=count, summary=f"{count} dead message(s) back on the queue")
+
+    def _replay(self, module: str, ids: Set[str] | None) -> int:
         replayed = 0
-        with self._held(module, limit) as messages:
+        with self._held(module, REPLAY_LIMIT) as messages:
             for message in messages:
                 if ids is not None and not ids & {message["MessageId"], _event_id(message)}:
                     continue
-                self.sqs.send_message(
-                    QueueUrl=self.queues.url(module),
+                self.aws.sqs.send_message(
+                    QueueUrl=self.aws.queues.url(module),
                     MessageBody=message["Body"],
                     MessageAttributes={
                         key: value
@@ -55,8 +69,8 @@ class QueueDeadLetters:
                         if key not in _DEAD_LETTER_ATTRIBUTES
                     },
                 )
-                self.sqs.delete_message(
-                    QueueUrl=self.queues.dead_letter_url(module),
+                self.aws.sqs.delete_message(
+                    QueueUrl=self.aws.queues.dead_letter_url(module),
                     ReceiptHandle=message["ReceiptHandle"],
                 )
                 message["replayed"] = True
@@ -67,11 +81,11 @@ class QueueDeadLetters:
     def _held(self, module: str, limit: int) -> Iterator[list[dict[str, Any]]]:
         """Receives up to `limit` dead messages, hiding each while we work, and makes those
         that remain visible again afterwards."""
-        url = self.queues.dead_letter_url(module)
+        url = self.aws.queues.dead_letter_url(module)
         messages: list[dict[str, Any]] = []
         try:
             while len(messages) < limit:
-                page = self.sqs.receive_message(
+                page = self.aws.sqs.receive_message(
                     QueueUrl=url,
                     MaxNumberOfMessages=min(10, limit - len(messages)),
                     VisibilityTimeout=HOLD_SECONDS,
@@ -84,18 +98,18 @@ class QueueDeadLetters:
                 messages.extend(page)
             yield messages
         finally:
-            _release(self.sqs, url, [m for m in messages if not m.get("replayed")])
+            _release(self.aws.sqs, url, [m for m in messages if not m.get("replayed")])
 
-    def _describe(self, module: str, database: str | None, message: dict[str, Any]) -> DeadMessage:
+    def _describe(self, module: Module, message: dict[str, Any]) -> DeadMessage:
         attributes = message.get("MessageAttributes", {})
         reason = attributes.get(DEAD_LETTER_REASON, {}).get("StringValue")
         event_id = _event_id(message)
         if reason is None:
-            reason = f"moved by the redrive policy after {self.max_receives} receives"
-            if database and (last := _last_failure(database, module, event_id)):
+            reason = f"moved by the redrive policy after {self.aws.max_receives} receives"
+            if last := _last_failure(module.database, module.name, event_id):
                 reason += f"; last error: {last}"
         return DeadMessage(
-            module=module,
+            module=module.name,
             message_id=message["MessageId"],
             event_id=event_id,
             event_name=_event_name(message),

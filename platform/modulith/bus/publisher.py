@@ -1,5 +1,6 @@
 """Publishing: the event joins the outbox in the publisher's own transaction."""
 
+import json
 import logging
 import uuid
 from typing import Any
@@ -14,6 +15,7 @@ from modulith.observability.logs import event_fields
 from modulith.observability.metrics import EVENTS_PUBLISHED
 from modulith.observability.otel import event_attributes
 from modulith.observability.trace import current_trace, span, trace_id
+from modulith.outbox.envelopes import keep_envelope
 from modulith.outbox.models import Delivery, OutboxEvent
 from modulith.outbox.statements import insert
 from modulith.runtime import runtime
@@ -54,11 +56,13 @@ def publish(event: Any) -> uuid.UUID:
             data=event.model_dump(mode="json", by_alias=True),
             trace=current_trace(),
         )
-        _check_size(envelope, current.max_event_bytes)
+        wire = envelope.to_wire()
+        _check_size(envelope.event_name, wire, current.max_event_bytes)
         relay = current.relay
         deliveries = _store(
             alias,
             envelope,
+            wire,
             current.transport.routes(envelope.event_name),
             relay.claims.at_publish() if relay.claims_at_publish else {},
         )
@@ -73,7 +77,11 @@ def publish(event: Any) -> uuid.UUID:
 
 
 def _store(
-    alias: str, envelope: Envelope, routes: list[str], claim: dict[str, object]
+    alias: str,
+    envelope: Envelope,
+    wire: dict[str, Any],
+    routes: list[str],
+    claim: dict[str, object],
 ) -> list[Delivery]:
     """The event and one delivery per route, in two statements; returns the deliveries as
     stored, each with its event."""
@@ -84,10 +92,11 @@ def _store(
         source=envelope.source,
         occurred_at=now,
         trace_id=trace_id(),
-        wire=envelope.to_wire(),
+        wire=wire,
         created_at=now,
     )
     insert(alias, OutboxEvent, [_columns(event)])
+    keep_envelope(event, envelope)  # what the relay sends, if this process delivers it
     deliveries = [
         Delivery(event=event, route=route, next_attempt_at=now, updated_at=now, **claim)
         for route in routes
@@ -145,6 +154,8 @@ def _schedule_after_commit(alias: str, deliveries: list[Delivery]) -> None:
 
 def _committed(module: str, envelope: Envelope) -> None:
     EVENTS_PUBLISHED.labels(module, envelope.event_name).inc()
+    if not log.isEnabledFor(logging.INFO):  # spare building the line's fields
+        return
     log.info(
         "published %s",
         envelope.event_name,
@@ -158,10 +169,10 @@ def _committed(module: str, envelope: Envelope) -> None:
     )
 
 
-def _check_size(envelope: Envelope, limit: int) -> None:
-    size = len(envelope.to_json().encode())
+def _check_size(event_name: str, wire: dict[str, Any], limit: int) -> None:
+    size = len(json.dumps(wire, separators=(",", ":")).encode())
     if size > limit:
         raise EventTooLarge(
-            f"{envelope.event_name} is {size} bytes on the wire; the limit is {limit} "
+            f"{event_name} is {size} bytes on the wire; the limit is {limit} "
             "(MODULITH_MAX_EVENT_BYTES). Carry ids, not documents."
         )

@@ -1,24 +1,17 @@
 """The public API: one NinjaAPI, each running module's router mounted under its name."""
 
-from collections.abc import Mapping
-
-from django.utils.module_loading import import_string
 from ninja import NinjaAPI
 
+from modulith.checks.imports import API, require
 from modulith.http.errors import install_error_handlers
 from modulith.modules import Topology
 
 
-def build_api(
-    topology: Topology,
-    *,
-    title: str,
-    version: str,
-    statuses: Mapping[type[Exception], tuple[int, str]],
-) -> NinjaAPI:
+def build_api(topology: Topology, *, title: str, version: str) -> NinjaAPI:
     api = NinjaAPI(title=title, version=version, urls_namespace="api")
-    install_error_handlers(api, statuses)
+    install_error_handlers(api)
     for module in topology.running_modules:
         if module.api:
-            api.add_router(f"/{module.name}", import_string(module.api), tags=[module.name])
+            router = require(module, "serves its API from", module.api, API)
+            api.add_router(f"/{module.name}", router, tags=[module.name])
     return api

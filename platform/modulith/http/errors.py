@@ -10,16 +10,20 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from modulith.contracts import ProviderError, ProviderUnavailable
 from modulith.errors import DomainError
 
 _SKIPPED_LOCATIONS = {"body", "query", "path", "header", "payload"}
+# A query port's provider that cannot be reached, or that failed: the caller's request cannot
+# be answered now, through no fault of its own.
+PORT_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
+    ProviderUnavailable: (503, "provider_unavailable"),
+    ProviderError: (502, "provider_error"),
+}
 
 
-def install_error_handlers(
-    api: NinjaAPI, statuses: Mapping[type[Exception], tuple[int, str]]
-) -> None:
-    """Registers our error shape on `api`; `statuses` maps further exceptions (e.g. from
-    contracts) to a status and an error code."""
+def install_error_handlers(api: NinjaAPI) -> None:
+    """Registers our error shape on `api`, for invalid input, domain errors and port errors."""
 
     def validation_failed(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         problems = [_problem(issue) for issue in exc.errors]
@@ -43,7 +47,7 @@ def install_error_handlers(
     api.add_exception_handler(ValidationError, validation_failed)  # type: ignore[arg-type]
     api.add_exception_handler(DomainError, domain_error)  # type: ignore[arg-type]
     api.add_exception_handler(HttpError, http_error)  # type: ignore[arg-type]
-    for error_type, (status, code) in statuses.items():
+    for error_type, (status, code) in PORT_ERRORS.items():
         api.add_exception_handler(error_type, _mapped(api, status, code))
 
 

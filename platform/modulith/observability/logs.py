@@ -1,5 +1,6 @@
 """Log records that say what they are about: the trace, the module, the event being handled,
-and the business ids named by MODULITH_LOG_CORRELATION_FIELDS (say, `orderId`).
+and the business ids named by MODULITH_LOG_CORRELATION_FIELDS (say, `["orderId"]`; none
+unless the project names them).
 
 `ContextFilter` (on the handlers, so that it sees every record) adds to each record:
 
@@ -27,7 +28,6 @@ from django.conf import settings
 from modulith.observability.trace import parse_traceparent, trace_id
 
 MODULE = "modulith_module"
-DEFAULT_CORRELATION_FIELDS = ("orderId",)
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _context: ContextVar[Mapping[str, str]] = ContextVar("modulith_log_context", default=_EMPTY)
@@ -62,9 +62,7 @@ def log_context(*, module: str | None = None, **fields: str | None) -> Iterator[
 def correlation_fields(values: Mapping[str, Any]) -> dict[str, str]:
     """The correlation fields found in `values` (by their name or its snake_case), as record
     attributes: {"orderId": "…"} gives {"order_id": "…"}."""
-    names = DEFAULT_CORRELATION_FIELDS
-    if settings.configured:
-        names = getattr(settings, "MODULITH_LOG_CORRELATION_FIELDS", names)
+    names = getattr(settings, "MODULITH_LOG_CORRELATION_FIELDS", ()) if settings.configured else ()
     found = {}
     for name in names:
         attribute = snake_case(name)

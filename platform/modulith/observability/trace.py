@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 
 from modulith.observability import otel
 
@@ -29,9 +30,20 @@ def new_traceparent(trace: str | None = None) -> str:
     return f"00-{trace or new_trace_id()}-{secrets.token_hex(8)}-01"
 
 
+# A traceparent is 55 characters; anything much longer is refused before it reaches the cache.
+_LONGEST_TRACEPARENT = 64
+
+
 def parse_traceparent(value: str | None) -> str | None:
     """The trace id of a valid traceparent header, else None."""
-    match = _TRACEPARENT.match((value or "").strip().lower())
+    if not value or len(value) > _LONGEST_TRACEPARENT:
+        return None
+    return _trace_id_of(value)
+
+
+@lru_cache(maxsize=4096)  # every hop of an event parses the same few traceparents again
+def _trace_id_of(value: str) -> str | None:
+    match = _TRACEPARENT.match(value.strip().lower())
     if not match or set(match.group(1)) == {"0"} or set(match.group(2)) == {"0"}:
         return None
     return match.group(1)
@@ -73,10 +85,6 @@ def current_trace() -> dict[str, str]:
     """Trace metadata for an event published now (empty outside any traced work)."""
     value = _current.get()
     return {"traceparent": value} if value else {}
-
-
-def current_traceparent() -> str:
-    return _current.get()
 
 
 def trace_id() -> str:

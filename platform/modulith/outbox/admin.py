@@ -20,15 +20,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator, capfirst
 
+from modulith.aws.models import HandlingFailure
 from modulith.modules import Module
-from modulith.outbox import deadletters
-from modulith.outbox.models import (
-    DeadLetter,
-    Delivery,
-    HandlingFailure,
-    InboxRecord,
-    OutboxEvent,
-)
+from modulith.outbox.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
 
 if TYPE_CHECKING:
@@ -283,14 +277,24 @@ class DeadLetterAdmin(DeliveryDetails):
 
     @admin.action(description="Replay the selected dead letters", permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """Like `manage.py deadletters replay --id ...`: every place that keeps dead letters
+        replays those it knows by these ids (here, the outbox's)."""
         module = selected_module(request)
-        ids = list(queryset.values_list("pk", flat=True))
-        report = deadletters.replay(runtime().relay, module.database, ids)
-        message = f"Replayed {len(ids)} dead letter(s) of the {module.name} module: {report}."
-        if report.errors:
-            message += f" Last error: {Truncator(report.errors[-1]).chars(300)}"
-        ok = report.delivered == len(ids) and not report.errors
-        self.message_user(request, message, messages.SUCCESS if ok else messages.WARNING)
+        ids = {str(pk) for pk in queryset.values_list("pk", flat=True)}
+        done = [
+            replayed
+            for place in runtime().dead_letters
+            if (replayed := place.replay(module, ids)).count
+        ]
+        if not done:
+            message = f"{module.name}: none of the selected dead letters is dead any more."
+            self.message_user(request, message, messages.WARNING)
+        for replayed in done:
+            message = f"{module.name}: {replayed.summary}."
+            if replayed.last_error:
+                message += f" Last error: {Truncator(replayed.last_error).chars(300)}"
+            level = messages.SUCCESS if replayed.complete else messages.WARNING
+            self.message_user(request, message, level)
 
     def change_view(
         self,

@@ -1,59 +1,76 @@
-"""Dead letters: deliveries that gave up, kept with their last error until replayed."""
+"""The outbox's dead letters: deliveries that gave up, kept with their last error until
+replayed. Every transport has them (a route that refused an event for good, data that can
+never be handled)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
 
+from modulith.deadletters import DeadLetterEntry, Replayed
+from modulith.modules import Module
 from modulith.outbox.models import DeadLetter, DeliveryStatus
-from modulith.outbox.outcomes import RelayReport
 from modulith.outbox.relay import Relay
 
 
 @dataclass(frozen=True)
-class DeadLetterView:
-    module: str
+class DeadDelivery(DeadLetterEntry):
+    kind = "delivery"
     delivery_id: int
-    event_id: str
-    event_name: str
     route: str
     attempts: int
     dead_at: datetime | None
     last_error: str
 
-
-def dead_letters(aliases: Iterable[str]) -> list[DeadLetterView]:
-    return [
-        DeadLetterView(
-            module=alias,
-            delivery_id=letter.pk,
-            event_id=str(letter.event_id),
-            event_name=letter.event.event_name,
-            route=letter.route,
-            attempts=letter.attempts,
-            dead_at=letter.dead_at,
-            last_error=letter.last_error,
+    def __str__(self) -> str:
+        when = self.dead_at.isoformat(timespec="seconds") if self.dead_at else "?"
+        return (
+            f"{self.module}#{self.delivery_id} {self.event_name} {self.event_id} -> "
+            f"{self.route}, {self.attempts} attempt(s), dead since {when}: {self.last_error}"
         )
-        for alias in aliases
-        for letter in DeadLetter.objects.using(alias).select_related("event").order_by("dead_at")
-    ]
 
 
-def replay(relay: Relay, alias: str, delivery_ids: Sequence[int] | None = None) -> RelayReport:
-    """Gives dead deliveries a fresh set of attempts and delivers them now.
+class OutboxDeadLetters:
+    """The dead deliveries in a module's database; a replay delivers them now, through the
+    relay, with a fresh set of attempts."""
 
-    Replaying is safe even if a letter was in fact handled: the subscriber's inbox absorbs it.
-    """
-    letters = DeadLetter.objects.using(alias)
-    if delivery_ids is not None:
-        letters = letters.filter(pk__in=list(delivery_ids))
-    ids = list(letters.values_list("pk", flat=True))
-    letters.update(
-        status=DeliveryStatus.PENDING,
-        attempts=0,
-        next_attempt_at=timezone.now(),
-        dead_at=None,
-        updated_at=timezone.now(),
-    )
-    return relay.deliver(alias, ids)
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+
+    def letters(self, module: Module) -> list[DeadLetterEntry]:
+        letters = DeadLetter.objects.using(module.database).select_related("event")
+        return [
+            DeadDelivery(
+                module=module.name,
+                event_id=str(letter.event_id),
+                event_name=letter.event.event_name,
+                delivery_id=letter.pk,
+                route=letter.route,
+                attempts=letter.attempts,
+                dead_at=letter.dead_at,
+                last_error=letter.last_error,
+            )
+            for letter in letters.order_by("dead_at", "pk")
+        ]
+
+    def replay(self, module: Module, ids: Set[str] | None = None) -> Replayed:
+        """`ids` are delivery ids (numbers); others are not this place's."""
+        letters = DeadLetter.objects.using(module.database)
+        if ids is not None:
+            letters = letters.filter(pk__in=[int(i) for i in ids if i.isdigit()])
+        chosen = list(letters.values_list("pk", flat=True))
+        letters.update(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            dead_at=None,
+            updated_at=timezone.now(),
+        )
+        report = self.relay.deliver(module.database, chosen)
+        return Replayed(
+            count=report.handled,
+            summary=f"replayed {report.handled} deliveries: {report}",
+            complete=report.delivered == len(chosen) and not report.errors,
+            last_error=report.errors[-1] if report.errors else "",
+        )

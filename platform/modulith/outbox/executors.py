@@ -3,6 +3,8 @@
 
 import logging
 import threading
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections
@@ -15,51 +17,86 @@ from modulith.outbox.relay import Relay, Scheduler
 log = logging.getLogger(__name__)
 
 
+Delivering = tuple[str, list[Delivery], bool]
+
+
+class Cascade:
+    """Runs deliveries on the calling thread; what their handlers publish (once committed) is
+    delivered after the delivery in hand, in order, instead of inside it. However long a chain
+    of events, the stack stays one delivery deep and memory one delivery high (a nested
+    chain held every hop's objects to the end: measured, the interpreter then paid for fresh
+    memory pages at every saga), and each outcome is recorded before the next delivery starts.
+    The first call on a thread returns once the whole cascade is delivered."""
+
+    def __init__(self, deliver: Callable[[str, list[Delivery], bool], object]) -> None:
+        self._deliver = deliver
+        self._local = threading.local()
+
+    def __call__(self, alias: str, deliveries: list[Delivery], certain: bool) -> None:
+        pending: deque[Delivering] | None = getattr(self._local, "pending", None)
+        if pending is not None:  # a cascade: after the delivery in hand
+            pending.append((alias, deliveries, certain))
+            return
+        pending = self._local.pending = deque([(alias, deliveries, certain)])
+        try:
+            while pending:
+                self._deliver(*pending.popleft())
+        finally:
+            self._local.pending = None
+
+
 def inline(relay: Relay) -> Scheduler:
     """In the committing thread, before it goes on: deterministic, for scripts and tests."""
-
-    def deliver(alias: str, deliveries: list[Delivery], certain: bool) -> None:
-        relay.deliver_published(alias, deliveries, certain)
-
-    return deliver
+    return Cascade(
+        lambda alias, deliveries, certain: _deliver(relay, "inline", alias, deliveries, certain)
+    )
 
 
 def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
     """On a few background threads of this process, like an asynchronous listener: the
     request that published returns at once; the relay's sweep covers a crash meanwhile.
     What a handler publishes on a delivery thread is delivered on that same thread once its
-    transaction commits: nobody waits there, and another hop would only add a wait. Nobody
-    waits for the result, so an exception is logged and counted here."""
+    transaction commits: nobody waits there, and another hop would only add a wait."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modulith-deliver")
     delivering = threading.local()
 
-    def deliver(alias: str, deliveries: list[Delivery], certain: bool) -> bool:
-        try:
-            relay.deliver_published(alias, deliveries, certain)
-        except Exception:
-            DELIVERY_ERRORS.labels(alias, "thread").inc()
-            log.exception(
-                "deliveries %s of %s failed on a delivery thread; the relay's sweep tries again",
-                [delivery.pk for delivery in deliveries],
-                alias,
-                extra={MODULE: alias},
-            )
-            return False
-        return True
+    def deliver(alias: str, deliveries: list[Delivery], certain: bool) -> None:
+        if not _deliver(relay, "thread", alias, deliveries, certain):
+            # This thread's connections may be broken; the next delivery reconnects.
+            connections.close_all()
+
+    cascade = Cascade(deliver)
 
     def run(alias: str, deliveries: list[Delivery], certain: bool) -> None:
         delivering.active = True
         try:
-            if not deliver(alias, deliveries, certain):
-                # This thread's connections may be broken; the next delivery reconnects.
-                connections.close_all()
+            cascade(alias, deliveries, certain)
         finally:
             delivering.active = False
 
     def submit(alias: str, deliveries: list[Delivery], certain: bool) -> None:
         if getattr(delivering, "active", False):
-            deliver(alias, deliveries, certain)  # a cascade: on this delivery thread
+            cascade(alias, deliveries, certain)  # published on this delivery thread
         else:
             pool.submit(run, alias, deliveries, certain)
 
     return submit
+
+
+def _deliver(
+    relay: Relay, executor: str, alias: str, deliveries: list[Delivery], certain: bool
+) -> bool:
+    """Delivers; nobody waits for the result after a commit, so an exception is logged and
+    counted here (the relay's sweep tries again) and the rest of a cascade goes on."""
+    try:
+        relay.deliver_published(alias, deliveries, certain)
+    except Exception:
+        DELIVERY_ERRORS.labels(alias, executor).inc()
+        log.exception(
+            "deliveries %s of %s failed after their commit; the relay's sweep tries again",
+            [delivery.pk for delivery in deliveries],
+            alias,
+            extra={MODULE: alias},
+        )
+        return False
+    return True

@@ -1,4 +1,5 @@
-"""The framework's tables. Each module database holds its own copy of them.
+"""The outbox's tables (events, their deliveries, dead letters) and the inbox's. Each module
+database holds its own copy of them.
 
 No router sends these models anywhere: every query names its database with `.using(alias)`,
 because the same table exists once per module.
@@ -104,26 +105,3 @@ class InboxRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber} handled {self.event_name} {self.event_id}"
-
-
-class HandlingFailure(models.Model):
-    """The last failure of a subscriber on an event that arrived by queue: SQS keeps no reason
-    when its redrive policy moves a message to the dead-letter queue, so we keep it here."""
-
-    event_id = models.UUIDField()
-    subscriber = models.CharField(max_length=100)
-    event_name = models.CharField(max_length=200)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField()
-    last_failed_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["event_id", "subscriber"], name="handling_failure_event_subscriber_unique"
-            )
-        ]
-        indexes = [models.Index(fields=["last_failed_at"], name="handling_failure_failed_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.subscriber} failed {self.attempts}x on {self.event_name} {self.event_id}"

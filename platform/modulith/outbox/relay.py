@@ -12,6 +12,7 @@ from django.db import DatabaseError
 
 from modulith.bus.envelope import Envelope, MalformedEvent
 from modulith.outbox.claims import Claims
+from modulith.outbox.envelopes import envelope_of
 from modulith.outbox.models import Delivery
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.outcomes import OutcomeRecorder, RelayReport
@@ -173,7 +174,7 @@ class Relay:
         sendable: list[tuple[Delivery, Envelope]] = []
         for delivery in chunk:
             try:
-                sendable.append((delivery, Envelope.from_wire(delivery.event.wire)))
+                sendable.append((delivery, envelope_of(delivery.event)))
             except MalformedEvent as error:  # a damaged outbox row: never sendable
                 report.add(
                     self.outcomes.failed(alias, delivery, Outcome(False, str(error), True), None)

@@ -4,8 +4,9 @@ Like Spring Modulith's completion modes: delivered events (and their deliveries)
 MODULITH_OUTBOX_RETENTION, for inspection, then deleted; `0` deletes them as they are
 delivered. Inbox records are kept for MODULITH_INBOX_RETENTION, which must cover every way an
 event can come back (a redelivery, a replay from a dead-letter queue): forgetting a record
-earlier would let a late duplicate have a second effect. Dead letters and pending deliveries
-are never purged.
+earlier would let a late duplicate have a second effect; the records other parts keep about
+handling (the SQS consumer's handling failures) are kept as long, and named by the composition
+root. Dead letters and pending deliveries are never purged.
 
 The purge runs in bounded batches from the periodic sweep (so no instance does a long
 delete), with `FOR UPDATE SKIP LOCKED` on PostgreSQL so several relays share it instead of
@@ -14,24 +15,18 @@ history.
 """
 
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.functions import Now
 
 from modulith.errors import ConfigurationError
-from modulith.outbox.models import (
-    Delivery,
-    DeliveryStatus,
-    HandlingFailure,
-    InboxRecord,
-    OutboxEvent,
-)
+from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 
 # The longest a message can come back: SQS keeps one at most 14 days, in its dead-letter queue
 # too, and a replay from there is a redelivery.
@@ -43,22 +38,27 @@ class PurgeReport:
     deliveries: int = 0
     events: int = 0
     inbox_records: int = 0
-    handling_failures: int = 0
+    # Rows of the tables kept with the inbox, by their plural name ("handling failures").
+    kept_with_inbox: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: "PurgeReport") -> None:
         self.deliveries += other.deliveries
         self.events += other.events
         self.inbox_records += other.inbox_records
-        self.handling_failures += other.handling_failures
+        for name, count in other.kept_with_inbox.items():
+            self.kept_with_inbox[name] = self.kept_with_inbox.get(name, 0) + count
 
     @property
     def rows(self) -> int:
-        return self.deliveries + self.events + self.inbox_records + self.handling_failures
+        return (
+            self.deliveries + self.events + self.inbox_records + sum(self.kept_with_inbox.values())
+        )
 
     def __str__(self) -> str:
+        kept = "".join(f", {count} {name}" for name, count in self.kept_with_inbox.items())
         return (
             f"purged {self.deliveries} deliveries, {self.events} events, "
-            f"{self.inbox_records} inbox records, {self.handling_failures} handling failures"
+            f"{self.inbox_records} inbox records{kept}"
         )
 
 
@@ -67,6 +67,8 @@ class Retention:
     outbox: timedelta = timedelta(days=7)
     inbox: timedelta = REDELIVERY_WINDOW
     batch_size: int = 1000
+    # Tables kept as long as the inbox, each with the field that says when a row was written.
+    kept_with_inbox: Mapping[type[Model], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.inbox < REDELIVERY_WINDOW:
@@ -105,8 +107,12 @@ class Retention:
         report.events += self._delete(alias, unrouted, batches)
         handled = InboxRecord.objects.using(alias).filter(handled_at__lt=Now() - self.inbox)
         report.inbox_records = self._delete(alias, handled, batches)
-        failed = HandlingFailure.objects.using(alias).filter(last_failed_at__lt=Now() - self.inbox)
-        report.handling_failures = self._delete(alias, failed, batches)
+        for model, written_at in self.kept_with_inbox.items():
+            expired = model._default_manager.using(alias).filter(
+                **{f"{written_at}__lt": Now() - self.inbox}
+            )
+            name = str(model._meta.verbose_name_plural)
+            report.kept_with_inbox[name] = self._delete(alias, expired, batches)
         return report
 
     def _delete(self, alias: str, rows: QuerySet[Any], batches: int | None) -> int:

@@ -4,13 +4,15 @@ than the database's work (measured: benchmarks/bus_overhead.py --profile). Value
 prepared by the models' own fields, so what is stored is what the ORM would store.
 """
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from django.db import connections
-from django.db.models import Field, Model
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, ForeignKey, Model
 
 from modulith.outbox.models import Delivery, DeliveryStatus
 
@@ -26,12 +28,12 @@ def insert(
     returns their primary keys if asked (INSERT … RETURNING, on SQLite and PostgreSQL)."""
     connection = connections[alias]
     names = tuple(rows[0])
-    fields = _fields(model, names)
+    preparers = _preparers(model, names)
     sql = _insert_sql(model, names, len(rows), returning_pk)
     params = [
-        field.get_db_prep_save(row[name], connection)
+        prepare(row[name], connection)
         for row in rows
-        for name, field in zip(names, fields, strict=True)
+        for name, prepare in zip(names, preparers, strict=True)
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -50,6 +52,58 @@ def mark_delivered(alias: str, ids: Sequence[int], tokens: Sequence[str], now: d
 
 def _fields(model: type[Model], names: tuple[str, ...]) -> list["Field[Any, Any]"]:
     return [model._meta.get_field(name) for name in names]  # type: ignore[misc]
+
+
+# A value made a statement's parameter, as `Field.get_db_prep_save` makes it.
+Prepare = Callable[[Any, BaseDatabaseWrapper], Any]
+
+
+@lru_cache(maxsize=256)
+def _preparers(model: type[Model], names: tuple[str, ...]) -> tuple[Prepare, ...]:
+    return tuple(_preparer(field) for field in _fields(model, names))
+
+
+def _preparer(field: "Field[Any, Any]") -> Prepare:
+    """How a value of `field` becomes a parameter. For the plain values the bus stores (text,
+    whole numbers, aware datetimes, UUIDs), only the one step of the field's own
+    `get_db_prep_save` that changes them: the whole chain is most of an insert's Python
+    (measured: benchmarks/bus_overhead.py --profile). Anything else goes through the field."""
+    full: Prepare = field.get_db_prep_save
+    # A foreign key stores its target's value.
+    target = field.target_field if isinstance(field, ForeignKey) else field
+    kind = target.get_internal_type()
+    if kind in {"CharField", "TextField"}:
+        return lambda value, connection: value if type(value) is str else full(value, connection)
+    if kind in {"PositiveIntegerField", "IntegerField", "BigIntegerField", "BigAutoField"}:
+        return lambda value, connection: value if type(value) is int else full(value, connection)
+    if kind == "DateTimeField":
+        return _Moments(full)
+    if kind == "UUIDField":
+        return lambda value, connection: (
+            (value if connection.features.has_native_uuid_field else value.hex)
+            if type(value) is uuid.UUID
+            else full(value, connection)
+        )
+    return full
+
+
+class _Moments:
+    """Aware datetimes made parameters by the database's own adapter; the last one is
+    remembered, since a row (and a batch) carries the same moment in several columns."""
+
+    def __init__(self, full: Prepare) -> None:
+        self.full = full
+        self.last: tuple[datetime, BaseDatabaseWrapper, Any] | None = None
+
+    def __call__(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
+        last = self.last  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] is value and last[1] is connection:
+            return last[2]
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            return self.full(value, connection)
+        prepared = connection.ops.adapt_datetimefield_value(value)
+        self.last = (value, connection, prepared)
+        return prepared
 
 
 @lru_cache(maxsize=256)

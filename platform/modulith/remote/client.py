@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from modulith.bus import current_envelope
+from modulith.contracts import ProviderError, ProviderUnavailable
 from modulith.observability import otel
 from modulith.observability.trace import span
 from modulith.outbox.retry import RetryPolicy
@@ -21,15 +22,6 @@ from modulith.remote.signing import Signer
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = {502, 503, 504}
-ErrorFactory = Callable[[str, str], Exception]
-
-
-@dataclass(frozen=True)
-class PortErrors:
-    """The exception types callers see: the contracts' own (configured by the project)."""
-
-    unavailable: ErrorFactory
-    failed: ErrorFactory
 
 
 @dataclass
@@ -45,7 +37,6 @@ class RemoteCaller:
     discovery: Discovery
     signer: Signer
     http: httpx.Client
-    errors: PortErrors
     breaker: CircuitBreaker
     attempts: int = 3
     backoff: RetryPolicy = field(
@@ -54,7 +45,7 @@ class RemoteCaller:
 
     def call(self, method: PortMethod, body: bytes) -> bytes:
         if not self.breaker.allows():
-            raise self.errors.unavailable(self.provider, "circuit open after repeated failures")
+            raise ProviderUnavailable(self.provider, "circuit open after repeated failures")
         attempts = 1 if current_envelope() is not None else self.attempts
         problem = ""
         for attempt in range(1, attempts + 1):
@@ -69,7 +60,7 @@ class RemoteCaller:
                 problem = f"HTTP {response.status_code}: {_message(response)}"
                 if response.status_code not in RETRYABLE_STATUSES:
                     self._refused(response)
-                    raise self.errors.failed(self.provider, problem)
+                    raise ProviderError(self.provider, problem)
             log.warning(
                 "%s call to %s failed (attempt %d): %s",
                 method.name,
@@ -80,7 +71,7 @@ class RemoteCaller:
             if attempt < attempts:
                 time.sleep(self.backoff.delay(attempt).total_seconds())
         self.breaker.failed()
-        raise self.errors.unavailable(self.provider, problem)
+        raise ProviderUnavailable(self.provider, problem)
 
     def _post(self, method: PortMethod, body: bytes) -> httpx.Response:
         path = method.path(self.provider)

@@ -6,6 +6,7 @@ leaves and its result when it arrives, and the provider validates what it receiv
 
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
@@ -49,11 +50,18 @@ def port_methods(port: type[Any]) -> dict[str, PortMethod]:
 _described: dict[type[Any], dict[str, PortMethod]] = {}
 
 
+def public_methods(port: type[Any]) -> dict[str, Callable[..., Any]]:
+    """The port's public methods, as the Protocol's functions (`self` first)."""
+    return {
+        name: function
+        for name, function in inspect.getmembers(port, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
 def _describe(port: type[Any]) -> dict[str, PortMethod]:
     methods = {}
-    for name, function in inspect.getmembers(port, inspect.isfunction):
-        if name.startswith("_"):
-            continue
+    for name, function in public_methods(port).items():
         hints = get_type_hints(function)
         signature = inspect.signature(function)
         fields: dict[str, Any] = {

@@ -7,7 +7,7 @@ import httpx
 
 from modulith.modules import Module, Topology
 from modulith.remote.breaker import CircuitBreaker
-from modulith.remote.client import PortErrors, RemoteCaller, remote_port
+from modulith.remote.client import RemoteCaller, remote_port
 from modulith.remote.discovery import Discovery
 from modulith.remote.signing import Signer
 
@@ -18,7 +18,6 @@ class RemotePorts:
     discovery: Discovery
     signer: Signer
     http: httpx.Client
-    errors: PortErrors
     attempts: int = 3
     breaker_reset_seconds: float = 10.0
     _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
@@ -33,7 +32,6 @@ class RemotePorts:
             discovery=self.discovery,
             signer=self.signer,
             http=self.http,
-            errors=self.errors,
             breaker=breaker,
             attempts=self.attempts,
         )

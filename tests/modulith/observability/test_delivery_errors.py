@@ -40,10 +40,22 @@ def test_a_delivery_that_raises_on_a_thread_is_logged_and_counted(
     assert wait_until(lambda: bool(failed()))
     [line] = failed()
     assert line["level"] == "ERROR"
-    assert line["message"].startswith("deliveries [7, 8] of nowhere failed on a delivery thread")
+    assert line["message"].startswith("deliveries [7, 8] of nowhere failed after their commit")
     assert line["module"] == "nowhere"
     assert "ConnectionDoesNotExist" in line["exc_info"]
     assert value(scrape(client), ERRORS, module="nowhere", executor="thread") == before + 1
+
+
+def test_a_delivery_that_raises_inline_is_logged_and_counted_and_the_caller_goes_on(
+    client: Client, json_log: LogLines
+) -> None:
+    before = value(scrape(client), ERRORS, module="nowhere", executor="inline")
+
+    executors.inline(runtime().relay)("nowhere", [Delivery(pk=9)], False)
+
+    [line] = [line for line in json_log() if line["logger"] == "modulith.outbox.executors"]
+    assert line["message"].startswith("deliveries [9] of nowhere failed after their commit")
+    assert value(scrape(client), ERRORS, module="nowhere", executor="inline") == before + 1
 
 
 def test_a_delivery_that_raises_in_a_celery_task_is_counted_and_raised(client: Client) -> None:

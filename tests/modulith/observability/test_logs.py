@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from modulith.bus import Envelope
+from modulith.observability.logs import correlation_fields
 from modulith.observability.trace import trace_context
 from modulith.outbox.models import OutboxEvent
 from tests.modulith.observability.conftest import LogLines
@@ -178,3 +179,18 @@ def test_an_unknown_log_format_is_refused_in_one_line() -> None:
 
     assert refused.returncode != 0
     assert "LOG_FORMAT must be json or plain, not 'xml'" in refused.stderr
+
+
+def test_the_business_ids_in_logs_are_the_projects_own_the_framework_names_none(
+    settings: Any,
+) -> None:
+    order_id = str(uuid4())
+    data = {"orderId": order_id, "customerId": "customer-7"}
+
+    del settings.MODULITH_LOG_CORRELATION_FIELDS
+    unnamed = correlation_fields(data)
+    settings.MODULITH_LOG_CORRELATION_FIELDS = ["customerId"]
+    named = correlation_fields(data)
+
+    assert unnamed == {}
+    assert named == {"customer_id": "customer-7"}

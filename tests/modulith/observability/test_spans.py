@@ -9,11 +9,10 @@ import httpx
 import pytest
 from django.test import Client
 
-from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.inventory import InventoryQueries
 from modulith.outbox.models import OutboxEvent
 from modulith.remote.breaker import CircuitBreaker
-from modulith.remote.client import PortErrors, RemoteCaller, remote_port
+from modulith.remote.client import RemoteCaller, remote_port
 from modulith.remote.discovery import StaticDiscovery
 from modulith.remote.signing import Signer
 from tests.processes import run_python
@@ -134,7 +133,6 @@ def test_an_internal_call_has_a_client_span_and_the_provider_a_span_in_the_same_
         discovery=StaticDiscovery({"inventory": live_server.url}),
         signer=Signer(SECRET),
         http=httpx.Client(timeout=5),
-        errors=PortErrors(unavailable=ProviderUnavailable, failed=ProviderError),
         breaker=CircuitBreaker(),
     )
 

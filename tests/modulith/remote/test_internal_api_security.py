@@ -16,10 +16,10 @@ import httpx
 import pytest
 from django.db import connections
 
-from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.inventory import InventoryQueries, StockReserved
 from contracts.orders import OrderQueries
 from modulith.bus import DependencyUnavailable, Envelope
+from modulith.contracts import ProviderError, ProviderUnavailable
 from modulith.remote.signing import CALLER, NONCE, Signer
 from modulith.runtime import runtime
 from tests.celery.conftest import RedisServer, redis_server  # noqa: F401  (the shared cache)
@@ -143,7 +143,10 @@ def test_a_replay_to_another_instance_of_the_provider_is_refused(
 
 
 @pytest.fixture(scope="module")
-def broken_inventory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def broken_inventory(
+    tmp_path_factory: pytest.TempPathFactory,
+    django_db_setup: None,  # the service shares the test databases: made before it starts
+) -> Iterator[Service]:
     """An inventory whose tables are missing: every query fails inside the provider."""
     log_dir = tmp_path_factory.mktemp("inventory-broken")
     never_migrated = f"sqlite:///{log_dir / 'never-migrated.sqlite3'}"

@@ -11,11 +11,16 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.inventory import InventoryQueries, ProductPrice
 from modules.orders.models import Order
+from modulith.contracts import ProviderError, ProviderUnavailable
 from modulith.remote.signing import NONCE, Signer
-from tests.modulith.remote.conftest import PRICES, SECRET, orders_without_inventory
+from tests.modulith.remote.conftest import (
+    PRICES,
+    SECRET,
+    FakeProvider,
+    orders_without_inventory,
+)
 from tests.processes import free_port
 from tests.service import Service
 from tests.shop import place, stock
@@ -133,9 +138,26 @@ def test_placing_an_order_while_inventory_is_down_is_a_503_and_stores_nothing(
     started = time.monotonic()
     response = place(client, ("KB-1", 1))
 
+    # The framework's own mapping of its port errors: the project configures none.
     assert response.status_code == 503
+    assert response.json()["error"] == "provider_unavailable"
     assert "inventory is unavailable" in response.json()["message"]
     assert time.monotonic() - started < 5
+    assert not Order.objects.exists()
+
+
+def test_placing_an_order_while_inventory_refuses_the_call_is_a_502_and_stores_nothing(
+    settings: Any, client: Client, fake_provider: FakeProvider
+) -> None:
+    fake_provider.status = 400  # answered, but with an error: no retry, no breaker
+    orders_without_inventory(settings, fake_provider.url)
+
+    response = place(client, ("KB-1", 1))
+
+    assert response.status_code == 502
+    assert response.json()["error"] == "provider_error"
+    assert response.json()["message"].startswith("inventory failed: HTTP 400")
+    assert fake_provider.requests == 1
     assert not Order.objects.exists()
 
 

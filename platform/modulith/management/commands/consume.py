@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from modulith.aws.consumer import ConsumerReport, QueueConsumer
 from modulith.bootstrap import queue_consumer
 from modulith.runtime import runtime
-from modulith.transports.consumer import ConsumerReport, QueueConsumer
 
 
 class Command(BaseCommand):

@@ -1,12 +1,10 @@
 import json
-from dataclasses import asdict
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from modulith.management.selection import chosen_modules
 from modulith.modules import Module
-from modulith.outbox.deadletters import dead_letters, replay
 from modulith.runtime import runtime
 
 
@@ -41,47 +39,22 @@ class Command(BaseCommand):
             self._replay(modules, None if options["all"] else set(options["ids"]))
 
     def _list(self, modules: list[Module], output: str) -> None:
-        current = runtime()
         letters = [
-            asdict(letter) | {"kind": "delivery"}
-            for letter in dead_letters(m.database for m in modules)
+            letter
+            for place in runtime().dead_letters
+            for m in modules
+            for letter in place.letters(m)
         ]
-        if current.uses_queues:
-            letters += [
-                asdict(message) | {"kind": "queue"}
-                for module in modules
-                if module.handles
-                for message in current.aws.dead_letters.peek(module.name, database=module.database)
-            ]
         if output == "json":
-            self.stdout.write(json.dumps(letters, default=str))
+            self.stdout.write(json.dumps([letter.as_json() for letter in letters], default=str))
         elif not letters:
             self.stdout.write("no dead letters")
         for letter in letters if output == "text" else []:
-            self.stdout.write(_line(letter))
+            self.stdout.write(str(letter))
 
     def _replay(self, modules: list[Module], ids: set[str] | None) -> None:
-        current = runtime()
-        delivery_ids = None if ids is None else [int(i) for i in ids if i.isdigit()]
         for module in modules:
-            report = replay(current.relay, module.database, delivery_ids)
-            if report.handled:
-                self.stdout.write(f"{module.name}: replayed {report.handled} deliveries: {report}")
-            if current.uses_queues and module.handles:
-                count = current.aws.dead_letters.replay(module.name, ids)
-                if count:
-                    self.stdout.write(f"{module.name}: {count} dead message(s) back on the queue")
-
-
-def _line(letter: dict[str, Any]) -> str:
-    if letter["kind"] == "delivery":
-        when = letter["dead_at"].isoformat(timespec="seconds") if letter["dead_at"] else "?"
-        return (
-            f"{letter['module']}#{letter['delivery_id']} {letter['event_name']} "
-            f"{letter['event_id']} -> {letter['route']}, {letter['attempts']} attempt(s), "
-            f"dead since {when}: {letter['last_error']}"
-        )
-    return (
-        f"{letter['module']} queue message {letter['message_id']} {letter['event_name']} "
-        f"{letter['event_id']}: {letter['reason']}"
-    )
+            for place in runtime().dead_letters:
+                replayed = place.replay(module, ids)
+                if replayed.count:
+                    self.stdout.write(f"{module.name}: {replayed.summary}")

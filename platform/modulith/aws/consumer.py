@@ -12,6 +12,7 @@ from typing import Any
 from django.db import close_old_connections, transaction
 from django.db.models import F
 
+from modulith.aws.models import HandlingFailure
 from modulith.aws.names import QueueDirectory
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.envelope import Envelope, MalformedEvent
@@ -19,7 +20,6 @@ from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.metrics import CONSUMER_PAUSED, MESSAGES_HANDLED
 from modulith.observability.trace import traceparent_from_xray
-from modulith.outbox.models import HandlingFailure
 from modulith.outbox.retry import RetryPolicy
 
 log = logging.getLogger(__name__)

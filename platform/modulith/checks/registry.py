@@ -1,0 +1,15 @@
+"""The modulith checks, registered with Django under the tag `modulith`
+(`manage.py check --tag modulith` runs only them)."""
+
+from django.core import checks
+
+from modulith.checks.apps import check_apps
+from modulith.checks.databases import check_databases
+from modulith.checks.events import check_events
+from modulith.checks.manifests import check_manifests
+from modulith.checks.scope import TAG
+
+
+def register_checks() -> None:
+    for check in (check_manifests, check_events, check_apps, check_databases):
+        checks.register(check, TAG)

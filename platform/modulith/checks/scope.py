@@ -1,0 +1,24 @@
+"""What a check run looks at: the modules running in this process, or those of the apps that
+`manage.py check <app_label>` names."""
+
+from collections.abc import Sequence
+
+from django.apps import AppConfig
+from django.conf import settings
+
+from modulith.modules import Module, Topology
+
+TAG = "modulith"
+
+
+def current_topology() -> Topology:
+    topology: Topology = settings.MODULITH_TOPOLOGY
+    return topology
+
+
+def modules_to_check(app_configs: Sequence[AppConfig] | None) -> tuple[Module, ...]:
+    running = current_topology().running_modules
+    if app_configs is None:
+        return running
+    named = {config.label for config in app_configs} | {config.name for config in app_configs}
+    return tuple(module for module in running if {module.name, module.app} & named)
