@@ -24,10 +24,10 @@ from typing import Any
 
 from django.conf import settings
 
+from modulith.conf import modulith_settings
 from modulith.observability.trace import parse_traceparent, trace_id
 
 MODULE = "modulith_module"
-DEFAULT_CORRELATION_FIELDS = ("orderId",)
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _context: ContextVar[Mapping[str, str]] = ContextVar("modulith_log_context", default=_EMPTY)
@@ -62,9 +62,8 @@ def log_context(*, module: str | None = None, **fields: str | None) -> Iterator[
 def correlation_fields(values: Mapping[str, Any]) -> dict[str, str]:
     """The correlation fields found in `values` (by their name or its snake_case), as record
     attributes: {"orderId": "…"} gives {"order_id": "…"}."""
-    names = DEFAULT_CORRELATION_FIELDS
-    if settings.configured:
-        names = getattr(settings, "MODULITH_LOG_CORRELATION_FIELDS", names)
+    # Before Django's settings exist (a line logged at import) there are none.
+    names = modulith_settings().log_correlation_fields if settings.configured else ()
     found = {}
     for name in names:
         attribute = snake_case(name)
