@@ -15,6 +15,7 @@ Health checks and /metrics answer in a middleware, ahead of URL resolution.
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, include, path
 
+from modulith.admin_views import module_map
 from modulith.conf import modulith_settings
 from modulith.http import build_api
 
@@ -35,6 +36,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("internal/", include("modulith.remote.urls")),
 ]
 if apps.is_installed("django.contrib.admin"):
-    from modulith.admin_views import module_map
-
     urlpatterns.append(path("admin/modulith/module-map/", module_map, name="modulith-module-map"))

@@ -12,8 +12,10 @@ wrong for every server and command it does not list; schedulers such as django-a
 advise against starting in `ready()` for that reason, and APM agents (elastic-apm) likewise
 hook Django's request signals from `ready()` rather than start work there. A health check is
 a request: behind a load balancer, or with the image's HEALTHCHECK, the relay starts soon
-after the process does, traffic or not. Django's test client and live server do not count as
-servers: a test that wants the relay calls `start_background_relay` itself.
+after the process does, traffic or not. Tests never start it unasked: the requests of Django's
+test client, and any request once the test environment is set up (by Django's test runner or
+pytest-django: that is when `mail.outbox` exists), a live server's too, start nothing; a test
+that wants the relay calls `start_background_relay` itself.
 """
 
 import logging
@@ -21,6 +23,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from django.core import mail
 from django.core.signals import request_started
 from django.db import close_old_connections
 
@@ -43,8 +46,8 @@ def start_with_first_request() -> None:
 
 
 def _first_request(sender: Any, **_: Any) -> None:
-    if getattr(sender, "__module__", "").startswith("django.test"):
-        return  # the test client's handler, or the live server's
+    if getattr(sender, "__module__", "").startswith("django.test") or hasattr(mail, "outbox"):
+        return  # a test's request
     request_started.disconnect(dispatch_uid=FIRST_REQUEST)
     start_background_relay(modulith_settings().relay_interval)
 
