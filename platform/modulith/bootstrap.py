@@ -67,14 +67,14 @@ def build_runtime(settings: ModulithSettings | None = None) -> Runtime:
         visibility_timeout=settings.visibility_timeout,
         wait_seconds=settings.consumer_wait_seconds,
     )
+    # Imported now, so a wrong path stops the start rather than a request (modulith.urls).
+    errors = PortErrors(
+        unavailable=settings.port_error("unavailable"), failed=settings.port_error("failed")
+    )
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
         topology,
-        unavailable=(
-            OperationalError,
-            InterfaceError,
-            settings.port_error("unavailable"),
-        ),
+        unavailable=(OperationalError, InterfaceError, settings.port_error("unavailable")),
     )
     transport = TRANSPORTS[settings.transport](topology, aws, dispatcher)
     if settings.transport in QUEUE_TRANSPORTS and not aws.region:
@@ -102,7 +102,7 @@ def build_runtime(settings: ModulithSettings | None = None) -> Runtime:
         transport=transport,
         relay=relay,
         dispatcher=dispatcher,
-        ports=PortResolver(topology, remote=_remote_ports(settings, aws)),
+        ports=PortResolver(topology, remote=_remote_ports(settings, aws, errors)),
         max_event_bytes=settings.max_event_bytes,
         aws=aws,
         uses_queues=settings.transport in QUEUE_TRANSPORTS,
@@ -134,7 +134,9 @@ def _check_transport_reaches_everyone(transport: str, topology: Topology) -> Non
         )
 
 
-def _remote_ports(settings: ModulithSettings, aws: AwsContext) -> RemoteFactory | None:
+def _remote_ports(
+    settings: ModulithSettings, aws: AwsContext, errors: PortErrors
+) -> RemoteFactory | None:
     """Remote clients for the ports whose providers run elsewhere; checked at start, so a
     missing secret or address is one line now rather than a failed request later."""
     topology = settings.topology
@@ -165,10 +167,7 @@ def _remote_ports(settings: ModulithSettings, aws: AwsContext) -> RemoteFactory 
         discovery=discovery,
         signer=Signer(settings.internal_secret),
         http=httpx.Client(timeout=timeout),
-        errors=PortErrors(
-            unavailable=settings.port_error("unavailable"),
-            failed=settings.port_error("failed"),
-        ),
+        errors=errors,
         breaker_reset_seconds=settings.breaker_reset_seconds,
     ).build
 

@@ -59,7 +59,7 @@ def still_pending() -> bool:
 def test_a_gunicorn_worker_runs_the_relay(tmp_path: Path) -> None:
     order_id = a_payment_waiting_for_the_relay()
 
-    with Service(tmp_path, "web", **QUICKLY) as web:
+    with Service(tmp_path, "web", env=QUICKLY) as web:
         assert wait_until(lambda: delivered(order_id), timeout=15), web.output()
 
     assert web.output().count(STARTED) == 1  # one worker, one relay
@@ -92,7 +92,7 @@ def test_runserver_runs_one_relay_in_its_serving_child_none_in_its_watcher(
 def test_a_management_command_runs_no_relay(command: list[str]) -> None:
     a_payment_waiting_for_the_relay()
 
-    result = manage(*command, **QUICKLY)
+    result = manage(*command, MODULITH_EMBEDDED_RELAY="1", MODULITH_RELAY_INTERVAL="0.1")
 
     assert result.returncode == 0, result.stderr
     assert STARTED not in result.stdout + result.stderr
@@ -103,7 +103,7 @@ def test_switched_off_a_server_runs_no_relay(tmp_path: Path) -> None:
     a_payment_waiting_for_the_relay()
 
     switched_off = {"MODULITH_EMBEDDED_RELAY": "0", "MODULITH_RELAY_INTERVAL": "0.1"}
-    with Service(tmp_path, "web", **switched_off) as web:
+    with Service(tmp_path, "web", env=switched_off) as web:
         for _ in range(10):
             httpx.get(f"{web.url}/health/live", timeout=5)
         time.sleep(1)

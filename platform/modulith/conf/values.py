@@ -4,6 +4,7 @@
 from collections.abc import Mapping
 from dataclasses import Field
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any, Literal, get_args, get_origin
 
 from modulith.conf.environment import (
@@ -32,7 +33,7 @@ def parse(name: str, raw: object, spec: "Field[Any]") -> Any:
     if get_origin(kind) is Literal:
         return _choice(name, raw, get_args(kind))
     if kind is bool:
-        return raw if isinstance(raw, bool) else parse_bool(name, _text(name, raw, "1 or 0"))
+        return raw if isinstance(raw, bool) else parse_bool(name, _text(name, raw, "True or False"))
     if kind is int:
         whole = raw if _is_int(raw) else parse_int(name, _text(name, raw, "a whole number"))
         return _bounded(name, whole, spec)
@@ -112,4 +113,4 @@ def _mapping(name: str, raw: object, keys: tuple[str, ...]) -> Mapping[str, str]
             f"{name} must map {' and '.join(repr(key) for key in keys)} to dotted paths, "
             f"not {raw!r}"
         )
-    return dict(raw)
+    return MappingProxyType(dict(raw))

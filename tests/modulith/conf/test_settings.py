@@ -28,7 +28,7 @@ MANIFESTS = django_settings.MODULITH_MANIFESTS
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "settings.md"
 
 
-def load(environ: Mapping[str, str] | None = None, **project: Any) -> ModulithSettings:
+def load(environ: Mapping[str, str] | None = None, /, **project: Any) -> ModulithSettings:
     """The settings of a project that sets `project` (and its manifests), in `environ`."""
     return ModulithSettings.load(
         SimpleNamespace(MODULITH_MANIFESTS=MANIFESTS, **project), environ or {}
@@ -261,16 +261,33 @@ def test_a_project_without_manifests_is_told_to_list_them() -> None:
         ModulithSettings.load(SimpleNamespace(), {})
 
 
-def test_port_errors_that_cannot_be_imported_are_one_line() -> None:
-    loaded = load(MODULITH_PORT_ERRORS={"unavailable": "shop.errors.Gone", "failed": "x.Y"})
-
+@pytest.mark.parametrize(
+    ("errors", "line"),
+    [
+        (
+            {"unavailable": "shop.errors.Gone", "failed": "modulith.errors.RemoteFailed"},
+            "MODULITH_PORT_ERRORS['unavailable']='shop.errors.Gone' cannot be imported: "
+            "No module named 'shop'",
+        ),
+        (
+            {"unavailable": "modulith.errors.RemoteUnavailable", "failed": "modulith.conf.PREFIX"},
+            "MODULITH_PORT_ERRORS['failed']='modulith.conf.PREFIX' cannot be imported: "
+            'Module "modulith.conf" does not define a "PREFIX" attribute/class',
+        ),
+        (
+            {"unavailable": "modulith.errors.RemoteUnavailable", "failed": "modulith.conf.env_str"},
+            "MODULITH_PORT_ERRORS['failed']='modulith.conf.env_str' is not an exception type",
+        ),
+    ],
+    ids=["unavailable-not-importable", "failed-not-importable", "failed-not-an-exception"],
+)
+def test_port_errors_that_cannot_work_stop_the_start_with_one_line(
+    errors: dict[str, str], line: str
+) -> None:
     with pytest.raises(ConfigurationError) as raised:
-        build_runtime(loaded)
+        build_runtime(load(MODULITH_PORT_ERRORS=errors))
 
-    assert str(raised.value) == (
-        "MODULITH_PORT_ERRORS['unavailable']='shop.errors.Gone' cannot be imported: "
-        "No module named 'shop'"
-    )
+    assert str(raised.value) == line
 
 
 def test_an_inbox_kept_less_than_the_redelivery_window_stops_the_start() -> None:
