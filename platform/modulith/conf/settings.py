@@ -132,10 +132,10 @@ class ModulithSettings:
 
 def topology_default(project: object, environ: Mapping[str, str]) -> Topology:
     manifests = getattr(project, "MODULITH_MANIFESTS", None)
-    if not isinstance(manifests, list | tuple) or not manifests:
+    if not isinstance(manifests, list | tuple):  # empty is fine: a project without modules yet
         raise ConfigurationError(
             "MODULITH_MANIFESTS is not set: list the dotted paths of your modules' manifests, "
-            "e.g. MODULITH_MANIFESTS = ['shop.orders.module.manifest']"
+            "e.g. MODULITH_MANIFESTS = ['shop.orders.module.manifest'] (or [] for none yet)"
         )
     return Topology.load(manifests, running_modules(environ))
 

@@ -261,6 +261,12 @@ def test_a_project_without_manifests_is_told_to_list_them() -> None:
         ModulithSettings.load(SimpleNamespace(), {})
 
 
+def test_a_project_with_no_module_yet_starts() -> None:
+    loaded = ModulithSettings.load(SimpleNamespace(MODULITH_MANIFESTS=[]), {})
+
+    assert loaded.topology.modules == ()
+
+
 @pytest.mark.parametrize(
     ("errors", "line"),
     [
