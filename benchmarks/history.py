@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from benchmarks.harness import (
     MODULES,
@@ -220,7 +220,6 @@ def _seed_chunk(
     moment: Callable[[int], datetime],
 ) -> None:
     from benchmarks.seeding import Seeder
-    from modulith.conf import ModulithSettings
     from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 
     events, inbox = templates
