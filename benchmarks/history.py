@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from benchmarks.harness import (
     MODULES,
@@ -49,6 +49,7 @@ from benchmarks.harness import (
 if TYPE_CHECKING:
     from benchmarks.saga import SagaClock
     from benchmarks.seeding import Seeder
+    from modulith.conf import ModulithSettings
 
 DESCRIPTION = "The order saga's latency as the outbox's and the inbox's history grows."
 GOAL = 1.2  # p50 at the largest level over p50 at the smallest
@@ -326,23 +327,18 @@ def _retention(var: Path, args: argparse.Namespace) -> str:
             "MODULITH_EMBEDDED_RELAY": "1",
         },
     )
-    from django.conf import settings
-
-    if not hasattr(settings, "MODULITH_OUTBOX_RETENTION"):
-        return (
-            "settings.MODULITH_OUTBOX_RETENTION does not exist at this commit: the retention "
-            "mode is skipped."
-        )
     from benchmarks.saga import SagaClock, bus_saga, run_one, stock
+    from modulith.conf import modulith_settings
     from modulith.outbox.background import start_background_relay
 
+    settings = modulith_settings()
     stock(1_000_000)
     threaded = args.mode == "thread"
     samples: list[tuple[float, int, dict[str, int]]] = []
     with SagaClock().connected() as clock:
         run_one(clock, bus_saga, threaded=threaded)  # before any sweep: what one saga stores
         per_saga = _row_counts()["events"]
-        start_background_relay(settings.MODULITH_RELAY_INTERVAL)
+        start_background_relay(settings.relay_interval)
         sagas, begun, next_sample = 1, time.perf_counter(), 0.0
         while (now := time.perf_counter() - begun) < args.duration:
             if now >= next_sample:
@@ -358,12 +354,12 @@ def _retention(var: Path, args: argparse.Namespace) -> str:
 def _retention_table(
     samples: list[tuple[float, int, dict[str, int]]],
     args: argparse.Namespace,
-    settings: Any,
+    settings: ModulithSettings,
     per_saga: int,
 ) -> str:
-    retention = settings.MODULITH_OUTBOX_RETENTION.total_seconds()
-    inbox = settings.MODULITH_INBOX_RETENTION.total_seconds() / 86400
-    interval = settings.MODULITH_RELAY_INTERVAL
+    retention = settings.outbox_retention.total_seconds()
+    inbox = settings.inbox_retention.total_seconds() / 86400
+    interval = settings.relay_interval
     seconds, sagas, _ = samples[-1]
     rate = sagas * per_saga / seconds
     # Kept: the events of the last retention, and of up to an interval (or two, if a sweep

@@ -139,11 +139,12 @@ def _topology() -> "Topology":
             del os.environ[name]
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     import django
-    from django.conf import settings
+
+    from modulith.conf import modulith_settings
 
     django.setup()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the waits below are not news
-    return settings.MODULITH_TOPOLOGY
+    return modulith_settings().topology
 
 
 def _module_env(

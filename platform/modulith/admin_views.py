@@ -1,10 +1,5 @@
-"""Admin pages that belong to no model: the module map.
-
-Mount it before the admin's own URLs, which end in a catch-all:
-
-    path("admin/modulith/module-map/", module_map, name="modulith-module-map"),
-    path("admin/", admin.site.urls),
-"""
+"""Admin pages that belong to no model: the module map, mounted by `modulith.urls` (which a
+project includes before the admin's own URLs, which end in a catch-all)."""
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required

@@ -1,11 +1,12 @@
-"""The composition of the framework for this process, from settings. The one place where
-transports and handler executors are chosen, and so where the extras they need are checked
-(`modulith.extras`): the modules of an extra are imported only once it is known to be there."""
+"""The composition of the framework for this process, from its settings (a ModulithSettings,
+passed in). The one place where transports and handler executors are chosen, and so where the
+extras they need are checked (`modulith.extras`): the modules of an extra are imported only
+once it is known to be there."""
 
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.db import InterfaceError, OperationalError
 
 from modulith import extras
@@ -15,6 +16,13 @@ from modulith.aws.deadletters import QueueDeadLetters
 from modulith.aws.models import HandlingFailure
 from modulith.aws.names import ResourceNames
 from modulith.bus.dispatch import Dispatcher
+from modulith.conf import (
+    HandlerMode,
+    ModulithSettings,
+    TransportName,
+    affects_settings,
+    reload_settings,
+)
 from modulith.contracts import ProviderUnavailable
 from modulith.deadletters import DeadLetters
 from modulith.errors import ConfigurationError
@@ -35,7 +43,7 @@ from modulith.transports.inprocess import InProcessTransport
 from modulith.transports.sqs import SqsTransport
 
 TransportFactory = Callable[[Topology, AwsContext, Dispatcher], Transport]
-TRANSPORTS: dict[str, TransportFactory] = {
+TRANSPORTS: dict[TransportName, TransportFactory] = {
     "inprocess": lambda topology, aws, dispatcher: InProcessTransport(topology, dispatcher),
     "sqs": lambda topology, aws, dispatcher: SqsTransport(topology, aws),
     "eventbridge": lambda topology, aws, dispatcher: EventBridgeTransport(aws),
@@ -44,13 +52,13 @@ QUEUE_TRANSPORTS = {"sqs", "eventbridge"}
 
 
 def _celery(relay: Relay) -> Scheduler:
-    # The [celery] extra's module, imported once `_scheduler` has checked it is installed.
+    # The [celery] extra's module, imported once `_check_extras` has found it installed.
     from modulith.outbox.celery_executor import celery
 
     return celery(relay)
 
 
-EXECUTORS: dict[str, Callable[[Relay], Scheduler]] = {
+EXECUTORS: dict[HandlerMode, Callable[[Relay], Scheduler]] = {
     "inline": executors.inline,
     "thread": executors.thread_pool,
     "celery": _celery,
@@ -61,50 +69,52 @@ EXECUTOR_EXTRAS = {"celery": extras.CELERY}
 POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"}
 
 
-def build_runtime() -> Runtime:
-    topology: Topology = settings.MODULITH_TOPOLOGY
-    _check_extras()
-    _check_transport_reaches_everyone(settings.MODULITH_TRANSPORT, topology)
+def build_runtime(settings: ModulithSettings | None = None) -> Runtime:
+    """The runtime these settings describe; without them, the settings as Django's settings
+    and the environment give them now."""
+    if settings is None:
+        settings = ModulithSettings.load(django_settings)
+    topology = settings.topology
+    _check_extras(settings)
+    _check_transport_reaches_everyone(settings.transport, topology)
     aws = AwsContext(
-        names=ResourceNames(prefix=settings.MODULITH_QUEUE_PREFIX, bus=settings.MODULITH_EVENT_BUS),
-        max_receives=settings.MODULITH_MAX_RECEIVES,
-        visibility_timeout=settings.MODULITH_VISIBILITY_TIMEOUT,
-        wait_seconds=settings.MODULITH_CONSUMER_WAIT_SECONDS,
+        names=ResourceNames(prefix=settings.queue_prefix, bus=settings.event_bus),
+        max_receives=settings.max_receives,
+        visibility_timeout=settings.visibility_timeout,
+        wait_seconds=settings.consumer_wait_seconds,
     )
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
         topology,
         unavailable=(OperationalError, InterfaceError, ProviderUnavailable),
     )
-    transport = _transport(settings.MODULITH_TRANSPORT, topology, aws, dispatcher)
-    if settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS and not aws.region:
+    transport = TRANSPORTS[settings.transport](topology, aws, dispatcher)
+    if settings.transport in QUEUE_TRANSPORTS and not aws.region:
         raise ConfigurationError(
-            f"MODULITH_TRANSPORT={settings.MODULITH_TRANSPORT} needs an AWS region: set "
+            f"MODULITH_TRANSPORT={settings.transport} needs an AWS region: set "
             "AWS_DEFAULT_REGION (or AWS_REGION, or a profile with a region)"
         )
     relay = Relay(
         transport,
         RetryPolicy(
-            max_attempts=settings.MODULITH_MAX_ATTEMPTS,
-            base_seconds=settings.MODULITH_RETRY_BASE_SECONDS,
-            max_seconds=settings.MODULITH_RETRY_MAX_SECONDS,
+            max_attempts=settings.max_attempts,
+            base_seconds=settings.retry_base_seconds,
+            max_seconds=settings.retry_max_seconds,
         ),
-        claim_seconds=settings.MODULITH_CLAIM_SECONDS,
+        claim_seconds=settings.claim_seconds,
         outages=RouteBreaker(
-            settings.MODULITH_TRANSPORT,
-            backoff=RetryPolicy(
-                base_seconds=0.5, max_seconds=settings.MODULITH_ROUTE_PROBE_MAX_SECONDS
-            ),
+            settings.transport,
+            backoff=RetryPolicy(base_seconds=0.5, max_seconds=settings.route_probe_max_seconds),
         ),
         retention=Retention(
-            outbox=settings.MODULITH_OUTBOX_RETENTION,
-            inbox=settings.MODULITH_INBOX_RETENTION,
+            outbox=settings.outbox_retention,
+            inbox=settings.inbox_retention,
             # A failure is kept while its message may still come back (from a DLQ).
             kept_with_inbox={HandlingFailure: "last_failed_at"},
         ),
     )
-    relay.scheduler = _scheduler(settings.MODULITH_ASYNC_HANDLERS, relay)
-    uses_queues = settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS
+    relay.scheduler = EXECUTORS[settings.async_handlers](relay)
+    uses_queues = settings.transport in QUEUE_TRANSPORTS
     dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
     if uses_queues:
         dead_letters += (QueueDeadLetters(aws),)
@@ -113,8 +123,8 @@ def build_runtime() -> Runtime:
         transport=transport,
         relay=relay,
         dispatcher=dispatcher,
-        ports=PortResolver(topology, remote=_remote_ports(topology, aws)),
-        max_event_bytes=settings.MODULITH_MAX_EVENT_BYTES,
+        ports=PortResolver(topology, remote=_remote_ports(settings, aws)),
+        max_event_bytes=settings.max_event_bytes,
         aws=aws,
         uses_queues=uses_queues,
         dead_letters=dead_letters,
@@ -137,12 +147,21 @@ def queue_consumer(
     )
 
 
-def _check_extras() -> None:
-    """The extras the settings ask for beyond the transport and executor (which are checked
-    as they are chosen): spans, and PostgreSQL databases."""
-    if getattr(settings, "MODULITH_OTEL", False):
+def _check_extras(settings: ModulithSettings) -> None:
+    """Every extra the settings ask for is installed (the remote ports' is checked with them)."""
+    if settings.transport in TRANSPORT_EXTRAS:
+        extras.require(
+            TRANSPORT_EXTRAS[settings.transport],
+            needed_by=f"MODULITH_TRANSPORT={settings.transport}",
+        )
+    if settings.async_handlers in EXECUTOR_EXTRAS:
+        extras.require(
+            EXECUTOR_EXTRAS[settings.async_handlers],
+            needed_by=f"MODULITH_ASYNC_HANDLERS={settings.async_handlers}",
+        )
+    if settings.otel:
         extras.require(extras.OTEL, needed_by="MODULITH_OTEL=1")
-    for alias, database in settings.DATABASES.items():
+    for alias, database in django_settings.DATABASES.items():
         if database.get("ENGINE") in POSTGRESQL_ENGINES:
             extras.require(extras.POSTGRES, needed_by=f"the {alias} database on PostgreSQL")
 
@@ -156,9 +175,10 @@ def _check_transport_reaches_everyone(transport: str, topology: Topology) -> Non
         )
 
 
-def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
+def _remote_ports(settings: ModulithSettings, aws: AwsContext) -> RemoteFactory | None:
     """Remote clients for the ports whose providers run elsewhere; checked at start, so a
     missing secret or address is one line now rather than a failed request later."""
+    topology = settings.topology
     needed = {
         topology.provider_of(port)[0].name
         for module in topology.running_modules
@@ -168,7 +188,7 @@ def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
     if not needed:
         return None
     names = ", ".join(sorted(needed))
-    if not settings.MODULITH_INTERNAL_SECRET:
+    if not settings.internal_secret:
         raise ConfigurationError(
             f"{names} run elsewhere: set MODULITH_INTERNAL_SECRET "
             "(the same on every service) to sign the calls to them"
@@ -179,7 +199,7 @@ def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
 
     from modulith.remote.ports import RemotePorts
 
-    discovery = _discovery(aws)
+    discovery = _discovery(settings, aws)
     if isinstance(discovery, StaticDiscovery):
         missing = sorted(needed - set(discovery.urls))
         if missing:
@@ -187,56 +207,24 @@ def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
                 f"MODULITH_SERVICE_URLS has no URL for {', '.join(missing)}, which this process "
                 "calls (e.g. MODULITH_SERVICE_URLS=inventory=http://inventory:8000)"
             )
-    timeout = httpx.Timeout(
-        settings.MODULITH_REMOTE_READ_TIMEOUT, connect=settings.MODULITH_REMOTE_CONNECT_TIMEOUT
-    )
+    timeout = httpx.Timeout(settings.remote_read_timeout, connect=settings.remote_connect_timeout)
     return RemotePorts(
         topology=topology,
         discovery=discovery,
-        signer=Signer(settings.MODULITH_INTERNAL_SECRET),
+        signer=Signer(settings.internal_secret),
         http=httpx.Client(timeout=timeout),
-        breaker_reset_seconds=settings.MODULITH_BREAKER_RESET_SECONDS,
+        breaker_reset_seconds=settings.breaker_reset_seconds,
     ).build
 
 
-def _discovery(aws: AwsContext) -> Discovery:
-    if settings.MODULITH_DISCOVERY == "static":
-        return StaticDiscovery.parse(settings.MODULITH_SERVICE_URLS)
-    if settings.MODULITH_DISCOVERY == "cloudmap":
-        return CloudMapDiscovery(
-            aws.client("servicediscovery"), settings.MODULITH_CLOUDMAP_NAMESPACE
-        )
-    raise ConfigurationError(
-        f"MODULITH_DISCOVERY={settings.MODULITH_DISCOVERY!r} is not a discovery; "
-        "use static or cloudmap"
-    )
-
-
-def _transport(name: str, topology: Topology, aws: AwsContext, dispatcher: Dispatcher) -> Transport:
-    try:
-        factory = TRANSPORTS[name]
-    except KeyError:
-        raise ConfigurationError(
-            f"MODULITH_TRANSPORT={name!r} is not a transport; use one of {', '.join(TRANSPORTS)}"
-        ) from None
-    if name in TRANSPORT_EXTRAS:
-        extras.require(TRANSPORT_EXTRAS[name], needed_by=f"MODULITH_TRANSPORT={name}")
-    return factory(topology, aws, dispatcher)
-
-
-def _scheduler(mode: str, relay: Relay) -> Scheduler:
-    try:
-        factory = EXECUTORS[mode]
-    except KeyError:
-        raise ConfigurationError(
-            f"MODULITH_ASYNC_HANDLERS={mode!r} is not a mode; use one of {', '.join(EXECUTORS)}"
-        ) from None
-    if mode in EXECUTOR_EXTRAS:
-        extras.require(EXECUTOR_EXTRAS[mode], needed_by=f"MODULITH_ASYNC_HANDLERS={mode}")
-    return factory(relay)
+def _discovery(settings: ModulithSettings, aws: AwsContext) -> Discovery:
+    if settings.discovery == "cloudmap":
+        return CloudMapDiscovery(aws.client("servicediscovery"), settings.cloudmap_namespace)
+    return StaticDiscovery.parse(settings.service_urls)
 
 
 def settings_changed(*, setting: str, **_: Any) -> None:
-    """Tests that override a MODULITH_ setting get a runtime that reflects it."""
-    if setting.startswith("MODULITH_"):
-        install(build_runtime())
+    """Tests that override a setting of the framework get settings, and a runtime, that
+    reflect it."""
+    if affects_settings(setting):
+        install(build_runtime(reload_settings()))

@@ -22,6 +22,7 @@ from contracts.inventory import ReservedLine, StockReserved
 from contracts.payments import PaymentFailed
 from modulith.bootstrap import TRANSPORTS
 from modulith.bus import Envelope, EventTooLarge, publish
+from modulith.conf import modulith_settings
 from modulith.modules import Topology
 from modulith.outbox.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.runtime import runtime
@@ -327,7 +328,7 @@ def test_events_that_fit_one_at_a_time_but_not_ten_to_a_batch_still_arrive(
     """Each event is under MODULITH_MAX_EVENT_BYTES, but five of them together are more than
     one SendMessageBatch call may carry (its entries' total, like one message, has a limit)."""
     use(settings, "sqs")
-    limit = settings.MODULITH_MAX_EVENT_BYTES
+    limit = modulith_settings().max_event_bytes
     fault_proxy.fail_batch_entries("SendMessageBatch", every=1, times=5)
     event_ids = reserve_stock(5, sku="X" * (limit - 1000))
     fault_proxy.disarm()

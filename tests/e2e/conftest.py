@@ -21,8 +21,8 @@ from typing import Protocol
 
 import httpx
 import pytest
-from django.conf import settings
 
+from modulith.conf import modulith_settings
 from modulith.deployment import front_door_routes, standalone_nginx_conf
 from modulith.extraction import service_environment
 from modulith.modules import Module, Topology
@@ -32,7 +32,7 @@ from tests.e2e.shop_api import client
 from tests.processes import ROOT, free_port, project_env
 from tests.service import Service
 
-TOPOLOGY: Topology = settings.MODULITH_TOPOLOGY
+TOPOLOGY: Topology = modulith_settings().topology
 SECRET = f"e2e-{secrets.token_hex(16)}"
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None

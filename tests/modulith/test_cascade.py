@@ -1,6 +1,7 @@
 """What handlers publish is delivered after the delivery in hand, not inside it: a chain of
-events runs hop after hop on one thread, each outcome recorded before the next hop starts."""
+events runs hop after hop on one thread, its outcomes recorded together once the chain ends."""
 
+import traceback
 from typing import Any
 
 import pytest
@@ -8,6 +9,8 @@ from django.db.models.signals import post_save
 from django.test import Client
 
 from modules.inventory.models import Reservation, ReservationStatus
+from modules.orders.models import Order, OrderStatus
+from modules.payments.models import Payment
 from modulith.outbox.models import Delivery, DeliveryStatus
 from tests.shop import order, place, stock
 
@@ -18,26 +21,40 @@ def status_of(event_name: str, alias: str) -> str:
     return Delivery.objects.using(alias).get(event__event_name=event_name).status
 
 
-def test_each_hop_of_the_saga_is_recorded_before_the_next_hop_runs(client: Client) -> None:
+def test_the_saga_runs_hop_after_hop_and_its_outcomes_are_recorded_when_the_request_returns(
+    client: Client,
+) -> None:
     stock(client, "CASCADE-1", 5)
-    seen: dict[str, str] = {}
+    depth: dict[str, int] = {}
+    seen_at_last_hop: dict[str, str] = {}
 
-    def stock_committed(sender: Any, instance: Reservation, **kwargs: Any) -> None:
-        if instance.status == ReservationStatus.COMMITTED:  # the saga's last hop
-            seen["OrderPlaced"] = status_of("OrderPlaced", "orders")
-            seen["StockReserved"] = status_of("StockReserved", "inventory")
-            seen["PaymentCaptured"] = status_of("PaymentCaptured", "payments")
+    def saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+        if isinstance(instance, Payment):
+            depth["2 payments charges"] = len(traceback.extract_stack())
+        elif isinstance(instance, Order) and instance.status == OrderStatus.CONFIRMED:
+            depth["3 orders confirms"] = len(traceback.extract_stack())
+        elif isinstance(instance, Reservation) and instance.status == ReservationStatus.COMMITTED:
+            depth["4 inventory commits"] = len(traceback.extract_stack())
+            seen_at_last_hop["OrderPlaced"] = status_of("OrderPlaced", "orders")
 
-    post_save.connect(stock_committed, sender=Reservation, weak=False)
+    for model in (Reservation, Payment, Order):
+        post_save.connect(saved, sender=model, weak=False)
     try:
         placed = place(client, ("CASCADE-1", 1)).json()
     finally:
-        post_save.disconnect(stock_committed, sender=Reservation)
+        for model in (Reservation, Payment, Order):
+            post_save.disconnect(saved, sender=model)
 
     assert order(client, placed["orderId"])["status"] == "CONFIRMED"
-    assert seen == {
-        "OrderPlaced": DeliveryStatus.DELIVERED,
-        "StockReserved": DeliveryStatus.DELIVERED,
-        "PaymentCaptured": DeliveryStatus.DELIVERED,
-    }
-    assert status_of("OrderConfirmed", "orders") == DeliveryStatus.DELIVERED
+    # One delivery deep at every hop: the last hop does not run inside the first.
+    assert len(depth) == 3
+    assert max(depth.values()) - min(depth.values()) <= 10, depth
+    # Recorded together after the last hop, before the request returned.
+    assert seen_at_last_hop == {"OrderPlaced": DeliveryStatus.PENDING}
+    for event_name, alias in [
+        ("OrderPlaced", "orders"),
+        ("StockReserved", "inventory"),
+        ("PaymentCaptured", "payments"),
+        ("OrderConfirmed", "orders"),
+    ]:
+        assert status_of(event_name, alias) == DeliveryStatus.DELIVERED, event_name

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 import yaml
-from django.conf import settings
 
+from modulith.conf import modulith_settings
 from modulith.deployment import DeploymentOptions, deployment_files
 from modulith.modules import Module, Topology
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 REGENERATE = "python manage.py deployment --out deploy/"
-TOPOLOGY: Topology = settings.MODULITH_TOPOLOGY
+TOPOLOGY: Topology = modulith_settings().topology
 GENERATED = deployment_files(TOPOLOGY, DeploymentOptions())
 
 

@@ -8,10 +8,10 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from modulith import documentation
+from modulith.conf import modulith_settings
 from modulith.modules import Topology
 
 MANIFESTS = [
@@ -145,7 +145,7 @@ def test_the_map_shows_every_module_whichever_run_here_in_a_stable_order(
 
 
 def test_the_command_prints_each_format() -> None:
-    deployed = django_settings.MODULITH_TOPOLOGY  # whatever modules the project has
+    deployed = modulith_settings().topology  # whatever modules the project has
     for name, render in documentation.FORMATS.items():
         out = StringIO()
         call_command("modules", format=name, stdout=out)

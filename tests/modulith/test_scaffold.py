@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from modulith import scaffold
+from modulith.conf import modulith_settings
 from tests.test_boundaries import independence_coverage, lint_imports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,7 +276,7 @@ def test_a_failing_step_leaves_the_project_as_it_was(tmp_path: Path) -> None:
     (tree / "manage.py").write_text('import sys\n\nsys.exit("the database is locked")\n')
     before = snapshot(tree)
     request = scaffold.plan(
-        "shipping", model=None, handles=["OrderConfirmed"], topology=settings.MODULITH_TOPOLOGY
+        "shipping", model=None, handles=["OrderConfirmed"], topology=modulith_settings().topology
     )
 
     with pytest.raises(scaffold.ScaffoldError, match="makemigrations shipping --noinput failed"):
@@ -302,7 +302,8 @@ def test_a_failing_step_leaves_the_project_as_it_was(tmp_path: Path) -> None:
 def test_the_generated_code_is_formatted_and_clean_for_any_names(
     tmp_path: Path, name: str, model: str, handles: list[str]
 ) -> None:
-    request = scaffold.plan(name, model=model, handles=handles, topology=settings.MODULITH_TOPOLOGY)
+    topology = modulith_settings().topology
+    request = scaffold.plan(name, model=model, handles=handles, topology=topology)
     shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     for relative, text in scaffold.render(request).items():
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)

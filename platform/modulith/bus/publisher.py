@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model
 from django.utils import timezone
 
 from modulith.bus.envelope import Envelope
@@ -16,8 +15,8 @@ from modulith.observability.metrics import EVENTS_PUBLISHED
 from modulith.observability.otel import event_attributes
 from modulith.observability.trace import current_trace, span, trace_id
 from modulith.outbox.envelopes import keep_envelope
-from modulith.outbox.models import Delivery, OutboxEvent
-from modulith.outbox.statements import insert
+from modulith.outbox.models import Delivery, DeliveryStatus, OutboxEvent
+from modulith.outbox.statements import insert, loaded
 from modulith.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -84,39 +83,46 @@ def _store(
     claim: dict[str, object],
 ) -> list[Delivery]:
     """The event and one delivery per route, in two statements; returns the deliveries as
-    stored, each with its event."""
+    the ORM would load them, each with its event."""
     now = envelope.occurred_at
-    event = OutboxEvent(
-        id=envelope.event_id,
-        event_name=envelope.event_name,
-        source=envelope.source,
-        occurred_at=now,
-        trace_id=trace_id(),
-        wire=wire,
-        created_at=now,
-    )
-    insert(alias, OutboxEvent, [_columns(event)])
+    event_row = {
+        "id": envelope.event_id,
+        "event_name": envelope.event_name,
+        "source": envelope.source,
+        "occurred_at": now,
+        "trace_id": trace_id(),
+        "wire": wire,
+        "created_at": now,
+    }
+    insert(alias, OutboxEvent, [event_row])
+    event = loaded(alias, OutboxEvent, event_row)
     keep_envelope(event, envelope)  # what the relay sends, if this process delivers it
-    deliveries = [
-        Delivery(event=event, route=route, next_attempt_at=now, updated_at=now, **claim)
+    if not routes:
+        return []
+    rows = [
+        {
+            "event_id": envelope.event_id,
+            "route": route,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_by": "",
+            "claimed_until": None,
+            "last_error": "",
+            "delivered_at": None,
+            "dead_at": None,
+            "updated_at": now,
+        }
+        | claim
         for route in routes
     ]
-    if deliveries:
-        ids = insert(alias, Delivery, [_columns(d) for d in deliveries], returning_pk=True)
-        for delivery, pk in zip(deliveries, ids, strict=True):
-            delivery.pk = pk
-    for stored in (event, *deliveries):
-        stored._state.adding, stored._state.db = False, alias
+    ids = insert(alias, Delivery, rows, returning_pk=True)
+    deliveries = [
+        loaded(alias, Delivery, {"id": pk, **row}) for pk, row in zip(ids, rows, strict=True)
+    ]
+    for delivery in deliveries:
+        Delivery.event.field.set_cached_value(delivery, event)  # its event, without a query
     return deliveries
-
-
-def _columns(instance: Model) -> dict[str, object]:
-    """What the instance stores, by attname (the primary key if it has one)."""
-    return {
-        field.attname: getattr(instance, field.attname)
-        for field in instance._meta.concrete_fields
-        if not (field.primary_key and getattr(instance, field.attname) is None)
-    }
 
 
 _BATCH = "modulith_publish_batch"

@@ -3,9 +3,10 @@
 import hmac
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import APIKeyHeader
+
+from modulith.conf import modulith_settings
 
 
 class ApiKey(APIKeyHeader):
@@ -16,7 +17,7 @@ class ApiKey(APIKeyHeader):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if not key:
             return None
-        for valid in settings.MODULITH_API_KEYS:
+        for valid in modulith_settings().api_keys:
             if hmac.compare_digest(key.encode(), valid.encode()):
                 return valid
         return None

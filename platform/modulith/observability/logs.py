@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
+from modulith.conf import modulith_settings
 from modulith.observability.trace import parse_traceparent, trace_id
 
 MODULE = "modulith_module"
@@ -62,7 +63,8 @@ def log_context(*, module: str | None = None, **fields: str | None) -> Iterator[
 def correlation_fields(values: Mapping[str, Any]) -> dict[str, str]:
     """The correlation fields found in `values` (by their name or its snake_case), as record
     attributes: {"orderId": "…"} gives {"order_id": "…"}."""
-    names = getattr(settings, "MODULITH_LOG_CORRELATION_FIELDS", ()) if settings.configured else ()
+    # Before Django's settings exist (a line logged at import) there are none.
+    names = modulith_settings().log_correlation_fields if settings.configured else ()
     found = {}
     for name in names:
         attribute = snake_case(name)

@@ -1,7 +1,7 @@
 """OpenTelemetry spans, when the SDK is installed and switched on; nothing at all otherwise.
 
-Switched on by the `MODULITH_OTEL` setting (the project sets it from `MODULITH_OTEL=1`,
-`OTEL_TRACES_EXPORTER` or `OTEL_EXPORTER_OTLP_ENDPOINT`). opentelemetry-sdk is the [otel] extra:
+Switched on by the `MODULITH_OTEL` setting (by default on when `OTEL_TRACES_EXPORTER` names
+an exporter or `OTEL_EXPORTER_OTLP_ENDPOINT` is set). opentelemetry-sdk is the [otel] extra:
 switched off, every function here is a no-op and nothing of OpenTelemetry is imported; switched
 on without it, the process does not start (one line naming the extra, from `modulith.bootstrap`).
 
@@ -31,6 +31,8 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from django.conf import settings
+
+from modulith.conf import modulith_settings
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,7 @@ def fail(description: str) -> None:
 
 
 def _switched_on() -> bool:
-    return bool(settings.configured and getattr(settings, "MODULITH_OTEL", False))
+    return settings.configured and modulith_settings().otel
 
 
 def _get_tracer() -> Any:

@@ -25,10 +25,13 @@ class Cascade:
     delivered after the delivery in hand, in order, instead of inside it. However long a chain
     of events, the stack stays one delivery deep and memory one delivery high (a nested
     chain held every hop's objects to the end: measured, the interpreter then paid for fresh
-    memory pages at every saga), and each outcome is recorded before the next delivery starts.
-    The first call on a thread returns once the whole cascade is delivered."""
+    memory pages at every saga). The first call on a thread returns once the whole cascade is
+    delivered and its outcomes recorded."""
 
-    def __init__(self, deliver: Callable[[str, list[Delivery], bool], object]) -> None:
+    def __init__(
+        self, relay: Relay, deliver: Callable[[str, list[Delivery], bool], object]
+    ) -> None:
+        self._relay = relay
         self._deliver = deliver
         self._local = threading.local()
 
@@ -39,8 +42,10 @@ class Cascade:
             return
         pending = self._local.pending = deque([(alias, deliveries, certain)])
         try:
-            while pending:
-                self._deliver(*pending.popleft())
+            # No hop waits for the records of the hops before it: they are written together.
+            with self._relay.outcomes.in_bulk():
+                while pending:
+                    self._deliver(*pending.popleft())
         finally:
             self._local.pending = None
 
@@ -48,7 +53,8 @@ class Cascade:
 def inline(relay: Relay) -> Scheduler:
     """In the committing thread, before it goes on: deterministic, for scripts and tests."""
     return Cascade(
-        lambda alias, deliveries, certain: _deliver(relay, "inline", alias, deliveries, certain)
+        relay,
+        lambda alias, deliveries, certain: _deliver(relay, "inline", alias, deliveries, certain),
     )
 
 
@@ -65,7 +71,7 @@ def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
             # This thread's connections may be broken; the next delivery reconnects.
             connections.close_all()
 
-    cascade = Cascade(deliver)
+    cascade = Cascade(relay, deliver)
 
     def run(alias: str, deliveries: list[Delivery], certain: bool) -> None:
         delivering.active = True

@@ -4,6 +4,10 @@ its route is down (attempts untouched). An outcome whose claim lapsed meanwhile 
 relay's to record: it is logged and counted, not written."""
 
 import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -67,19 +71,73 @@ class RelayReport:
         return text
 
 
+# Successes held for a bulk record, by module database and route.
+Held = dict[tuple[str, str], list[tuple[Delivery, Envelope]]]
+
+# A bulk record is written early once it holds this many deliveries.
+MOST_HELD = 500
+
+
 class OutcomeRecorder:
     def __init__(self, policy: RetryPolicy, lease: timedelta, deletes_on_delivery: bool) -> None:
         self.policy = policy
         self.lease = lease
         self.deletes_on_delivery = deletes_on_delivery
+        self._bulk = threading.local()
+
+    @contextmanager
+    def in_bulk(self) -> Iterator[None]:
+        """Successes recorded in this thread within the block are written as it ends, one
+        statement a database and route: a cascade's hops then record their outcomes after the
+        last hop, not each before the next. The claims guard them meanwhile; if the process
+        dies first, the deliveries come back once their claims lapse and the inbox absorbs
+        them."""
+        if getattr(self._bulk, "held", None) is not None:  # the outer block writes
+            yield
+            return
+        held: Held = defaultdict(list)
+        self._bulk.held = held
+        try:
+            yield
+        finally:
+            self._bulk.held = None
+            self._write_held(held)
 
     def delivered(
         self, alias: str, route: str, delivered: list[tuple[Delivery, Envelope]]
     ) -> RelayReport:
         """Records a batch's successes in one statement (or deletes them, when nothing
-        delivered is kept), only where this relay still holds the claim."""
+        delivered is kept), only where this relay still holds the claim; inside `in_bulk`,
+        when the block ends (the report counts them delivered)."""
         if not delivered:
             return RelayReport()
+        held: Held | None = getattr(self._bulk, "held", None)
+        if held is not None:
+            held[(alias, route)].extend(delivered)
+            if sum(len(batch) for batch in held.values()) >= MOST_HELD:
+                self._write_held(held)
+            return RelayReport(delivered=len(delivered))
+        return self._write_delivered(alias, route, delivered)
+
+    def _write_held(self, held: Held) -> None:
+        batches = list(held.items())
+        held.clear()
+        for (alias, route), delivered in batches:
+            try:
+                self._write_delivered(alias, route, delivered)
+            except Exception:  # the others are still written; these come back after the claim
+                log.exception(
+                    "could not record %d deliveries of %s to %s as delivered: they are "
+                    "delivered again once their claims lapse, and the inbox skips them",
+                    len(delivered),
+                    alias,
+                    route,
+                    extra={"route": route},
+                )
+
+    def _write_delivered(
+        self, alias: str, route: str, delivered: list[tuple[Delivery, Envelope]]
+    ) -> RelayReport:
         ids = [delivery.pk for delivery, _ in delivered]
         tokens = sorted({delivery.claimed_by for delivery, _ in delivered})
         if self.deletes_on_delivery:

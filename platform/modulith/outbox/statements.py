@@ -8,13 +8,15 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignKey, Model
 
 from modulith.outbox.models import Delivery, DeliveryStatus
+
+M = TypeVar("M", bound=Model)
 
 
 def insert(
@@ -38,6 +40,13 @@ def insert(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()] if returning_pk else []
+
+
+def loaded(alias: str, model: type[M], row: Mapping[str, object]) -> M:
+    """The instance of a row just written (every concrete field, by attname), as the ORM
+    would load it from `alias`."""
+    fields = model._meta.concrete_fields
+    return model.from_db(alias, [f.attname for f in fields], [row[f.attname] for f in fields])
 
 
 def mark_delivered(alias: str, ids: Sequence[int], tokens: Sequence[str], now: datetime) -> int:

@@ -11,12 +11,12 @@ import logging
 from typing import Any
 
 import pydantic
-from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from modulith.conf import modulith_settings
 from modulith.observability import otel
 from modulith.observability.trace import span
 from modulith.remote.methods import PortMethod, error_body, port_methods
@@ -61,7 +61,7 @@ def internal_call(request: HttpRequest, module: str, port: str, method: str) -> 
 def _refusal(request: HttpRequest) -> HttpResponse | None:
     """Why the call is refused before anything else, or None for a signed, first-seen call.
     The same for every path: it says nothing of which ports exist."""
-    secret = settings.MODULITH_INTERNAL_SECRET
+    secret = modulith_settings().internal_secret
     if not secret:
         return _reply(403, "forbidden", "internal calls are disabled: no MODULITH_INTERNAL_SECRET")
     try:
@@ -78,7 +78,7 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
 def _first_use(nonce: str) -> bool:
     """Remembers the nonce in the shared cache for as long as its signature is fresh; False
     when it was already there. An atomic add: two providers cannot both take the same one."""
-    cache = caches[getattr(settings, "MODULITH_NONCE_CACHE", "default")]
+    cache = caches[modulith_settings().nonce_cache]
     return bool(cache.add(f"modulith:nonce:{nonce}", 1, timeout=2 * MAX_SKEW_SECONDS))
 
 

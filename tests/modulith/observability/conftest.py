@@ -5,7 +5,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -21,7 +21,7 @@ LogLines = Callable[[], list[dict[str, Any]]]
 def json_log() -> Iterator[LogLines]:
     """Every record from now on, formatted by the project's JSON formatter (settings.LOGGING)
     after the project's context filter, parsed back: one dict a line."""
-    configured = cast(dict[str, Any], django_settings.LOGGING)
+    configured = django_settings.LOGGING
     options: dict[str, Any] = dict(configured["formatters"]["json"])
     assert options.pop("()") == "pythonjsonlogger.json.JsonFormatter"
     stream = io.StringIO()

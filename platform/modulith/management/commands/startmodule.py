@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modulith import scaffold
+from modulith.conf import modulith_settings
 
 
 class Command(BaseCommand):
@@ -49,7 +50,7 @@ class Command(BaseCommand):
                 name,
                 model=model,
                 handles=handles,
-                topology=settings.MODULITH_TOPOLOGY,
+                topology=modulith_settings().topology,
                 taken=[app.label for app in apps.get_app_configs()],
             )
             outcome = scaffold.create(request, root=root, settings_module=settings.SETTINGS_MODULE)

@@ -1,80 +1,20 @@
-"""Reading the deployment from the environment: which modules run here, and their databases.
-
-Used by the project's settings module, before Django is set up.
-"""
+"""Reading the deployment from the environment: which modules run here, their databases and
+the cache. Used by the project's settings module, before Django is set up."""
 
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from modulith.conf.environment import env_list, env_str
 from modulith.database_url import parse_database_url
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
 
-
-def env_str(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
-    value = environ.get(name, "").strip()
-    return value or default
-
-
-def env_bool(name: str, default: bool, environ: Mapping[str, str] = os.environ) -> bool:
-    raw = environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigurationError(f"{name} must be 1 or 0 (true or false), not {raw!r}")
-
-
-def env_int(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
-
-
-def env_float(name: str, default: float, environ: Mapping[str, str] = os.environ) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def env_duration(name: str, default: str, environ: Mapping[str, str] = os.environ) -> timedelta:
-    return parse_duration(name, env_str(name, default, environ))
-
-
-def parse_duration(name: str, text: str) -> timedelta:
-    """A duration: seconds (`90`), or a number and a unit (`30m`, `12h`, `14d`)."""
-    raw = text.strip().lower()
-    number, unit = (raw[:-1], raw[-1]) if raw[-1:] in _UNITS else (raw, "s")
-    try:
-        seconds = float(number) * _UNITS[unit]
-    except ValueError:
-        seconds = -1.0
-    if seconds < 0:
-        raise ConfigurationError(
-            f"{name} must be a duration such as 90 (seconds), 30m, 12h or 14d, not {raw!r}"
-        )
-    return timedelta(seconds=seconds)
-
-
-def env_list(name: str, environ: Mapping[str, str] = os.environ) -> list[str]:
-    return [item.strip() for item in environ.get(name, "").split(",") if item.strip()]
+# Past MAX_ENTRIES the cache table is culled, live entries too: keep it well above the nonces
+# of internal calls in two minutes (their lifetime), or a culled nonce could be replayed.
+CACHE_TABLE_ENTRIES = 100_000
 
 
 def running_modules(environ: Mapping[str, str] = os.environ) -> list[str] | None:
@@ -90,12 +30,17 @@ class Deployment:
     topology: Topology
     installed_apps: list[str]
     databases: dict[str, dict[str, Any]]
+    caches: dict[str, dict[str, Any]]
 
 
 def deployment(
     manifests: Sequence[str], var_dir: Path, environ: Mapping[str, str] = os.environ
 ) -> Deployment:
+    """The deployment of these manifests' modules: each running module's database from
+    `<MODULE>_DATABASE_URL`, Django's own apps' from `DATABASE_URL`, by default SQLite files
+    in `var_dir` (or MODULITH_VAR_DIR); the cache from MODULITH_CACHE_URL."""
     topology = Topology.load(manifests, running_modules(environ))
+    var_dir = Path(env_str("MODULITH_VAR_DIR", str(var_dir), environ))
     var_dir.mkdir(parents=True, exist_ok=True)  # where the embedded SQLite files live
     databases = {"default": database("DATABASE_URL", var_dir / "default.sqlite3", environ)}
     for module in topology.running_modules:
@@ -106,6 +51,7 @@ def deployment(
         topology=topology,
         installed_apps=[module.app for module in topology.running_modules],
         databases=databases,
+        caches=caches(environ),
     )
 
 
@@ -127,3 +73,24 @@ def database(variable: str, default_file: Path, environ: Mapping[str, str]) -> d
         # busy timeout), so background threads and other processes can share them.
         config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(".test.sqlite3"))}
     return config
+
+
+def caches(environ: Mapping[str, str] = os.environ) -> dict[str, dict[str, Any]]:
+    """Django's cache: Redis when MODULITH_CACHE_URL names one, otherwise a table in `default`
+    (Django's own apps' database, never a module's), created by `manage.py migrate_modules`.
+    Internal calls' nonces live there: every instance of a service must share it."""
+    url = env_str("MODULITH_CACHE_URL", "", environ)
+    if not url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": "modulith_cache",
+                "OPTIONS": {"MAX_ENTRIES": CACHE_TABLE_ENTRIES},
+            }
+        }
+    if not url.startswith(("redis://", "rediss://")):
+        raise ConfigurationError(
+            f"MODULITH_CACHE_URL={url!r} is not a Redis URL: use redis://host:6379/0, "
+            "or leave it unset for the cache table in the default database"
+        )
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}

@@ -1,0 +1,48 @@
+"""Configuration: what a project's settings module calls (the deployment, the middleware, the
+logging, values from the environment), and the framework's own settings object."""
+
+from modulith.conf.deployment import Deployment, deployment, running_modules
+from modulith.conf.environment import (
+    env_bool,
+    env_duration,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    parse_duration,
+)
+from modulith.conf.logs import logging_config
+from modulith.conf.middleware import middleware
+from modulith.conf.settings import (
+    DiscoveryKind,
+    HandlerMode,
+    ModulithSettings,
+    TransportName,
+    affects_settings,
+    modulith_settings,
+    refuse_development_key,
+    reload_settings,
+)
+
+__all__ = [
+    "Deployment",
+    "DiscoveryKind",
+    "HandlerMode",
+    "ModulithSettings",
+    "TransportName",
+    "affects_settings",
+    "deployment",
+    "env_bool",
+    "env_duration",
+    "env_float",
+    "env_int",
+    "env_list",
+    "env_str",
+    "logging_config",
+    "middleware",
+    "modulith_settings",
+    "parse_duration",
+    "refuse_development_key",
+    "reload_settings",
+    "running_modules",
+]
