@@ -9,7 +9,6 @@ from typing import Any, Protocol
 
 import pytest
 from django.apps import apps
-from django.conf import settings
 from django.core.checks import CheckMessage, run_checks
 from django.test import override_settings
 
@@ -21,6 +20,7 @@ from modulith.checks.apps import app_errors
 from modulith.checks.databases import database_errors
 from modulith.checks.events import event_errors
 from modulith.checks.manifests import manifest_errors
+from modulith.conf import modulith_settings
 from modulith.contracts import Event
 from modulith.http import build_api
 from modulith.modules import Topology
@@ -59,8 +59,7 @@ def only(messages: list[CheckMessage]) -> CheckMessage:
 
 
 def shop_module(name: str) -> Module:
-    topology: Topology = settings.MODULITH_TOPOLOGY
-    return topology.module(name)
+    return modulith_settings().topology.module(name)
 
 
 def test_the_shops_own_configuration_passes_every_modulith_check() -> None:

@@ -4,16 +4,15 @@
 from collections.abc import Sequence
 
 from django.apps import AppConfig
-from django.conf import settings
 
+from modulith.conf import modulith_settings
 from modulith.modules import Module, Topology
 
 TAG = "modulith"
 
 
 def current_topology() -> Topology:
-    topology: Topology = settings.MODULITH_TOPOLOGY
-    return topology
+    return modulith_settings().topology
 
 
 def modules_to_check(app_configs: Sequence[AppConfig] | None) -> tuple[Module, ...]:
