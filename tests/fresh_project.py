@@ -15,7 +15,7 @@ from pathlib import Path
 # has to write (docs/settings.md). The framework's own settings come from the environment.
 MODULITH_SETTINGS = """
 # modulith
-from modulith.conf import deployment, middleware
+from modulith.conf import deployment, logging_config, middleware
 
 MODULITH_MANIFESTS = ["shipping.module.manifest"]
 _deployment = deployment(MODULITH_MANIFESTS, BASE_DIR / "var")
@@ -24,6 +24,7 @@ MIDDLEWARE = middleware(*MIDDLEWARE)
 DATABASES = _deployment.databases
 DATABASE_ROUTERS = ["modulith.db.ModuleRouter"]
 CACHES = _deployment.caches
+LOGGING = logging_config()
 """
 
 URLS = """
@@ -74,8 +75,8 @@ EXTRA_MODULES = (
 )
 
 # Publishes ParcelSent, then visits the API, the admin and /metrics; prints what the handler
-# wrote (it runs on a delivery thread: waited for, 10 s at most), the three statuses, /metrics'
-# body, and which optional libraries got imported.
+# wrote (it runs on a delivery thread: waited for, 10 s at most), the three statuses, the first
+# line of /metrics, and which optional libraries got imported. Its log goes to stderr.
 PUBLISH = """
 import os, sys, time
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
@@ -101,7 +102,7 @@ client = Client()
 print("api", client.get("/api/openapi.json").status_code)
 print("admin", client.get("/admin/login/").status_code)
 metrics = client.get("/metrics")
-print("metrics", metrics.status_code, metrics.content.decode().strip())
+print("metrics", metrics.status_code, metrics.content.decode().splitlines()[0])
 print("imported", ",".join(sorted(name for name in EXTRA_MODULES if sys.modules.get(name))))
 """
 

@@ -5,6 +5,7 @@ project's module; a setting needing a missing extra is one line naming it.
 """
 
 import email.parser
+import json
 import os
 import shutil
 import subprocess
@@ -186,6 +187,9 @@ def test_a_new_project_checks_migrates_publishes_and_handles_with_the_core_alone
     assert printed["metrics"] == (
         "404 metrics need prometheus-client: pip install 'modulith[prometheus]'"
     )
+    logged = [json.loads(line) for line in published.stderr.splitlines() if line.startswith("{")]
+    handled = [line for line in logged if line["message"] == "handled ParcelSent"]
+    assert [(line["module"], line["level"]) for line in handled] == [("shipping", "INFO")]
 
 
 def test_a_transport_whose_extra_is_missing_is_one_line(project: Path, core_python: Path):

@@ -28,17 +28,8 @@ def logging_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "filters": {"context": {"()": "modulith.observability.logs.ContextFilter"}},
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-            "json": {
-                "()": "pythonjsonlogger.json.JsonFormatter",
-                # `timestamp` first (filled in by timestamp=True: ISO 8601, UTC), then the rest.
-                "fmt": "%(timestamp)s %(levelname)s %(name)s %(message)s",
-                "timestamp": True,
-                "rename_fields": {
-                    "levelname": "level",
-                    "name": "logger",
-                    "modulith_module": "module",
-                },
-            },
+            # timestamp, level, logger, message, then the record's fields.
+            "json": {"()": "modulith.observability.json_lines.JsonLines"},
         },
         "handlers": {
             "console": {

@@ -36,7 +36,7 @@ def test_logging_is_json_lines_with_the_context_by_default() -> None:
     assert config["handlers"]["console"]["formatter"] == "json"
     assert config["handlers"]["console"]["filters"] == ["context"]
     assert config["root"]["level"] == "INFO"
-    assert config["formatters"]["json"]["()"] == "pythonjsonlogger.json.JsonFormatter"
+    assert config["formatters"]["json"]["()"] == "modulith.observability.json_lines.JsonLines"
 
 
 def test_log_format_and_level_come_from_the_environment() -> None:

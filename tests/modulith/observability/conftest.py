@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from pythonjsonlogger.json import JsonFormatter
 
+from modulith.observability.json_lines import JsonLines
 from modulith.observability.logs import ContextFilter
 from tests.aws.conftest import aws, aws_emulator  # noqa: F401  (the emulator, for the split)
 
@@ -22,11 +22,10 @@ def json_log() -> Iterator[LogLines]:
     """Every record from now on, formatted by the project's JSON formatter (settings.LOGGING)
     after the project's context filter, parsed back: one dict a line."""
     configured = django_settings.LOGGING
-    options: dict[str, Any] = dict(configured["formatters"]["json"])
-    assert options.pop("()") == "pythonjsonlogger.json.JsonFormatter"
+    assert configured["formatters"]["json"] == {"()": "modulith.observability.json_lines.JsonLines"}
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter(**options))
+    handler.setFormatter(JsonLines())
     handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.addHandler(handler)
