@@ -1,7 +1,7 @@
 """The composition of the framework for this process, from settings. The one place where
 transports and handler executors are chosen."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import httpx
@@ -47,10 +47,22 @@ EXECUTORS: dict[str, Callable[[Relay], Scheduler]] = {
 }
 
 
-def build_runtime() -> Runtime:
-    topology: Topology = settings.MODULITH_TOPOLOGY
+def build_runtime(
+    topology: Topology | None = None,
+    *,
+    transport: TransportFactory | None = None,
+    providers: Mapping[type[Any], Any] | None = None,
+) -> Runtime:
+    """The framework of this process, from settings. A test harness (`modulith.testing`)
+    passes what it puts in their place: the modules that run, how their events travel, and
+    the providers of the ports whose modules are absent."""
+    topology = settings.MODULITH_TOPOLOGY if topology is None else topology
+    providers = dict(providers or {})
     check_running_modules(topology)
-    _check_transport_reaches_everyone(settings.MODULITH_TRANSPORT, topology)
+    uses_queues = transport is None and settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS
+    if transport is None:
+        _check_transport_reaches_everyone(settings.MODULITH_TRANSPORT, topology)
+        transport = _transport(settings.MODULITH_TRANSPORT)
     aws = AwsContext(
         names=ResourceNames(prefix=settings.MODULITH_QUEUE_PREFIX, bus=settings.MODULITH_EVENT_BUS),
         max_receives=settings.MODULITH_MAX_RECEIVES,
@@ -66,14 +78,13 @@ def build_runtime() -> Runtime:
             import_string(settings.MODULITH_PORT_ERRORS["unavailable"]),
         ),
     )
-    transport = _transport(settings.MODULITH_TRANSPORT, topology, aws, dispatcher)
-    if settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS and not aws.region:
+    if uses_queues and not aws.region:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={settings.MODULITH_TRANSPORT} needs an AWS region: set "
             "AWS_DEFAULT_REGION (or AWS_REGION, or a profile with a region)"
         )
     relay = Relay(
-        transport,
+        transport(topology, aws, dispatcher),
         RetryPolicy(
             max_attempts=settings.MODULITH_MAX_ATTEMPTS,
             base_seconds=settings.MODULITH_RETRY_BASE_SECONDS,
@@ -93,13 +104,15 @@ def build_runtime() -> Runtime:
     relay.scheduler = _scheduler(settings.MODULITH_ASYNC_HANDLERS, relay)
     return Runtime(
         topology=topology,
-        transport=transport,
+        transport=relay.transport,
         relay=relay,
         dispatcher=dispatcher,
-        ports=PortResolver(topology, remote=_remote_ports(topology, aws)),
+        ports=PortResolver(
+            topology, remote=_remote_ports(topology, aws, providers), providers=providers
+        ),
         max_event_bytes=settings.MODULITH_MAX_EVENT_BYTES,
         aws=aws,
-        uses_queues=settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS,
+        uses_queues=uses_queues,
     )
 
 
@@ -128,14 +141,17 @@ def _check_transport_reaches_everyone(transport: str, topology: Topology) -> Non
         )
 
 
-def _remote_ports(topology: Topology, aws: AwsContext) -> RemoteFactory | None:
-    """Remote clients for the ports whose providers run elsewhere; checked at start, so a
-    missing secret or address is one line now rather than a failed request later."""
+def _remote_ports(
+    topology: Topology, aws: AwsContext, provided: Collection[type[Any]]
+) -> RemoteFactory | None:
+    """Remote clients for the ports whose providers run elsewhere (and were not provided);
+    checked at start, so a missing secret or address is one line now rather than a failed
+    request later."""
     needed = {
         topology.provider_of(port)[0].name
         for module in topology.running_modules
         for port in module.uses
-        if not topology.is_running(topology.provider_of(port)[0].name)
+        if port not in provided and not topology.is_running(topology.provider_of(port)[0].name)
     }
     if not needed:
         return None
@@ -181,14 +197,13 @@ def _discovery(aws: AwsContext) -> Discovery:
     )
 
 
-def _transport(name: str, topology: Topology, aws: AwsContext, dispatcher: Dispatcher) -> Transport:
+def _transport(name: str) -> TransportFactory:
     try:
-        factory = TRANSPORTS[name]
+        return TRANSPORTS[name]
     except KeyError:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={name!r} is not a transport; use one of {', '.join(TRANSPORTS)}"
         ) from None
-    return factory(topology, aws, dispatcher)
 
 
 def _scheduler(mode: str, relay: Relay) -> Scheduler:
