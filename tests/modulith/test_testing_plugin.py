@@ -4,8 +4,8 @@ publish, feeds them events as foreign modules would, and waits for what those ca
 import os
 import re
 import threading
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,7 +18,7 @@ from contracts.inventory import (
     StockReservationFailed,
     StockReserved,
 )
-from contracts.orders import OrderedLine, OrderPlaced, OrderQueries, PaymentRequest
+from contracts.orders import OrderQueries, PaymentRequest
 from contracts.payments import PaymentCaptured, PaymentFailed
 from modules.inventory.models import Reservation
 from modules.inventory.services import product_stock, stock_reserve
@@ -28,6 +28,7 @@ from modulith.outbox.models import Delivery, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
 from modulith.testing.delivery import DeliveryFailed
 from modulith.testing.scenario import Scenario, ScenarioFactory
+from tests.events import order_placed, payment_captured
 from tests.providers import Catalogue, PendingOrders
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -38,18 +39,6 @@ EVERY_MODULE = ("orders", "inventory", "payments")
 def stocked(sku: str, quantity: int) -> str:
     product_stock(sku=sku, name=sku, unit_price=Decimal("10.00"), currency="EUR", quantity=quantity)
     return sku
-
-
-def order_placed(*lines: tuple[str, int], order_id: UUID | None = None) -> OrderPlaced:
-    return OrderPlaced(
-        order_id=order_id or uuid4(),
-        customer_id="customer-1",
-        items=[
-            OrderedLine(sku=sku, quantity=qty, unit_price=Decimal("10.00")) for sku, qty in lines
-        ],
-        total=Decimal("10.00") * sum(qty for _, qty in lines),
-        currency="EUR",
-    )
 
 
 class WatchedOrders(PendingOrders):
@@ -116,9 +105,13 @@ def test_published_gives_the_committed_events_of_a_type_as_contract_instances(
 
 
 def test_a_publication_rolled_back_was_not_published(inventory: Scenario) -> None:
-    with pytest.raises(RuntimeError), transaction.atomic(using="inventory"):
-        publish(StockReserved(order_id=uuid4(), items=[]))
-        raise RuntimeError("the writes it describes failed")
+    def publish_then_fail() -> None:
+        with transaction.atomic(using="inventory"):
+            publish(StockReserved(order_id=uuid4(), items=[]))
+            raise RuntimeError("the writes it describes failed")
+
+    with pytest.raises(RuntimeError):
+        publish_then_fail()
 
     assert inventory.published() == []
 
@@ -180,9 +173,7 @@ def test_a_handler_failing_on_a_delivered_event_fails_the_delivery(
     unknown = uuid4()
 
     with pytest.raises(DeliveryFailed) as failed:
-        orders.deliver(
-            PaymentCaptured(order_id=unknown, payment_id=uuid4(), amount=Decimal(1), currency="EUR")
-        )
+        orders.deliver(payment_captured(unknown))
 
     assert re.fullmatch(
         rf"orders failed on PaymentCaptured [0-9a-f-]{{36}}: "
@@ -416,6 +407,7 @@ def test_another_database(module_scenario):
 """
 
 
+@pytest.mark.slow
 def test_a_project_enables_the_plugin_and_a_test_without_its_database_is_told_how(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -436,3 +428,20 @@ def test_a_project_enables_the_plugin_and_a_test_without_its_database_is_told_ho
     )
     assert result.stdout.str().count(hint) == 3
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.slow
+def test_the_documented_example_passes(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/testing.md's complete example, as a project's test file."""
+    guide = (ROOT / "docs" / "testing.md").read_text()
+    example = guide.split("## A complete example", 1)[1].split("```python\n", 1)[1].split("```")[0]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "platform")]))
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.settings")
+    monkeypatch.setenv("MODULITH_VAR_DIR", str(tmp_path / "var"))
+    pytester.makepyfile(test_inventory=example)
+
+    result = pytester.runpytest_subprocess("-p", "modulith.testing", "-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=3)
