@@ -407,18 +407,28 @@ def test_another_database(module_scenario):
 """
 
 
-@pytest.mark.slow
-def test_a_project_enables_the_plugin_and_a_test_without_its_database_is_told_how(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """Enabled twice, by conftest and on the command line, it is one plugin."""
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytest run of its own on this project's code, on SQLite files of its own (not this
+    run's test databases)."""
+    for name in list(os.environ):
+        if name.startswith(("MODULITH_", "PYTEST_")) or name.endswith("DATABASE_URL"):
+            monkeypatch.delenv(name)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "platform")]))
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.settings")
-    monkeypatch.setenv("MODULITH_VAR_DIR", str(tmp_path / "var"))
-    pytester.makeconftest('pytest_plugins = ["modulith.testing"]')
-    pytester.makepyfile(test_scenario=A_TEST_WITHOUT_ITS_DATABASE)
+    monkeypatch.setenv("MODULITH_VAR_DIR", str(pytester.path / "var"))
+    return pytester
 
-    result = pytester.runpytest_subprocess("-p", "modulith.testing", "-p", "no:cacheprovider")
+
+@pytest.mark.slow
+def test_a_project_enables_the_plugin_and_a_test_without_its_database_is_told_how(
+    project: pytest.Pytester,
+) -> None:
+    """Enabled twice, by conftest and on the command line, it is one plugin."""
+    project.makeconftest('pytest_plugins = ["modulith.testing"]')
+    project.makepyfile(test_scenario=A_TEST_WITHOUT_ITS_DATABASE)
+
+    result = project.runpytest_subprocess("-p", "modulith.testing", "-p", "no:cacheprovider")
 
     result.assert_outcomes(failed=3)
     hint = (
@@ -431,17 +441,12 @@ def test_a_project_enables_the_plugin_and_a_test_without_its_database_is_told_ho
 
 
 @pytest.mark.slow
-def test_the_documented_example_passes(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_the_documented_example_passes(project: pytest.Pytester) -> None:
     """docs/testing.md's complete example, as a project's test file."""
     guide = (ROOT / "docs" / "testing.md").read_text()
     example = guide.split("## A complete example", 1)[1].split("```python\n", 1)[1].split("```")[0]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "platform")]))
-    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.settings")
-    monkeypatch.setenv("MODULITH_VAR_DIR", str(tmp_path / "var"))
-    pytester.makepyfile(test_inventory=example)
+    project.makepyfile(test_inventory=example)
 
-    result = pytester.runpytest_subprocess("-p", "modulith.testing", "-p", "no:cacheprovider")
+    result = project.runpytest_subprocess("-p", "modulith.testing", "-p", "no:cacheprovider")
 
     result.assert_outcomes(passed=3)

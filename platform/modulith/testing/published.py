@@ -32,14 +32,27 @@ def committed(topology: Topology) -> list[Published]:
     ]
 
 
+def published_since(topology: Topology, before: frozenset[UUID]) -> list[Any]:
+    """The events committed since `before` (the ids of those published by then)."""
+    return [p.event for p in committed(topology) if p.event_id not in before]
+
+
+def published_ids(topology: Topology) -> frozenset[UUID]:
+    return frozenset(p.event_id for p in committed(topology))
+
+
 def check_published_here(topology: Topology, event_type: type[Any]) -> None:
     """Raises unless a module running here publishes events of this type."""
-    publisher = topology.publisher_of(event_type.event_name)
+    publisher = topology.publisher_of(event_name(event_type))
     if not topology.is_running(publisher.name):
         raise ConfigurationError(
-            f"{event_type.event_name} is published by {publisher.name}, which is absent from "
+            f"{event_name(event_type)} is published by {publisher.name}, which is absent from "
             f"this scenario of {', '.join(sorted(topology.running))}: nothing here publishes it"
         )
+
+
+def event_name(event_type: type[Any]) -> str:
+    return str(event_type.event_name)
 
 
 def described(event: Any) -> str:

@@ -8,8 +8,7 @@ committed, or as soon as nothing left in flight could publish it, or at its time
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar, cast, overload
-from uuid import UUID
+from typing import Any, ClassVar, Protocol, TypeVar, overload
 
 from django.conf import settings
 from django.test.signals import setting_changed
@@ -20,14 +19,18 @@ from modulith.errors import ConfigurationError
 from modulith.modules import Topology
 from modulith.runtime import Runtime, install, runtime
 from modulith.testing.activity import Activity
-from modulith.testing.delivery import DeliveryFailed, foreign_envelope
+from modulith.testing.delivery import Delivered, DeliveryFailed, foreign_envelope
 from modulith.testing.providers import check_providers
-from modulith.testing.published import check_published_here, committed, described
+from modulith.testing.published import (
+    check_published_here,
+    event_name,
+    published_ids,
+    published_since,
+)
 from modulith.testing.transport import ScenarioTransport
+from modulith.testing.waiting import DEFAULT_TIMEOUT, Since, wait_for_event
 
 E = TypeVar("E")
-
-DEFAULT_TIMEOUT = 5.0
 
 
 class Scenario:
@@ -42,7 +45,7 @@ class Scenario:
         self._providers = dict(providers)
         self._previous = runtime()
         self._runtime = self._install()
-        self._before = self._event_ids()
+        self._since = Since(events=published_ids(topology), failures=0, cause="in this scenario")
 
     @classmethod
     def start(
@@ -104,8 +107,8 @@ class Scenario:
         self.wait_until_idle(timeout)
         return [
             event
-            for event in self._published_since(self._before)
-            if event_type is None or event.event_name == _event_name(event_type)
+            for event in published_since(self.topology, self._since.events)
+            if event_type is None or event.event_name == event_name(event_type)
         ]
 
     def wait_until_idle(self, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -125,9 +128,11 @@ class Scenario:
     ) -> E:
         """The first event of `event_type` (that `matching` accepts) published since the
         scenario started, waiting for it if it is not there yet."""
-        return self._wait_for(event_type, matching, timeout, self._before, "in this scenario", 0)
+        return wait_for_event(
+            self.topology, self.activity, event_type, matching, timeout, self._since
+        )
 
-    def deliver(self, event: Any) -> "Delivered":
+    def deliver(self, event: Any) -> Delivered:
         """Hands `event` to the scenario's modules that handle it, as the relay or a queue
         consumer would; raises DeliveryFailed if a handler fails."""
         subscribers = [
@@ -139,69 +144,13 @@ class Scenario:
             raise ConfigurationError(
                 f"no module of this scenario ({', '.join(self.modules)}) handles {event.event_name}"
             )
-        delivered = Delivered(self, foreign_envelope(self.topology, event), tuple(subscribers))
-        delivered.hand_over()
-        return delivered
-
-    def _wait_for(
-        self,
-        event_type: type[E],
-        matching: Callable[[E], bool] | None,
-        timeout: float,
-        since: frozenset[UUID],
-        cause: str,
-        failures_before: int,
-    ) -> E:
-        check_published_here(self.topology, event_type)
-        name = _event_name(event_type)
-
-        def found() -> E | None:
-            for event in self._published_since(since):
-                if event.event_name == name and (matching is None or matching(event)):
-                    return cast(E, event)
-            return None
-
-        event = self.activity.wait(found, timeout)
-        if event is not None:
-            return event
-        raise AssertionError(
-            self._report(event_type, matching, timeout, since, cause, failures_before)
+        return Delivered(
+            foreign_envelope(self.topology, event),
+            tuple(subscribers),
+            topology=self.topology,
+            activity=self.activity,
+            hand_over=self._hand_over,
         )
-
-    def _report(
-        self,
-        event_type: type[Any],
-        matching: Callable[[Any], bool] | None,
-        timeout: float,
-        since: frozenset[UUID],
-        cause: str,
-        failures_before: int,
-    ) -> str:
-        what = _event_name(event_type)
-        if matching is not None:
-            what += f" matching {getattr(matching, '__name__', repr(matching))}"
-        in_flight = self.activity.in_flight
-        if in_flight:
-            first = f"within {timeout} s {cause}; still in flight: {', '.join(in_flight)}"
-        else:
-            first = f"{cause}, and nothing left in flight could publish one"
-        published = [described(event) for event in self._published_since(since)]
-        lines = [f"no {what} was published {first}."]
-        lines += (
-            ["Published instead:", *(f"  {line}" for line in published)]
-            if published
-            else ["Nothing was published."]
-        )
-        failures = self.activity.failures[failures_before:]
-        if failures:
-            lines += ["Failed deliveries:", *(f"  {failure}" for failure in failures)]
-        return "\n".join(lines)
-
-    def _published_since(self, before: frozenset[UUID]) -> list[Any]:
-        return [p.event for p in committed(self.topology) if p.event_id not in before]
-
-    def _event_ids(self) -> frozenset[UUID]:
-        return frozenset(p.event_id for p in committed(self.topology))
 
     def _install(self) -> Runtime:
         def transport(topology: Topology, aws: object, dispatcher: Dispatcher) -> ScenarioTransport:
@@ -218,51 +167,13 @@ class Scenario:
         if setting.startswith("MODULITH_"):
             self._runtime = self._install()
 
-    def _hand_over(self, envelope: Envelope, subscribers: Sequence[str]) -> None:
+    def _hand_over(self, envelope: Envelope, subscribers: tuple[str, ...]) -> None:
         for module in subscribers:
             [outcome] = self._runtime.transport.send(module, [envelope])
             if not outcome.ok:
                 raise DeliveryFailed(
                     f"{module} failed on {envelope.event_name} {envelope.event_id}: {outcome.error}"
                 )
-
-
-class Delivered:
-    """An event the test delivered, and what it set in motion."""
-
-    def __init__(self, scenario: Scenario, envelope: Envelope, subscribers: tuple[str, ...]):
-        self.scenario = scenario
-        self.envelope = envelope
-        self.subscribers = subscribers
-        self._before = scenario._event_ids()
-        self._failures_before = len(scenario.activity.failures)
-
-    @property
-    def event_id(self) -> UUID:
-        return self.envelope.event_id
-
-    def hand_over(self) -> None:
-        self.scenario._hand_over(self.envelope, self.subscribers)
-
-    def again(self) -> "Delivered":
-        """The same event (the same id) delivered once more, as at-least-once delivery may."""
-        delivered = Delivered(self.scenario, self.envelope, self.subscribers)
-        delivered.hand_over()
-        return delivered
-
-    def and_wait_for(
-        self,
-        event_type: type[E],
-        *,
-        matching: Callable[[E], bool] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> E:
-        """The first event of `event_type` (that `matching` accepts) published since this
-        delivery, its cascades included, waiting for it if it is not there yet."""
-        cause = f"after {self.envelope.event_name} was delivered to {', '.join(self.subscribers)}"
-        return self.scenario._wait_for(
-            event_type, matching, timeout, self._before, cause, self._failures_before
-        )
 
 
 class ScenarioFactory(Protocol):
@@ -284,7 +195,3 @@ def _topology(project: Topology, modules: Sequence[str]) -> Topology:
             f"{', '.join(names)}"
         )
     return Topology(modules=project.modules, running=frozenset(modules))
-
-
-def _event_name(event_type: type[Any]) -> str:
-    return str(event_type.event_name)
