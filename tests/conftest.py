@@ -9,6 +9,10 @@ from django.test import Client
 
 from modulith.runtime import runtime
 
+# modulith's test harness (the `module_scenario` fixture, see docs/testing.md), and pytest's
+# own, for the tests of that harness.
+pytest_plugins = ["modulith.testing", "pytester"]
+
 API_KEY = "dev-api-key"
 
 

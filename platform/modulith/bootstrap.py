@@ -3,7 +3,7 @@ passed in). The one place where transports and handler executors are chosen, and
 extras they need are checked (`modulith.extras`): the modules of an extra are imported only
 once it is known to be there."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -69,14 +69,26 @@ EXECUTOR_EXTRAS = {"celery": extras.CELERY}
 POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"}
 
 
-def build_runtime(settings: ModulithSettings | None = None) -> Runtime:
-    """The runtime these settings describe; without them, the settings as Django's settings
-    and the environment give them now."""
+def build_runtime(
+    settings: ModulithSettings | None = None,
+    *,
+    topology: Topology | None = None,
+    transport: TransportFactory | None = None,
+    providers: Mapping[type[Any], Any] | None = None,
+) -> Runtime:
+    """The runtime these settings describe (without them, the settings as Django's settings
+    and the environment give them now). A test harness (`modulith.testing`) passes what it
+    puts in their place: the modules that run, how their events travel, and the providers of
+    the ports whose modules are absent."""
     if settings is None:
         settings = ModulithSettings.load(django_settings)
-    topology = settings.topology
-    _check_extras(settings)
-    _check_transport_reaches_everyone(settings.transport, topology)
+    topology = settings.topology if topology is None else topology
+    providers = dict(providers or {})
+    uses_queues = transport is None and settings.transport in QUEUE_TRANSPORTS
+    _check_extras(settings, transport_from_settings=transport is None)
+    if transport is None:
+        _check_transport_reaches_everyone(settings.transport, topology)
+        transport = TRANSPORTS[settings.transport]
     aws = AwsContext(
         names=ResourceNames(prefix=settings.queue_prefix, bus=settings.event_bus),
         max_receives=settings.max_receives,
@@ -88,14 +100,13 @@ def build_runtime(settings: ModulithSettings | None = None) -> Runtime:
         topology,
         unavailable=(OperationalError, InterfaceError, ProviderUnavailable),
     )
-    transport = TRANSPORTS[settings.transport](topology, aws, dispatcher)
-    if settings.transport in QUEUE_TRANSPORTS and not aws.region:
+    if uses_queues and not aws.region:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={settings.transport} needs an AWS region: set "
             "AWS_DEFAULT_REGION (or AWS_REGION, or a profile with a region)"
         )
     relay = Relay(
-        transport,
+        transport(topology, aws, dispatcher),
         RetryPolicy(
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,
@@ -114,16 +125,17 @@ def build_runtime(settings: ModulithSettings | None = None) -> Runtime:
         ),
     )
     relay.scheduler = EXECUTORS[settings.async_handlers](relay)
-    uses_queues = settings.transport in QUEUE_TRANSPORTS
     dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
     if uses_queues:
         dead_letters += (QueueDeadLetters(aws),)
     return Runtime(
         topology=topology,
-        transport=transport,
+        transport=relay.transport,
         relay=relay,
         dispatcher=dispatcher,
-        ports=PortResolver(topology, remote=_remote_ports(settings, aws)),
+        ports=PortResolver(
+            topology, remote=_remote_ports(settings, topology, aws, providers), providers=providers
+        ),
         max_event_bytes=settings.max_event_bytes,
         aws=aws,
         uses_queues=uses_queues,
@@ -147,18 +159,17 @@ def queue_consumer(
     )
 
 
-def _check_extras(settings: ModulithSettings) -> None:
-    """Every extra the settings ask for is installed (the remote ports' is checked with them)."""
-    if settings.transport in TRANSPORT_EXTRAS:
-        extras.require(
-            TRANSPORT_EXTRAS[settings.transport],
-            needed_by=f"MODULITH_TRANSPORT={settings.transport}",
-        )
-    if settings.async_handlers in EXECUTOR_EXTRAS:
-        extras.require(
-            EXECUTOR_EXTRAS[settings.async_handlers],
-            needed_by=f"MODULITH_ASYNC_HANDLERS={settings.async_handlers}",
-        )
+def _check_extras(settings: ModulithSettings, *, transport_from_settings: bool) -> None:
+    """Every extra the settings ask for is installed (the remote ports' is checked with them).
+    A transport given by a test harness needs nothing of the settings' transport."""
+    chosen: list[tuple[str, str, dict[str, extras.Extra]]] = [
+        ("MODULITH_ASYNC_HANDLERS", settings.async_handlers, EXECUTOR_EXTRAS)
+    ]
+    if transport_from_settings:
+        chosen.insert(0, ("MODULITH_TRANSPORT", settings.transport, TRANSPORT_EXTRAS))
+    for name, value, needs in chosen:
+        if value in needs:
+            extras.require(needs[value], needed_by=f"{name}={value}")
     if settings.otel:
         extras.require(extras.OTEL, needed_by="MODULITH_OTEL=1")
     for alias, database in django_settings.DATABASES.items():
@@ -175,15 +186,17 @@ def _check_transport_reaches_everyone(transport: str, topology: Topology) -> Non
         )
 
 
-def _remote_ports(settings: ModulithSettings, aws: AwsContext) -> RemoteFactory | None:
-    """Remote clients for the ports whose providers run elsewhere; checked at start, so a
-    missing secret or address is one line now rather than a failed request later."""
-    topology = settings.topology
+def _remote_ports(
+    settings: ModulithSettings, topology: Topology, aws: AwsContext, provided: Collection[type[Any]]
+) -> RemoteFactory | None:
+    """Remote clients for the ports whose providers run elsewhere (and were not provided);
+    checked at start, so a missing secret or address is one line now rather than a failed
+    request later."""
     needed = {
         topology.provider_of(port)[0].name
         for module in topology.running_modules
         for port in module.uses
-        if not topology.is_running(topology.provider_of(port)[0].name)
+        if port not in provided and not topology.is_running(topology.provider_of(port)[0].name)
     }
     if not needed:
         return None

@@ -1,6 +1,6 @@
 """Query ports: a module asks another a question through a Protocol from `contracts/`."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from django.utils.module_loading import import_string
@@ -15,12 +15,18 @@ RemoteFactory = Callable[[type[Any], Module], Any]
 
 class PortResolver:
     """The local implementation of a port when its provider runs in this process, else a
-    remote client of the provider's service."""
+    remote client of the provider's service; `providers` answer ports in their place (a test
+    harness's own, for modules it leaves out)."""
 
-    def __init__(self, topology: Topology, remote: RemoteFactory | None = None) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        remote: RemoteFactory | None = None,
+        providers: Mapping[type[Any], Any] | None = None,
+    ) -> None:
         self.topology = topology
         self.remote = remote
-        self._resolved: dict[type[Any], Any] = {}
+        self._resolved: dict[type[Any], Any] = dict(providers or {})
 
     def resolve(self, port: type[Port]) -> Port:
         if port not in self._resolved:

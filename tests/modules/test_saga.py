@@ -2,14 +2,24 @@
 through contracts and events."""
 
 from typing import Any
+from uuid import UUID
 
 import pytest
 from django.test import Client
 
-from tests.conftest import wait_until
-from tests.shop import order, payments, place, product, published, stock
+from contracts.inventory import ReservedLine, StockReleased, StockReservationFailed, StockReserved
+from contracts.orders import OrderCancelled, OrderConfirmed, OrderPlaced
+from contracts.payments import PaymentCaptured
+from modulith.testing.scenario import Scenario, ScenarioFactory
+from tests.shop import order, payments, place, product, stock
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.fixture
+def shop(module_scenario: ScenarioFactory) -> Scenario:
+    """Every module of the saga in this process: the monolith."""
+    return module_scenario("orders", "inventory", "payments")
 
 
 def test_a_paid_order_is_confirmed_and_its_stock_leaves_the_shelf(client: Client) -> None:
@@ -41,26 +51,35 @@ def test_a_paid_order_is_confirmed_and_its_stock_leaves_the_shelf(client: Client
     assert payment["amount"] == "207.50"
 
 
-def test_the_saga_publishes_its_events_in_order(client: Client) -> None:
+def test_the_saga_publishes_its_events_in_order(shop: Scenario, client: Client) -> None:
     stock(client, "KB-1", 5)
     placed = place(client, ("KB-1", 1)).json()
+    order_id = UUID(placed["orderId"])
 
-    [order_placed] = published("orders", "OrderPlaced")
-    assert order_placed == {
+    assert [event.event_name for event in shop.published()] == [
+        "OrderPlaced",
+        "StockReserved",
+        "PaymentCaptured",
+        "OrderConfirmed",
+    ]
+    [order_placed] = shop.published(OrderPlaced)
+    assert order_placed.model_dump(mode="json", by_alias=True) == {
         "orderId": placed["orderId"],
         "customerId": "customer-1",
         "items": [{"sku": "KB-1", "quantity": 1, "unitPrice": "10.00"}],
         "total": "10.00",
         "currency": "EUR",
     }
-    assert published("inventory", "StockReserved") == [
-        {"orderId": placed["orderId"], "items": [{"sku": "KB-1", "quantity": 1}]}
+    assert shop.published(StockReserved) == [
+        StockReserved(order_id=order_id, items=[ReservedLine(sku="KB-1", quantity=1)])
     ]
-    assert [p["orderId"] for p in published("payments", "PaymentCaptured")] == [placed["orderId"]]
-    assert published("orders", "OrderConfirmed") == [{"orderId": placed["orderId"]}]
+    assert [p.order_id for p in shop.published(PaymentCaptured)] == [order_id]
+    assert shop.published(OrderConfirmed) == [OrderConfirmed(order_id=order_id)]
 
 
-def test_an_order_for_more_than_is_available_is_cancelled_out_of_stock(client: Client) -> None:
+def test_an_order_for_more_than_is_available_is_cancelled_out_of_stock(
+    shop: Scenario, client: Client
+) -> None:
     stock(client, "LAMP", 1)
 
     placed = place(client, ("LAMP", 2)).json()
@@ -78,12 +97,12 @@ def test_an_order_for_more_than_is_available_is_cancelled_out_of_stock(client: C
         "available": 1,
     }
     assert payments(client, placed["orderId"]) == []
-    assert published("orders", "OrderCancelled") == [
-        {"orderId": placed["orderId"], "reason": "OUT_OF_STOCK"}
+    assert shop.published(OrderCancelled) == [
+        OrderCancelled(order_id=placed["orderId"], reason="OUT_OF_STOCK")
     ]
 
 
-def test_reservation_takes_every_line_or_none(client: Client) -> None:
+def test_reservation_takes_every_line_or_none(shop: Scenario, client: Client) -> None:
     stock(client, "PLENTY", 10)
     stock(client, "SCARCE", 1)
 
@@ -92,11 +111,13 @@ def test_reservation_takes_every_line_or_none(client: Client) -> None:
     assert order(client, placed["orderId"])["cancellationReason"] == "OUT_OF_STOCK"
     assert product(client, "PLENTY")["available"] == 10
     assert product(client, "SCARCE")["available"] == 1
-    [failure] = published("inventory", "StockReservationFailed")
-    assert failure["skus"] == ["SCARCE"]
+    [failure] = shop.published(StockReservationFailed)
+    assert failure.skus == ["SCARCE"]
 
 
-def test_a_declined_payment_cancels_the_order_and_releases_the_stock(client: Client) -> None:
+def test_a_declined_payment_cancels_the_order_and_releases_the_stock(
+    shop: Scenario, client: Client
+) -> None:
     stock(client, "KB-1", 5)
 
     placed = place(client, ("KB-1", 2), token="tok_chargeDeclined").json()
@@ -115,8 +136,8 @@ def test_a_declined_payment_cancels_the_order_and_releases_the_stock(client: Cli
         "reserved": 0,
         "available": 5,
     }
-    assert published("inventory", "StockReleased") == [
-        {"orderId": placed["orderId"], "items": [{"sku": "KB-1", "quantity": 2}]}
+    assert shop.published(StockReleased) == [
+        StockReleased(order_id=placed["orderId"], items=[ReservedLine(sku="KB-1", quantity=2)])
     ]
 
 
@@ -140,12 +161,17 @@ def test_orders_are_listed_by_customer(client: Client) -> None:
     assert sorted(o["orderId"] for o in listed) == sorted(mine)
 
 
-def test_by_default_an_order_is_final_within_a_second(client: Client, settings: Any) -> None:
+def test_by_default_an_order_is_final_within_a_second(
+    shop: Scenario, client: Client, settings: Any
+) -> None:
     """The default delivers on a background thread after commit: the POST returns at once."""
     settings.MODULITH_ASYNC_HANDLERS = "thread"
     stock(client, "KB-1", 5)
 
     placed = place(client, ("KB-1", 1)).json()
 
-    assert wait_until(lambda: order(client, placed["orderId"])["status"] == "CONFIRMED", 1.0)
-    assert wait_until(lambda: product(client, "KB-1")["onHand"] == 4, 1.0)
+    order_id = UUID(placed["orderId"])
+    shop.wait_for(OrderConfirmed, matching=lambda e: e.order_id == order_id, timeout=1.0)
+    shop.wait_until_idle(timeout=1.0)
+    assert order(client, order_id)["status"] == "CONFIRMED"
+    assert product(client, "KB-1")["onHand"] == 4

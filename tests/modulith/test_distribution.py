@@ -4,6 +4,7 @@ optional library is an extra. Installed alone in a new venv, it runs a brand-new
 project's module; a setting needing a missing extra is one line naming it.
 """
 
+import configparser
 import email.parser
 import json
 import os
@@ -32,6 +33,7 @@ EXTRAS = {
     "postgres": {"psycopg"},
     "prometheus": {"prometheus-client"},
     "remote": {"httpx"},
+    "testing": {"pytest", "pytest-django"},
 }
 BUILD_LEFTOVERS = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
 RUN_TIME_FILES = [
@@ -134,6 +136,15 @@ def test_the_wheel_depends_on_the_core_and_names_each_extra(wheel: Path) -> None
     assert meta["Name"] == "modulith"
     assert set(meta.get_all("Provides-Extra") or []) == set(EXTRAS)
     assert requirements_by_extra(meta) == {"": CORE, **EXTRAS}
+
+
+def test_the_wheel_registers_the_pytest_plugin(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        [name] = [n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")]
+        entry_points = configparser.ConfigParser()
+        entry_points.read_string(archive.read(name).decode())
+
+    assert dict(entry_points["pytest11"]) == {"modulith.testing": "modulith.testing"}
 
 
 def test_the_shop_is_a_distribution_of_its_own_on_the_framework(tmp_path: Path) -> None:

@@ -5,10 +5,8 @@ barrier releases them together). The database has to serialise them: on PostgreS
 row locks on the conditional UPDATE, on SQLite through its single writer. Every wait is
 bounded, and each thread closes its connections when it is done.
 
-Deliveries of the events that stock_reserve publishes run inline in the committing thread
-(tests/conftest.py), so payments and orders handle them there; their orders do not exist in
-the orders module, so payments finds nothing to charge and orders leaves the cancellation
-for a retry. None of that may raise into the reserving thread.
+inventory runs on its own (orders and payments are absent), and the events each reservation
+publishes are read back from what the scenario captured.
 """
 
 import threading
@@ -21,9 +19,10 @@ from uuid import UUID, uuid4
 import pytest
 from django.db import connections
 
+from contracts.inventory import StockReservationFailed, StockReserved
 from modules.inventory.models import Product, Reservation
 from modules.inventory.services import product_stock, stock_reserve
-from modulith.outbox.models import OutboxEvent
+from modulith.testing.scenario import Scenario
 
 BARRIER_SECONDS = 15.0
 JOIN_SECONDS = 60.0
@@ -94,27 +93,24 @@ def product(sku: str) -> Product:
     return Product.objects.using("inventory").get(sku=sku)
 
 
-def outbox_orders(event_name: str, race_: Race) -> Counter[UUID]:
-    """How many `event_name` events inventory's outbox holds for each order of the race."""
-    counted = Counter[UUID]()
-    for wire in (
-        OutboxEvent.objects.using("inventory")
-        .filter(event_name=event_name)
-        .values_list("wire", flat=True)
-    ):
-        order_id = UUID(wire["detail"]["data"]["orderId"])
-        if order_id in race_.orders:
-            counted[order_id] += 1
-    return counted
+def published_for(
+    inventory: Scenario, event_type: type[StockReserved | StockReservationFailed], race_: Race
+) -> Counter[UUID]:
+    """How many events of `event_type` inventory published for each order of the race."""
+    return Counter(
+        event.order_id
+        for event in inventory.published(event_type)
+        if event.order_id in race_.orders
+    )
 
 
-def check_outcomes(result: Race) -> None:
-    """Every thread finished without an error, each order has one answer, and the outbox
-    holds exactly one event per order, the one that matches its answer."""
+def check_outcomes(inventory: Scenario, result: Race) -> None:
+    """Every thread finished without an error, each order has one answer, and inventory
+    published exactly one event per order, the one that matches its answer."""
     assert result.errors == []
     assert set(result.outcomes) == set(result.orders)
-    assert outbox_orders("StockReserved", result) == Counter(result.reserved)
-    assert outbox_orders("StockReservationFailed", result) == Counter(result.refused)
+    assert published_for(inventory, StockReserved, result) == Counter(result.reserved)
+    assert published_for(inventory, StockReservationFailed, result) == Counter(result.refused)
 
 
 def check_reservations(result: Race) -> None:
@@ -155,23 +151,25 @@ def require_postgresql() -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, databases="__all__")
-def test_last_units_never_oversell_on_postgresql() -> None:
+@pytest.mark.django_db(transaction=True, databases=["inventory"])
+def test_last_units_never_oversell_on_postgresql(inventory: Scenario) -> None:
     """20 orders race for the last 5 units: 5 are reserved, 15 refused, none oversold. Some
     orders take a second product too, in either line order: no deadlock, and an order refused
     for one product gives back what it took of the other."""
     require_postgresql()
-    race_for_the_last_units(units=5, extra_units=3, singles=12, pairs=4)
+    race_for_the_last_units(inventory, units=5, extra_units=3, singles=12, pairs=4)
 
 
-@pytest.mark.django_db(transaction=True, databases="__all__")
-def test_last_units_never_oversell_on_any_database() -> None:
+@pytest.mark.django_db(transaction=True, databases=["inventory"])
+def test_last_units_never_oversell_on_any_database(inventory: Scenario) -> None:
     """The same race on whatever database runs the tests (SQLite by default): SQLite lets one
     writer in at a time and the others wait out the busy timeout, so the result is the same."""
-    race_for_the_last_units(units=3, extra_units=2, singles=6, pairs=2)
+    race_for_the_last_units(inventory, units=3, extra_units=2, singles=6, pairs=2)
 
 
-def race_for_the_last_units(*, units: int, extra_units: int, singles: int, pairs: int) -> None:
+def race_for_the_last_units(
+    inventory: Scenario, *, units: int, extra_units: int, singles: int, pairs: int
+) -> None:
     """`singles` orders want one of the last `units`; `pairs` orders in each line order want
     one of them and one of the `extra_units` too. Exactly `units` orders win."""
     last = stocked(f"LAST-{uuid4().hex[:8]}", units)
@@ -184,7 +182,7 @@ def race_for_the_last_units(*, units: int, extra_units: int, singles: int, pairs
 
     result = race(orders)
 
-    check_outcomes(result)
+    check_outcomes(inventory, result)
     assert len(result.reserved) == units
     assert len(result.refused) == len(orders) - units
     assert product(last).reserved == units
@@ -194,8 +192,8 @@ def race_for_the_last_units(*, units: int, extra_units: int, singles: int, pairs
     check_reservations(result)
 
 
-@pytest.mark.django_db(transaction=True, databases="__all__")
-def test_refused_orders_each_name_a_sold_out_product() -> None:
+@pytest.mark.django_db(transaction=True, databases=["inventory"])
+def test_refused_orders_each_name_a_sold_out_product(inventory: Scenario) -> None:
     """Nothing is refused while stock remains: every refused order asked for a product that
     has no unit left. Two products, each ordered beyond its stock, alone and together."""
     first = stocked(f"FIRST-{uuid4().hex[:8]}", 3)
@@ -209,7 +207,7 @@ def test_refused_orders_each_name_a_sold_out_product() -> None:
 
     result = race(orders)
 
-    check_outcomes(result)
+    check_outcomes(inventory, result)
     check_reservations(result)
     for sku in (first, second):
         assert product(sku).reserved == reserved_of(result, sku)

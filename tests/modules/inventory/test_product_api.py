@@ -1,4 +1,5 @@
-"""The catalogue over HTTP: products are created, restocked and read; bad input is refused."""
+"""The catalogue over HTTP, inventory on its own: products are created, restocked and read;
+bad input is refused."""
 
 from typing import Any
 
@@ -8,7 +9,10 @@ from django.test import Client
 from modules.inventory.models import Product
 from tests.shop import product, stock
 
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases=["inventory"]),
+    pytest.mark.usefixtures("inventory"),
+]
 
 
 def test_a_new_product_has_its_quantity_on_hand(client: Client) -> None:
@@ -43,6 +47,12 @@ def test_products_are_listed_by_sku(client: Client) -> None:
     listed = client.get("/api/inventory/products").json()
 
     assert [p["sku"] for p in listed] == ["A-1", "B-2"]
+
+
+def test_reading_needs_no_api_key(client: Client, anonymous_client: Client) -> None:
+    stock(client, "KB-1", 5)
+
+    assert anonymous_client.get("/api/inventory/products/KB-1").status_code == 200
 
 
 def test_an_unknown_product_is_a_404(client: Client) -> None:

@@ -1,4 +1,5 @@
-"""Payments over HTTP, and the documented test-card rule of the simulated gateway."""
+"""Payments over HTTP, payments on its own, and the documented test-card rule of the
+simulated gateway."""
 
 from decimal import Decimal
 from uuid import uuid4
@@ -6,28 +7,39 @@ from uuid import uuid4
 import pytest
 from django.test import Client
 
+from contracts.payments import PaymentCaptured
 from modules.payments import gateway
-from tests.shop import payments, place, stock
+from modulith.testing.scenario import Scenario
+from tests import shop
+from tests.events import stock_reserved
+from tests.providers import PendingOrders
 
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+in_payments_alone = pytest.mark.django_db(transaction=True, databases=["payments"])
 
 
-def test_an_orders_payments_are_listed_by_order_id(client: Client) -> None:
-    stock(client, "KB-1", 2, price="12.50")
-    placed = place(client, ("KB-1", 2)).json()
+@in_payments_alone
+def test_an_orders_payments_are_listed_by_order_id(
+    payments: Scenario, pending_orders: PendingOrders, client: Client
+) -> None:
+    order_id = pending_orders.add(amount="25.00")
+    payments.deliver(stock_reserved(order_id)).and_wait_for(PaymentCaptured)
 
-    [payment] = payments(client, placed["orderId"])
+    [payment] = shop.payments(client, order_id)
 
-    assert payment["orderId"] == placed["orderId"]
+    assert payment["orderId"] == str(order_id)
     assert payment["amount"] == "25.00"
     assert payment["currency"] == "EUR"
     assert payment["status"] == "CAPTURED"
 
 
+@in_payments_alone
+@pytest.mark.usefixtures("payments")
 def test_an_order_without_payments_has_an_empty_list(client: Client) -> None:
-    assert payments(client, uuid4()) == []
+    assert shop.payments(client, uuid4()) == []
 
 
+@in_payments_alone
+@pytest.mark.usefixtures("payments")
 @pytest.mark.parametrize("query", [{}, {"orderId": "nope"}])
 def test_listing_payments_needs_a_valid_order_id(client: Client, query: dict[str, str]) -> None:
     response = client.get("/api/payments", query)

@@ -1,0 +1,111 @@
+"""orders' part of the saga, on its own: a placed order is priced by inventory and published;
+it is confirmed when its payment is captured and cancelled, with the reason, when its stock
+or its payment fails; a final order never changes again."""
+
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+from django.test import Client
+
+from contracts.inventory import StockReservationFailed
+from contracts.orders import OrderCancelled, OrderConfirmed, OrderedLine, OrderPlaced
+from modulith.testing.delivery import DeliveryFailed
+from modulith.testing.scenario import Scenario
+from tests.events import payment_captured, payment_failed
+from tests.providers import Catalogue
+from tests.shop import order, place
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["orders"])
+
+
+@pytest.fixture
+def placed(orders: Scenario, catalogue: Catalogue, client: Client) -> UUID:
+    """A pending order of two keyboards."""
+    catalogue.add("KB-1", price="89.00")
+    return UUID(place(client, ("KB-1", 2)).json()["orderId"])
+
+
+def test_a_placed_order_is_priced_by_inventory_and_published(
+    orders: Scenario, catalogue: Catalogue, client: Client
+) -> None:
+    catalogue.add("KB-1", price="89.00")
+    catalogue.add("MS-1", price="29.50")
+
+    response = place(client, ("KB-1", 2), ("MS-1", 1), customer="alice")
+
+    assert response.status_code == 201
+    assert response.json()["status"] == "PENDING"
+    assert orders.published(OrderPlaced) == [
+        OrderPlaced(
+            order_id=response.json()["orderId"],
+            customer_id="alice",
+            items=[
+                OrderedLine(sku="KB-1", quantity=2, unit_price=Decimal("89.00")),
+                OrderedLine(sku="MS-1", quantity=1, unit_price=Decimal("29.50")),
+            ],
+            total=Decimal("207.50"),
+            currency="EUR",
+        )
+    ]
+
+
+def test_items_priced_in_two_currencies_are_refused(
+    orders: Scenario, catalogue: Catalogue, client: Client
+) -> None:
+    catalogue.add("KB-1", currency="EUR")
+    catalogue.add("KB-US", currency="USD")
+
+    response = place(client, ("KB-1", 1), ("KB-US", 1))
+
+    assert response.status_code == 422
+    assert "items are priced in EUR and USD" in response.json()["message"]
+    assert orders.published() == []
+
+
+def test_a_captured_payment_confirms_the_order(
+    orders: Scenario, placed: UUID, client: Client
+) -> None:
+    confirmed = orders.deliver(payment_captured(placed)).and_wait_for(OrderConfirmed)
+
+    assert confirmed == OrderConfirmed(order_id=placed)
+    assert order(client, placed)["status"] == "CONFIRMED"
+
+
+def test_a_failed_payment_cancels_the_order_as_declined(
+    orders: Scenario, placed: UUID, client: Client
+) -> None:
+    cancelled = orders.deliver(payment_failed(placed)).and_wait_for(OrderCancelled)
+
+    assert cancelled == OrderCancelled(order_id=placed, reason="PAYMENT_DECLINED")
+    assert order(client, placed)["cancellationReason"] == "PAYMENT_DECLINED"
+
+
+def test_a_failed_reservation_cancels_the_order_out_of_stock(
+    orders: Scenario, placed: UUID, client: Client
+) -> None:
+    short = StockReservationFailed(order_id=placed, reason="OUT_OF_STOCK", skus=["KB-1"])
+
+    cancelled = orders.deliver(short).and_wait_for(OrderCancelled)
+
+    assert cancelled == OrderCancelled(order_id=placed, reason="OUT_OF_STOCK")
+    assert order(client, placed)["status"] == "CANCELLED"
+
+
+def test_a_final_order_never_changes_again(orders: Scenario, placed: UUID, client: Client) -> None:
+    orders.deliver(payment_captured(placed))
+
+    orders.deliver(payment_failed(placed))
+    orders.deliver(payment_captured(placed))
+
+    assert order(client, placed)["status"] == "CONFIRMED"
+    assert orders.published(OrderConfirmed) == [OrderConfirmed(order_id=placed)]
+    assert orders.published(OrderCancelled) == []
+
+
+def test_news_of_an_order_orders_does_not_have_yet_fails_to_be_retried(orders: Scenario) -> None:
+    """Events may overtake each other: the relay retries, and the order may exist by then."""
+    unknown = uuid4()
+
+    with pytest.raises(DeliveryFailed, match=f"LookupError: order {unknown} does not exist"):
+        orders.deliver(payment_captured(unknown))
