@@ -32,6 +32,7 @@ from modulith.runtime import Runtime, install
 from modulith.transports.base import Transport
 from modulith.transports.eventbridge import EventBridgeTransport
 from modulith.transports.inprocess import InProcessTransport
+from modulith.transports.sns import SnsTransport
 from modulith.transports.sqs import SqsTransport
 
 TransportFactory = Callable[[Topology, AwsContext, Dispatcher], Transport]
@@ -39,8 +40,11 @@ TRANSPORTS: dict[str, TransportFactory] = {
     "inprocess": lambda topology, aws, dispatcher: InProcessTransport(topology, dispatcher),
     "sqs": lambda topology, aws, dispatcher: SqsTransport(topology, aws),
     "eventbridge": lambda topology, aws, dispatcher: EventBridgeTransport(aws),
+    "sns": lambda topology, aws, dispatcher: SnsTransport(topology, aws),
 }
-QUEUE_TRANSPORTS = {"sqs", "eventbridge"}
+QUEUE_TRANSPORTS = {"sqs", "eventbridge", "sns"}
+# The events fan out through topics, to which the modules' queues subscribe.
+TOPIC_TRANSPORTS = {"sns"}
 
 EXECUTORS: dict[str, Callable[[Relay], Scheduler]] = {
     "inline": executors.inline,
@@ -57,6 +61,7 @@ def build_runtime() -> Runtime:
         max_receives=settings.MODULITH_MAX_RECEIVES,
         visibility_timeout=settings.MODULITH_VISIBILITY_TIMEOUT,
         wait_seconds=settings.MODULITH_CONSUMER_WAIT_SECONDS,
+        fan_out=settings.MODULITH_TRANSPORT in TOPIC_TRANSPORTS,
     )
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
@@ -129,7 +134,7 @@ def _check_transport_reaches_everyone(transport: str, topology: Topology) -> Non
     if transport not in QUEUE_TRANSPORTS and absent:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={transport} cannot reach {', '.join(absent)}, which do not run "
-            "in this process: their events would be lost; use sqs or eventbridge"
+            "in this process: their events would be lost; use sqs, sns or eventbridge"
         )
 
 
