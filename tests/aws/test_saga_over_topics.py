@@ -21,7 +21,7 @@ from django.test import Client
 
 from modules.inventory.models import Reservation
 from modulith.aws.consumer import DEAD_LETTER_REASON, ConsumerReport
-from modulith.aws.deadletters import QueueDeadLetters
+from modulith.aws.deadletters import DeadMessage, QueueDeadLetters
 from modulith.outbox.models import InboxRecord, OutboxEvent
 from modulith.runtime import runtime
 from tests.aws.consumers import ConsumerProcess
@@ -99,6 +99,7 @@ def test_a_foreign_producers_sns_message_is_handled_once_and_a_bad_one_dead_lett
     assert "orderId" in reason
     assert "items" in reason
     [listed] = queue_dead_letters().letters(runtime().topology.module("inventory"))
+    assert isinstance(listed, DeadMessage)
     assert (listed.event_name, listed.reason) == ("OrderPlaced", reason)
 
 
