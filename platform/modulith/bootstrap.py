@@ -39,6 +39,7 @@ from modulith.runtime import Runtime, install
 from modulith.transports.base import Transport
 from modulith.transports.eventbridge import EventBridgeTransport
 from modulith.transports.inprocess import InProcessTransport
+from modulith.transports.sns import SnsTransport
 from modulith.transports.sqs import SqsTransport
 
 TransportFactory = Callable[[Topology, AwsContext, Dispatcher], Transport]
@@ -46,8 +47,11 @@ TRANSPORTS: dict[TransportName, TransportFactory] = {
     "inprocess": lambda topology, aws, dispatcher: InProcessTransport(topology, dispatcher),
     "sqs": lambda topology, aws, dispatcher: SqsTransport(topology, aws),
     "eventbridge": lambda topology, aws, dispatcher: EventBridgeTransport(aws),
+    "sns": lambda topology, aws, dispatcher: SnsTransport(topology, aws),
 }
-QUEUE_TRANSPORTS = {"sqs", "eventbridge"}
+QUEUE_TRANSPORTS = {"sqs", "eventbridge", "sns"}
+# The events fan out through topics, to which the modules' queues subscribe.
+TOPIC_TRANSPORTS = {"sns"}
 
 EXECUTORS: dict[HandlerMode, Callable[[Relay], Scheduler]] = {
     "inline": executors.inline,
@@ -80,6 +84,7 @@ def build_runtime(
         max_receives=settings.max_receives,
         visibility_timeout=settings.visibility_timeout,
         wait_seconds=settings.consumer_wait_seconds,
+        fan_out=settings.transport in TOPIC_TRANSPORTS,
     )
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
@@ -150,7 +155,7 @@ def _check_transport_reaches_everyone(transport: str, topology: Topology) -> Non
     if transport not in QUEUE_TRANSPORTS and absent:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={transport} cannot reach {', '.join(absent)}, which do not run "
-            "in this process: their events would be lost; use sqs or eventbridge"
+            "in this process: their events would be lost; use sqs, sns or eventbridge"
         )
 
 

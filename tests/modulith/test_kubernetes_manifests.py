@@ -12,16 +12,16 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from modulith.conf import modulith_settings
 from modulith.deployment import DeploymentOptions, deployment_files
 from modulith.deployment.k8s_objects import KUBERNETES_VERSIONS
 from modulith.modules import Module, Topology
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-TOPOLOGY: Topology = settings.MODULITH_TOPOLOGY
+TOPOLOGY: Topology = modulith_settings().topology
 MANIFESTS: dict[str, dict[str, Any]] = {
     name: yaml.safe_load(text)
     for name, text in deployment_files(TOPOLOGY, DeploymentOptions(), ["k8s"]).items()

@@ -47,7 +47,8 @@ def ecs_readme(topology: Topology, definitions: Iterable[str]) -> str:
             "- `*_TASK_ROLE_ARN`: allows the module's own queue (`sqs:ReceiveMessage`,",
             "  `DeleteMessage`, `ChangeMessageVisibility`, `GetQueueUrl`) and publishing",
             "  (`events:PutEvents`; with the sqs transport, `sqs:SendMessage` to the subscribers'",
-            "  queues).",
+            "  queues; with the sns transport, `sns:Publish` to the module's own topic and",
+            "  `sts:GetCallerIdentity`, which every principal may call).",
             "",
         ]
     )

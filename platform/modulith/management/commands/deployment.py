@@ -25,7 +25,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--image", default=DEFAULTS.image, help="compose: the app's image")
         parser.add_argument(
-            "--transport", choices=["sqs", "eventbridge"], default=DEFAULTS.transport
+            "--transport", choices=["sqs", "sns", "eventbridge"], default=DEFAULTS.transport
         )
         parser.add_argument("--queue-prefix", default=DEFAULTS.queue_prefix)
         parser.add_argument("--event-bus", default=DEFAULTS.event_bus)
