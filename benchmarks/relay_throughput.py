@@ -1,6 +1,6 @@
-"""Relay throughput, outbox to queue, for the sqs and eventbridge transports.
+"""Relay throughput, outbox to queue, for the sqs, eventbridge and sns transports.
 
-    .venv/bin/python -m benchmarks.relay_throughput [--events N] [--repeat R]
+    .venv/bin/python -m benchmarks.relay_throughput [--events N] [--repeat R] [--transport T]
 
 Starts its own AWS emulator (moto in server mode, as the tests do) and its own SQLite module
 databases in a temporary directory, provisions the topology (fresh names for each transport,
@@ -8,11 +8,13 @@ deleted afterwards), and measures events per second from the outbox to the subsc
 
 - relay, batched: events published in one transaction of the payments database wait in the
   outbox (the relay's after-commit scheduler is replaced by a no-op, so publishing sends
-  nothing); then one timed `Relay.sweep` claims them, sends them (SendMessageBatch or
-  PutEvents, 10 a call) and records every outcome in the outbox, as `manage.py relay` does;
+  nothing); then one timed `Relay.sweep` claims them, sends them (SendMessageBatch, PutEvents
+  or PublishBatch, 10 a call) and records every outcome in the outbox, as `manage.py relay`
+  does;
 - relay, one event a call: the same, with the transport's batch_size set to 1;
 - raw boto3: the same number of events, serialised beforehand, sent with no database at all
-  (SendMessageBatch or PutEvents of 10, then of 1): the emulator's ceiling in this run;
+  (SendMessageBatch, PutEvents or PublishBatch of 10, then of 1): the emulator's ceiling in
+  this run;
 - the relay alone: the same sweep through a Relay built with a transport that accepts every
   event and sends nothing, so what remains is the relay's own work in SQLite.
 
@@ -20,7 +22,8 @@ The emulator does work proportional to a queue's depth for every message it acce
 deep, a message costs it several times what it does on an empty queue; real SQS does not), so
 the N events go in rounds (100 by default): after each timed round the subscriber's queue is
 drained, untimed, which also checks that exactly the round's events arrived (through the bus
-and its rule, for eventbridge), and the outbox is emptied. A figure is N over the sum of its
+and its rule, for eventbridge; through the topic and the queue's subscription, for sns), and
+the outbox is emptied. A figure is N over the sum of its
 timed rounds; one untimed round of 10 comes first (imports, connections, first calls).
 Logging at INFO and below is off. The table goes to stdout; progress to stderr.
 """
@@ -47,8 +50,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DESCRIPTION = "Relay throughput, outbox to queue, for the sqs and eventbridge transports."
-TRANSPORTS = ("sqs", "eventbridge")
+DESCRIPTION = "Relay throughput, outbox to queue, for the sqs, eventbridge and sns transports."
+TRANSPORTS = ("sqs", "eventbridge", "sns")
 PUBLISHER = "payments"  # PaymentCaptured: one subscriber (orders), so one delivery an event
 SUBSCRIBER = "orders"
 BATCH = 10
@@ -60,6 +63,8 @@ MODE_LABELS = {
     ("sqs", "single"): "SendMessageBatch, 1 a call",
     ("eventbridge", "batched"): "PutEvents, 10 a call",
     ("eventbridge", "single"): "PutEvents, 1 a call",
+    ("sns", "batched"): "PublishBatch, 10 a call",
+    ("sns", "single"): "PublishBatch, 1 a call",
 }
 
 
@@ -83,7 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--round", type=int, default=100, dest="round_size", help="events a round (100)"
     )
+    parser.add_argument(
+        "--transport",
+        action="append",
+        choices=TRANSPORTS,
+        dest="transports",
+        help="only this transport (may be repeated; default: all)",
+    )
     args = parser.parse_args(argv)
+    args.transports = tuple(t for t in TRANSPORTS if t in (args.transports or TRANSPORTS))
     if min(args.events, args.round_size) < BATCH or args.repeat < 1:
         parser.error(f"--events and --round must be at least {BATCH}, --repeat at least 1")
 
@@ -95,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             _set_up_django(Path(workdir), emulator.endpoint)
             results = Results()
             for _ in range(args.repeat):
-                for transport in TRANSPORTS:
-                    _measure(transport, args.events, args.round_size, results)
+                for transport in args.transports:
+                    relay_alone = transport == args.transports[0]
+                    _measure(transport, args.events, args.round_size, results, relay_alone)
     elapsed = time.perf_counter() - started
     print(_table(results, args, elapsed, (load, os.getloadavg()[0])))
     return 0
@@ -176,6 +190,12 @@ def _delete_resources(current: Any, name: str) -> None:
     events.delete_event_bus(Name=name)
     for url in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []):
         sqs.delete_queue(QueueUrl=url)
+    sns = current.aws.sns
+    for topic in current.aws.resources(current.topology).topics:
+        arn = current.aws.topics.arn(topic.name)
+        for subscription in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]:
+            sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        sns.delete_topic(TopicArn=arn)
 
 
 def _empty_outbox() -> None:
@@ -192,7 +212,7 @@ class AcceptingTransport:
     """A transport that accepts every event at once and sends nothing: the relay alone."""
 
     name = "none"
-    max_batch_bytes = 256 * 1024  # SQS's and EventBridge's limit for one call
+    max_batch_bytes = 256 * 1024  # EventBridge's and SNS's limit for one call
 
     def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
@@ -206,10 +226,13 @@ class AcceptingTransport:
         return [DELIVERED] * len(envelopes)
 
 
-def _measure(transport: str, events: int, round_size: int, results: Results) -> None:
-    """Every figure of one transport, on one topology of its own: after each timed round the
-    subscriber's queue is drained, so every round starts on an empty queue. A first round of
-    each kind is not timed (imports, connections, the emulator's first calls)."""
+def _measure(
+    transport: str, events: int, round_size: int, results: Results, relay_alone: bool
+) -> None:
+    """Every figure of one transport (and of the relay alone, if asked), on one topology of its
+    own: after each timed round the subscriber's queue is drained, so every round starts on an
+    empty queue. A first round of each kind is not timed (imports, connections, the emulator's
+    first calls)."""
     from modulith.outbox.relay import Relay
 
     with _topology(transport) as current:
@@ -218,7 +241,7 @@ def _measure(transport: str, events: int, round_size: int, results: Results) -> 
             current.transport.batch_size = batch_size
             alone = Relay(AcceptingTransport(batch_size), current.relay.policy)
 
-            def relay_alone(size: int, relay: Any = alone) -> float:
+            def alone_round(size: int, relay: Any = alone) -> float:
                 _publish(size)
                 elapsed = _timed(partial(_sweep, relay, size))
                 _empty_outbox()
@@ -237,8 +260,8 @@ def _measure(transport: str, events: int, round_size: int, results: Results) -> 
                 _drain(current, size)
                 return elapsed
 
-            if transport == TRANSPORTS[0]:
-                _run(results, ("none", mode, "relay"), relay_alone, events, round_size)
+            if relay_alone:
+                _run(results, ("none", mode, "relay"), alone_round, events, round_size)
             _run(results, (transport, mode, "relay"), relay, events, round_size)
             _run(results, (transport, mode, "raw"), raw, events, round_size)
 
@@ -317,7 +340,28 @@ def _raw_sender(
     current: Any, transport: str, envelopes: list[Any], batch_size: int
 ) -> Callable[[], None]:
     """Plain boto3 calls carrying the same messages, serialised beforehand."""
-    from modulith.transports.sqs import message_attributes
+    from modulith.aws.messages import message_attributes
+
+    if transport == "sns":
+        sns = current.aws.sns
+        topic = current.aws.topics.arn(current.aws.names.topic(PUBLISHER))
+        entries = [
+            {
+                "Id": str(index % batch_size),
+                "Message": envelope.to_json(),
+                "MessageAttributes": message_attributes(envelope),
+            }
+            for index, envelope in enumerate(envelopes)
+        ]
+        chunks = [entries[i : i + batch_size] for i in range(0, len(entries), batch_size)]
+
+        def publish_batches() -> None:
+            for chunk in chunks:
+                response = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=chunk)
+                if response.get("Failed"):
+                    raise RuntimeError(f"PublishBatch failed: {response['Failed'][:3]}")
+
+        return publish_batches
 
     if transport == "sqs":
         sqs, url = current.aws.sqs, current.aws.queues.url(SUBSCRIBER)
@@ -369,7 +413,7 @@ def _timed(work: Callable[[], None]) -> float:
 
 def _drain(current: Any, expected: int) -> None:
     """Takes the round's messages off the subscriber's queue (they reached it through the rule,
-    for eventbridge), checking that exactly `expected` arrived."""
+    for eventbridge, or the subscription, for sns), checking that exactly `expected` arrived."""
     sqs, url = current.aws.sqs, current.aws.queues.url(SUBSCRIBER)
     seen: set[str] = set()
     deadline = time.monotonic() + 30
@@ -411,7 +455,7 @@ def _table(
         lines.append(
             f"| none: the relay alone, on SQLite | {MODE_LABELS['none', mode]} | {relay:.0f} | | |"
         )
-    for transport in TRANSPORTS:
+    for transport in args.transports:
         for mode in MODES:
             relay = results.median((transport, mode, "relay"))
             raw = results.median((transport, mode, "raw"))

@@ -1,6 +1,6 @@
 """The split topology on this machine: every module as its own service.
 
-    .venv/bin/python deploy/split.py up [--port 8080] [--transport eventbridge|sqs]
+    .venv/bin/python deploy/split.py up [--port 8080] [--transport eventbridge|sqs|sns]
     .venv/bin/python deploy/split.py down
 
 `up` starts the AWS emulator (moto), provisions the queues, bus and rules, then, for every
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--dir", default=str(ROOT / "var" / "split"), help="state and logs")
     parser.add_argument("--port", type=int, default=int(os.environ.get("SPLIT_PORT", "8080")))
-    parser.add_argument("--transport", choices=["eventbridge", "sqs"], default="eventbridge")
+    parser.add_argument("--transport", choices=["eventbridge", "sqs", "sns"], default="eventbridge")
     parser.add_argument("--emulator-port", type=int, help="default: a free port")
     return parser
 

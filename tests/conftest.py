@@ -2,9 +2,11 @@
 
 import time
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 
 from modulith.runtime import runtime
@@ -14,6 +16,14 @@ from modulith.runtime import runtime
 pytest_plugins = ["modulith.testing", "pytester"]
 
 API_KEY = "dev-api-key"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _urls_of_every_module() -> None:
+    """A process builds its URLs (the API of each running module) once, when they are first
+    imported, as a server does at start: first here, before a test narrows the modules that
+    run, or that test's topology would stay the API's for the rest of the session."""
+    import_module(django_settings.ROOT_URLCONF)
 
 
 @pytest.fixture(autouse=True)

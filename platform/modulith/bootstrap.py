@@ -40,6 +40,7 @@ from modulith.runtime import Runtime, install
 from modulith.transports.base import Transport
 from modulith.transports.eventbridge import EventBridgeTransport
 from modulith.transports.inprocess import InProcessTransport
+from modulith.transports.sns import SnsTransport
 from modulith.transports.sqs import SqsTransport
 
 TransportFactory = Callable[[Topology, AwsContext, Dispatcher], Transport]
@@ -47,8 +48,11 @@ TRANSPORTS: dict[TransportName, TransportFactory] = {
     "inprocess": lambda topology, aws, dispatcher: InProcessTransport(topology, dispatcher),
     "sqs": lambda topology, aws, dispatcher: SqsTransport(topology, aws),
     "eventbridge": lambda topology, aws, dispatcher: EventBridgeTransport(aws),
+    "sns": lambda topology, aws, dispatcher: SnsTransport(topology, aws),
 }
-QUEUE_TRANSPORTS = {"sqs", "eventbridge"}
+QUEUE_TRANSPORTS = {"sqs", "eventbridge", "sns"}
+# The events fan out through topics, to which the modules' queues subscribe.
+TOPIC_TRANSPORTS = {"sns"}
 
 
 def _celery(relay: Relay) -> Scheduler:
@@ -64,7 +68,7 @@ EXECUTORS: dict[HandlerMode, Callable[[Relay], Scheduler]] = {
     "celery": _celery,
 }
 # What a choice needs beyond the core.
-TRANSPORT_EXTRAS = {"sqs": extras.AWS, "eventbridge": extras.AWS}
+TRANSPORT_EXTRAS = {"sqs": extras.AWS, "eventbridge": extras.AWS, "sns": extras.AWS}
 EXECUTOR_EXTRAS = {"celery": extras.CELERY}
 POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"}
 
@@ -94,6 +98,7 @@ def build_runtime(
         max_receives=settings.max_receives,
         visibility_timeout=settings.visibility_timeout,
         wait_seconds=settings.consumer_wait_seconds,
+        fan_out=settings.transport in TOPIC_TRANSPORTS,
     )
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
@@ -182,7 +187,7 @@ def _check_transport_reaches_everyone(transport: str, topology: Topology) -> Non
     if transport not in QUEUE_TRANSPORTS and absent:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={transport} cannot reach {', '.join(absent)}, which do not run "
-            "in this process: their events would be lost; use sqs or eventbridge"
+            "in this process: their events would be lost; use sqs, sns or eventbridge"
         )
 
 

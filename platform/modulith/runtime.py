@@ -23,7 +23,7 @@ class Runtime:
     ports: "PortResolver"
     max_event_bytes: int
     aws: "AwsContext"
-    # Whether events travel through queues this process must consume (sqs, eventbridge).
+    # Whether events travel through queues this process must consume (sqs, sns, eventbridge).
     uses_queues: bool
     # Every place this transport keeps dead letters: the outbox's, and its queues' if any.
     dead_letters: tuple[DeadLetters, ...]

@@ -4,8 +4,8 @@
   own).
 - `aws`: points this test's process at the emulator through the standard variables and gives
   it resource names of its own (MODULITH_QUEUE_PREFIX and MODULITH_EVENT_BUS, both `t<8 hex>`);
-  the test's queues, rules and bus are deleted afterwards, because the emulator slows down as
-  it fills.
+  the test's queues, rules, bus, topics and subscriptions are deleted afterwards, because the
+  emulator slows down as it fills.
 - `fault_proxy`: a FaultProxy in front of the emulator; requesting it routes the test's AWS
   traffic (this process and `aws.env`) through the proxy.
 - `private_emulator`: an emulator of the test's own, for tests that stop or restart it.
@@ -84,7 +84,7 @@ def private_emulator(tmp_path: Path) -> Iterator[Emulator]:
 
 
 @functools.cache
-def _cleanup_clients(endpoint: str) -> tuple[Any, Any]:
+def _cleanup_clients(endpoint: str) -> tuple[Any, Any, Any]:
     """Clients straight to the emulator, whatever a test did to its environment (made once:
     creating a client takes ~0.1 s)."""
     session = boto3.session.Session(
@@ -92,18 +92,20 @@ def _cleanup_clients(endpoint: str) -> tuple[Any, Any]:
     )
     sqs = session.client("sqs", endpoint_url=endpoint, config=CLEANUP_CONFIG)
     events = session.client("events", endpoint_url=endpoint, config=CLEANUP_CONFIG)
-    return sqs, events
+    sns = session.client("sns", endpoint_url=endpoint, config=CLEANUP_CONFIG)
+    return sqs, events, sns
 
 
 def _delete_resources(emulator: Emulator, prefix: str) -> None:
-    """Delete the test's queues, its bus with its rules, and targets it left on the default bus
-    (the emulator fails every PutEvents whose rule targets a deleted queue)."""
+    """Delete the test's queues, its bus with its rules, targets it left on the default bus (the
+    emulator fails every PutEvents whose rule targets a deleted queue), and its topics with
+    their subscriptions."""
 
     def ours(arn: str) -> bool:
         return arn.rsplit(":", 1)[-1].startswith(prefix)
 
     try:
-        sqs, events = _cleanup_clients(emulator.endpoint)
+        sqs, events, sns = _cleanup_clients(emulator.endpoint)
         for bus in ("default", prefix):
             try:
                 rules = events.list_rules(EventBusName=bus)["Rules"]
@@ -120,5 +122,11 @@ def _delete_resources(emulator: Emulator, prefix: str) -> None:
                 events.delete_event_bus(Name=prefix)
         for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])[:1000]:
             sqs.delete_queue(QueueUrl=url)
+        for topic in sns.list_topics()["Topics"]:
+            if ours(topic["TopicArn"]):
+                subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic["TopicArn"])
+                for subscription in subscriptions["Subscriptions"]:
+                    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+                sns.delete_topic(TopicArn=topic["TopicArn"])
     except (BotoCoreError, ClientError) as error:
         warnings.warn(f"could not clean up the emulator after the test: {error}", stacklevel=1)

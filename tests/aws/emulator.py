@@ -3,9 +3,9 @@
 Clients reach it the standard way, through `AWS_ENDPOINT_URL` (see `aws_environment`), never
 through `endpoint_url=` arguments.
 
-The emulator keeps its state (queues, messages, buses, rules) in memory: `stop()` loses it,
-so after `restart()` the same port answers with an empty account. `reset()` wipes the state
-without restarting.
+The emulator keeps its state (queues, messages, buses, rules, topics) in memory: `stop()`
+loses it, so after `restart()` the same port answers with an empty account. `reset()` wipes
+the state without restarting.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ SHADOWING_VARIABLES = (
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
     "AWS_ENDPOINT_URL_SQS",
     "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    "AWS_ENDPOINT_URL_SNS",
+    "AWS_ENDPOINT_URL_STS",
     "AWS_ENDPOINT_URL_SERVICEDISCOVERY",
 )
 

@@ -4,12 +4,15 @@ Point a client at `FaultProxy.endpoint` (through `AWS_ENDPOINT_URL`) and it forw
 request to the emulator and returns the emulator's answer unchanged, except for the faults a
 test arms. SQS and EventBridge speak the AWS JSON protocol: a POST whose `X-Amz-Target` header
 names the operation (`AmazonSQS.SendMessageBatch`, `AWSEvents.PutEvents`) and a JSON body.
+SNS and STS speak the query protocol: a form whose `Action` names the operation; the proxy
+names such a call by the service in its signature and the action (`sns.PublishBatch`).
 
 Each fault applies to the next `times` calls of its target (the full `X-Amz-Target` value or
 just the operation name) and then disarms itself:
 
 - `fail_batch_entries`: the chosen entries of a SendMessageBatch or PutEvents call never reach
-  the emulator and come back as failed entries, the way AWS reports a partial failure;
+  the emulator and come back as failed entries, the way AWS reports a partial failure (JSON
+  protocol calls only);
 - `throttle`: the call is answered with AWS's throttling error, without reaching the emulator;
 - `drop_connections`: the connection is closed without an answer.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import socket
 import threading
 import uuid
@@ -33,13 +37,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
     "upgrade", "content-length",
 }  # fmt: skip
 THROTTLING_BODY = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+QUERY_THROTTLING_BODY = (
+    "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+    "<Message>Rate exceeded</Message></Error><RequestId>{}</RequestId></ErrorResponse>"
+)
+# The service of a signed request: AWS4-HMAC-SHA256 Credential=key/date/region/SERVICE/...
+SIGNED_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
 
 
 @dataclass
@@ -187,12 +197,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        target = self.headers.get("X-Amz-Target", "")
+        target = self.headers.get("X-Amz-Target") or self._query_target(body)
         fault = self.proxy._take(target)
         if fault is None:
             self._reply(*self._forward(target, body))
         elif fault.kind == "drop":
             self.close_connection = True
+        elif fault.kind == "throttle" and "X-Amz-Target" not in self.headers:
+            xml = QUERY_THROTTLING_BODY.format(uuid.uuid4()).encode()
+            self._reply(400, xml, {"Content-Type": "text/xml"})
         elif fault.kind == "throttle":
             headers = {**self._json_headers(), "x-amzn-query-error": "ThrottlingException;Sender"}
             self._reply(400, json.dumps(THROTTLING_BODY).encode(), headers)
@@ -208,6 +221,12 @@ class _Handler(BaseHTTPRequestHandler):
             if status == 200:
                 data = _with_failures(target, entries, failed, json.loads(data or b"{}"))
             self._reply(status, data, headers)
+
+    def _query_target(self, body: bytes) -> str:
+        """`service.Action` of a query-protocol call, e.g. `sns.PublishBatch`."""
+        action = parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
+        service = SIGNED_SERVICE.search(self.headers.get("Authorization", ""))
+        return f"{service.group(1) if service else 'query'}.{action}" if action else ""
 
     def _forward(self, target: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
         upstream = http.client.HTTPConnection(*self.proxy.upstream, timeout=60)

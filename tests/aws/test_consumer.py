@@ -581,7 +581,7 @@ def test_consume_without_queues_fails_with_one_clear_line() -> None:
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         "CommandError: MODULITH_TRANSPORT is inprocess: there are no queues to consume "
-        "(set it to sqs or eventbridge)"
+        "(set it to sqs, sns or eventbridge)"
     ]
 
 

@@ -48,7 +48,7 @@ def dead_letter_queues() -> QueueDeadLetters:
 def test_on_queues_dead_letters_are_kept_in_the_outbox_and_in_the_dead_letter_queues(
     aws: AwsContext, settings: Any
 ) -> None:
-    for transport in ("sqs", "eventbridge"):
+    for transport in ("sqs", "eventbridge", "sns"):
         settings.MODULITH_TRANSPORT = transport
 
         places = [type(place) for place in runtime().dead_letters]

@@ -1,14 +1,16 @@
 """The relay carries committed events to the queues of the modules that subscribe to them,
-through SQS (SendMessageBatch) or EventBridge (PutEvents), against the AWS emulator: in the one
-wire format, to exactly the subscribers' queues, ten to a call, and with nothing lost and
-nothing sent twice when AWS fails part of a batch, throttles, drops connections or goes away.
+through SQS (SendMessageBatch), EventBridge (PutEvents) or SNS (PublishBatch), against the AWS
+emulator: in the one wire format, to exactly the subscribers' queues, ten to a call, and with
+nothing lost and nothing sent twice when AWS fails part of a batch, throttles, drops
+connections or goes away.
 
 Nothing consumes the queues here, so what the relay sent stays there to be read."""
 
 import json
 import time
 from collections import Counter
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,6 +21,7 @@ from django.db import transaction
 from django.test import Client
 
 from contracts.inventory import ReservedLine, StockReserved
+from contracts.orders import OrderCancelled
 from contracts.payments import PaymentFailed
 from modulith.bootstrap import TRANSPORTS
 from modulith.bus import Envelope, EventTooLarge, publish
@@ -35,6 +38,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 SEND_BATCH = "AmazonSQS.SendMessageBatch"
 PUT_EVENTS = "AWSEvents.PutEvents"
+PUBLISH_BATCH = "sns.PublishBatch"
 
 
 # Steps ---------------------------------------------------------------------------------------
@@ -57,6 +61,22 @@ def reserve_stock(count: int, *, sku: str = "SKU-1") -> list[UUID]:
             publish(StockReserved(order_id=uuid4(), items=[ReservedLine(sku=sku, quantity=1)]))
             for _ in range(count)
         ]
+
+
+def reserved(*, sku: str = "SKU-1") -> StockReserved:
+    return StockReserved(order_id=uuid4(), items=[ReservedLine(sku=sku, quantity=1)])
+
+
+def stock_reserved_envelope() -> Envelope:
+    """A StockReserved event as inventory would send it, never stored in an outbox here."""
+    return Envelope(
+        event_id=uuid4(),
+        event_name="StockReserved",
+        source="inventory.service",
+        occurred_at=datetime.now(UTC),
+        schema_version="1.0",
+        data={"orderId": str(uuid4()), "items": [{"sku": "SKU-1", "quantity": 1}]},
+    )
 
 
 def fail_payment() -> UUID:
@@ -254,10 +274,106 @@ def test_through_eventbridge_a_payment_failed_reaches_orders_and_inventory_only(
     assert messages_on(aws, "payments", 0) == []
 
 
+def test_through_sns_an_order_placed_reaches_the_inventory_queue_only_as_sent(
+    aws: AwsContext, settings: Any, client: Client
+) -> None:
+    use(settings, "sns")
+    stock(client, "SNS-1", 5, price="2.50")
+
+    response = place(client, ("SNS-1", 3))
+
+    assert response.status_code == 201, response.content
+    stored = OutboxEvent.objects.using("orders").get(event_name="OrderPlaced")
+    [delivery] = deliveries("orders")
+    assert (delivery.route, delivery.status) == (f"{aws.prefix}-orders", DeliveryStatus.DELIVERED)
+    [message] = messages_on(aws, "inventory", 1)
+    # Raw message delivery: the body is the wire JSON itself, not SNS's notification around it.
+    assert json.loads(message["Body"]) == stored.wire
+    assert Envelope.from_json(message["Body"]).event_id == stored.id
+    assert attribute(message, "eventType") == "OrderPlaced"
+    assert attribute(message, "eventId") == str(stored.id)
+    traceparent = stored.wire["detail"]["metadata"]["traceparent"]
+    assert attribute(message, "traceparent") == traceparent
+    assert messages_on(aws, "orders", 0) == []
+    assert messages_on(aws, "payments", 0) == []
+
+
+def test_through_sns_a_payment_failed_reaches_orders_and_inventory_only(
+    aws: AwsContext, settings: Any
+) -> None:
+    use(settings, "sns")
+
+    event_id = fail_payment()
+
+    assert [d.route for d in deliveries("payments")] == [f"{aws.prefix}-payments"]
+    for module in ("orders", "inventory"):
+        [message] = messages_on(aws, module, 1)
+        body = json.loads(message["Body"])
+        assert (body["source"], body["detail-type"]) == ("payments.service", "PaymentFailed")
+        assert body["detail"]["metadata"]["eventId"] == str(event_id)
+        assert attribute(message, "eventType") == "PaymentFailed"
+    assert messages_on(aws, "payments", 0) == []
+
+
+def test_through_sns_an_event_no_module_handles_goes_on_its_topic_and_into_no_queue(
+    aws: AwsContext, settings: Any
+) -> None:
+    """The orders topic has inventory's queue subscribed, for OrderPlaced and OrderConfirmed
+    only: its filter policy keeps OrderCancelled out."""
+    use(settings, "sns")
+
+    with transaction.atomic(using="orders"):
+        cancelled = publish(OrderCancelled(order_id=uuid4(), reason="OUT_OF_STOCK"))
+
+    assert statuses("orders", [cancelled]) == {DeliveryStatus.DELIVERED: 1}
+    for module in ("orders", "inventory", "payments"):
+        assert messages_on(aws, module, 0, timeout=1) == [], module
+
+
+def test_through_sns_an_entry_the_topic_refuses_is_dead_lettered_and_the_others_arrive(
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any
+) -> None:
+    """SNS takes at most 256 KiB a message: the emulator refuses a larger one in its batch's
+    answer (InvalidParameter, a sender fault), which no retry can mend."""
+    use(settings, "sns")
+    settings.MODULITH_MAX_EVENT_BYTES = 512 * 1024  # let the outbox take it
+    with transaction.atomic(using="inventory"):
+        small = [publish(reserved()) for _ in range(2)]
+        too_large = publish(reserved(sku="L" * 300_000))
+        small.append(publish(reserved()))
+
+    assert statuses("inventory", small) == {DeliveryStatus.DELIVERED: 3}
+    [refused] = deliveries("inventory", [too_large])
+    assert (refused.status, refused.attempts) == (DeliveryStatus.DEAD, 1)
+    assert refused.last_error.startswith("InvalidParameter: "), refused.last_error
+    assert "Message too long" in refused.last_error
+    # The small ones went together; the large one, over a batch's 256 KiB, alone.
+    assert fault_proxy.forwarded[PUBLISH_BATCH] == 3
+    assert sorted(event_ids_on(aws, "payments", 3)) == as_strings(small)
+
+
+def test_each_entry_of_a_publish_batch_answer_is_matched_to_its_own_event(
+    aws: AwsContext, settings: Any
+) -> None:
+    """The emulator answers for each of three entries: the middle one is too long."""
+    use(settings, "sns")
+    first, middle, last = (stock_reserved_envelope() for _ in range(3))
+    too_long = replace(middle, data={**middle.data, "padding": "x" * 300_000})
+
+    outcomes = runtime().transport.send(f"{aws.prefix}-inventory", [first, too_long, last])
+
+    assert [(o.ok, o.permanent) for o in outcomes] == [(True, False), (False, True), (True, False)]
+    assert "Message too long" in outcomes[1].error
+    assert sorted(event_ids_on(aws, "payments", 2)) == as_strings([first.event_id, last.event_id])
+
+
 # Ten to a call -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("transport", "call"), [("sqs", SEND_BATCH), ("eventbridge", PUT_EVENTS)])
+@pytest.mark.parametrize(
+    ("transport", "call"),
+    [("sqs", SEND_BATCH), ("eventbridge", PUT_EVENTS), ("sns", PUBLISH_BATCH)],
+)
 def test_twenty_five_events_committed_together_go_out_in_three_calls(
     aws: AwsContext, fault_proxy: FaultProxy, settings: Any, transport: str, call: str
 ) -> None:
@@ -350,6 +466,7 @@ def test_events_that_fit_one_at_a_time_but_not_ten_to_a_batch_still_arrive(
     [
         ("sqs", SEND_BATCH, "throttle", "ThrottlingException"),
         ("eventbridge", PUT_EVENTS, "drop_connections", "ConnectionClosedError"),
+        ("sns", PUBLISH_BATCH, "throttle", "Throttling"),
     ],
 )
 def test_a_transport_that_cannot_be_reached_costs_the_events_no_attempt_and_loses_none(

@@ -220,7 +220,7 @@ def split_overrides() -> dict[str, str]:
 
 @pytest.fixture
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
-    """`monolith`, or the split over `eventbridge` or `sqs` (the parameter)."""
+    """`monolith`, or the split over `eventbridge`, `sqs` or `sns` (the parameter)."""
     if NGINX is None:
         pytest.skip("nginx is not installed (apt-get install -y --no-install-recommends nginx)")
     kind = str(request.param)

@@ -36,7 +36,7 @@ PRICES = "/internal/inventory/InventoryQueries/prices"
 BUDGET_SECONDS = 5.0  # a refused order answers well within this when inventory is down
 
 
-@pytest.mark.parametrize("shop", ["monolith", "eventbridge", "sqs"], indirect=True)
+@pytest.mark.parametrize("shop", ["monolith", "eventbridge", "sqs", "sns"], indirect=True)
 def test_the_saga_ends_the_same_in_the_monolith_and_in_the_split(shop: Shop) -> None:
     with shop.api() as api:
         assert saga(api) == SAGA_OUTCOME

@@ -41,7 +41,7 @@ def test_compose_runs_every_module_as_its_own_service(module: Module) -> None:
     for name in names:
         env = services[name]["environment"]
         assert env["MODULITH_MODULES"] == module.name
-        assert env["MODULITH_TRANSPORT"] in {"sqs", "eventbridge"}
+        assert env["MODULITH_TRANSPORT"] in {"sqs", "sns", "eventbridge"}
         assert service_urls(env.get("MODULITH_SERVICE_URLS", "")) == {
             provider: f"http://{provider}:8000" for provider in providers_used_by(module)
         }
@@ -91,3 +91,22 @@ def test_services_that_call_or_answer_signed_calls_get_the_secret_from_a_secret(
         if module.uses or module.provides:
             web = definitions[module.name]["containerDefinitions"][0]
             assert "MODULITH_INTERNAL_SECRET" in {s["name"] for s in web["secrets"]}
+
+
+def test_the_files_for_the_sns_transport_give_every_process_that_transport() -> None:
+    files = deployment_files(TOPOLOGY, DeploymentOptions(transport="sns"))
+    services = yaml.safe_load(files["compose.yaml"])["services"]
+    definitions = [json.loads(files[f"ecs/{m.name}.json"]) for m in TOPOLOGY.modules]
+
+    transports = {
+        name: service["environment"]["MODULITH_TRANSPORT"]
+        for name, service in services.items()
+        if "environment" in service
+    }
+    assert "provision" in transports
+    assert set(transports.values()) == {"sns"}
+    for definition in definitions:
+        for container in definition["containerDefinitions"]:
+            env = {e["name"]: e["value"] for e in container["environment"]}
+            assert env["MODULITH_TRANSPORT"] == "sns", container["name"]
+    assert "`sns:Publish` to the module's own topic" in files["ecs/README.md"]

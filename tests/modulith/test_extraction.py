@@ -81,3 +81,13 @@ def test_extract_env_prints_both_environments(capsys: pytest.CaptureFixture[str]
     assert "INVENTORY_DATABASE_URL=" in service
     assert "MODULITH_MODULES=orders,payments\n" in rest
     assert "MODULITH_SERVICE_URLS=inventory=http://inv:8000" in rest
+
+
+def test_extract_with_the_sns_transport_sets_it_on_both_sides(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    call_command("extract", "payments", "--format", "env", "--transport", "sns")
+    service, rest = capsys.readouterr().out.split("# the rest")
+
+    assert "MODULITH_TRANSPORT=sns\n" in service
+    assert "MODULITH_TRANSPORT=sns\n" in rest

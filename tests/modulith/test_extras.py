@@ -78,6 +78,11 @@ MISSING = {
         ["boto3"],
         "MODULITH_TRANSPORT=eventbridge needs boto3: pip install 'modulith[aws]'",
     ),
+    "sns-without-boto3": (
+        {"MODULITH_TRANSPORT": "sns"},
+        ["boto3"],
+        "MODULITH_TRANSPORT=sns needs boto3: pip install 'modulith[aws]'",
+    ),
     "celery-handlers-without-celery": (
         {"MODULITH_ASYNC_HANDLERS": "celery"},
         ["celery"],

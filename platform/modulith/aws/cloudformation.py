@@ -9,6 +9,8 @@ from modulith.aws.resources import (
     AwsTopology,
     QueueSpec,
     RuleSpec,
+    SubscriptionSpec,
+    TopicSpec,
     queue_policy,
 )
 
@@ -22,17 +24,25 @@ def template(resources: AwsTopology) -> dict[str, Any]:
     for queue in resources.queues:
         body.update(_queue(queue))
     for rule in resources.rules:
-        body.update(_rule(rule))
+        body.update(_rule(rule, resources.subscriptions_of(rule.module)))
+    for topic in resources.topics:
+        body.update(_topic(topic))
+    for subscription in resources.subscriptions:
+        body.update(_subscription(subscription))
+    outputs = {
+        f"{_logical(queue.module)}QueueUrl": {"Value": {"Ref": f"{_logical(queue.module)}Queue"}}
+        for queue in resources.queues
+    }
+    outputs |= {
+        f"{_logical(topic.module)}TopicArn": {"Value": {"Ref": f"{_logical(topic.module)}Topic"}}
+        for topic in resources.topics
+    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "Event bus, module queues, dead-letter queues and routing rules",
+        "Description": "Event bus, module queues, dead-letter queues and routing rules"
+        + (", topics and their subscriptions" if resources.topics else ""),
         "Resources": body,
-        "Outputs": {
-            f"{_logical(queue.module)}QueueUrl": {
-                "Value": {"Ref": f"{_logical(queue.module)}Queue"}
-            }
-            for queue in resources.queues
-        },
+        "Outputs": outputs,
     }
 
 
@@ -60,8 +70,9 @@ def _queue(spec: QueueSpec) -> dict[str, Any]:
     }
 
 
-def _rule(spec: RuleSpec) -> dict[str, Any]:
+def _rule(spec: RuleSpec, subscriptions: tuple[SubscriptionSpec, ...]) -> dict[str, Any]:
     name = _logical(spec.module)
+    topics = [{"Ref": f"{_logical(s.publisher)}Topic"} for s in subscriptions]
     return {
         f"{name}Rule": {
             "Type": "AWS::Events::Rule",
@@ -73,15 +84,43 @@ def _rule(spec: RuleSpec) -> dict[str, Any]:
                 "Targets": [{"Id": RULE_TARGET_ID, "Arn": {"Fn::GetAtt": [f"{name}Queue", "Arn"]}}],
             },
         },
+        # One policy a queue: its rule's and its topics' statements together.
         f"{name}QueuePolicy": {
             "Type": "AWS::SQS::QueuePolicy",
             "Properties": {
                 "Queues": [{"Ref": f"{name}Queue"}],
                 "PolicyDocument": queue_policy(
-                    {"Fn::GetAtt": [f"{name}Queue", "Arn"]}, {"Fn::GetAtt": [f"{name}Rule", "Arn"]}
+                    {"Fn::GetAtt": [f"{name}Queue", "Arn"]},
+                    {"Fn::GetAtt": [f"{name}Rule", "Arn"]},
+                    topics,
                 ),
             },
         },
+    }
+
+
+def _topic(spec: TopicSpec) -> dict[str, Any]:
+    return {
+        f"{_logical(spec.module)}Topic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": spec.name},
+        }
+    }
+
+
+def _subscription(spec: SubscriptionSpec) -> dict[str, Any]:
+    subscriber, publisher = _logical(spec.module), _logical(spec.publisher)
+    return {
+        f"{subscriber}From{publisher}Subscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": {"Ref": f"{publisher}Topic"},
+                "Protocol": "sqs",
+                "Endpoint": {"Fn::GetAtt": [f"{subscriber}Queue", "Arn"]},
+                "RawMessageDelivery": True,
+                "FilterPolicy": spec.filter_policy(),
+            },
+        }
     }
 
 

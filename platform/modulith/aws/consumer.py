@@ -5,13 +5,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import close_old_connections, transaction
 from django.db.models import F
 
+from modulith.aws.messages import message_envelope
 from modulith.aws.models import HandlingFailure
 from modulith.aws.names import QueueDirectory
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
@@ -19,7 +20,6 @@ from modulith.bus.envelope import Envelope, MalformedEvent
 from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.metrics import CONSUMER_PAUSED, MESSAGES_HANDLED
-from modulith.observability.trace import traceparent_from_xray
 from modulith.outbox.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,11 @@ class QueueConsumer:
             MaxNumberOfMessages=max(1, min(max_messages, 10)),
             WaitTimeSeconds=self.wait_seconds,
             MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["ApproximateReceiveCount", "AWSTraceHeader"],
+            MessageSystemAttributeNames=[
+                "ApproximateReceiveCount",
+                "AWSTraceHeader",
+                "SentTimestamp",  # the time of a foreign message, which carries only data
+            ],
         )
         return list(response.get("Messages", []))
 
@@ -261,7 +265,7 @@ class QueueConsumer:
     def _process(self, message: dict[str, Any]) -> ConsumerReport:
         envelope: Envelope | None = None
         try:
-            envelope = self._envelope(message)
+            envelope = message_envelope(message)
             first_time = self.dispatcher.handle(envelope, self.module)
         except (MalformedEvent, PermanentFailure) as failure:
             self.dead_letter(message, str(failure))
@@ -296,16 +300,6 @@ class QueueConsumer:
             MessageAttributes=attributes,
         )
         self._delete(message)
-
-    def _envelope(self, message: dict[str, Any]) -> Envelope:
-        envelope = Envelope.from_json(message["Body"])
-        if envelope.traceparent:
-            return envelope
-        header = message.get("Attributes", {}).get("AWSTraceHeader")
-        traceparent = traceparent_from_xray(header)
-        if not traceparent:
-            return envelope
-        return replace(envelope, trace={"traceparent": traceparent})
 
     def _retry_later(
         self, message: dict[str, Any], envelope: Envelope | None, error: Exception

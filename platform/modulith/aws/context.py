@@ -5,7 +5,7 @@ from functools import cached_property, partial
 from typing import Any
 
 from modulith.aws.clients import client, default_region
-from modulith.aws.names import QueueDirectory, ResourceNames
+from modulith.aws.names import QueueDirectory, ResourceNames, TopicDirectory
 from modulith.aws.resources import AwsTopology, aws_topology
 from modulith.modules import Topology
 
@@ -23,6 +23,9 @@ class AwsContext:
     max_receives: int
     visibility_timeout: int
     wait_seconds: int
+    # The events fan out through a topic per publishing module (the sns transport): the
+    # resources then include the topics and the queues' subscriptions to them.
+    fan_out: bool = False
 
     @cached_property
     def sqs(self) -> Any:
@@ -37,6 +40,10 @@ class AwsContext:
     def events(self) -> Any:
         return _sender("events")
 
+    @cached_property
+    def sns(self) -> Any:
+        return _sender("sns")
+
     @property
     def region(self) -> str | None:
         """The region boto3 would use (environment, profile or instance metadata config)."""
@@ -49,10 +56,15 @@ class AwsContext:
     def queues(self) -> QueueDirectory:
         return QueueDirectory(self.sqs, self.names)
 
+    @cached_property
+    def topics(self) -> TopicDirectory:
+        return TopicDirectory(_sender("sts"), self.region or "")
+
     def resources(self, topology: Topology) -> AwsTopology:
         return aws_topology(
             topology,
             self.names,
             max_receives=self.max_receives,
             visibility_timeout=self.visibility_timeout,
+            fan_out=self.fan_out,
         )

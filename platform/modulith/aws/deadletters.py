@@ -9,6 +9,7 @@ from uuid import UUID
 
 from modulith.aws.consumer import DEAD_LETTER_REASON, DEAD_LETTER_SOURCE, DEAD_LETTERED_AT
 from modulith.aws.context import AwsContext
+from modulith.aws.messages import EVENT_ID, EVENT_NAME
 from modulith.aws.models import HandlingFailure
 from modulith.deadletters import DeadLetterEntry, Replayed
 from modulith.modules import Module
@@ -137,7 +138,7 @@ def _body_field(message: dict[str, Any], read: Callable[[dict[str, Any]], Any]) 
 
 
 def _event_id(message: dict[str, Any]) -> str:
-    attribute = message.get("MessageAttributes", {}).get("eventId", {}).get("StringValue")
+    attribute = message.get("MessageAttributes", {}).get(EVENT_ID, {}).get("StringValue")
     return attribute or _body_field(
         message,
         lambda body: (body.get("detail", {}).get("metadata") or {}).get("eventId") or body["id"],
@@ -145,7 +146,9 @@ def _event_id(message: dict[str, Any]) -> str:
 
 
 def _event_name(message: dict[str, Any]) -> str:
-    return _body_field(message, lambda body: body["detail-type"])
+    # A foreign message through SNS names its event only in this attribute.
+    attribute = message.get("MessageAttributes", {}).get(EVENT_NAME, {}).get("StringValue")
+    return attribute or _body_field(message, lambda body: body["detail-type"])
 
 
 def _last_failure(database: str, module: str, event_id: str) -> str | None:

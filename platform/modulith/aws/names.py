@@ -19,6 +19,10 @@ class ResourceNames:
     def rule(self, module: str) -> str:
         return f"{self.prefix}-{module}"
 
+    def topic(self, module: str) -> str:
+        """The SNS topic of the events a module publishes (the sns transport)."""
+        return f"{self.prefix}-{module}"
+
 
 @dataclass
 class QueueDirectory:
@@ -40,3 +44,23 @@ class QueueDirectory:
             if name not in self._urls:
                 self._urls[name] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
             return self._urls[name]
+
+
+@dataclass
+class TopicDirectory:
+    """Topic ARNs by topic name, built from the caller's account and partition (STS
+    GetCallerIdentity, asked once; it needs no permission), so that publishing needs no right
+    to list or create topics."""
+
+    sts: Any
+    region: str
+    _arn_prefix: str = ""
+    _lock: Lock = field(default_factory=Lock)
+
+    def arn(self, topic: str) -> str:
+        with self._lock:
+            if not self._arn_prefix:
+                identity = self.sts.get_caller_identity()
+                partition = str(identity["Arn"]).split(":")[1]
+                self._arn_prefix = f"arn:{partition}:sns:{self.region}:{identity['Account']}"
+            return f"{self._arn_prefix}:{topic}"

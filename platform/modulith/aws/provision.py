@@ -6,17 +6,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from modulith.aws.context import AwsContext
 from modulith.aws.resources import (
     DEAD_LETTER_RETENTION_SECONDS,
     RULE_TARGET_ID,
     AwsTopology,
     QueueSpec,
     RuleSpec,
+    SubscriptionSpec,
+    TopicSpec,
     queue_policy,
 )
 
 _MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-_JSON_ATTRIBUTES = {"RedrivePolicy", "Policy"}
+_JSON_ATTRIBUTES = {"RedrivePolicy", "Policy", "FilterPolicy"}
 
 
 @dataclass(frozen=True)
@@ -33,17 +36,40 @@ class Change:
 
 
 class Provisioner:
-    def __init__(self, sqs: Any, events: Any, *, dry_run: bool = False) -> None:
-        self.sqs = sqs
-        self.events = events
+    def __init__(self, aws: AwsContext, *, dry_run: bool = False) -> None:
+        self.aws = aws  # its clients are made on first use: SNS's only for topics
         self.dry_run = dry_run
         self.changes: list[Change] = []
+
+    @property
+    def sqs(self) -> Any:
+        return self.aws.sqs
+
+    @property
+    def events(self) -> Any:
+        return self.aws.events
+
+    @property
+    def sns(self) -> Any:
+        return self.aws.sns
 
     def apply(self, resources: AwsTopology) -> list[Change]:
         queue_arns = {queue.name: self._module_queue(queue) for queue in resources.queues}
         self._bus(resources.bus)
+        topic_arns = {topic.name: self._topic(topic) for topic in resources.topics}
         for rule in resources.rules:
-            self._rule(rule, queue_arns.get(rule.queue_name))
+            queue_arn = queue_arns.get(rule.queue_name)
+            rule_arn = self._rule(rule, queue_arn)
+            topics = [s.topic_name for s in resources.subscriptions_of(rule.module)]
+            self._queue_policy(
+                rule, queue_arn, rule_arn, {topic: topic_arns.get(topic) for topic in topics}
+            )
+        for subscription in resources.subscriptions:
+            self._subscription(
+                subscription,
+                topic_arns.get(subscription.topic_name),
+                queue_arns.get(subscription.queue_name),
+            )
         return self.changes
 
     def _change(self, action: str, kind: str, name: str, detail: str = "") -> bool:
@@ -101,7 +127,8 @@ class Provisioner:
             if self._change("create", "event bus", name):
                 self.events.create_event_bus(Name=name)
 
-    def _rule(self, spec: RuleSpec, queue_arn: str | None) -> None:
+    def _rule(self, spec: RuleSpec, queue_arn: str | None) -> str | None:
+        """Ensures the rule and its target; the rule's ARN (None when only planned)."""
         current = self._describe_rule(spec)
         rule_arn = current["Arn"] if current else None
         if current is None:
@@ -122,10 +149,9 @@ class Provisioner:
             )["RuleArn"]
         if queue_arn and rule_arn:
             self._target(spec, queue_arn)
-            self._queue_policy(spec, queue_arn, rule_arn)
-        elif self.dry_run:  # the queue or the rule is only planned: so are these
+        elif self.dry_run:  # the queue or the rule is only planned: so is its target
             self._change("create", "rule target", spec.name, spec.queue_name)
-            self._change("create", "queue policy", spec.queue_name, f"allow {spec.name}")
+        return str(rule_arn) if rule_arn else None
 
     def _describe_rule(self, spec: RuleSpec) -> dict[str, Any] | None:
         try:
@@ -146,17 +172,91 @@ class Provisioner:
                 Targets=[{"Id": RULE_TARGET_ID, "Arn": queue_arn}],
             )
 
-    def _queue_policy(self, spec: RuleSpec, queue_arn: str, rule_arn: str) -> None:
-        url = self._queue_url(spec.queue_name)
-        assert url is not None  # created above
-        policy = json.dumps(queue_policy(queue_arn, rule_arn))
+    def _queue_policy(
+        self,
+        rule: RuleSpec,
+        queue_arn: str | None,
+        rule_arn: str | None,
+        topic_arns: dict[str, str | None],
+    ) -> None:
+        """Lets the module's rule and its topics, and only them, send to its queue."""
+        detail = f"allow {rule.name}" + (
+            f" and topics {', '.join(topic_arns)}" if topic_arns else ""
+        )
+        if queue_arn is None:  # the queue is only planned (a dry run): so is its policy
+            self._change("create", "queue policy", rule.queue_name, detail)
+            return
+        url = self._queue_url(rule.queue_name)
+        assert url is not None  # it has an ARN
         current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
         existing = current.get("Attributes", {}).get("Policy")
+        sources = [arn for arn in topic_arns.values() if arn]
+        if rule_arn is None or len(sources) < len(topic_arns):  # a source is only planned
+            self._change(
+                "update" if existing else "create", "queue policy", rule.queue_name, detail
+            )
+            return
+        policy = json.dumps(queue_policy(queue_arn, rule_arn, sources))
         if _same("Policy", existing, policy):
             return
         action = "update" if existing else "create"
-        if self._change(action, "queue policy", spec.queue_name, f"allow {spec.name}"):
+        if self._change(action, "queue policy", rule.queue_name, detail):
             self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+
+    # Topics and their subscriptions (the sns transport) -------------------------------
+
+    def _topic(self, spec: TopicSpec) -> str | None:
+        """Ensures the topic exists; its ARN (None when only planned)."""
+        arn = self.aws.topics.arn(spec.name)
+        try:
+            self.sns.get_topic_attributes(TopicArn=arn)
+            return arn
+        except self.sns.exceptions.NotFoundException:
+            pass
+        if not self._change("create", "topic", spec.name):
+            return None
+        return str(self.sns.create_topic(Name=spec.name)["TopicArn"])
+
+    def _subscription(
+        self, spec: SubscriptionSpec, topic_arn: str | None, queue_arn: str | None
+    ) -> None:
+        """Ensures the queue's subscription to the topic, with its filter policy and raw
+        message delivery."""
+        name = f"{spec.queue_name} to {spec.topic_name}"
+        wanted = {
+            "FilterPolicy": json.dumps(spec.filter_policy()),
+            "RawMessageDelivery": "true",
+        }
+        existing = self._find_subscription(topic_arn, queue_arn)
+        if existing is None:
+            # Carried out only in a real run, where the topic and the queue were created.
+            if self._change("create", "subscription", name, " ".join(spec.event_names)):
+                self.sns.subscribe(
+                    TopicArn=topic_arn,
+                    Protocol="sqs",
+                    Endpoint=queue_arn,
+                    Attributes=wanted,
+                    ReturnSubscriptionArn=True,
+                )
+            return
+        current = self.sns.get_subscription_attributes(SubscriptionArn=existing)["Attributes"]
+        stale = {k: v for k, v in wanted.items() if not _same(k, current.get(k), v)}
+        if stale and self._change("update", "subscription", name, ", ".join(sorted(stale))):
+            for attribute, value in stale.items():
+                self.sns.set_subscription_attributes(
+                    SubscriptionArn=existing, AttributeName=attribute, AttributeValue=value
+                )
+
+    def _find_subscription(self, topic_arn: str | None, queue_arn: str | None) -> str | None:
+        """The ARN of the queue's subscription to the topic, if both exist and it does."""
+        if topic_arn is None or queue_arn is None:
+            return None
+        pages = self.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
+        for page in pages:
+            for subscription in page["Subscriptions"]:
+                if subscription["Protocol"] == "sqs" and subscription["Endpoint"] == queue_arn:
+                    return str(subscription["SubscriptionArn"])
+        return None
 
 
 def _same(attribute: str, current: str | None, wanted: str) -> bool:

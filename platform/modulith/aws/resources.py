@@ -3,14 +3,20 @@ prints.
 
 Every module that subscribes to events gets a queue, its dead-letter queue with a redrive
 policy, and a rule on the bus routing its detail-types to the queue. The bus and rules exist
-whatever MODULITH_TRANSPORT is, so foreign producers can always reach the modules.
+whatever MODULITH_TRANSPORT is, so foreign producers can always reach the modules. With the
+sns transport, every module that publishes events also gets a topic, and each subscribing
+module's queue a subscription to the topic of every module whose events it handles: a filter
+policy on the event name attribute lets through only those events, and raw message delivery
+hands the queue the wire JSON itself.
 """
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from modulith.aws.messages import EVENT_NAME
 from modulith.aws.names import ResourceNames
-from modulith.modules import Topology
+from modulith.modules import Module, Topology
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # the most SQS keeps a message
 RULE_TARGET_ID = "module-queue"
@@ -38,23 +44,57 @@ class RuleSpec:
 
 
 @dataclass(frozen=True)
+class TopicSpec:
+    module: str  # the publisher
+    name: str
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    module: str  # the subscriber
+    publisher: str
+    topic_name: str
+    queue_name: str
+    event_names: tuple[str, ...]  # those of the publisher's events the subscriber handles
+
+    def filter_policy(self) -> dict[str, Any]:
+        return {EVENT_NAME: list(self.event_names)}
+
+
+@dataclass(frozen=True)
 class AwsTopology:
     bus: str
     queues: tuple[QueueSpec, ...]
     rules: tuple[RuleSpec, ...]
+    topics: tuple[TopicSpec, ...] = ()
+    subscriptions: tuple[SubscriptionSpec, ...] = ()
+
+    def subscriptions_of(self, module: str) -> tuple[SubscriptionSpec, ...]:
+        return tuple(s for s in self.subscriptions if s.module == module)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "bus": self.bus,
             "queues": [asdict(queue) for queue in self.queues],
             "rules": [asdict(rule) | {"eventPattern": rule.event_pattern()} for rule in self.rules],
+            "topics": [asdict(topic) for topic in self.topics],
+            "subscriptions": [
+                asdict(subscription) | {"filterPolicy": subscription.filter_policy()}
+                for subscription in self.subscriptions
+            ],
         }
 
 
 def aws_topology(
-    topology: Topology, names: ResourceNames, *, max_receives: int, visibility_timeout: int
+    topology: Topology,
+    names: ResourceNames,
+    *,
+    max_receives: int,
+    visibility_timeout: int,
+    fan_out: bool = False,
 ) -> AwsTopology:
     subscribers = [module for module in topology.modules if module.handles]
+    publishers = [module for module in topology.modules if module.publishes] if fan_out else []
     return AwsTopology(
         bus=names.bus,
         queues=tuple(
@@ -77,22 +117,46 @@ def aws_topology(
             )
             for module in subscribers
         ),
+        topics=tuple(
+            TopicSpec(module=module.name, name=names.topic(module.name)) for module in publishers
+        ),
+        subscriptions=tuple(
+            SubscriptionSpec(
+                module=subscriber.name,
+                publisher=publisher.name,
+                topic_name=names.topic(publisher.name),
+                queue_name=names.queue(subscriber.name),
+                event_names=events,
+            )
+            for subscriber in subscribers
+            for publisher in publishers
+            if (events := _handled_of(subscriber, publisher))
+        ),
     )
 
 
-def queue_policy(queue_arn: Any, rule_arn: Any) -> dict[str, Any]:
-    """Lets the module's rule, and only it, deliver events to the module's queue. The ARNs are
-    strings, or CloudFormation references in a template."""
+def _handled_of(subscriber: Module, publisher: Module) -> tuple[str, ...]:
+    published = {event_type.event_name for event_type in publisher.publishes}
+    return tuple(sorted(published & set(subscriber.handled_event_names)))
+
+
+def queue_policy(queue_arn: Any, rule_arn: Any, topic_arns: Sequence[Any] = ()) -> dict[str, Any]:
+    """Lets the module's rule, and the topics it subscribes to, and nothing else, deliver
+    events to the module's queue. The ARNs are strings, or CloudFormation references in a
+    template."""
+    statements = [_allow("AllowModuleRule", "events.amazonaws.com", queue_arn, rule_arn)]
+    if topic_arns:
+        sources = topic_arns[0] if len(topic_arns) == 1 else list(topic_arns)
+        statements.append(_allow("AllowModuleTopics", "sns.amazonaws.com", queue_arn, sources))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _allow(sid: str, service: str, queue_arn: Any, source_arns: Any) -> dict[str, Any]:
     return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AllowModuleRule",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-            }
-        ],
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": source_arns}},
     }

@@ -26,7 +26,7 @@ DEVELOPMENT_API_KEY = "dev-api-key"
 # Django settings the defaults depend on: overriding one in a test reloads the settings too.
 DEPENDENCIES = frozenset({"CELERY_BROKER_URL"})
 
-TransportName = Literal["inprocess", "sqs", "eventbridge"]
+TransportName = Literal["inprocess", "sqs", "sns", "eventbridge"]
 HandlerMode = Literal["inline", "thread", "celery"]
 DiscoveryKind = Literal["static", "cloudmap"]
 

@@ -7,7 +7,11 @@ own service of the one image.
   path rules would route them; `/internal/` is never exposed;
 - `ecs/<module>.json`: an ECS/Fargate task definition template per module service, with
   `${PLACEHOLDERS}` for what differs between accounts (render with `envsubst`);
-- `ecs/README.md`: the placeholders the templates use, and why a task holds two containers.
+- `ecs/README.md`: the placeholders the templates use, and why a task holds two containers;
+- `k8s/<module>/*.yaml`: the module service on Kubernetes (EKS): a ServiceAccount for IRSA, a
+  ConfigMap, Deployments of its web and consumer roles, a migration Job, a Service, and an
+  Ingress with the front door's rules for the AWS Load Balancer Controller; `k8s/README.md`
+  names their Secrets, placeholders and the steps of a release.
 
 Only the topology and the options go in: nothing here knows the shop.
 """

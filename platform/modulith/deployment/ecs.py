@@ -4,7 +4,12 @@ what differs between accounts (render with envsubst)."""
 from typing import Any
 
 from modulith.deployment.options import DeploymentOptions
-from modulith.deployment.service import HEALTH_COMMAND, SECRET, bus_names, module_environment
+from modulith.deployment.service import (
+    CONSUMER_STOP_SECONDS,
+    HEALTH_COMMAND,
+    SECRET,
+    cloud_environment,
+)
 from modulith.extraction import database_variable
 from modulith.modules import Module, Topology
 
@@ -50,7 +55,7 @@ def _container(
         ]
         container["healthCheck"] = {"command": HEALTH_COMMAND, **WEB_HEALTH}
     else:
-        container["stopTimeout"] = 30  # SIGTERM lets it finish the messages in hand
+        container["stopTimeout"] = CONSUMER_STOP_SECONDS
     return container
 
 
@@ -71,26 +76,13 @@ def _environment(
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The container's plain variables, and its secrets (by ARN)."""
     urls = {m.name: f"${{{m.name.upper()}_SERVICE_URL}}" for m in topology.modules}
-    env = module_environment(topology, module, options, urls)
-    secrets = _secrets(module)
-    if env.pop(SECRET, None) is not None:
-        secrets[SECRET] = "${INTERNAL_SECRET_ARN}"
-    env.pop(database_variable(module.name))
-    env |= {
-        "AWS_DEFAULT_REGION": "${AWS_REGION}",
-        **bus_names(options),
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": "${ALLOWED_HOSTS}",
-        "MODULITH_MIGRATE_ON_START": "0",
-    }
-    return env, secrets
-
-
-def _secrets(module: Module) -> dict[str, str]:
+    env = cloud_environment(topology, module, options, urls=urls, allowed_hosts="${ALLOWED_HOSTS}")
     prefix = module.name.upper()
-    return {
+    arns = {
         "DATABASE_URL": f"${{{prefix}_DJANGO_DATABASE_URL_SECRET_ARN}}",
         database_variable(module.name): f"${{{prefix}_DATABASE_URL_SECRET_ARN}}",
         "DJANGO_SECRET_KEY": "${DJANGO_SECRET_KEY_SECRET_ARN}",
         "MODULITH_API_KEYS": "${API_KEYS_SECRET_ARN}",
+        SECRET: "${INTERNAL_SECRET_ARN}",
     }
+    return env.variables, {name: arns[name] for name in env.secrets}

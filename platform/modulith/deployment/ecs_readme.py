@@ -1,14 +1,12 @@
 """`ecs/README.md`: how the task definitions are used, and the placeholders they hold."""
 
-import re
 from collections.abc import Iterable
 
-from modulith.deployment.service import GENERATED
+from modulith.deployment.service import GENERATED, placeholders
 from modulith.modules import Topology
 
 
 def ecs_readme(topology: Topology, definitions: Iterable[str]) -> str:
-    placeholders = sorted({p for text in definitions for p in re.findall(r"\$\{(\w+)\}", text)})
     services = ", ".join(f"`{m.name}.json`" for m in topology.modules)
     return "\n".join(
         [
@@ -38,7 +36,7 @@ def ecs_readme(topology: Topology, definitions: Iterable[str]) -> str:
             "",
             "Placeholders:",
             "",
-            *[f"- `${{{name}}}`" for name in placeholders],
+            *[f"- `${{{name}}}`" for name in placeholders(definitions)],
             "",
             "- `*_SECRET_ARN`: Secrets Manager secrets or SSM parameters, read by the execution",
             "  role (which also needs `logs:CreateLogGroup` for `awslogs-create-group`).",
@@ -49,7 +47,8 @@ def ecs_readme(topology: Topology, definitions: Iterable[str]) -> str:
             "- `*_TASK_ROLE_ARN`: allows the module's own queue (`sqs:ReceiveMessage`,",
             "  `DeleteMessage`, `ChangeMessageVisibility`, `GetQueueUrl`) and publishing",
             "  (`events:PutEvents`; with the sqs transport, `sqs:SendMessage` to the subscribers'",
-            "  queues).",
+            "  queues; with the sns transport, `sns:Publish` to the module's own topic and",
+            "  `sts:GetCallerIdentity`, which every principal may call).",
             "",
         ]
     )

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from modulith.deployment.compose import compose_file
 from modulith.deployment.ecs import task_definition
 from modulith.deployment.ecs_readme import ecs_readme
+from modulith.deployment.k8s import k8s_files
 from modulith.deployment.nginx import front_door_routes
 from modulith.deployment.options import DeploymentOptions
 from modulith.deployment.service import GENERATED
@@ -13,7 +14,9 @@ from modulith.modules import Topology
 
 
 def deployment_files(
-    topology: Topology, options: DeploymentOptions, formats: Iterable[str] = ("compose", "ecs")
+    topology: Topology,
+    options: DeploymentOptions,
+    formats: Iterable[str] = ("compose", "ecs", "k8s"),
 ) -> dict[str, str]:
     """Relative path -> content of every file of the chosen formats."""
     files: dict[str, str] = {}
@@ -22,6 +25,8 @@ def deployment_files(
         files["nginx.conf"] = _compose_front_door(topology, options)
     if "ecs" in formats:
         files.update(_ecs_files(topology, options))
+    if "k8s" in formats:
+        files.update(k8s_files(topology, options))
     return files
 
 

@@ -6,10 +6,10 @@ import os
 import pwd
 from collections.abc import Mapping
 
+from modulith.deployment.front_door import PathRule, front_door_rules
 from modulith.modules import Topology
 
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-DOCS = ("= /api/docs", "= /api/openapi.json", "/static/")
 SERVER_SETTINGS = [
     "client_max_body_size 1m;",
     "client_body_buffer_size 1m;  # bodies stay in memory: no temporary files",
@@ -28,9 +28,10 @@ def front_door_routes(topology: Topology, upstreams: Mapping[str, str], *, liste
     """nginx `upstream` and `server` blocks (for an `http {}` block, or conf.d/): each module's
     public API to the service that runs it; the API docs (and their static files) to the first
     module's service; `/internal/` and everything else answer 404."""
-    routed = [m.name for m in topology.modules if m.api]
+    rules = front_door_rules(topology)
+    routed = list(dict.fromkeys(rule.module for rule in rules))
     blocks = [_upstream(name, upstreams[name]) for name in routed]
-    return "\n\n".join([*blocks, _server(listen, _locations(routed))]) + "\n"
+    return "\n\n".join([*blocks, _server(listen, _locations(rules))]) + "\n"
 
 
 def standalone_nginx_conf(routes: str, *, pid: str, error_log: str, access_log: str) -> str:
@@ -57,12 +58,13 @@ def standalone_nginx_conf(routes: str, *, pid: str, error_log: str, access_log: 
     )
 
 
-def _locations(routed: list[str]) -> list[str]:
-    """Each module's API; then the docs, and the static files of their page, to the first."""
-    locations = [_location(f"= /api/{name}", name) for name in routed]
-    locations += [_location(f"/api/{name}/", name) for name in routed]
-    if routed:
-        locations += [_location(match, routed[0]) for match in DOCS]
+def _locations(rules: list[PathRule]) -> list[str]:
+    """A prefix rule is the path itself and everything under `path/`, as for an Ingress."""
+    locations = []
+    for rule in rules:
+        locations.append(_location(f"= {rule.path}", rule.module))
+        if rule.prefix:
+            locations.append(_location(f"{rule.path}/", rule.module))
     return locations
 
 

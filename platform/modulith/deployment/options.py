@@ -15,3 +15,5 @@ class DeploymentOptions:
     nginx_image: str = "nginx:1.27-alpine"
     cpu: int = 512
     memory: int = 1024
+    run_as_user: int = 10001  # the image's USER, numeric so that runAsNonRoot can check it
+    replicas: int = 2

@@ -1,4 +1,5 @@
-"""A subset of YAML: enough for the compose file, and no dependency."""
+"""A subset of YAML: enough for the compose file and the Kubernetes manifests, and no
+dependency."""
 
 import json
 import re
@@ -16,9 +17,22 @@ def to_yaml(value: Mapping[str, Any], indent: int = 0) -> list[str]:
         if isinstance(item, Mapping) and item:
             lines += [f"{pad}{_scalar(key)}:", *to_yaml(item, indent + 2)]
         elif isinstance(item, list) and item:
-            lines += [f"{pad}{_scalar(key)}:", *(f"{pad}  - {_scalar(i)}" for i in item)]
+            lines += [f"{pad}{_scalar(key)}:", *_sequence(item, indent + 2)]
         else:
             lines.append(f"{pad}{_scalar(key)}: {_scalar(item)}")
+    return lines
+
+
+def _sequence(items: list[Any], indent: int) -> list[str]:
+    """Scalars as `- value`; a mapping as `- key: value` with its other keys below its first."""
+    lines: list[str] = []
+    pad = " " * indent
+    for item in items:
+        if isinstance(item, Mapping) and item:
+            first, *rest = to_yaml(item, indent + 2)
+            lines += [f"{pad}- {first.lstrip()}", *rest]
+        else:
+            lines.append(f"{pad}- {_scalar(item)}")
     return lines
 
 

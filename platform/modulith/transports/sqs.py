@@ -4,12 +4,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from modulith.aws.context import AwsContext
+from modulith.aws.messages import message_attributes
 from modulith.bus.envelope import Envelope
 from modulith.modules import Topology
 from modulith.observability.trace import xray_header
-from modulith.transports.base import DELIVERED, Outcome
-
-NO_ANSWER = Outcome(ok=False, error="the batch's answer did not mention this entry")
+from modulith.transports.base import Outcome
+from modulith.transports.batches import batch_outcomes
 
 
 class SqsTransport:
@@ -33,29 +33,7 @@ class SqsTransport:
             QueueUrl=self.aws.queues.url(route),
             Entries=[_entry(str(index), envelope) for index, envelope in enumerate(envelopes)],
         )
-        outcomes = [NO_ANSWER] * len(envelopes)
-        for success in response.get("Successful", []):
-            outcomes[int(success["Id"])] = DELIVERED
-        for failure in response.get("Failed", []):
-            # A sender fault (say, an invalid attribute) fails the same way every time.
-            outcomes[int(failure["Id"])] = Outcome(
-                ok=False,
-                error=f"{failure.get('Code')}: {failure.get('Message', '')}",
-                permanent=bool(failure.get("SenderFault")),
-            )
-        return outcomes
-
-
-def message_attributes(envelope: Envelope) -> dict[str, Any]:
-    """What a consumer (or an operator in the console) can read without parsing the body."""
-    attributes = {
-        "eventType": envelope.event_name,
-        "eventId": str(envelope.event_id),
-        "source": envelope.source,
-    }
-    if envelope.traceparent:
-        attributes["traceparent"] = envelope.traceparent
-    return {key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()}
+        return batch_outcomes(len(envelopes), response)
 
 
 def _entry(entry_id: str, envelope: Envelope) -> dict[str, Any]:

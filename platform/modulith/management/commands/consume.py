@@ -71,7 +71,7 @@ class Command(BaseCommand):
         if not current.uses_queues:
             raise CommandError(
                 "MODULITH_TRANSPORT is inprocess: there are no queues to consume "
-                "(set it to sqs or eventbridge)"
+                "(set it to sqs, sns or eventbridge)"
             )
         subscribing = [m for m in current.topology.running_modules if m.handles]
         chosen = [m for m in subscribing if not names or m.name in names]

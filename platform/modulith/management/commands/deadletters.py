@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = (
         "Lists dead deliveries with their last error, or replays them: deliveries the relay "
         "gave up on (every transport) and messages in the modules' SQS dead-letter queues "
-        "(sqs and eventbridge transports)."
+        "(sqs, sns and eventbridge transports)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

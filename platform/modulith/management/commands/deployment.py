@@ -12,19 +12,20 @@ DEFAULTS = DeploymentOptions()
 class Command(BaseCommand):
     help = (
         "Writes the deployment files of the split topology from the module manifests: "
-        "compose.yaml with the front door's nginx.conf, and an ECS/Fargate task definition "
-        "template per module service (ecs/<module>.json). --check only compares."
+        "compose.yaml with the front door's nginx.conf, an ECS/Fargate task definition "
+        "template per module service (ecs/<module>.json), and its Kubernetes manifests "
+        "(k8s/<module>/). --check only compares."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--format", choices=["compose", "ecs", "all"], default="all")
+        parser.add_argument("--format", choices=["compose", "ecs", "k8s", "all"], default="all")
         parser.add_argument("--out", default="deploy", help="directory (default: deploy)")
         parser.add_argument(
             "--check", action="store_true", help="fail if the files there differ, write nothing"
         )
         parser.add_argument("--image", default=DEFAULTS.image, help="compose: the app's image")
         parser.add_argument(
-            "--transport", choices=["sqs", "eventbridge"], default=DEFAULTS.transport
+            "--transport", choices=["sqs", "sns", "eventbridge"], default=DEFAULTS.transport
         )
         parser.add_argument("--queue-prefix", default=DEFAULTS.queue_prefix)
         parser.add_argument("--event-bus", default=DEFAULTS.event_bus)
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             cpu=options["cpu"],
             memory=options["memory"],
         )
-        formats = ("compose", "ecs") if format == "all" else (format,)
+        formats = ("compose", "ecs", "k8s") if format == "all" else (format,)
         files = deployment_files(runtime().topology, chosen, formats)
         directory = Path(out)
         if check:

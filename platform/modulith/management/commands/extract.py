@@ -17,7 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("module")
         parser.add_argument("--format", choices=["text", "env"], default="text")
-        parser.add_argument("--transport", choices=["sqs", "eventbridge"], default="eventbridge")
+        parser.add_argument(
+            "--transport", choices=["sqs", "sns", "eventbridge"], default="eventbridge"
+        )
         parser.add_argument("--service-url", help="where the new service will answer")
         parser.add_argument("--rest-url", help="where the rest of the monolith will answer")
 

@@ -9,7 +9,9 @@ from modulith.runtime import runtime
 class Command(BaseCommand):
     help = (
         "Creates, idempotently, every module queue, dead-letter queue and redrive policy, the "
-        "event bus, one rule per subscribing module with its target, and the queue policies."
+        "event bus, one rule per subscribing module with its target, the queue policies and, "
+        "with MODULITH_TRANSPORT=sns, a topic per publishing module and the queues' "
+        "subscriptions to them (filter policy, raw message delivery)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,7 +26,7 @@ class Command(BaseCommand):
 
         current = runtime()
         resources = current.aws.resources(current.topology)
-        provisioner = Provisioner(current.aws.sqs, current.aws.events, dry_run=dry_run)
+        provisioner = Provisioner(current.aws, dry_run=dry_run)
         try:
             changes = provisioner.apply(resources)
         except (BotoCoreError, ClientError) as error:
@@ -33,7 +35,13 @@ class Command(BaseCommand):
         for change in changes:
             self.stdout.write(f"{verb}{change}")
         if not changes:
+            topics = (
+                f", {len(resources.topics)} topics and {len(resources.subscriptions)} subscriptions"
+                if resources.topics
+                else ""
+            )
             self.stdout.write(
                 f"nothing to change: {len(resources.queues)} queues with their dead-letter "
-                f"queues, bus {resources.bus} and {len(resources.rules)} rules are up to date"
+                f"queues, bus {resources.bus} and {len(resources.rules)} rules{topics} are up "
+                "to date"
             )

@@ -1,0 +1,92 @@
+"""An event as an SQS or SNS message: the attributes it carries beside its body, and the
+envelope read back from a message received from a queue.
+
+Our events' body is the wire JSON whichever way they came: straight to SQS, through
+EventBridge, or through SNS with raw message delivery (which keeps the message attributes
+too). A foreign producer publishing to a topic (`aws sns publish`) sends its data as the body
+and names the event in the `eventType` attribute: such a message is read like a foreign
+EventBridge event, its data the whole body, its id the `eventId` attribute if it gives one
+(a UUID), else the queue message's id.
+"""
+
+import json
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from modulith.bus.envelope import Envelope, MalformedEvent
+from modulith.observability.trace import traceparent_from_xray
+
+EVENT_NAME = "eventType"  # what the subscriptions' filter policies match
+EVENT_ID = "eventId"
+SOURCE = "source"
+TRACEPARENT = "traceparent"
+# The source of a foreign message that names none.
+FOREIGN_SOURCE = "sns"
+
+
+def message_attributes(envelope: Envelope) -> dict[str, Any]:
+    """What a filter policy, a consumer or an operator in the console can read without parsing
+    the body."""
+    attributes = {
+        EVENT_NAME: envelope.event_name,
+        EVENT_ID: str(envelope.event_id),
+        SOURCE: envelope.source,
+    }
+    if envelope.traceparent:
+        attributes[TRACEPARENT] = envelope.traceparent
+    return {key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()}
+
+
+def message_envelope(message: dict[str, Any]) -> Envelope:
+    """The event a received SQS message carries, with the trace it came in (the body's, else
+    the traceparent attribute's, else the X-Ray header's). Raises MalformedEvent."""
+    attributes = message.get("MessageAttributes", {})
+    try:
+        wire = json.loads(message["Body"])
+    except json.JSONDecodeError as error:
+        raise MalformedEvent(f"body is not JSON: {error}") from None
+    if not isinstance(wire, dict):
+        raise MalformedEvent("body must be a JSON object")
+    event_name = _attribute(attributes, EVENT_NAME)
+    if event_name and "detail-type" not in wire:
+        wire = _foreign_wire(message, attributes, event_name, wire)
+    envelope = Envelope.from_wire(wire)
+    if envelope.traceparent:
+        return envelope
+    traceparent = _attribute(attributes, TRACEPARENT) or traceparent_from_xray(
+        message.get("Attributes", {}).get("AWSTraceHeader")
+    )
+    return replace(envelope, trace={"traceparent": traceparent}) if traceparent else envelope
+
+
+def _foreign_wire(
+    message: dict[str, Any], attributes: dict[str, Any], event_name: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """A foreign message in the shape of a foreign EventBridge event: a flat `detail`."""
+    event_id = _attribute(attributes, EVENT_ID)
+    if event_id is not None:
+        try:
+            uuid.UUID(event_id)
+        except ValueError:
+            raise MalformedEvent(
+                f"the {EVENT_ID} attribute must be a UUID, not {event_id!r}"
+            ) from None
+    wire = {
+        "id": event_id or str(message["MessageId"]),
+        "source": _attribute(attributes, SOURCE) or FOREIGN_SOURCE,
+        "detail-type": event_name,
+        "detail": data,
+    }
+    sent = message.get("Attributes", {}).get("SentTimestamp")
+    if sent:
+        wire["time"] = datetime.fromtimestamp(int(sent) / 1000, UTC).isoformat()
+    return wire
+
+
+def _attribute(attributes: dict[str, Any], name: str) -> str | None:
+    value = attributes.get(name, {})
+    if value.get("DataType", "").startswith("String") and value.get("StringValue"):
+        return str(value["StringValue"])
+    return None

@@ -1,0 +1,53 @@
+"""Kubernetes manifests (for EKS), one directory per module service, with `${PLACEHOLDERS}` for
+what differs between accounts (render with envsubst), as the ECS task definitions have."""
+
+from modulith.deployment.front_door import front_door_rules
+from modulith.deployment.k8s_objects import Manifest, config_map, service_account
+from modulith.deployment.k8s_readme import k8s_readme
+from modulith.deployment.k8s_routing import ingress, service
+from modulith.deployment.k8s_workloads import consumer_deployment, migration_job, web_deployment
+from modulith.deployment.options import DeploymentOptions
+from modulith.deployment.service import GENERATED
+from modulith.deployment.yaml_subset import to_yaml
+from modulith.modules import Module, Topology
+
+HEADER = (
+    f"# {GENERATED}:",
+    "# edit the manifests or the generator, not this file (a test compares them).",
+)
+
+
+def k8s_files(topology: Topology, options: DeploymentOptions) -> dict[str, str]:
+    """`k8s/<module>/<object>.yaml` for every module service, and `k8s/README.md`."""
+    manifests = {m.name: module_manifests(topology, m, options) for m in topology.modules}
+    files = {
+        f"k8s/{name}/{manifest.file}": _render(manifest)
+        for name, found in manifests.items()
+        for manifest in found
+    }
+    return {**files, "k8s/README.md": k8s_readme(topology, options, manifests, files.values())}
+
+
+def module_manifests(
+    topology: Topology, module: Module, options: DeploymentOptions
+) -> list[Manifest]:
+    """In the order they are applied: identity and configuration, the migration, the pods,
+    then the routes to them."""
+    manifests = [
+        service_account(module),
+        config_map(topology, module, options),
+        migration_job(topology, module, options),
+        web_deployment(topology, module, options),
+    ]
+    if module.handles:
+        manifests.append(consumer_deployment(topology, module, options))
+    manifests.append(service(module, options))
+    rules = [rule for rule in front_door_rules(topology) if rule.module == module.name]
+    if rules:
+        manifests.append(ingress(module, rules))
+    return manifests
+
+
+def _render(manifest: Manifest) -> str:
+    about = [f"# {line}" for line in manifest.about]
+    return "\n".join([*HEADER, "#", *about, *to_yaml(manifest.document), ""])
