@@ -47,8 +47,8 @@ TransportFactory = Callable[[Topology, AwsContext, Dispatcher], Transport]
 TRANSPORTS: dict[TransportName, TransportFactory] = {
     "inprocess": lambda topology, aws, dispatcher: InProcessTransport(topology, dispatcher),
     "sqs": lambda topology, aws, dispatcher: SqsTransport(topology, aws),
-    "eventbridge": lambda topology, aws, dispatcher: EventBridgeTransport(aws),
     "sns": lambda topology, aws, dispatcher: SnsTransport(topology, aws),
+    "eventbridge": lambda topology, aws, dispatcher: EventBridgeTransport(aws),
 }
 QUEUE_TRANSPORTS = {"sqs", "eventbridge", "sns"}
 # The events fan out through topics, to which the modules' queues subscribe.

@@ -6,7 +6,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from modulith.deadletters import DeadLetterEntry, Replayed
 from modulith.modules import Module
@@ -60,12 +60,14 @@ class OutboxDeadLetters:
         if ids is not None:
             letters = letters.filter(pk__in=[int(i) for i in ids if i.isdigit()])
         chosen = list(letters.values_list("pk", flat=True))
+        # Due now by the database's clock, which the claim compares against (this server's
+        # could be a moment ahead of it).
         letters.update(
             status=DeliveryStatus.PENDING,
             attempts=0,
-            next_attempt_at=timezone.now(),
+            next_attempt_at=Now(),
             dead_at=None,
-            updated_at=timezone.now(),
+            updated_at=Now(),
         )
         report = self.relay.deliver(module.database, chosen)
         return Replayed(

@@ -204,7 +204,7 @@ OUT_OF_BOUNDS = {
     "an-unknown-transport": (
         "MODULITH_TRANSPORT",
         "carrier-pigeon",
-        "MODULITH_TRANSPORT must be one of inprocess, sqs, eventbridge, not 'carrier-pigeon'",
+        "MODULITH_TRANSPORT must be one of inprocess, sqs, sns, eventbridge, not 'carrier-pigeon'",
     ),
     "an-unknown-handler-mode": (
         "MODULITH_ASYNC_HANDLERS",
