@@ -1,4 +1,4 @@
-"""The optional parts of the framework, each an extra of its distribution (`modulith[aws]`).
+"""The optional parts of the framework, each an extra of its distribution (`django-modulith[aws]`).
 
 The core (Django, django-ninja, pydantic) runs the in-process monolith. A setting that asks for
 more is checked where it is chosen (`modulith.bootstrap`), with `require`: a missing extra is
@@ -13,7 +13,7 @@ from modulith.errors import ConfigurationError
 
 @dataclass(frozen=True)
 class Extra:
-    name: str  # as in pip install 'modulith[<name>]'
+    name: str  # as in pip install 'django-modulith[<name>]'
     package: str  # what it installs, as the error names it
     modules: tuple[str, ...]  # any of them importable is enough
 
@@ -42,5 +42,5 @@ def require(extra: Extra, *, needed_by: str) -> None:
     """Raises ConfigurationError when the extra is missing, naming what needs it."""
     if not installed(extra):
         raise ConfigurationError(
-            f"{needed_by} needs {extra.package}: pip install 'modulith[{extra.name}]'"
+            f"{needed_by} needs {extra.package}: pip install 'django-modulith[{extra.name}]'"
         )

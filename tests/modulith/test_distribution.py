@@ -124,7 +124,7 @@ def test_the_wheel_holds_modulith_and_what_it_reads_at_run_time(wheel: Path) -> 
         names = archive.namelist()
 
     tops = {name.split("/")[0] for name in names}
-    assert tops == {"modulith", "modulith-0.1.0.dist-info"}, tops
+    assert tops == {"modulith", "django_modulith-0.1.0.dist-info"}, tops
     assert not [name for name in names if name.startswith("modulith/static-src/")]
     for expected in RUN_TIME_FILES:
         assert expected in names, expected
@@ -133,7 +133,7 @@ def test_the_wheel_holds_modulith_and_what_it_reads_at_run_time(wheel: Path) -> 
 def test_the_wheel_depends_on_the_core_and_names_each_extra(wheel: Path) -> None:
     meta = metadata(wheel)
 
-    assert meta["Name"] == "modulith"
+    assert meta["Name"] == "django-modulith"
     assert set(meta.get_all("Provides-Extra") or []) == set(EXTRAS)
     assert requirements_by_extra(meta) == {"": CORE, **EXTRAS}
 
@@ -159,7 +159,7 @@ def test_the_shop_is_a_distribution_of_its_own_on_the_framework(tmp_path: Path) 
     [framework] = [
         requirement
         for requirement in map(Requirement, meta.get_all("Requires-Dist") or [])
-        if requirement.name == "modulith" and requirement.marker is None
+        if requirement.name == "django-modulith" and requirement.marker is None
     ]
     assert framework.extras == {"aws", "celery", "postgres", "prometheus", "remote"}
 
@@ -196,7 +196,7 @@ def test_a_new_project_checks_migrates_publishes_and_handles_with_the_core_alone
     assert printed["handled"] == "P-1"
     assert (printed["api"], printed["admin"]) == ("200", "200")
     assert printed["metrics"] == (
-        "404 metrics need prometheus-client: pip install 'modulith[prometheus]'"
+        "404 metrics need prometheus-client: pip install 'django-modulith[prometheus]'"
     )
     logged = [json.loads(line) for line in published.stderr.splitlines() if line.startswith("{")]
     handled = [line for line in logged if line["message"] == "handled ParcelSent"]
@@ -210,6 +210,7 @@ def test_a_transport_whose_extra_is_missing_is_one_line(project: Path, core_pyth
 
     assert result.returncode != 0
     assert result.stderr.splitlines() == [
-        "configuration error: MODULITH_TRANSPORT=sqs needs boto3: pip install 'modulith[aws]'"
+        "configuration error: MODULITH_TRANSPORT=sqs needs boto3: "
+        "pip install 'django-modulith[aws]'"
     ], result.stderr
     assert "Traceback" not in result.stdout + result.stderr

@@ -62,7 +62,7 @@ def test_without_prometheus_client_metrics_answer_404_naming_the_extra(project: 
     )
 
     assert report(result)["metrics"] == (
-        "404 metrics need prometheus-client: pip install 'modulith[prometheus]'"
+        "404 metrics need prometheus-client: pip install 'django-modulith[prometheus]'"
     )
 
 
@@ -71,32 +71,33 @@ MISSING = {
     "sqs-without-boto3": (
         {"MODULITH_TRANSPORT": "sqs"},
         ["boto3"],
-        "MODULITH_TRANSPORT=sqs needs boto3: pip install 'modulith[aws]'",
+        "MODULITH_TRANSPORT=sqs needs boto3: pip install 'django-modulith[aws]'",
     ),
     "eventbridge-without-boto3": (
         {"MODULITH_TRANSPORT": "eventbridge"},
         ["boto3"],
-        "MODULITH_TRANSPORT=eventbridge needs boto3: pip install 'modulith[aws]'",
+        "MODULITH_TRANSPORT=eventbridge needs boto3: pip install 'django-modulith[aws]'",
     ),
     "sns-without-boto3": (
         {"MODULITH_TRANSPORT": "sns"},
         ["boto3"],
-        "MODULITH_TRANSPORT=sns needs boto3: pip install 'modulith[aws]'",
+        "MODULITH_TRANSPORT=sns needs boto3: pip install 'django-modulith[aws]'",
     ),
     "celery-handlers-without-celery": (
         {"MODULITH_ASYNC_HANDLERS": "celery"},
         ["celery"],
-        "MODULITH_ASYNC_HANDLERS=celery needs celery: pip install 'modulith[celery]'",
+        "MODULITH_ASYNC_HANDLERS=celery needs celery: pip install 'django-modulith[celery]'",
     ),
     "spans-without-the-sdk": (
         {"MODULITH_OTEL": "1"},
         ["opentelemetry"],
-        "MODULITH_OTEL=1 needs opentelemetry-sdk: pip install 'modulith[otel]'",
+        "MODULITH_OTEL=1 needs opentelemetry-sdk: pip install 'django-modulith[otel]'",
     ),
     "postgres-without-psycopg": (
         {"SHIPPING_DATABASE_URL": "postgres://shop:secret@127.0.0.1:1/shipping"},
         ["psycopg", "psycopg2"],
-        "the shipping database on PostgreSQL needs psycopg: pip install 'modulith[postgres]'",
+        "the shipping database on PostgreSQL needs psycopg: "
+        "pip install 'django-modulith[postgres]'",
     ),
 }
 
@@ -120,7 +121,7 @@ def test_provision_without_boto3_is_one_line(project: Path) -> None:
 
     assert result.returncode != 0
     assert result.stderr.splitlines() == [
-        "configuration error: manage.py provision needs boto3: pip install 'modulith[aws]'"
+        "configuration error: manage.py provision needs boto3: pip install 'django-modulith[aws]'"
     ], result.stderr
 
 
@@ -139,7 +140,7 @@ def test_remote_query_ports_without_httpx_are_one_line() -> None:
     assert result.returncode != 0
     assert result.stderr.splitlines() == [
         "configuration error: calling the query ports of inventory over HTTP needs httpx: "
-        "pip install 'modulith[remote]'"
+        "pip install 'django-modulith[remote]'"
     ], result.stderr
 
 

@@ -20,7 +20,7 @@ PROMETHEUS = extras.installed(extras.PROMETHEUS)
 if PROMETHEUS:
     from modulith.observability import prometheus
 
-WITHOUT_PROMETHEUS = "metrics need prometheus-client: pip install 'modulith[prometheus]'\n"
+WITHOUT_PROMETHEUS = "metrics need prometheus-client: pip install 'django-modulith[prometheus]'\n"
 
 
 class Counter(Protocol):
