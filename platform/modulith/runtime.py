@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from modulith.deadletters import DeadLetters
 from modulith.modules import Topology
+from modulith.observability import process
 
 if TYPE_CHECKING:
     from modulith.aws.context import AwsContext
@@ -41,3 +42,5 @@ def runtime() -> Runtime:
 def install(new: Runtime | None) -> None:
     global _current
     _current = new
+    if new is not None:
+        process.describe(new.topology)

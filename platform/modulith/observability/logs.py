@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 
 from modulith.conf import modulith_settings
+from modulith.observability import process
 from modulith.observability.trace import parse_traceparent, trace_id
 
 MODULE = "modulith_module"
@@ -42,7 +43,7 @@ class ContextFilter(logging.Filter):
                 setattr(record, key, value)
         if getattr(record, "trace_id", None) is None and (current := trace_id()):
             record.trace_id = current
-        if getattr(record, MODULE, None) is None and (running := _running_modules()):
+        if getattr(record, MODULE, None) is None and (running := process.current().module_names):
             setattr(record, MODULE, running)
         return True
 
@@ -98,12 +99,3 @@ def event_fields(
 
 def snake_case(name: str) -> str:
     return _CAMEL.sub("_", name).lower()
-
-
-def _running_modules() -> str:
-    from modulith.runtime import runtime
-
-    try:
-        return ",".join(module.name for module in runtime().topology.running_modules)
-    except RuntimeError:  # before the framework is set up
-        return ""

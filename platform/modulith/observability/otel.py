@@ -33,6 +33,7 @@ from typing import Any
 from django.conf import settings
 
 from modulith.conf import modulith_settings
+from modulith.observability import process
 
 log = logging.getLogger(__name__)
 
@@ -129,26 +130,17 @@ def _provider() -> Any:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": _service_name()}
+    attributes = (
+        {}
+        if os.environ.get("OTEL_SERVICE_NAME")
+        else {"service.name": process.current().service_name}
+    )
     provider = TracerProvider(resource=Resource.create(attributes), id_generator=_xray_ids())
     exporter = _exporter()
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     _add_xray_propagator()
     return provider
-
-
-def _service_name() -> str:
-    from modulith.runtime import runtime
-
-    try:
-        topology = runtime().topology
-    except RuntimeError:
-        return "modulith"
-    running = [module.name for module in topology.running_modules]
-    if len(running) == len(topology.modules):
-        return "modulith"
-    return "modulith-" + "-".join(running)
 
 
 def _xray_ids() -> Any:

@@ -22,8 +22,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
+from modulith.observability import process
 from modulith.outbox.models import Delivery, DeliveryStatus
-from modulith.runtime import runtime
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class OutboxCollector:
     def collect(self) -> Iterable[Metric]:
         pending, oldest, dead = _families()
         now = timezone.now()
-        for module in runtime().topology.running_modules:
+        for module in process.current().running:
             try:
                 waiting, since, parked = _outbox_stats(module.database)
             except DatabaseError as error:
