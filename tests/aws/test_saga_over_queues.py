@@ -5,8 +5,6 @@ consumer is a separate `manage.py consume` process, as in a split deployment.
 """
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from django.db import connections, transaction
 from django.test import Client
 
 from modules.inventory.models import Reservation
+from tests.aws.cli import aws_cli
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import AwsContext
 from tests.conftest import wait_until
@@ -27,7 +26,6 @@ from tests.shop import place, product, published, run_the_saga, stock
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
 
 MODULES = ("orders", "inventory", "payments")
-AWS_CLI = Path(sys.executable).with_name("aws")
 
 
 @pytest.fixture(params=["sqs", "eventbridge"])
@@ -135,26 +133,9 @@ def _put_events(aws: AwsContext, details: list[dict[str, Any]]) -> dict[str, Any
         }
         for detail in details
     ]
-    result = subprocess.run(
-        [
-            str(AWS_CLI),
-            "events",
-            "put-events",
-            "--endpoint-url",
-            aws.endpoint,
-            "--entries",
-            json.dumps(entries),
-            "--output",
-            "json",
-        ],
-        env={**aws.env, "PATH": str(AWS_CLI.parent)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return aws_cli(
+        aws, "events", "put-events", "--entries", json.dumps(entries), "--output", "json"
     )
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout))
 
 
 def _dead_letters(aws: AwsContext, module: str) -> list[dict[str, Any]]:

@@ -8,8 +8,6 @@ foreign EventBridge event; a bad one is dead-lettered with its reason.
 """
 
 import json
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -24,14 +22,13 @@ from modulith.aws.consumer import DEAD_LETTER_REASON, ConsumerReport
 from modulith.aws.deadletters import DeadMessage, QueueDeadLetters
 from modulith.outbox.models import InboxRecord, OutboxEvent
 from modulith.runtime import runtime
+from tests.aws.cli import aws_cli
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import TRACE_ID, consumer, receive
 from tests.shop import product, published, run_the_saga, stock
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
-
-AWS_CLI = Path(sys.executable).with_name("aws")
 
 
 @pytest.fixture
@@ -134,32 +131,23 @@ def sns_publish(aws: AwsContext, module: str, data: dict[str, Any], **attributes
     """`aws sns publish`, the real CLI, onto the module's topic, as a producer outside the
     monolith would."""
     topic_arn = runtime().aws.topics.arn(f"{aws.prefix}-{module}")
-    result = subprocess.run(
-        [
-            str(AWS_CLI),
-            "sns",
-            "publish",
-            "--endpoint-url",
-            aws.endpoint,
-            "--topic-arn",
-            topic_arn,
-            "--message",
-            json.dumps(data),
-            "--message-attributes",
-            json.dumps(
-                {name: {"DataType": "String", "StringValue": v} for name, v in attributes.items()}
-            ),
-            "--output",
-            "json",
-        ],
-        env={**aws.env, "PATH": str(AWS_CLI.parent)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    attribute_values = {
+        name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+    }
+    published = aws_cli(
+        aws,
+        "sns",
+        "publish",
+        "--topic-arn",
+        topic_arn,
+        "--message",
+        json.dumps(data),
+        "--message-attributes",
+        json.dumps(attribute_values),
+        "--output",
+        "json",
     )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["MessageId"]
+    assert published["MessageId"]
 
 
 def dead_letter_queue(aws: AwsContext, module: str) -> list[dict[str, Any]]:
