@@ -12,6 +12,7 @@ from modulith.conf import (
     env_int,
     env_list,
     env_str,
+    on_lambda,
 )
 from modulith.errors import ConfigurationError
 
@@ -135,7 +136,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # The event bus.
 MODULITH_TRANSPORT = env_str("MODULITH_TRANSPORT", "inprocess")
-MODULITH_ASYNC_HANDLERS = env_str("MODULITH_ASYNC_HANDLERS", "thread")
+# On Lambda, deliveries after commit run before the response: a frozen function runs no thread.
+MODULITH_ASYNC_HANDLERS = env_str("MODULITH_ASYNC_HANDLERS", "inline" if on_lambda() else "thread")
 MODULITH_MAX_ATTEMPTS = env_int("MODULITH_MAX_ATTEMPTS", 5)
 MODULITH_RETRY_BASE_SECONDS = env_float("MODULITH_RETRY_BASE_SECONDS", 1.0)
 MODULITH_RETRY_MAX_SECONDS = env_float("MODULITH_RETRY_MAX_SECONDS", 300.0)
@@ -189,7 +191,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "modulith-celer
 CELERY_BEAT_SCHEDULE = {
     "sweep-outboxes": {"task": "modulith.sweep", "schedule": MODULITH_RELAY_INTERVAL},
 }
-MODULITH_EMBEDDED_RELAY = env_bool("MODULITH_EMBEDDED_RELAY", CELERY_TASK_ALWAYS_EAGER)
+# On Lambda the relay function's schedule sweeps instead.
+MODULITH_EMBEDDED_RELAY = env_bool(
+    "MODULITH_EMBEDDED_RELAY", CELERY_TASK_ALWAYS_EAGER and not on_lambda()
+)
 
 # Observability. Logs are JSON lines (LOG_FORMAT=plain for a terminal) with the trace id, the
 # module, the event and these business ids of the event or request (orderId -> order_id).

@@ -11,9 +11,11 @@ from django.db import InterfaceError, OperationalError
 from modulith.aws.consumer import QueueConsumer
 from modulith.aws.context import AwsContext
 from modulith.aws.deadletters import QueueDeadLetters
+from modulith.aws.messages import MessageProcessor
 from modulith.aws.models import HandlingFailure
 from modulith.aws.names import ResourceNames
 from modulith.bus.dispatch import Dispatcher
+from modulith.conf import on_lambda
 from modulith.contracts import ProviderUnavailable
 from modulith.deadletters import DeadLetters
 from modulith.errors import ConfigurationError
@@ -90,6 +92,7 @@ def build_runtime() -> Runtime:
             kept_with_inbox={HandlingFailure: "last_failed_at"},
         ),
     )
+    _refuse_threads_on_lambda()
     relay.scheduler = _scheduler(settings.MODULITH_ASYNC_HANDLERS, relay)
     uses_queues = settings.MODULITH_TRANSPORT in QUEUE_TRANSPORTS
     dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
@@ -113,14 +116,25 @@ def queue_consumer(
 ) -> QueueConsumer:
     """The consumer of one running module's queue."""
     return QueueConsumer(
+        messages=message_processor(current, module),
+        # A dependency that is down is probed as often as a route that is.
+        pause=current.relay.outages.backoff,
+        wait_seconds=current.aws.wait_seconds if wait_seconds is None else wait_seconds,
+    )
+
+
+def message_processor(
+    current: Runtime, module: Module, *, deletes: bool = True
+) -> MessageProcessor:
+    """What takes each message of a running module's queue through its handlers; `deletes`
+    False for a Lambda event source mapping, which deletes the messages itself."""
+    return MessageProcessor(
         dispatcher=current.dispatcher,
         module=module,
         sqs=current.aws.sqs,
         queues=current.aws.queues,
         backoff=current.relay.policy,
-        # A dependency that is down is probed as often as a route that is.
-        pause=current.relay.outages.backoff,
-        wait_seconds=current.aws.wait_seconds if wait_seconds is None else wait_seconds,
+        deletes=deletes,
     )
 
 
@@ -190,6 +204,24 @@ def _transport(name: str, topology: Topology, aws: AwsContext, dispatcher: Dispa
             f"MODULITH_TRANSPORT={name!r} is not a transport; use one of {', '.join(TRANSPORTS)}"
         ) from None
     return factory(topology, aws, dispatcher)
+
+
+def _refuse_threads_on_lambda() -> None:
+    """A Lambda function is frozen as soon as it answers: a thread would deliver only during
+    some later invocation, if ever. There deliveries after commit run inline (the default on
+    Lambda) and the relay function's schedule sweeps what is left."""
+    if not on_lambda():
+        return
+    if settings.MODULITH_ASYNC_HANDLERS == "thread":
+        raise ConfigurationError(
+            "MODULITH_ASYNC_HANDLERS=thread cannot run on Lambda, which freezes a function's "
+            "threads between invocations: use inline (the default on Lambda) or celery"
+        )
+    if settings.MODULITH_EMBEDDED_RELAY:
+        raise ConfigurationError(
+            "MODULITH_EMBEDDED_RELAY=1 cannot run on Lambda, which freezes a function's threads "
+            "between invocations: leave it unset there; the relay function's schedule sweeps"
+        )
 
 
 def _scheduler(mode: str, relay: Relay) -> Scheduler:
