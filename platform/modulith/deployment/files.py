@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from modulith.deployment.compose import compose_file
 from modulith.deployment.ecs import task_definition
 from modulith.deployment.ecs_readme import ecs_readme
+from modulith.deployment.lambda_readme import lambda_readme
+from modulith.deployment.lambda_stack import lambda_template
 from modulith.deployment.nginx import front_door_routes
 from modulith.deployment.options import DeploymentOptions
 from modulith.deployment.service import GENERATED
@@ -13,7 +15,9 @@ from modulith.modules import Topology
 
 
 def deployment_files(
-    topology: Topology, options: DeploymentOptions, formats: Iterable[str] = ("compose", "ecs")
+    topology: Topology,
+    options: DeploymentOptions,
+    formats: Iterable[str] = ("compose", "ecs", "lambda"),
 ) -> dict[str, str]:
     """Relative path -> content of every file of the chosen formats."""
     files: dict[str, str] = {}
@@ -22,6 +26,8 @@ def deployment_files(
         files["nginx.conf"] = _compose_front_door(topology, options)
     if "ecs" in formats:
         files.update(_ecs_files(topology, options))
+    if "lambda" in formats:
+        files.update(_lambda_files(topology, options))
     return files
 
 
@@ -37,3 +43,11 @@ def _ecs_files(topology: Topology, options: DeploymentOptions) -> dict[str, str]
         for m in topology.modules
     }
     return {**definitions, "ecs/README.md": ecs_readme(topology, definitions.values())}
+
+
+def _lambda_files(topology: Topology, options: DeploymentOptions) -> dict[str, str]:
+    templates = {
+        f"lambda/{m.name}.json": json.dumps(lambda_template(topology, m, options), indent=2) + "\n"
+        for m in topology.modules
+    }
+    return {**templates, "lambda/README.md": lambda_readme(topology)}
