@@ -17,7 +17,10 @@ from awslambdaric.lambda_context import LambdaContext
 
 API_HOST = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
 ALB_HOST = "shop-alb-123578498.us-east-1.elb.amazonaws.com"
-TARGET_GROUP = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/modulith-orders-web/6d0ecf831eec9f09"
+TARGET_GROUP = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+    "targetgroup/modulith-orders-web/6d0ecf831eec9f09"
+)
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 

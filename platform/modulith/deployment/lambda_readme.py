@@ -67,8 +67,8 @@ def lambda_readme(topology: Topology) -> str:
             "are where the providers of the module's query ports answer (that HTTP API's",
             "endpoint, or their ECS services' Cloud Map names).",
             "",
-            f"The relay function runs for {RELAY_TIMEOUT_SECONDS} s at most, and starts no sweep",
-            "with less than a claim's time (`MODULITH_CLAIM_SECONDS`) left.",
+            f"The relay function runs for {RELAY_TIMEOUT_SECONDS} s at most; after its first sweep",
+            "it starts none with less than a claim's time (`MODULITH_CLAIM_SECONDS`) left.",
             "",
         ]
     )

@@ -16,12 +16,13 @@ cold_start()
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Sweeps until nothing is due or the time budget is spent; the next schedule goes on."""
+    """Sweeps until nothing is due, or until a claim's time before the function's timeout;
+    the next schedule goes on."""
     current = runtime()
     aliases = [module.database for module in current.topology.running_modules]
     stop = threading.Event()
-    # No sweep starts with less than a claim's time left: one cut off by the function's
-    # timeout would leave its deliveries claimed, and waiting, until their claims lapse.
+    # After the first, no sweep starts with less than a claim's time left: one cut off by the
+    # function's timeout would leave its deliveries claimed, and waiting, until they lapse.
     claim = current.relay.claims.lease.total_seconds()
     budget = context.get_remaining_time_in_millis() / 1000 - claim
     deadline = threading.Timer(max(0.0, budget), stop.set)
