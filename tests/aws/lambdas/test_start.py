@@ -21,7 +21,7 @@ def test_on_lambda_deliveries_default_to_inline_and_kept_connections_are_checked
         "from django.db import connections\n"
         "print(settings.MODULITH_ASYNC_HANDLERS, settings.MODULITH_EMBEDDED_RELAY,"
         " connections['orders'].settings_dict['CONN_HEALTH_CHECKS'])",
-        **ON_LAMBDA,
+        env=ON_LAMBDA,
     )
 
     assert started.returncode == 0, started.stderr
@@ -50,7 +50,7 @@ def test_on_lambda_deliveries_default_to_inline_and_kept_connections_are_checked
 def test_a_background_thread_on_lambda_stops_the_cold_start_in_one_line(
     variable: str, value: str, line: str
 ) -> None:
-    started = run_python("import modulith.lambdas.web", **{**ON_LAMBDA, variable: value})
+    started = run_python("import modulith.lambdas.web", env=ON_LAMBDA | {variable: value})
 
     assert started.returncode == 1
     assert started.stderr.splitlines() == [line]
@@ -110,8 +110,7 @@ def test_a_function_reads_its_database_url_from_its_secret_at_the_cold_start(
         "import modulith.lambdas.relay\n"
         "from django.db import connections\n"
         "print(connections['orders'].settings_dict['NAME'])",
-        env=aws.env,
-        **ON_LAMBDA,
+        env=aws.env | ON_LAMBDA,
         ORDERS_DATABASE_URL="",
         ORDERS_DATABASE_URL_SECRET_ARN=secret["ARN"],
     )
