@@ -17,21 +17,22 @@ whose receive count starts afresh. An outage delays them; it uses up none of the
 import logging
 from typing import Any
 
-from modulith.aws.messages import ConsumerReport, MessageProcessor
-from modulith.bootstrap import message_processor
-from modulith.bus.dispatch import DependencyUnavailable
-from modulith.lambdas.records import Record, message_of, queue_name
 from modulith.lambdas.start import LambdaContext, cold_start, invocation
-from modulith.modules import Module
-from modulith.runtime import runtime
+
+cold_start()  # Django first: the imports below load models
+
+from modulith.aws.messages import ConsumerReport, MessageProcessor  # noqa: E402
+from modulith.bootstrap import message_processor  # noqa: E402
+from modulith.bus.dispatch import DependencyUnavailable  # noqa: E402
+from modulith.lambdas.records import Record, message_of, queue_name  # noqa: E402
+from modulith.modules import Module  # noqa: E402
+from modulith.runtime import runtime  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 # A record started with less time than this left could be cut off by the function's timeout,
 # and the whole batch with it: the rest are given back for another receive instead.
 RESERVE_MILLIS = 3000
-
-cold_start()
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

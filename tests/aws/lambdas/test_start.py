@@ -14,9 +14,12 @@ from tests.processes import database_url, run_python
 ON_LAMBDA = {"AWS_LAMBDA_FUNCTION_NAME": "modulith-orders-relay", "MODULITH_ASYNC_HANDLERS": ""}
 
 
-def test_on_lambda_deliveries_default_to_inline_and_kept_connections_are_checked() -> None:
-    started = run_python(
-        "import modulith.lambdas.relay\n"
+@pytest.mark.parametrize("function", ["web", "consume", "relay"])
+def test_on_lambda_deliveries_default_to_inline_and_kept_connections_are_checked(
+    function: str,
+) -> None:
+    started = run_python(  # a fresh process: the cold start from nothing
+        f"import modulith.lambdas.{function}\n"
         "from django.conf import settings\n"
         "from django.db import connections\n"
         "print(settings.MODULITH_ASYNC_HANDLERS, settings.MODULITH_EMBEDDED_RELAY,"
