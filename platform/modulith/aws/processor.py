@@ -14,6 +14,7 @@ from modulith.aws.messages import (
     DEAD_LETTER_REASON,
     DEAD_LETTER_SOURCE,
     DEAD_LETTERED_AT,
+    EVENT_ID,
     HOLDS,
     Message,
     message_envelope,
@@ -155,7 +156,8 @@ class MessageProcessor:
         which the inbox absorbs."""
         holds = int(message.get("MessageAttributes", {}).get(HOLDS, {}).get("StringValue", "0"))
         delay = pause.delay(holds + 1).total_seconds()
-        attributes = _kept_attributes(message, room_for=1) | {HOLDS: _number(holds + 1)}
+        attributes = _kept_attributes(message, room_for=2) | _event_id_attribute(message)
+        attributes[HOLDS] = _number(holds + 1)
         options: dict[str, Any] = {}
         if header := message.get("Attributes", {}).get("AWSTraceHeader"):
             options["MessageSystemAttributes"] = {"AWSTraceHeader": string_attribute(header)}
@@ -227,6 +229,15 @@ def _kept_attributes(message: Message, *, room_for: int) -> dict[str, Any]:
         if value.get("DataType") == "String"
     ]
     return dict(kept[: MAX_MESSAGE_ATTRIBUTES - room_for])
+
+
+def _event_id_attribute(message: Message) -> dict[str, Any]:
+    """The event's id as an attribute, for a copy of the message: a foreign message that names
+    no id is known by its message id, which a copy, a new message, would not share."""
+    try:
+        return {EVENT_ID: string_attribute(str(message_envelope(message).event_id))}
+    except MalformedEvent:  # dead-lettered with its reason when it comes back
+        return {}
 
 
 def _number(value: int) -> dict[str, str]:

@@ -11,8 +11,11 @@ Record = dict[str, Any]
 def message_of(record: Record) -> Message:
     """{"messageId", "receiptHandle", "body", "attributes", "messageAttributes": {name:
     {"dataType", "stringValue"}}} as {"MessageId", "ReceiptHandle", "Body", "Attributes",
-    "MessageAttributes": {name: {"DataType", "StringValue"}}}. Binary attributes are left out:
-    nothing reads them, and a dead-lettered message keeps only the string ones."""
+    "MessageAttributes": {name: {"DataType", "StringValue"}}}, so that `message_envelope`
+    reads a record as it reads a received message: the system attributes the mapping passes
+    (`SentTimestamp`; `AWSTraceHeader` when set) and the string attributes SNS's raw delivery
+    keeps (`eventType`, `eventId`, `traceparent`). Binary attributes are left out: nothing
+    reads them, and a dead-lettered message keeps only the string ones."""
     return {
         "MessageId": record["messageId"],
         "ReceiptHandle": record["receiptHandle"],

@@ -10,10 +10,11 @@ from uuid import uuid4
 import pytest
 
 from modules.orders.models import OrderStatus
-from modulith.aws.messages import DEAD_LETTER_SOURCE, HOLDS
+from modulith.aws.messages import DEAD_LETTER_SOURCE, EVENT_ID, HOLDS
 from modulith.aws.models import HandlingFailure
 from modulith.lambdas import consume
 from modulith.outbox.models import InboxRecord, OutboxEvent
+from modulith.runtime import runtime
 from tests.aws.emulator import AwsContext
 from tests.aws.lambdas.event_source import EventSource, failures
 from tests.aws.test_consumer import (
@@ -157,6 +158,61 @@ def test_while_the_database_is_down_records_are_sent_again_and_keep_their_receiv
     assert status_of(order_id) == OrderStatus.CONFIRMED
     assert depth("orders") == 0
     assert depth("orders", dead=True) == 0
+
+
+def publish_foreign(data: dict[str, Any], **attributes: str) -> None:
+    """A foreign producer's `sns publish` of PaymentCaptured data on payments' topic, which
+    orders' queue receives through its subscription (raw delivery, the attributes kept)."""
+    current = runtime()
+    current.aws.sns.publish(
+        TopicArn=current.aws.topics.arn(current.aws.names.topic("payments")),
+        Message=json.dumps(data),
+        MessageAttributes={
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in ({"eventType": "PaymentCaptured"} | attributes).items()
+        },
+    )
+
+
+def test_a_foreign_message_through_a_topic_is_handled_in_the_trace_its_attribute_names(
+    aws: AwsContext, settings: Any
+) -> None:
+    use_queues(settings, "sns")
+    order_id = uuid4()
+    pending_order(order_id)
+    publish_foreign(captured(order_id), traceparent=f"00-{TRACE_ID}-00f067aa0ba902b7-01")
+
+    [message], answer = EventSource().poll()
+
+    assert answer == {"batchItemFailures": []}
+    assert status_of(order_id) == OrderStatus.CONFIRMED
+    # No eventId attribute: the event is known by its queue message's id.
+    [record] = InboxRecord.objects.using("orders").all()
+    assert str(record.event_id) == message["MessageId"]
+    confirmed = OutboxEvent.objects.using("orders").get(event_name="OrderConfirmed")
+    assert confirmed.trace_id == TRACE_ID
+
+
+def test_a_foreign_message_sent_again_during_an_outage_keeps_the_id_it_was_known_by(
+    aws: AwsContext, settings: Any
+) -> None:
+    use_queues(settings, "sns")
+    order_id = uuid4()
+    pending_order(order_id)
+    publish_foreign(captured(order_id))
+    source = EventSource()
+    [original] = source.receive()
+
+    with database_down("orders"):
+        assert source.invoke([original]) == {"batchItemFailures": []}
+    [copy] = source.receive()
+
+    assert copy["MessageId"] != original["MessageId"]
+    assert copy["MessageAttributes"][EVENT_ID]["StringValue"] == original["MessageId"]
+    assert source.invoke([copy]) == {"batchItemFailures": []}
+    assert status_of(order_id) == OrderStatus.CONFIRMED
+    [record] = InboxRecord.objects.using("orders").all()
+    assert str(record.event_id) == original["MessageId"]
 
 
 def test_records_started_too_close_to_the_timeout_are_given_back_unhandled(
