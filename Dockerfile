@@ -1,10 +1,15 @@
-# One image for every role of the modulith (web, worker, beat, relay, consume, migrate, manage)
-# and any set of modules: what a container does is chosen by its command and its environment.
+# One image for every role of the modulith (web, worker, beat, relay, consume, migrate, manage,
+# and lambda: the same image as an AWS Lambda function) and any set of modules: what a
+# container does is chosen by its command and its environment.
 #
 #   docker build -t modulith .
 #   docker run -p 8000:8000 modulith          # the monolith on embedded defaults
 #   docker run -p 8000:8000 -e MODULITH_LOAD_DEMO_CATALOGUE=1 modulith   # with demo products
 #   docker run modulith worker                # any other role of deploy/entrypoint.sh
+#
+# On AWS Lambda the function's command picks the handler (ImageConfig Command ["lambda", "web"],
+# "consume" or "relay"; deploy/lambda/ holds the stacks). Lambda runs the image as a user of its
+# own on a read-only file system but /tmp: the stacks give every database as a URL.
 #
 # The embedded defaults (DJANGO_DEBUG=1, the development secret key and API key, SQLite files
 # under /app/var, the in-process bus) are for trying the image out. Production sets

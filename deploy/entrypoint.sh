@@ -8,6 +8,9 @@
 #   relay          deliver committed but undelivered events, in a loop
 #   migrate        migrate and exit
 #   manage ARGS    any manage.py command
+#   lambda FN      an AWS Lambda function of the image (ImageConfig Command ["lambda", FN]):
+#                  web, consume or relay (modulith.lambdas), through the runtime interface
+#                  client, which takes the invocations from the Lambda Runtime API
 set -eu
 cd "$(dirname "$0")/.."
 role="${1:-web}"
@@ -38,8 +41,25 @@ case "$role" in
   consume) exec python manage.py consume "$@" ;;
   migrate) exec python manage.py migrate_modules "$@" ;;
   manage) exec python manage.py "$@" ;;
+  lambda)
+    function="${1:-}"
+    case "$function" in
+      web | consume | relay) ;;
+      *)
+        echo "lambda runs one function: use lambda web, lambda consume or lambda relay" >&2
+        exit 64
+        ;;
+    esac
+    if [ -z "${AWS_LAMBDA_RUNTIME_API:-}" ]; then
+      echo "lambda $function runs inside AWS Lambda (which sets AWS_LAMBDA_RUNTIME_API);" \
+        "elsewhere run the web, consume or relay role" >&2
+      exit 64
+    fi
+    export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings}"
+    exec python -m awslambdaric "modulith.lambdas.$function.handler"
+    ;;
   *)
-    echo "unknown role '$role': use web, worker, beat, relay, consume, migrate or manage" >&2
+    echo "unknown role '$role': use web, worker, beat, relay, consume, migrate, manage or lambda" >&2
     exit 64
     ;;
 esac

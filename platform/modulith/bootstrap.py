@@ -15,12 +15,14 @@ from modulith.aws.context import AwsContext
 from modulith.aws.deadletters import QueueDeadLetters
 from modulith.aws.models import HandlingFailure
 from modulith.aws.names import ResourceNames
+from modulith.aws.processor import MessageProcessor
 from modulith.bus.dispatch import Dispatcher
 from modulith.conf import (
     HandlerMode,
     ModulithSettings,
     TransportName,
     affects_settings,
+    on_lambda,
     reload_settings,
 )
 from modulith.contracts import ProviderUnavailable
@@ -129,6 +131,7 @@ def build_runtime(
             kept_with_inbox={HandlingFailure: "last_failed_at"},
         ),
     )
+    _refuse_threads_on_lambda(settings)
     relay.scheduler = EXECUTORS[settings.async_handlers](relay)
     dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
     if uses_queues:
@@ -153,14 +156,25 @@ def queue_consumer(
 ) -> QueueConsumer:
     """The consumer of one running module's queue."""
     return QueueConsumer(
+        messages=message_processor(current, module),
+        # A dependency that is down is probed as often as a route that is.
+        pause=current.relay.outages.backoff,
+        wait_seconds=current.aws.wait_seconds if wait_seconds is None else wait_seconds,
+    )
+
+
+def message_processor(
+    current: Runtime, module: Module, *, deletes: bool = True
+) -> MessageProcessor:
+    """What takes each message of a running module's queue through its handlers; `deletes`
+    False for a Lambda event source mapping, which deletes the messages itself."""
+    return MessageProcessor(
         dispatcher=current.dispatcher,
         module=module,
         sqs=current.aws.sqs,
         queues=current.aws.queues,
         backoff=current.relay.policy,
-        # A dependency that is down is probed as often as a route that is.
-        pause=current.relay.outages.backoff,
-        wait_seconds=current.aws.wait_seconds if wait_seconds is None else wait_seconds,
+        deletes=deletes,
     )
 
 
@@ -239,6 +253,24 @@ def _discovery(settings: ModulithSettings, aws: AwsContext) -> Discovery:
     if settings.discovery == "cloudmap":
         return CloudMapDiscovery(aws.client("servicediscovery"), settings.cloudmap_namespace)
     return StaticDiscovery.parse(settings.service_urls)
+
+
+def _refuse_threads_on_lambda(settings: ModulithSettings) -> None:
+    """A Lambda function is frozen as soon as it answers: a thread would deliver only during
+    some later invocation, if ever. There deliveries after commit run inline (the default on
+    Lambda) and the relay function's schedule sweeps what is left."""
+    if not on_lambda():
+        return
+    if settings.async_handlers == "thread":
+        raise ConfigurationError(
+            "MODULITH_ASYNC_HANDLERS=thread cannot run on Lambda, which freezes a function's "
+            "threads between invocations: use inline (the default on Lambda) or celery"
+        )
+    if settings.embedded_relay:
+        raise ConfigurationError(
+            "MODULITH_EMBEDDED_RELAY=1 cannot run on Lambda, which freezes a function's threads "
+            "between invocations: leave it unset there; the relay function's schedule sweeps"
+        )
 
 
 def settings_changed(*, setting: str, **_: Any) -> None:

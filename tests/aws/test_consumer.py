@@ -26,13 +26,10 @@ from django.db import transaction
 
 from contracts.payments import PaymentCaptured
 from modules.orders.models import Order, OrderStatus
-from modulith.aws.consumer import (
-    DEAD_LETTER_REASON,
-    DEAD_LETTER_SOURCE,
-    ConsumerReport,
-    QueueConsumer,
-)
+from modulith.aws.consumer import QueueConsumer
+from modulith.aws.messages import DEAD_LETTER_REASON, DEAD_LETTER_SOURCE
 from modulith.aws.models import HandlingFailure
+from modulith.aws.processor import ConsumerReport
 from modulith.bootstrap import queue_consumer
 from modulith.bus import Envelope, publish
 from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent

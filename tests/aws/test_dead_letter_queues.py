@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 import pytest
 from django.core.management import call_command
 
-from modulith.aws.consumer import ConsumerReport
 from modulith.aws.deadletters import DeadMessage, QueueDeadLetters
+from modulith.aws.processor import ConsumerReport
 from modulith.deadletters import Replayed
 from modulith.outbox.deadletters import OutboxDeadLetters
 from modulith.runtime import runtime

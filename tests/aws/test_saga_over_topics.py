@@ -18,8 +18,9 @@ from django.core.management import call_command
 from django.test import Client
 
 from modules.inventory.models import Reservation
-from modulith.aws.consumer import DEAD_LETTER_REASON, ConsumerReport
 from modulith.aws.deadletters import DeadMessage, QueueDeadLetters
+from modulith.aws.messages import DEAD_LETTER_REASON
+from modulith.aws.processor import ConsumerReport
 from modulith.outbox.models import InboxRecord, OutboxEvent
 from modulith.runtime import runtime
 from tests.aws.cli import aws_cli

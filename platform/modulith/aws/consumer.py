@@ -5,80 +5,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
-from django.db import close_old_connections, transaction
-from django.db.models import F
+from django.db import close_old_connections
 
-from modulith.aws.messages import message_envelope
-from modulith.aws.models import HandlingFailure
-from modulith.aws.names import QueueDirectory
-from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
-from modulith.bus.envelope import Envelope, MalformedEvent
-from modulith.modules import Module
-from modulith.observability.logs import event_fields, log_context
-from modulith.observability.metrics import CONSUMER_PAUSED, MESSAGES_HANDLED
+from modulith.aws.messages import Message
+from modulith.aws.processor import MAX_VISIBILITY_SECONDS, ConsumerReport, MessageProcessor
+from modulith.bus.dispatch import DependencyUnavailable
+from modulith.observability.metrics import CONSUMER_PAUSED
 from modulith.outbox.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_REASON = "deadLetterReason"
-DEAD_LETTER_SOURCE = "deadLetterSourceQueue"
-DEAD_LETTERED_AT = "deadLetteredAt"
-MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's ceiling
-MAX_MESSAGE_ATTRIBUTES = 10
 # While a consumer is paused, the messages it holds stay hidden this much past the next probe.
 HOLD_MARGIN_SECONDS = 30
 
 
-@dataclass
-class ConsumerReport:
-    handled: int = 0
-    duplicates: int = 0
-    retried: int = 0
-    dead: int = 0
-
-    @property
-    def messages(self) -> int:
-        return self.handled + self.duplicates + self.retried + self.dead
-
-    @property
-    def outcome(self) -> str:
-        """What became of a single message."""
-        return next(
-            name
-            for name, count in (
-                ("handled", self.handled),
-                ("duplicate", self.duplicates),
-                ("retried", self.retried),
-                ("dead", self.dead),
-            )
-            if count
-        )
-
-    def add(self, other: "ConsumerReport") -> None:
-        self.handled += other.handled
-        self.duplicates += other.duplicates
-        self.retried += other.retried
-        self.dead += other.dead
-
-    def __str__(self) -> str:
-        return (
-            f"handled {self.handled}, duplicates {self.duplicates}, "
-            f"retried {self.retried}, dead-lettered {self.dead}"
-        )
-
-
 class QueueConsumer:
-    """Long-polls one module's queue and hands each event to the module's handlers.
-
-    Success deletes the message. A transient failure (an exception in a handler) hides the
-    message for a backoff delay; after MODULITH_MAX_RECEIVES receives the queue's redrive
-    policy moves it to the dead-letter queue. A permanent failure (not an event, data that
-    fails its schema, a type the module does not handle) goes to the dead-letter queue at
-    once, with the reason as a message attribute.
+    """Long-polls one module's queue and takes each message through the module's handlers
+    (`messages`: success deletes it, a failure puts it back with backoff or dead-letters it).
 
     A dependency that is down (the module's database, a provider it calls) is not the
     message's fault: the consumer pauses the queue, holds the messages it has (kept hidden,
@@ -90,19 +34,14 @@ class QueueConsumer:
     def __init__(
         self,
         *,
-        dispatcher: Dispatcher,
-        module: Module,
-        sqs: Any,
-        queues: QueueDirectory,
-        backoff: RetryPolicy,
+        messages: MessageProcessor,
         pause: RetryPolicy,
         wait_seconds: int,
     ) -> None:
-        self.dispatcher = dispatcher
-        self.module = module
-        self.sqs = sqs
-        self.queues = queues
-        self.backoff = backoff
+        self.messages = messages
+        self.module = messages.module
+        self.sqs = messages.sqs
+        self.queues = messages.queues
         self.pause = pause
         self.wait_seconds = wait_seconds
         # Set while messages are in hand: a stopping process waits for this, not for a poll.
@@ -150,7 +89,7 @@ class QueueConsumer:
         """One receive, and the handling of what it brought."""
         return self.handle(self.receive(max_messages), stop or threading.Event())
 
-    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
+    def receive(self, max_messages: int = 10) -> list[Message]:
         response = self.sqs.receive_message(
             QueueUrl=self.queues.url(self.module.name),
             MaxNumberOfMessages=max(1, min(max_messages, 10)),
@@ -164,7 +103,7 @@ class QueueConsumer:
         )
         return list(response.get("Messages", []))
 
-    def handle(self, messages: list[dict[str, Any]], stop: threading.Event) -> ConsumerReport:
+    def handle(self, messages: list[Message], stop: threading.Event) -> ConsumerReport:
         report = ConsumerReport()
         try:
             held, reason = self._handle_in_order(messages, report, stop)
@@ -177,15 +116,15 @@ class QueueConsumer:
         return report
 
     def _handle_in_order(
-        self, messages: list[dict[str, Any]], report: ConsumerReport, stop: threading.Event
-    ) -> tuple[list[dict[str, Any]], str]:
+        self, messages: list[Message], report: ConsumerReport, stop: threading.Event
+    ) -> tuple[list[Message], str]:
         """Handles the messages in turn until one finds a dependency down, or the consumer is
         told to stop; returns the messages not handled (and why, for a dependency)."""
         for index, message in enumerate(messages):
             if stop.is_set():  # the message in hand is finished; the rest are given back
                 return messages[index:], ""
             try:
-                report.add(self.process(message))
+                report.add(self.messages.process(message))
             except DependencyUnavailable as unavailable:
                 return messages[index:], str(unavailable)
             except Exception:  # e.g. SQS refused a delete: the others still get handled
@@ -198,11 +137,11 @@ class QueueConsumer:
 
     def _wait_out(
         self,
-        held: list[dict[str, Any]],
+        held: list[Message],
         reason: str,
         report: ConsumerReport,
         stop: threading.Event,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Message]:
         """Pauses the queue while a dependency is down: the held messages stay hidden, and the
         first of them probes after each backoff. Returns once all are handled, or on stop with
         those still held."""
@@ -238,7 +177,7 @@ class QueueConsumer:
         )
         return []
 
-    def _set_visibility(self, messages: list[dict[str, Any]], seconds: int) -> None:
+    def _set_visibility(self, messages: list[Message], seconds: int) -> None:
         try:
             self.sqs.change_message_visibility_batch(
                 QueueUrl=self.queues.url(self.module.name),
@@ -253,105 +192,3 @@ class QueueConsumer:
             )
         except Exception as error:  # SQS may be down too: at worst a message is handled twice
             log.warning("%s could not hold its messages: %s", self.module.name, error)
-
-    def process(self, message: dict[str, Any]) -> ConsumerReport:
-        """Handles one message; raises DependencyUnavailable (the message untouched) when
-        something the handlers need is down."""
-        with log_context(module=self.module.name):
-            report = self._process(message)
-        MESSAGES_HANDLED.labels(self.module.name, report.outcome).inc()
-        return report
-
-    def _process(self, message: dict[str, Any]) -> ConsumerReport:
-        envelope: Envelope | None = None
-        try:
-            envelope = message_envelope(message)
-            first_time = self.dispatcher.handle(envelope, self.module)
-        except (MalformedEvent, PermanentFailure) as failure:
-            self.dead_letter(message, str(failure))
-            return ConsumerReport(dead=1)
-        except DependencyUnavailable:
-            raise
-        except Exception as error:
-            self._retry_later(message, envelope, error)
-            return ConsumerReport(retried=1)
-        self._delete(message)
-        return ConsumerReport(handled=1) if first_time else ConsumerReport(duplicates=1)
-
-    def dead_letter(self, message: dict[str, Any], reason: str) -> None:
-        """Moves the message to the dead-letter queue with its reason: sent before it is
-        deleted, so a crash in between duplicates it rather than losing it."""
-        log.error("%s dead-letters message %s: %s", self.module.name, message["MessageId"], reason)
-        # SQS allows 10 attributes a message: keep room for the three we add.
-        kept = [
-            (key, value)
-            for key, value in message.get("MessageAttributes", {}).items()
-            if value.get("DataType") == "String"
-        ][: MAX_MESSAGE_ATTRIBUTES - 3]
-        attributes = dict(kept)
-        attributes |= {
-            DEAD_LETTER_REASON: _string(reason[:1000]),
-            DEAD_LETTER_SOURCE: _string(self.queues.names.queue(self.module.name)),
-            DEAD_LETTERED_AT: _string(datetime.now(UTC).isoformat()),
-        }
-        self.sqs.send_message(
-            QueueUrl=self.queues.dead_letter_url(self.module.name),
-            MessageBody=message["Body"],
-            MessageAttributes=attributes,
-        )
-        self._delete(message)
-
-    def _retry_later(
-        self, message: dict[str, Any], envelope: Envelope | None, error: Exception
-    ) -> None:
-        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        fields = (
-            event_fields(
-                module=self.module.name,
-                event_id=envelope.event_id,
-                event_name=envelope.event_name,
-                data=envelope.data,
-                traceparent=envelope.traceparent,
-            )
-            if envelope
-            else {}
-        )
-        log.warning(
-            "%s failed on message %s (receive %d): %s",
-            self.module.name,
-            message["MessageId"],
-            receives,
-            error,
-            extra=fields,
-        )
-        if envelope is not None:
-            self._remember_failure(envelope, f"{type(error).__name__}: {error}")
-        delay = self.backoff.delay(receives).total_seconds()
-        self.sqs.change_message_visibility(
-            QueueUrl=self.queues.url(self.module.name),
-            ReceiptHandle=message["ReceiptHandle"],
-            VisibilityTimeout=min(MAX_VISIBILITY_SECONDS, max(0, round(delay))),
-        )
-
-    def _remember_failure(self, envelope: Envelope, error: str) -> None:
-        try:
-            with transaction.atomic(using=self.module.database):
-                failure, _ = HandlingFailure.objects.using(self.module.database).get_or_create(
-                    event_id=envelope.event_id,
-                    subscriber=self.module.name,
-                    defaults={"event_name": envelope.event_name, "last_error": error},
-                )
-                HandlingFailure.objects.using(self.module.database).filter(pk=failure.pk).update(
-                    attempts=F("attempts") + 1, last_error=error[:4000]
-                )
-        except Exception:  # the database may be what failed: the message is retried anyway
-            log.exception("could not record the failure of %s", envelope.event_id)
-
-    def _delete(self, message: dict[str, Any]) -> None:
-        self.sqs.delete_message(
-            QueueUrl=self.queues.url(self.module.name), ReceiptHandle=message["ReceiptHandle"]
-        )
-
-
-def _string(value: str) -> dict[str, str]:
-    return {"DataType": "String", "StringValue": value}

@@ -7,9 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from modulith.aws.consumer import DEAD_LETTER_REASON, DEAD_LETTER_SOURCE, DEAD_LETTERED_AT
 from modulith.aws.context import AwsContext
-from modulith.aws.messages import EVENT_ID, EVENT_NAME
+from modulith.aws.messages import (
+    DEAD_LETTER_REASON,
+    DEAD_LETTER_SOURCE,
+    DEAD_LETTERED_AT,
+    EVENT_ID,
+    EVENT_NAME,
+)
 from modulith.aws.models import HandlingFailure
 from modulith.deadletters import DeadLetterEntry, Replayed
 from modulith.modules import Module

@@ -1,5 +1,6 @@
-"""An event as an SQS or SNS message: the attributes it carries beside its body, and the
-envelope read back from a message received from a queue.
+"""An event as an SQS or SNS message: the attributes it carries beside its body (those we
+publish it with, and those a dead-lettered or held message gains), and the envelope read back
+from a message received from a queue.
 
 Our events' body is the wire JSON whichever way they came: straight to SQS, through
 EventBridge, or through SNS with raw message delivery (which keeps the message attributes
@@ -24,6 +25,14 @@ SOURCE = "source"
 TRACEPARENT = "traceparent"
 # The source of a foreign message that names none.
 FOREIGN_SOURCE = "sns"
+# What a message moved to its dead-letter queue carries besides.
+DEAD_LETTER_REASON = "deadLetterReason"
+DEAD_LETTER_SOURCE = "deadLetterSourceQueue"
+DEAD_LETTERED_AT = "deadLetteredAt"
+# How many times a message was sent again because what its handlers need was down.
+HOLDS = "modulithHolds"
+
+Message = dict[str, Any]  # as ReceiveMessage returns it
 
 
 def message_attributes(envelope: Envelope) -> dict[str, Any]:
@@ -36,10 +45,14 @@ def message_attributes(envelope: Envelope) -> dict[str, Any]:
     }
     if envelope.traceparent:
         attributes[TRACEPARENT] = envelope.traceparent
-    return {key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()}
+    return {key: string_attribute(value) for key, value in attributes.items()}
 
 
-def message_envelope(message: dict[str, Any]) -> Envelope:
+def string_attribute(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def message_envelope(message: Message) -> Envelope:
     """The event a received SQS message carries, with the trace it came in (the body's, else
     the traceparent attribute's, else the X-Ray header's). Raises MalformedEvent."""
     attributes = message.get("MessageAttributes", {})
@@ -62,7 +75,7 @@ def message_envelope(message: dict[str, Any]) -> Envelope:
 
 
 def _foreign_wire(
-    message: dict[str, Any], attributes: dict[str, Any], event_name: str, data: dict[str, Any]
+    message: Message, attributes: dict[str, Any], event_name: str, data: dict[str, Any]
 ) -> dict[str, Any]:
     """A foreign message in the shape of a foreign EventBridge event: a flat `detail`."""
     event_id = _attribute(attributes, EVENT_ID)

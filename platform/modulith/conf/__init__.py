@@ -1,7 +1,7 @@
 """Configuration: what a project's settings module calls (the deployment, the middleware, the
 logging, values from the environment), and the framework's own settings object."""
 
-from modulith.conf.deployment import Deployment, deployment, running_modules
+from modulith.conf.deployment import Deployment, deployment, on_lambda, running_modules
 from modulith.conf.environment import (
     env_bool,
     env_duration,
@@ -41,6 +41,7 @@ __all__ = [
     "logging_config",
     "middleware",
     "modulith_settings",
+    "on_lambda",
     "parse_duration",
     "refuse_development_key",
     "reload_settings",

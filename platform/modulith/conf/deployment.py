@@ -17,6 +17,12 @@ from modulith.modules import Topology
 CACHE_TABLE_ENTRIES = 100_000
 
 
+def on_lambda(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this process is a Lambda function's (the runtime sets AWS_LAMBDA_FUNCTION_NAME):
+    frozen between invocations, so it runs no background thread."""
+    return bool(environ.get("AWS_LAMBDA_FUNCTION_NAME", "").strip())
+
+
 def running_modules(environ: Mapping[str, str] = os.environ) -> list[str] | None:
     """The module names in MODULITH_MODULES, or None for all of them (`*` or unset)."""
     names = env_list("MODULITH_MODULES", environ)
@@ -61,6 +67,10 @@ def database(variable: str, default_file: Path, environ: Mapping[str, str]) -> d
         config = parse_database_url(url, conn_max_age=60)
     except ValueError as error:
         raise ConfigurationError(f"{variable} is not a database URL: {error}") from None
+    # A Lambda function is frozen between invocations, for minutes at a time: a connection kept
+    # meanwhile (CONN_MAX_AGE) may have been closed by the server or a proxy. Checked before
+    # its first use in each invocation, and replaced when broken.
+    config["CONN_HEALTH_CHECKS"] = on_lambda(environ)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers and one writer work at once; the timeout waits out a busy writer.
         config["OPTIONS"] = {

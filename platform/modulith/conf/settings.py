@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from django.conf import settings as django_settings
 
-from modulith.conf.deployment import running_modules
+from modulith.conf.deployment import on_lambda, running_modules
 from modulith.conf.values import ABSENT, given, parse
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
@@ -46,6 +46,7 @@ class ModulithSettings:
 
     # The event bus.
     transport: TransportName = "inprocess"
+    # By default inline on Lambda, which freezes a function's threads: see async_handlers_default.
     async_handlers: HandlerMode = "thread"
     max_attempts: int = setting(5, minimum=1)
     retry_base_seconds: float = setting(1.0, minimum=0)
@@ -56,7 +57,8 @@ class ModulithSettings:
     route_probe_max_seconds: float = setting(30.0, minimum=0.01)
     outbox_retention: timedelta = timedelta(days=7)
     inbox_retention: timedelta = timedelta(days=14)
-    # By default on unless Celery has a broker (then beat sweeps): see embedded_relay_default.
+    # By default on unless Celery has a broker (then beat sweeps) or this is a Lambda function
+    # (its relay function's schedule sweeps): see embedded_relay_default.
     embedded_relay: bool = True
 
     # The public API.
@@ -112,11 +114,17 @@ def topology_default(project: object, environ: Mapping[str, str]) -> Topology:
     return Topology.load(manifests, running_modules(environ))
 
 
+def async_handlers_default(project: object, environ: Mapping[str, str]) -> HandlerMode:
+    """On Lambda, deliveries after commit run before the response: a function is frozen as
+    soon as it answers, and a thread would deliver only in some later invocation, if ever."""
+    return "inline" if on_lambda(environ) else "thread"
+
+
 def embedded_relay_default(project: object, environ: Mapping[str, str]) -> bool:
     """Without a Celery broker (none, or memory://: tasks run eagerly) no beat sweeps the
-    outboxes, so the web process does."""
+    outboxes, so the web process does; on Lambda, the relay function's schedule does."""
     broker = getattr(project, "CELERY_BROKER_URL", "") or ""
-    return broker in {"", "memory://"}
+    return broker in {"", "memory://"} and not on_lambda(environ)
 
 
 def otel_default(project: object, environ: Mapping[str, str]) -> bool:
@@ -127,6 +135,7 @@ def otel_default(project: object, environ: Mapping[str, str]) -> bool:
 
 DERIVED: dict[str, Callable[[object, Mapping[str, str]], Any]] = {
     "topology": topology_default,
+    "async_handlers": async_handlers_default,
     "embedded_relay": embedded_relay_default,
     "otel": otel_default,
 }

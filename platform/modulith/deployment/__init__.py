@@ -11,13 +11,23 @@ own service of the one image.
 - `k8s/<module>/*.yaml`: the module service on Kubernetes (EKS): a ServiceAccount for IRSA, a
   ConfigMap, Deployments of its web and consumer roles, a migration Job, a Service, and an
   Ingress with the front door's rules for the AWS Load Balancer Controller; `k8s/README.md`
-  names their Secrets, placeholders and the steps of a release.
+  names their Secrets, placeholders and the steps of a release;
+- `lambda/<module>.json`: a CloudFormation stack of the module on AWS Lambda (its web,
+  consume and relay functions from the image, the SQS event source with partial batch
+  responses, the relay's schedule, HTTP API routes or an ALB target group, a least-privilege
+  role per function); `lambda/README.md` names its parameters.
 
 Only the topology and the options go in: nothing here knows the shop.
 """
 
-from modulith.deployment.files import deployment_files
+from modulith.deployment.files import FORMATS, deployment_files
 from modulith.deployment.nginx import front_door_routes, standalone_nginx_conf
 from modulith.deployment.options import DeploymentOptions
 
-__all__ = ["DeploymentOptions", "deployment_files", "front_door_routes", "standalone_nginx_conf"]
+__all__ = [
+    "FORMATS",
+    "DeploymentOptions",
+    "deployment_files",
+    "front_door_routes",
+    "standalone_nginx_conf",
+]

@@ -7,16 +7,21 @@ from modulith.deployment.compose import compose_file
 from modulith.deployment.ecs import task_definition
 from modulith.deployment.ecs_readme import ecs_readme
 from modulith.deployment.k8s import k8s_files
+from modulith.deployment.lambda_readme import lambda_readme
+from modulith.deployment.lambda_stack import lambda_template
 from modulith.deployment.nginx import front_door_routes
 from modulith.deployment.options import DeploymentOptions
 from modulith.deployment.service import GENERATED
 from modulith.modules import Topology
 
+# Every format, in the order `manage.py deployment --format all` writes them.
+FORMATS = ("compose", "ecs", "k8s", "lambda")
+
 
 def deployment_files(
     topology: Topology,
     options: DeploymentOptions,
-    formats: Iterable[str] = ("compose", "ecs", "k8s"),
+    formats: Iterable[str] = FORMATS,
 ) -> dict[str, str]:
     """Relative path -> content of every file of the chosen formats."""
     files: dict[str, str] = {}
@@ -27,6 +32,8 @@ def deployment_files(
         files.update(_ecs_files(topology, options))
     if "k8s" in formats:
         files.update(k8s_files(topology, options))
+    if "lambda" in formats:
+        files.update(_lambda_files(topology, options))
     return files
 
 
@@ -42,3 +49,11 @@ def _ecs_files(topology: Topology, options: DeploymentOptions) -> dict[str, str]
         for m in topology.modules
     }
     return {**definitions, "ecs/README.md": ecs_readme(topology, definitions.values())}
+
+
+def _lambda_files(topology: Topology, options: DeploymentOptions) -> dict[str, str]:
+    templates = {
+        f"lambda/{m.name}.json": json.dumps(lambda_template(topology, m, options), indent=2) + "\n"
+        for m in topology.modules
+    }
+    return {**templates, "lambda/README.md": lambda_readme(topology)}

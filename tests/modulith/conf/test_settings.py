@@ -135,6 +135,15 @@ def test_the_embedded_relay_is_off_by_default_when_celery_has_a_broker() -> None
     assert load(CELERY_BROKER_URL="redis://x", MODULITH_EMBEDDED_RELAY=True).embedded_relay
 
 
+def test_on_lambda_deliveries_default_to_inline_and_the_embedded_relay_to_off() -> None:
+    on_lambda = {"AWS_LAMBDA_FUNCTION_NAME": "modulith-orders-web"}
+
+    assert (load(on_lambda).async_handlers, load(on_lambda).embedded_relay) == ("inline", False)
+    assert load(on_lambda | {"MODULITH_ASYNC_HANDLERS": "celery"}).async_handlers == "celery"
+    assert load(on_lambda, MODULITH_EMBEDDED_RELAY=True).embedded_relay is True  # refused later
+    assert (load().async_handlers, load().embedded_relay) == ("thread", True)
+
+
 def test_spans_are_on_by_default_when_opentelemetry_is_asked_for_an_exporter() -> None:
     assert load({"OTEL_TRACES_EXPORTER": "console"}).otel is True
     assert load({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}).otel is True

@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith.aws.consumer import ConsumerReport, QueueConsumer
+from modulith.aws.consumer import QueueConsumer
+from modulith.aws.processor import ConsumerReport
 from modulith.bootstrap import queue_consumer
 from modulith.runtime import runtime
 

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith.deployment import DeploymentOptions, deployment_files
+from modulith.deployment import FORMATS, DeploymentOptions, deployment_files
 from modulith.runtime import runtime
 
 DEFAULTS = DeploymentOptions()
@@ -13,12 +13,13 @@ class Command(BaseCommand):
     help = (
         "Writes the deployment files of the split topology from the module manifests: "
         "compose.yaml with the front door's nginx.conf, an ECS/Fargate task definition "
-        "template per module service (ecs/<module>.json), and its Kubernetes manifests "
-        "(k8s/<module>/). --check only compares."
+        "template per module service (ecs/<module>.json), its Kubernetes manifests "
+        "(k8s/<module>/), and a CloudFormation template of each module on AWS Lambda "
+        "(lambda/<module>.json). --check only compares."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--format", choices=["compose", "ecs", "k8s", "all"], default="all")
+        parser.add_argument("--format", choices=[*FORMATS, "all"], default="all")
         parser.add_argument("--out", default="deploy", help="directory (default: deploy)")
         parser.add_argument(
             "--check", action="store_true", help="fail if the files there differ, write nothing"
@@ -30,7 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--queue-prefix", default=DEFAULTS.queue_prefix)
         parser.add_argument("--event-bus", default=DEFAULTS.event_bus)
         parser.add_argument("--cpu", type=int, default=DEFAULTS.cpu, help="Fargate CPU units")
-        parser.add_argument("--memory", type=int, default=DEFAULTS.memory, help="Fargate MiB")
+        parser.add_argument(
+            "--memory", type=int, default=DEFAULTS.memory, help="Fargate and Lambda MiB"
+        )
 
     def handle(self, *args: Any, format: str, out: str, check: bool, **options: Any) -> None:
         chosen = DeploymentOptions(
@@ -41,7 +44,7 @@ class Command(BaseCommand):
             cpu=options["cpu"],
             memory=options["memory"],
         )
-        formats = ("compose", "ecs", "k8s") if format == "all" else (format,)
+        formats = FORMATS if format == "all" else (format,)
         files = deployment_files(runtime().topology, chosen, formats)
         directory = Path(out)
         if check:

@@ -1,0 +1,244 @@
+"""One message of a module's queue, from its body to its outcome: handled (or a duplicate),
+put back for a later receive, or dead-lettered with its reason. The long-polling consumer and
+the Lambda function that consumes the queue both take every message through here."""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from modulith.aws.messages import (
+    DEAD_LETTER_REASON,
+    DEAD_LETTER_SOURCE,
+    DEAD_LETTERED_AT,
+    EVENT_ID,
+    HOLDS,
+    Message,
+    message_envelope,
+    string_attribute,
+)
+from modulith.aws.models import HandlingFailure
+from modulith.aws.names import QueueDirectory
+from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
+from modulith.bus.envelope import Envelope, MalformedEvent
+from modulith.modules import Module
+from modulith.observability.logs import event_fields, log_context
+from modulith.observability.metrics import MESSAGES_HANDLED
+from modulith.outbox.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's ceiling
+MAX_DELAY_SECONDS = 15 * 60  # SQS's ceiling on DelaySeconds
+MAX_MESSAGE_ATTRIBUTES = 10
+
+
+@dataclass
+class ConsumerReport:
+    handled: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    @property
+    def messages(self) -> int:
+        return self.handled + self.duplicates + self.retried + self.dead
+
+    @property
+    def outcome(self) -> str:
+        """What became of a single message."""
+        return next(
+            name
+            for name, count in (
+                ("handled", self.handled),
+                ("duplicate", self.duplicates),
+                ("retried", self.retried),
+                ("dead", self.dead),
+            )
+            if count
+        )
+
+    def add(self, other: "ConsumerReport") -> None:
+        self.handled += other.handled
+        self.duplicates += other.duplicates
+        self.retried += other.retried
+        self.dead += other.dead
+
+    def __str__(self) -> str:
+        return (
+            f"handled {self.handled}, duplicates {self.duplicates}, "
+            f"retried {self.retried}, dead-lettered {self.dead}"
+        )
+
+
+class MessageProcessor:
+    """Hands one message of a module's queue to the module's handlers (through the inbox, in
+    the trace it carries) and settles it.
+
+    A transient failure (an exception in a handler) is recorded (HandlingFailure) and hides the
+    message for a backoff delay; after MODULITH_MAX_RECEIVES receives the queue's redrive
+    policy moves it to the dead-letter queue. A permanent failure (not an event, data that
+    fails its schema, a type the module does not handle) goes to the dead-letter queue at once,
+    with the reason as a message attribute. A dependency that is down raises
+    DependencyUnavailable and leaves the message untouched: the caller holds it.
+
+    `deletes`: whether it deletes the messages it is done with (handled, duplicates, dead-
+    lettered). A Lambda event source mapping deletes them itself: those its function does not
+    report as failed.
+    """
+
+    def __init__(
+        self,
+        *,
+        dispatcher: Dispatcher,
+        module: Module,
+        sqs: Any,
+        queues: QueueDirectory,
+        backoff: RetryPolicy,
+        deletes: bool = True,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.module = module
+        self.sqs = sqs
+        self.queues = queues
+        self.backoff = backoff
+        self.deletes = deletes
+
+    def process(self, message: Message) -> ConsumerReport:
+        """Handles one message; raises DependencyUnavailable (the message untouched) when
+        something the handlers need is down."""
+        with log_context(module=self.module.name):
+            report = self._process(message)
+        MESSAGES_HANDLED.labels(self.module.name, report.outcome).inc()
+        return report
+
+    def _process(self, message: Message) -> ConsumerReport:
+        envelope: Envelope | None = None
+        try:
+            envelope = message_envelope(message)
+            first_time = self.dispatcher.handle(envelope, self.module)
+        except (MalformedEvent, PermanentFailure) as failure:
+            self.dead_letter(message, str(failure))
+            return ConsumerReport(dead=1)
+        except DependencyUnavailable:
+            raise
+        except Exception as error:
+            self._retry_later(message, envelope, error)
+            return ConsumerReport(retried=1)
+        self._done(message)
+        return ConsumerReport(handled=1) if first_time else ConsumerReport(duplicates=1)
+
+    def dead_letter(self, message: Message, reason: str) -> None:
+        """Moves the message to the dead-letter queue with its reason: sent before it is
+        deleted, so a crash in between duplicates it rather than losing it."""
+        log.error("%s dead-letters message %s: %s", self.module.name, message["MessageId"], reason)
+        attributes = _kept_attributes(message, room_for=3)
+        attributes |= {
+            DEAD_LETTER_REASON: string_attribute(reason[:1000]),
+            DEAD_LETTER_SOURCE: string_attribute(self.queues.names.queue(self.module.name)),
+            DEAD_LETTERED_AT: string_attribute(datetime.now(UTC).isoformat()),
+        }
+        self.sqs.send_message(
+            QueueUrl=self.queues.dead_letter_url(self.module.name),
+            MessageBody=message["Body"],
+            MessageAttributes=attributes,
+        )
+        self._done(message)
+
+    def send_again(self, message: Message, pause: RetryPolicy) -> None:
+        """Holds a message while a dependency is down, for a consumer that cannot wait the
+        outage out (a Lambda function): the message is sent again as a new one, delayed by
+        the pause's backoff, so its receive count starts afresh and the outage uses up none of
+        its receives. Sent before the original is deleted: a crash in between duplicates it,
+        which the inbox absorbs."""
+        holds = int(message.get("MessageAttributes", {}).get(HOLDS, {}).get("StringValue", "0"))
+        delay = pause.delay(holds + 1).total_seconds()
+        attributes = _kept_attributes(message, room_for=2) | _event_id_attribute(message)
+        attributes[HOLDS] = _number(holds + 1)
+        options: dict[str, Any] = {}
+        if header := message.get("Attributes", {}).get("AWSTraceHeader"):
+            options["MessageSystemAttributes"] = {"AWSTraceHeader": string_attribute(header)}
+        self.sqs.send_message(
+            QueueUrl=self.queues.url(self.module.name),
+            MessageBody=message["Body"],
+            MessageAttributes=attributes,
+            DelaySeconds=min(MAX_DELAY_SECONDS, max(0, round(delay))),
+            **options,
+        )
+        self._done(message)
+
+    def _retry_later(self, message: Message, envelope: Envelope | None, error: Exception) -> None:
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        fields = (
+            event_fields(
+                module=self.module.name,
+                event_id=envelope.event_id,
+                event_name=envelope.event_name,
+                data=envelope.data,
+                traceparent=envelope.traceparent,
+            )
+            if envelope
+            else {}
+        )
+        log.warning(
+            "%s failed on message %s (receive %d): %s",
+            self.module.name,
+            message["MessageId"],
+            receives,
+            error,
+            extra=fields,
+        )
+        if envelope is not None:
+            self._remember_failure(envelope, f"{type(error).__name__}: {error}")
+        delay = self.backoff.delay(receives).total_seconds()
+        self.sqs.change_message_visibility(
+            QueueUrl=self.queues.url(self.module.name),
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=min(MAX_VISIBILITY_SECONDS, max(0, round(delay))),
+        )
+
+    def _remember_failure(self, envelope: Envelope, error: str) -> None:
+        try:
+            with transaction.atomic(using=self.module.database):
+                failure, _ = HandlingFailure.objects.using(self.module.database).get_or_create(
+                    event_id=envelope.event_id,
+                    subscriber=self.module.name,
+                    defaults={"event_name": envelope.event_name, "last_error": error},
+                )
+                HandlingFailure.objects.using(self.module.database).filter(pk=failure.pk).update(
+                    attempts=F("attempts") + 1, last_error=error[:4000]
+                )
+        except Exception:  # the database may be what failed: the message is retried anyway
+            log.exception("could not record the failure of %s", envelope.event_id)
+
+    def _done(self, message: Message) -> None:
+        if self.deletes:
+            self.sqs.delete_message(
+                QueueUrl=self.queues.url(self.module.name), ReceiptHandle=message["ReceiptHandle"]
+            )
+
+
+def _kept_attributes(message: Message, *, room_for: int) -> dict[str, Any]:
+    """The message's string attributes, leaving room for `room_for` more within SQS's 10."""
+    kept = [
+        (key, value)
+        for key, value in message.get("MessageAttributes", {}).items()
+        if value.get("DataType") == "String"
+    ]
+    return dict(kept[: MAX_MESSAGE_ATTRIBUTES - room_for])
+
+
+def _event_id_attribute(message: Message) -> dict[str, Any]:
+    """The event's id as an attribute, for a copy of the message: a foreign message that names
+    no id is known by its message id, which a copy, a new message, would not share."""
+    try:
+        return {EVENT_ID: string_attribute(str(message_envelope(message).event_id))}
+    except MalformedEvent:  # dead-lettered with its reason when it comes back
+        return {}
+
+
+def _number(value: int) -> dict[str, str]:
+    return {"DataType": "Number", "StringValue": str(value)}

@@ -1,0 +1,395 @@
+"""A module's Lambda shape as a CloudFormation template (`lambda/<module>.json`): the image's
+three functions (web, consume, relay), the SQS event source with partial batch responses,
+the relay's schedule, and the HTTP API routes of the module as the front door (and, when a
+listener is given, an ALB target group), each function with a role of its own.
+
+The queues, the dead-letter queues and the bus are the topology's (`manage.py provision`, or
+`manage.py topology --format cloudformation`); this template refers to them by name."""
+
+from typing import Any
+
+from modulith.aws.names import ResourceNames
+from modulith.deployment.lambda_iam import function_statements, queue_arn, queue_statements, role
+from modulith.deployment.options import DeploymentOptions
+from modulith.deployment.service import SECRET, bus_names, module_environment
+from modulith.extraction import database_variable
+from modulith.modules import Module, Topology
+
+# API Gateway waits at most 30 s for an integration.
+WEB_TIMEOUT_SECONDS = 29
+# Below the queues' visibility timeout (MODULITH_VISIBILITY_TIMEOUT, 30 s), as Lambda requires
+# of an SQS event source: a batch still in hand never becomes visible to another receive.
+CONSUME_TIMEOUT_SECONDS = 25
+# The relay sweeps for all but a claim's time of this, once a minute.
+RELAY_TIMEOUT_SECONDS = 60
+RELAY_SCHEDULE = "rate(1 minute)"
+LOG_RETENTION_DAYS = 30
+OWN_API = "CreateHttpApi"
+BEHIND_ALB = "BehindAlb"
+
+
+def lambda_template(
+    topology: Topology, module: Module, options: DeploymentOptions
+) -> dict[str, Any]:
+    names = ResourceNames(prefix=options.queue_prefix, bus=options.event_bus)
+    env, secrets, providers = _environment(topology, module, options)
+    secret_arns = [{"Ref": parameter} for parameter in secrets.values()]
+    roles = ["web"] if module.api or module.provides else []
+    roles += ["consume"] if module.handles else []
+    roles += ["relay"]
+    resources: dict[str, Any] = {}
+    for name in roles:
+        statements = function_statements(
+            topology,
+            module,
+            names,
+            transport=options.transport,
+            log_group=f"{_logical(name)}LogGroup",
+            secrets=secret_arns,
+        )
+        if name == "consume":
+            statements += queue_statements(module, names)
+        resources |= _function(module, options, name, env, statements)
+    if module.handles:
+        resources |= _event_source(module, names)
+    resources |= _schedule()
+    if "web" in roles:
+        resources |= _http_api(module, options) | _alb_target(module, options)
+    template: dict[str, Any] = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": (
+            f"The {module.name} module on AWS Lambda: {', '.join(roles)} functions of the one "
+            "image, generated from the module manifests"
+        ),
+        "Parameters": _parameters(module, secrets, providers, with_web="web" in roles),
+    }
+    if "web" in roles:
+        template["Conditions"] = {
+            OWN_API: {"Fn::Equals": [{"Ref": "HttpApiId"}, ""]},
+            BEHIND_ALB: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlbListenerArn"}, ""]}]},
+        }
+    return template | {"Resources": resources, "Outputs": _outputs(roles)}
+
+
+def _environment(
+    topology: Topology, module: Module, options: DeploymentOptions
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The functions' variables; the parameters naming the secrets the functions read at their
+    cold start (`<NAME>_SECRET_ARN`, see modulith.lambdas.environment), by variable; and the
+    modules whose services they call."""
+    urls = {m.name: f"${{{_logical(m.name)}ServiceUrl}}" for m in topology.modules}
+    plain = module_environment(topology, module, options, urls)
+    secrets = {
+        "DATABASE_URL": "DjangoDatabaseUrlSecretArn",
+        database_variable(module.name): f"{_logical(module.name)}DatabaseUrlSecretArn",
+        "DJANGO_SECRET_KEY": "DjangoSecretKeySecretArn",
+        "MODULITH_API_KEYS": "ApiKeysSecretArn",
+    }
+    if plain.pop(SECRET, None) is not None:
+        secrets[SECRET] = "InternalSecretArn"
+    plain.pop(database_variable(module.name))
+    env: dict[str, Any] = {
+        **plain,
+        **bus_names(options),
+        "DJANGO_DEBUG": "0",
+        # The HTTP API's own host name, and whatever else the parameter adds.
+        "DJANGO_ALLOWED_HOSTS": {
+            "Fn::Sub": ".execute-api.${AWS::Region}.amazonaws.com,${AllowedHosts}"
+        },
+        **{f"{name}_SECRET_ARN": {"Ref": parameter} for name, parameter in secrets.items()},
+    }
+    providers = [
+        pair.split("=", 1)[0] for pair in plain.get("MODULITH_SERVICE_URLS", "").split(",")
+    ]
+    if "MODULITH_SERVICE_URLS" in env:
+        env["MODULITH_SERVICE_URLS"] = {"Fn::Sub": env["MODULITH_SERVICE_URLS"]}
+    return dict(sorted(env.items())), secrets, [name for name in providers if name]
+
+
+def _function(
+    module: Module,
+    options: DeploymentOptions,
+    name: str,
+    env: dict[str, Any],
+    statements: list[dict[str, Any]],
+) -> dict[str, Any]:
+    logical = _logical(name)
+    function_name = f"{options.queue_prefix}-{module.name}-{name}"
+    timeout = {
+        "web": WEB_TIMEOUT_SECONDS,
+        "consume": CONSUME_TIMEOUT_SECONDS,
+        "relay": RELAY_TIMEOUT_SECONDS,
+    }[name]
+    return {
+        f"{logical}LogGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": f"/aws/lambda/{function_name}",
+                "RetentionInDays": LOG_RETENTION_DAYS,
+            },
+        },
+        f"{logical}Role": role(f"{options.queue_prefix}-{module.name}-{name}", statements),
+        f"{logical}Function": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "FunctionName": function_name,
+                "PackageType": "Image",
+                "Code": {"ImageUri": {"Ref": "ImageUri"}},
+                "ImageConfig": {"Command": ["lambda", name]},
+                "Architectures": ["x86_64"],
+                "MemorySize": options.memory,
+                "Timeout": timeout,
+                "Role": {"Fn::GetAtt": [f"{logical}Role", "Arn"]},
+                "Environment": {"Variables": env},
+                "VpcConfig": {
+                    "SubnetIds": {"Ref": "SubnetIds"},
+                    "SecurityGroupIds": {"Ref": "SecurityGroupIds"},
+                },
+                "LoggingConfig": {"LogGroup": {"Ref": f"{logical}LogGroup"}},
+            },
+        },
+    }
+
+
+def _event_source(module: Module, names: ResourceNames) -> dict[str, Any]:
+    return {
+        "ConsumeEventSource": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": queue_arn(names.queue(module.name)),
+                "FunctionName": {"Ref": "ConsumeFunction"},
+                "BatchSize": 10,
+                # The function names the records that failed; the others are deleted.
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                # Consumers at once, and so database connections at once, at most.
+                "ScalingConfig": {"MaximumConcurrency": {"Ref": "ConsumerConcurrency"}},
+            },
+        }
+    }
+
+
+def _schedule() -> dict[str, Any]:
+    return {
+        "RelaySchedule": {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "ScheduleExpression": RELAY_SCHEDULE,
+                "State": "ENABLED",
+                "Targets": [{"Id": "relay", "Arn": {"Fn::GetAtt": ["RelayFunction", "Arn"]}}],
+            },
+        },
+        "RelaySchedulePermission": {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Ref": "RelayFunction"},
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": ["RelaySchedule", "Arn"]},
+            },
+        },
+    }
+
+
+def _http_api(module: Module, options: DeploymentOptions) -> dict[str, Any]:
+    """The module's routes on an HTTP API: this stack's own, or the shop's one front door when
+    HttpApiId names it. `/api/<module>` is public; `/internal/<module>/` carries the signed
+    calls of the services that use the module's query port (refused unsigned)."""
+    api_id = {"Fn::If": [OWN_API, {"Ref": "HttpApi"}, {"Ref": "HttpApiId"}]}
+    paths = [f"/api/{module.name}", f"/api/{module.name}/{{proxy+}}"] if module.api else []
+    paths += [f"/internal/{module.name}/{{proxy+}}"] if module.provides else []
+    routes = {
+        f"{_route_name(path)}Route": {
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {
+                "ApiId": api_id,
+                "RouteKey": f"ANY {path}",
+                "Target": {"Fn::Sub": "integrations/${WebIntegration}"},
+            },
+        }
+        for path in paths
+    }
+    return {
+        "HttpApi": {
+            "Type": "AWS::ApiGatewayV2::Api",
+            "Condition": OWN_API,
+            "Properties": {"Name": f"{options.queue_prefix}-{module.name}", "ProtocolType": "HTTP"},
+        },
+        "HttpApiStage": {
+            "Type": "AWS::ApiGatewayV2::Stage",
+            "Condition": OWN_API,
+            "Properties": {
+                "ApiId": {"Ref": "HttpApi"},
+                "StageName": "$default",
+                "AutoDeploy": True,
+            },
+        },
+        "WebIntegration": {
+            "Type": "AWS::ApiGatewayV2::Integration",
+            "Properties": {
+                "ApiId": api_id,
+                "IntegrationType": "AWS_PROXY",
+                "IntegrationUri": {"Fn::GetAtt": ["WebFunction", "Arn"]},
+                "PayloadFormatVersion": "2.0",
+                "TimeoutInMillis": WEB_TIMEOUT_SECONDS * 1000,
+            },
+        },
+        **routes,
+        "WebApiPermission": {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Ref": "WebFunction"},
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                        "${Api}/*",
+                        {"Api": api_id},
+                    ]
+                },
+            },
+        },
+    }
+
+
+def _alb_target(module: Module, options: DeploymentOptions) -> dict[str, Any]:
+    """The web function as the target of an existing ALB listener's rule for the module's
+    public paths, when AlbListenerArn is given."""
+    if not module.api:
+        return {}
+    group = f"{options.queue_prefix}-{module.name}-web"[:32]
+    return {
+        "WebAlbPermission": {
+            "Type": "AWS::Lambda::Permission",
+            "Condition": BEHIND_ALB,
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Ref": "WebFunction"},
+                "Principal": "elasticloadbalancing.amazonaws.com",
+                "SourceArn": {
+                    "Fn::Sub": "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:"
+                    f"${{AWS::AccountId}}:targetgroup/{group}/*"
+                },
+            },
+        },
+        "WebTargetGroup": {
+            "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+            "Condition": BEHIND_ALB,
+            # The load balancer may invoke the function once the group exists.
+            "DependsOn": "WebAlbPermission",
+            "Properties": {
+                "Name": group,
+                "TargetType": "lambda",
+                "Targets": [{"Id": {"Fn::GetAtt": ["WebFunction", "Arn"]}}],
+            },
+        },
+        "WebListenerRule": {
+            "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+            "Condition": BEHIND_ALB,
+            "Properties": {
+                "ListenerArn": {"Ref": "AlbListenerArn"},
+                "Priority": {"Ref": "AlbRulePriority"},
+                "Conditions": [
+                    {
+                        "Field": "path-pattern",
+                        "PathPatternConfig": {
+                            "Values": [f"/api/{module.name}", f"/api/{module.name}/*"]
+                        },
+                    }
+                ],
+                "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}],
+            },
+        },
+    }
+
+
+def _parameters(
+    module: Module, secrets: dict[str, str], providers: list[str], *, with_web: bool
+) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "ImageUri": {
+            "Type": "String",
+            "Description": "The image in ECR, by tag or digest (the same for every function)",
+        },
+        "SubnetIds": {
+            "Type": "List<AWS::EC2::Subnet::Id>",
+            "Description": "Private subnets that reach the module's database, and SQS, "
+            "EventBridge and Secrets Manager (VPC endpoints or a NAT gateway)",
+        },
+        "SecurityGroupIds": {
+            "Type": "List<AWS::EC2::SecurityGroup::Id>",
+            "Description": "Security groups the database admits",
+        },
+        "AllowedHosts": {
+            "Type": "String",
+            "Default": "",
+            "Description": "Host names the web function answers besides the HTTP API's own "
+            "(a custom domain, the ALB's), comma-separated",
+        },
+    }
+    if module.handles:
+        parameters["ConsumerConcurrency"] = {
+            "Type": "Number",
+            "Default": 5,
+            "MinValue": 2,
+            "MaxValue": 1000,
+            "Description": "The most consume functions at once (each holds database connections)",
+        }
+    if with_web:
+        parameters |= {
+            "HttpApiId": {
+                "Type": "String",
+                "Default": "",
+                "Description": "The HTTP API to add the module's routes to (the one front door); "
+                "empty: this stack creates one",
+            },
+            "AlbListenerArn": {
+                "Type": "String",
+                "Default": "",
+                "Description": "An ALB listener to route the module's public paths to the web "
+                "function too; empty: none",
+            },
+            "AlbRulePriority": {
+                "Type": "Number",
+                "Default": 100,
+                "MinValue": 1,
+                "MaxValue": 50000,
+                "Description": "The priority of the module's rule on that listener",
+            },
+        }
+    for variable, parameter in secrets.items():
+        parameters[parameter] = {
+            "Type": "String",
+            "Description": f"The Secrets Manager secret holding {variable}",
+        }
+    for provider in providers:
+        parameters[f"{_logical(provider)}ServiceUrl"] = {
+            "Type": "String",
+            "Description": f"Where {provider}'s service answers {module.name}'s signed calls",
+        }
+    return parameters
+
+
+def _outputs(roles: list[str]) -> dict[str, Any]:
+    outputs: dict[str, Any] = {
+        f"{_logical(name)}FunctionArn": {
+            "Value": {"Fn::GetAtt": [f"{_logical(name)}Function", "Arn"]}
+        }
+        for name in roles
+    }
+    if "web" in roles:
+        outputs["HttpApiEndpoint"] = {
+            "Condition": OWN_API,
+            "Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]},
+        }
+    return outputs
+
+
+def _route_name(path: str) -> str:
+    """/api/orders/{proxy+} -> ApiOrdersProxy"""
+    parts = path.replace("{proxy+}", "proxy").strip("/").split("/")
+    return "".join(_logical(part) for part in parts)
+
+
+def _logical(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
