@@ -428,7 +428,8 @@ def test_a_project_enables_the_plugin_and_a_test_without_its_database_is_told_ho
     project.makeconftest('pytest_plugins = ["modulith.testing"]')
     project.makepyfile(test_scenario=A_TEST_WITHOUT_ITS_DATABASE)
 
-    result = project.runpytest_subprocess("-p", "modulith.testing", "-p", "no:cacheprovider")
+    # -rN: no short summary, whose lines are cut to the terminal's width except on CI.
+    result = project.runpytest_subprocess("-p", "modulith.testing", "-p", "no:cacheprovider", "-rN")
 
     result.assert_outcomes(failed=3)
     hint = (
