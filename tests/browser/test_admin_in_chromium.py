@@ -76,7 +76,7 @@ def test_an_admin_replays_a_dead_letter_and_reads_the_module_map(
     success = wait(browser).until(
         seen.visibility_of_element_located((By.CSS_SELECTOR, ".messagelist .success"))
     )
-    assert success.text == "payments: replayed 1 deliveries: delivered 1, retried 0, dead 0."
+    assert success.text == "Payments: replayed 1 deliveries: delivered 1, retried 0, dead 0."
     screenshots.take("replayed")
     letter.refresh_from_db(using="payments")
     assert letter.status == DeliveryStatus.DELIVERED
