@@ -199,7 +199,7 @@ def _delete_resources(current: Any, name: str) -> None:
 
 
 def _empty_outbox() -> None:
-    from modulith.outbox.models import Delivery, OutboxEvent
+    from modulith.store.models import Delivery, OutboxEvent
 
     Delivery.objects.using(PUBLISHER).all().delete()  # before their events, as the purge does
     OutboxEvent.objects.using(PUBLISHER).all().delete()
@@ -221,7 +221,7 @@ class AcceptingTransport:
         return [SUBSCRIBER]
 
     def send(self, route: str, envelopes: Sequence[Any], **options: Any) -> list[Any]:
-        from modulith.transports.base import DELIVERED
+        from modulith.outbox.transport import DELIVERED
 
         return [DELIVERED] * len(envelopes)
 

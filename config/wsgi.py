@@ -1,5 +1,5 @@
 """The WSGI entry point (gunicorn, runserver). The embedded relay starts in the app's ready()
-(see modulith.outbox.background), not here."""
+(see modulith.embedded_relay), not here."""
 
 import os
 import sys

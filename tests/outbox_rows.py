@@ -6,8 +6,8 @@ from uuid import UUID, uuid4
 
 from django.utils import timezone
 
-from modulith.bus.envelope import Envelope
-from modulith.outbox.models import Delivery, OutboxEvent
+from modulith.envelope import Envelope
+from modulith.store.models import Delivery, OutboxEvent
 
 
 def stored_events(

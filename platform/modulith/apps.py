@@ -17,7 +17,7 @@ class ModulithConfig(AppConfig):
         from modulith import excepthook
         from modulith.bootstrap import build_runtime, settings_changed
         from modulith.conf import modulith_settings, refuse_development_key
-        from modulith.outbox.background import start_with_first_request
+        from modulith.embedded_relay import start_with_first_request
         from modulith.runtime import install
 
         excepthook.install()

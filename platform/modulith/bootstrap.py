@@ -35,11 +35,11 @@ from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.relay import Relay, Scheduler
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
+from modulith.outbox.transport import Transport
 from modulith.ports import PortResolver, RemoteFactory
 from modulith.remote.discovery import CloudMapDiscovery, Discovery, StaticDiscovery
 from modulith.remote.signing import Signer
 from modulith.runtime import Runtime, install
-from modulith.transports.base import Transport
 from modulith.transports.eventbridge import EventBridgeTransport
 from modulith.transports.inprocess import InProcessTransport
 from modulith.transports.sns import SnsTransport
@@ -59,9 +59,9 @@ TOPIC_TRANSPORTS = {"sns"}
 
 def _celery(relay: Relay) -> Scheduler:
     # The [celery] extra's module, imported once `_check_extras` has found it installed.
-    from modulith.outbox.celery_executor import celery
+    from modulith.tasks import celery_scheduler
 
-    return celery(relay)
+    return celery_scheduler(relay)
 
 
 EXECUTORS: dict[HandlerMode, Callable[[Relay], Scheduler]] = {

@@ -1,8 +1,8 @@
 """Django looks for an app's models here; each lives with its concept: the outbox's and the
-inbox's in `modulith.outbox.models`, the SQS consumer's in `modulith.aws.models`."""
+inbox's in `modulith.store.models`, the SQS consumer's in `modulith.aws.models`."""
 
 from modulith.aws.models import HandlingFailure
-from modulith.outbox.models import DeadLetter, Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.store.models import DeadLetter, Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 
 __all__ = [
     "DeadLetter",

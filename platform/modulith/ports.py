@@ -7,7 +7,6 @@ from django.utils.module_loading import import_string
 
 from modulith.errors import ConfigurationError
 from modulith.modules import Module, Topology
-from modulith.runtime import runtime
 
 Port = TypeVar("Port")
 RemoteFactory = Callable[[type[Any], Module], Any]
@@ -45,6 +44,17 @@ class PortResolver:
         return self.remote(port, provider)
 
 
+_resolver: PortResolver | None = None
+
+
+def install_resolver(resolver: PortResolver | None) -> None:
+    """The composition root's resolver, installed with the framework (`modulith.runtime`)."""
+    global _resolver
+    _resolver = resolver
+
+
 def query_port(port: type[Port]) -> Port:
     """The implementation of `port` for this deployment."""
-    return runtime().ports.resolve(port)
+    if _resolver is None:
+        raise RuntimeError("modulith is not set up: add 'modulith' to INSTALLED_APPS")
+    return _resolver.resolve(port)

@@ -1,29 +1,28 @@
 """The wired-up framework of this process, built once by `modulith.bootstrap`."""
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from modulith.aws.context import AwsContext
+from modulith.bus.dispatch import Dispatcher
+from modulith.bus.publisher import Publishing, install_publishing
 from modulith.deadletters import DeadLetters
 from modulith.modules import Topology
 from modulith.observability import process
-
-if TYPE_CHECKING:
-    from modulith.aws.context import AwsContext
-    from modulith.bus.dispatch import Dispatcher
-    from modulith.outbox.relay import Relay
-    from modulith.ports import PortResolver
-    from modulith.transports.base import Transport
+from modulith.outbox.gauges import outbox_state
+from modulith.outbox.relay import Relay
+from modulith.outbox.transport import Transport
+from modulith.ports import PortResolver, install_resolver
 
 
 @dataclass(frozen=True)
 class Runtime:
-    topology: "Topology"
-    transport: "Transport"
-    relay: "Relay"
-    dispatcher: "Dispatcher"
-    ports: "PortResolver"
+    topology: Topology
+    transport: Transport
+    relay: Relay
+    dispatcher: Dispatcher
+    ports: PortResolver
     max_event_bytes: int
-    aws: "AwsContext"
+    aws: AwsContext
     # Whether events travel through queues this process must consume (sqs, sns, eventbridge).
     uses_queues: bool
     # Every place this transport keeps dead letters: the outbox's, and its queues' if any.
@@ -42,5 +41,22 @@ def runtime() -> Runtime:
 def install(new: Runtime | None) -> None:
     global _current
     _current = new
+    install_publishing(None if new is None else _publishing(new))
+    install_resolver(None if new is None else new.ports)
     if new is not None:
-        process.describe(new.topology)
+        process.describe(new.topology, outbox_state)
+
+
+def _publishing(current: Runtime) -> Publishing:
+    relay = current.relay
+    return Publishing(
+        topology=current.topology,
+        routes=current.transport.routes,
+        # Claimed by this process as they are stored when it delivers them itself after the
+        # commit; not when a worker does (it claims them as it takes them).
+        claim=lambda: relay.claims.at_publish() if relay.claims_at_publish else {},
+        schedule=lambda alias, deliveries, certain: relay.schedule(
+            alias, deliveries, certain=certain
+        ),
+        max_event_bytes=current.max_event_bytes,
+    )

@@ -15,7 +15,7 @@ Health checks and /metrics answer in a middleware, ahead of URL resolution.
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, include, path
 
-from modulith.admin_views import module_map
+from modulith.admin.views import module_map
 from modulith.conf import modulith_settings
 from modulith.http import build_api
 
@@ -24,7 +24,7 @@ api = build_api(_settings.topology, title=_settings.api_title, version=_settings
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", api.urls),
-    path("internal/", include("modulith.remote.urls")),
+    path("internal/", include("modulith.http.internal_urls")),
 ]
 if apps.is_installed("django.contrib.admin"):
     urlpatterns.append(path("admin/modulith/module-map/", module_map, name="modulith-module-map"))

@@ -32,8 +32,8 @@ from modulith.aws.models import HandlingFailure
 from modulith.aws.processor import ConsumerReport
 from modulith.bootstrap import queue_consumer
 from modulith.bus import Envelope, publish
-from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
+from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
 from tests.conftest import wait_until

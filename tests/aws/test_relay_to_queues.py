@@ -27,8 +27,8 @@ from modulith.bootstrap import TRANSPORTS
 from modulith.bus import Envelope, EventTooLarge, publish
 from modulith.conf import modulith_settings
 from modulith.modules import Topology
-from modulith.outbox.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.runtime import runtime
+from modulith.store.models import Delivery, DeliveryStatus, OutboxEvent
 from tests.aws.emulator import SHADOWING_VARIABLES, AwsContext, Emulator, aws_environment
 from tests.aws.fault_proxy import FaultProxy
 from tests.conftest import sweep

@@ -13,8 +13,8 @@ import pytest
 from django.core.cache import cache
 
 from modules.orders.models import Order
-from modulith.outbox.models import InboxRecord, OutboxEvent
 from modulith.remote.signing import NONCE, SIGNATURE, TIMESTAMP, Signer
+from modulith.store.models import InboxRecord, OutboxEvent
 from tests.e2e.conftest import SECRET, Shop
 from tests.e2e.shop_api import (
     SAGA_OUTCOME,

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import pytest
 
-from modulith.bus.envelope import Envelope, MalformedEvent
+from modulith.envelope import Envelope, MalformedEvent
 
 EVENT_ID = UUID("0b5c8e5e-4a5e-4c1e-9f50-1d8c2a6b9e01")
 

@@ -19,10 +19,10 @@ from contracts.payments import PaymentCaptured
 from modules.orders.models import Order, OrderStatus
 from modules.payments.models import Payment
 from modulith.bus import atomic, publish
-from modulith.bus.envelope import Envelope
 from modulith.bus.inbox import HandlerRun, running
-from modulith.outbox.models import Delivery, DeliveryStatus, OutboxEvent
+from modulith.envelope import Envelope
 from modulith.runtime import runtime
+from modulith.store.models import Delivery, DeliveryStatus, OutboxEvent
 from tests.conftest import sweep, wait_until
 from tests.faults import database_down
 from tests.shop import place, stock

@@ -1,4 +1,4 @@
-"""The bus writes its rows with statements of its own (outbox/statements.py), preparing the
+"""The bus writes its rows with statements of its own (store/statements.py), preparing the
 values itself for the common types: what it stores must be exactly what the ORM would store."""
 
 import uuid
@@ -9,8 +9,8 @@ import pytest
 from django.db import connections
 from django.db.models import Model
 
-from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
-from modulith.outbox.statements import insert
+from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.store.statements import insert
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -17,12 +17,12 @@ from django.test import Client
 from django.utils import timezone
 
 from modulith.aws.models import HandlingFailure
-from modulith.bus.envelope import Envelope
-from modulith.outbox.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.envelope import Envelope
 from modulith.outbox.relay import Relay
 from modulith.outbox.retry import RetryPolicy
+from modulith.outbox.transport import DELIVERED, Outcome
 from modulith.runtime import runtime
-from modulith.transports.base import DELIVERED, Outcome
+from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from tests.conftest import sweep
 from tests.outbox_rows import stored_events
 from tests.processes import manage

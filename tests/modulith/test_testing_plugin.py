@@ -24,8 +24,8 @@ from modules.inventory.models import Reservation
 from modules.inventory.services import product_stock, stock_reserve
 from modulith.bus import publish
 from modulith.errors import ConfigurationError
-from modulith.outbox.models import Delivery, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
+from modulith.store.models import Delivery, InboxRecord, OutboxEvent
 from modulith.testing.delivery import DeliveryFailed
 from modulith.testing.scenario import Scenario, ScenarioFactory
 from tests.events import order_placed, payment_captured

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from modulith.bus.envelope import Envelope, MalformedEvent
+from modulith.envelope import Envelope, MalformedEvent
 from modulith.observability.trace import traceparent_from_xray
 
 EVENT_NAME = "eventType"  # what the subscriptions' filter policies match

@@ -23,7 +23,7 @@ from modulith.aws.messages import (
 from modulith.aws.models import HandlingFailure
 from modulith.aws.names import QueueDirectory
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
-from modulith.bus.envelope import Envelope, MalformedEvent
+from modulith.envelope import Envelope, MalformedEvent
 from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.metrics import MESSAGES_HANDLED

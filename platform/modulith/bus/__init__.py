@@ -1,9 +1,9 @@
 """Publishing events and handling them. Import once Django's apps are ready."""
 
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
-from modulith.bus.envelope import Envelope, MalformedEvent
 from modulith.bus.inbox import atomic, current_envelope
 from modulith.bus.publisher import EventTooLarge, publish
+from modulith.envelope import Envelope, MalformedEvent
 
 __all__ = [
     "DependencyUnavailable",

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from modulith.bus.envelope import Envelope
-from modulith.outbox.models import InboxRecord
-from modulith.outbox.statements import insert
+from modulith.envelope import Envelope
+from modulith.store.models import InboxRecord
+from modulith.store.statements import insert
 
 
 class AlreadyHandled(Exception):

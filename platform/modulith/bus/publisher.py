@@ -3,21 +3,23 @@
 import json
 import logging
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from modulith.bus.envelope import Envelope
+from modulith.envelope import Envelope
 from modulith.errors import ConfigurationError
+from modulith.modules import Topology
 from modulith.observability.logs import event_fields
 from modulith.observability.metrics import EVENTS_PUBLISHED
 from modulith.observability.otel import event_attributes
 from modulith.observability.trace import current_trace, span, trace_id
-from modulith.outbox.envelopes import keep_envelope
-from modulith.outbox.models import Delivery, DeliveryStatus, OutboxEvent
-from modulith.outbox.statements import insert, loaded
-from modulith.runtime import runtime
+from modulith.store.envelopes import keep_envelope
+from modulith.store.models import Delivery, DeliveryStatus, OutboxEvent
+from modulith.store.statements import insert, loaded
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +28,44 @@ class EventTooLarge(ValueError):
     """The event would not fit in a message of the configured transport."""
 
 
+# After commit: hands a transaction's deliveries (and whether every one of them committed) to
+# whatever delivers them.
+Schedule = Callable[[str, list[Delivery], bool], object]
+
+
+@dataclass(frozen=True)
+class Publishing:
+    """What publishing needs of this process, given by the composition root when it installs
+    the framework (`modulith.runtime.install`)."""
+
+    topology: Topology
+    routes: Callable[[str], list[str]]  # the transport's routes of an event
+    claim: Callable[[], dict[str, object]]  # what a delivery is claimed with as it is stored
+    schedule: Schedule
+    max_event_bytes: int
+
+
+_publishing: Publishing | None = None
+
+
+def install_publishing(publishing: Publishing | None) -> None:
+    global _publishing
+    _publishing = publishing
+
+
+def _current() -> Publishing:
+    if _publishing is None:
+        raise RuntimeError("modulith is not set up: add 'modulith' to INSTALLED_APPS")
+    return _publishing
+
+
 def publish(event: Any) -> uuid.UUID:
     """Stores the event in the publishing module's outbox; it is delivered after commit.
 
     Must run inside `transaction.atomic(using=<publishing module>)`, so the event commits or
     rolls back with the writes it describes.
     """
-    current = runtime()
+    current = _current()
     module = current.topology.publisher_of(event.event_name)
     if not current.topology.is_running(module.name):
         raise ConfigurationError(f"{module.name} does not run here, so it cannot publish")
@@ -57,13 +90,8 @@ def publish(event: Any) -> uuid.UUID:
         )
         wire = envelope.to_wire()
         _check_size(envelope.event_name, wire, current.max_event_bytes)
-        relay = current.relay
         deliveries = _store(
-            alias,
-            envelope,
-            wire,
-            current.transport.routes(envelope.event_name),
-            relay.claims.at_publish() if relay.claims_at_publish else {},
+            alias, envelope, wire, current.routes(envelope.event_name), current.claim()
         )
 
     def committed() -> None:  # a named function: Django logs a failing hook by its name
@@ -71,7 +99,7 @@ def publish(event: Any) -> uuid.UUID:
 
     transaction.on_commit(committed, using=alias, robust=True)
     if deliveries:
-        _schedule_after_commit(alias, deliveries)
+        _schedule_after_commit(alias, deliveries, current.schedule)
     return envelope.event_id
 
 
@@ -135,23 +163,24 @@ class _AfterCommit:
     a savepoint could have been rolled back with it while the transaction committed: then the
     relay checks which of them exist rather than trusting the batch."""
 
-    def __init__(self, alias: str) -> None:
+    def __init__(self, alias: str, schedule: Schedule) -> None:
         self.alias = alias
+        self.schedule = schedule
         self.deliveries: list[Delivery] = []
         self.certain = True
         self.__qualname__ = "modulith schedule_deliveries"  # Django logs a failing hook by it
 
     def __call__(self) -> None:
-        runtime().relay.schedule(self.alias, self.deliveries, certain=self.certain)
+        self.schedule(self.alias, self.deliveries, self.certain)
 
 
-def _schedule_after_commit(alias: str, deliveries: list[Delivery]) -> None:
+def _schedule_after_commit(alias: str, deliveries: list[Delivery], schedule: Schedule) -> None:
     connection = transaction.get_connection(alias)
     batch: _AfterCommit | None = connection.__dict__.get(_BATCH)
     # Still this transaction's? Its hook is gone if the transaction (or the savepoint it was
     # registered in) rolled back, and was run if it committed.
     if batch is None or not any(hook is batch for _, hook, _ in connection.run_on_commit):
-        batch = connection.__dict__[_BATCH] = _AfterCommit(alias)
+        batch = connection.__dict__[_BATCH] = _AfterCommit(alias, schedule)
         transaction.on_commit(batch, using=alias, robust=True)
     batch.deliveries.extend(deliveries)
     if connection.savepoint_ids:

@@ -1,17 +1,35 @@
 """What this process runs, as the composition root describes it when it installs the
 framework: log lines name these modules, spans this service, and the outbox gauges cover
-these modules' databases. Observability is given these values; it never reaches into the
-runtime."""
+these modules' databases (read through the function it is given). Observability is given
+these; it never reaches into the runtime."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from modulith.modules import Module, Topology
+
+
+class OutboxState(Protocol):
+    @property
+    def pending(self) -> int: ...
+    @property
+    def oldest_pending(self) -> datetime | None: ...
+    @property
+    def dead(self) -> int: ...
+
+
+def _no_outbox(alias: str) -> OutboxState:
+    raise LookupError(f"no outbox is described for {alias}: the framework is not set up")
 
 
 @dataclass(frozen=True)
 class Process:
     running: tuple[Module, ...] = ()
     every_module: bool = True  # the monolith: every module of the project runs here
+    # What a module database's outbox holds now, for the gauges.
+    outbox_state: Callable[[str], OutboxState] = _no_outbox
 
     @property
     def module_names(self) -> str:
@@ -29,11 +47,12 @@ class Process:
 _current = Process()
 
 
-def describe(topology: Topology) -> None:
+def describe(topology: Topology, outbox_state: Callable[[str], OutboxState]) -> None:
     global _current
     _current = Process(
         running=topology.running_modules,
         every_module=len(topology.running_modules) == len(topology.modules),
+        outbox_state=outbox_state,
     )
 
 

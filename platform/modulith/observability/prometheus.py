@@ -11,10 +11,8 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
-from datetime import datetime
 
 from django.db import DatabaseError
-from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, multiprocess
@@ -23,7 +21,6 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
 from modulith.observability import process
-from modulith.outbox.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +43,17 @@ class OutboxCollector:
     def collect(self) -> Iterable[Metric]:
         pending, oldest, dead = _families()
         now = timezone.now()
-        for module in process.current().running:
+        described = process.current()
+        for module in described.running:
             try:
-                waiting, since, parked = _outbox_stats(module.database)
+                state = described.outbox_state(module.database)
             except DatabaseError as error:
                 log.warning("no outbox metrics for %s: %s", module.name, error)
                 continue
-            pending.add_metric([module.name], waiting)
+            since = state.oldest_pending
+            pending.add_metric([module.name], state.pending)
             oldest.add_metric([module.name], (now - since).total_seconds() if since else 0.0)
-            dead.add_metric([module.name], parked)
+            dead.add_metric([module.name], state.dead)
         return [pending, oldest, dead]
 
 
@@ -76,21 +75,6 @@ def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
             labels=["module"],
         ),
     )
-
-
-def _outbox_stats(alias: str) -> tuple[int, datetime | None, int]:
-    """Pending deliveries, when the oldest of their events was stored, and dead letters."""
-    pending = Q(status=DeliveryStatus.PENDING)
-    stats = (
-        Delivery.objects.using(alias)
-        .filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.DEAD])
-        .aggregate(
-            pending=Count("id", filter=pending),
-            oldest=Min("event__created_at", filter=pending),
-            dead=Count("id", filter=Q(status=DeliveryStatus.DEAD)),
-        )
-    )
-    return int(stats["pending"]), stats["oldest"], int(stats["dead"])
 
 
 _outbox = OutboxCollector()

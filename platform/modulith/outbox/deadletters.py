@@ -10,8 +10,8 @@ from django.db.models.functions import Now
 
 from modulith.deadletters import DeadLetterEntry, Replayed
 from modulith.modules import Module
-from modulith.outbox.models import DeadLetter, DeliveryStatus
 from modulith.outbox.relay import Relay
+from modulith.store.models import DeadLetter, DeliveryStatus
 
 
 @dataclass(frozen=True)

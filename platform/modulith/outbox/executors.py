@@ -1,5 +1,5 @@
 """Where deliveries scheduled after a commit run: inline, or on a thread pool (Celery, the
-[celery] extra, is `modulith.outbox.celery_executor`)."""
+[celery] extra, is `modulith.tasks`)."""
 
 import logging
 import threading
@@ -11,8 +11,8 @@ from django.db import connections
 
 from modulith.observability.logs import MODULE
 from modulith.observability.metrics import DELIVERY_ERRORS
-from modulith.outbox.models import Delivery
 from modulith.outbox.relay import Relay, Scheduler
+from modulith.store.models import Delivery
 
 log = logging.getLogger(__name__)
 

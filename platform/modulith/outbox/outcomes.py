@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from modulith.bus.envelope import Envelope
+from modulith.envelope import Envelope
 from modulith.observability.logs import event_fields
 from modulith.observability.metrics import (
     CLAIMS_LOST,
@@ -22,11 +22,11 @@ from modulith.observability.metrics import (
     EVENTS_DELIVERED,
     EVENTS_RETRIED,
 )
-from modulith.outbox.models import Delivery, DeliveryStatus
 from modulith.outbox.retention import forget_events
 from modulith.outbox.retry import RetryPolicy
-from modulith.outbox.statements import mark_delivered
-from modulith.transports.base import Outcome
+from modulith.outbox.transport import Outcome
+from modulith.store.models import Delivery, DeliveryStatus
+from modulith.store.statements import mark_delivered
 
 log = logging.getLogger("modulith.outbox.relay")  # these lines are the relay's
 

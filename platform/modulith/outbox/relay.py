@@ -10,15 +10,15 @@ from datetime import timedelta
 
 from django.db import DatabaseError
 
-from modulith.bus.envelope import Envelope, MalformedEvent
+from modulith.envelope import Envelope, MalformedEvent
 from modulith.outbox.claims import Claims
-from modulith.outbox.envelopes import envelope_of
-from modulith.outbox.models import Delivery
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.outcomes import OutcomeRecorder, RelayReport
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
-from modulith.transports.base import UNLIMITED_BYTES, Outcome, Transport
+from modulith.outbox.transport import UNLIMITED_BYTES, Outcome, Transport
+from modulith.store.envelopes import envelope_of
+from modulith.store.models import Delivery
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from typing import TypeVar
 from uuid import UUID
 
 from modulith.bus import Envelope
-from modulith.outbox.models import Delivery
 from modulith.outbox.relay import Scheduler
-from modulith.transports.base import Outcome
+from modulith.outbox.transport import Outcome
+from modulith.store.models import Delivery
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from modulith.bus import Envelope
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
-from modulith.outbox.models import OutboxEvent
+from modulith.store.models import OutboxEvent
 
 
 @dataclass(frozen=True)

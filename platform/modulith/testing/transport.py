@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from modulith.bus import Dispatcher, Envelope
 from modulith.modules import Topology
+from modulith.outbox.transport import Outcome
 from modulith.testing.activity import Activity
-from modulith.transports.base import Outcome
 from modulith.transports.inprocess import InProcessTransport
 
 

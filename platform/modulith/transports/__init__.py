@@ -1,5 +1,5 @@
 """Transports: how an event leaves the outbox. Chosen once, in `modulith.bootstrap`."""
 
-from modulith.transports.base import DELIVERED, Outcome, Transport
+from modulith.outbox.transport import DELIVERED, Outcome, Transport
 
 __all__ = ["DELIVERED", "Outcome", "Transport"]

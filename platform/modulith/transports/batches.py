@@ -3,7 +3,7 @@ PublishBatch): one outcome per entry, in the order they were sent."""
 
 from typing import Any
 
-from modulith.transports.base import DELIVERED, Outcome
+from modulith.outbox.transport import DELIVERED, Outcome
 
 NO_ANSWER = Outcome(ok=False, error="the batch's answer did not mention this entry")
 

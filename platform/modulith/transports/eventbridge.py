@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from modulith.aws.context import AwsContext
-from modulith.bus.envelope import Envelope
+from modulith.envelope import Envelope
 from modulith.observability.trace import xray_header
-from modulith.transports.base import DELIVERED, Outcome
+from modulith.outbox.transport import DELIVERED, Outcome
 
 # Entry errors that no retry can mend.
 PERMANENT_ERRORS = {"MalformedDetail", "InvalidArgument", "ValidationException"}

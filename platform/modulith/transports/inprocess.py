@@ -4,9 +4,9 @@ import logging
 from collections.abc import Sequence
 
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
-from modulith.bus.envelope import Envelope
+from modulith.envelope import Envelope
 from modulith.modules import Topology
-from modulith.transports.base import DELIVERED, UNLIMITED_BYTES, Outcome
+from modulith.outbox.transport import DELIVERED, UNLIMITED_BYTES, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from typing import Any
 
 from modulith.aws.context import AwsContext
 from modulith.aws.messages import message_attributes
-from modulith.bus.envelope import Envelope
+from modulith.envelope import Envelope
 from modulith.modules import Topology
 from modulith.observability.trace import xray_header
-from modulith.transports.base import Outcome
+from modulith.outbox.transport import Outcome
 from modulith.transports.batches import batch_outcomes
 
 

@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from modulith.lambdas import relay
-from modulith.outbox.models import Delivery, DeliveryStatus
+from modulith.store.models import Delivery, DeliveryStatus
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import captured, depth, use_queues
 from tests.lambda_events import ACCOUNT, REGION, context

@@ -10,11 +10,11 @@ import pytest
 from django.test import Client
 
 from contracts.inventory import InventoryQueries
-from modulith.outbox.models import OutboxEvent
 from modulith.remote.breaker import CircuitBreaker
 from modulith.remote.client import RemoteCaller, remote_port
 from modulith.remote.discovery import StaticDiscovery
 from modulith.remote.signing import Signer
+from modulith.store.models import OutboxEvent
 from tests.processes import run_python
 from tests.shop import place, stock
 

@@ -12,7 +12,7 @@ from modulith.observability.trace import (
     traceparent_from_xray,
     xray_header,
 )
-from modulith.outbox.models import OutboxEvent
+from modulith.store.models import OutboxEvent
 from tests.shop import place, stock
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -14,7 +14,7 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignKey, Model
 
-from modulith.outbox.models import Delivery, DeliveryStatus
+from modulith.store.models import Delivery, DeliveryStatus
 
 M = TypeVar("M", bound=Model)
 

@@ -1,10 +1,10 @@
-"""The one interface every transport implements."""
+"""What the relay hands events to: the one interface every transport implements."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from modulith.bus.envelope import Envelope
+from modulith.envelope import Envelope
 
 
 @dataclass(frozen=True)

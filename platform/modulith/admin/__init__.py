@@ -3,7 +3,7 @@
 Each module's models live in the module's own database, so a module's admin pins every query
 and write to that alias (`ModuleAdmin`, `ModuleTabularInline`), as in Django's multiple-database
 admin recipe. The framework's own tables (outbox, deliveries, dead letters, inbox) exist once in
-every module database: their admin (in `modulith.outbox.admin`) shows one module's copy at a
+every module database: their admin (in `modulith.admin.outbox`) shows one module's copy at a
 time, chosen on the page.
 
 Importing this module, which Django's admin does on start, registers the framework's admin and
@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from modulith.outbox.admin import (
+from modulith.admin.outbox import (
     ModelAdminBase,
     ReadOnly,
     TabularInlineBase,

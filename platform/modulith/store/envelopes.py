@@ -2,8 +2,8 @@
 process has just published keeps the very envelope it was stored from, so delivering it in
 process costs no second parse."""
 
-from modulith.bus.envelope import Envelope
-from modulith.outbox.models import OutboxEvent
+from modulith.envelope import Envelope
+from modulith.store.models import OutboxEvent
 
 _ENVELOPE = "_modulith_envelope"
 

@@ -22,8 +22,8 @@ from django.utils.text import Truncator, capfirst
 
 from modulith.aws.models import HandlingFailure
 from modulith.modules import Module
-from modulith.outbox.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
+from modulith.store.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
 
 if TYPE_CHECKING:
     ModelAdminBase = admin.ModelAdmin[Any]

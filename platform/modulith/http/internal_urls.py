@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from modulith.remote.server import internal_call
+from modulith.http.internal import internal_call
 
 urlpatterns = [
     path("<str:module>/<str:port>/<str:method>", internal_call, name="modulith-internal-call"),
