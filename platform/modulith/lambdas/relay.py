@@ -8,11 +8,12 @@ import threading
 from typing import Any
 
 from modulith.lambdas.start import LambdaContext, cold_start, invocation
-from modulith.runtime import runtime
+
+cold_start()  # Django first: the runtime's imports load models
+
+from modulith.runtime import runtime  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-cold_start()
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
