@@ -3,7 +3,7 @@ the monolith (one gunicorn, the in-process bus, deliveries on background threads
 split (three services, each with its consumer: a query over signed HTTP and four events over
 queues through the AWS emulator), in the same run on the same machine.
 
-    .venv/bin/python -m benchmarks.colocation [--orders 100] [--transport eventbridge|sqs]
+    .venv/bin/python -m benchmarks.colocation [--orders 100] [--transport eventbridge|sqs|sns]
 
 Orders are placed one at a time. The clock starts before the POST and stops when a GET of the
 order first shows CONFIRMED; the order is polled every --poll seconds. Both topologies are
@@ -203,7 +203,7 @@ def table(results: list[Result]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=100)
-    parser.add_argument("--transport", choices=["eventbridge", "sqs"], default="eventbridge")
+    parser.add_argument("--transport", choices=["eventbridge", "sqs", "sns"], default="eventbridge")
     parser.add_argument("--poll", type=float, default=0.002, help="seconds between GETs")
     args = parser.parse_args()
     print(table(run(args.orders, args.transport, args.poll)))
