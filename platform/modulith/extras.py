@@ -20,6 +20,7 @@ class Extra:
 
 AWS = Extra("aws", "boto3", ("boto3",))
 CELERY = Extra("celery", "celery", ("celery",))
+LAMBDA = Extra("lambda", "apig-wsgi", ("apig_wsgi",))
 OTEL = Extra("otel", "opentelemetry-sdk", ("opentelemetry.sdk.trace",))
 # Django's PostgreSQL backend works with psycopg 3 (the extra) or with psycopg2.
 POSTGRES = Extra("postgres", "psycopg", ("psycopg", "psycopg2"))

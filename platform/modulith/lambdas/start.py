@@ -17,6 +17,7 @@ import django
 from django.db import close_old_connections
 
 from modulith.errors import ConfigurationError
+from modulith.extras import LAMBDA, require
 from modulith.lambdas.environment import load_secrets
 from modulith.observability.logs import log_context
 
@@ -32,6 +33,7 @@ class LambdaContext(Protocol):
 def cold_start() -> None:
     """Secrets into the environment, Django set up, the framework's checks run: once."""
     try:
+        require(LAMBDA, needed_by="a module on AWS Lambda")
         load_secrets(os.environ)
         if not os.environ.get("DJANGO_SETTINGS_MODULE"):
             raise ConfigurationError(

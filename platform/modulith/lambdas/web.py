@@ -8,12 +8,14 @@ Deliveries after a commit run inline before the answer (the default on Lambda)."
 
 from typing import Any
 
-from apig_wsgi import make_lambda_handler
 from django.core.handlers.wsgi import WSGIHandler
 
 from modulith.lambdas.start import LambdaContext, cold_start, invocation
 
-cold_start()
+cold_start()  # first: it says in one line that the lambda extra is missing
+
+from apig_wsgi import make_lambda_handler  # noqa: E402
+
 application = WSGIHandler()
 _front_door = make_lambda_handler(application)
 

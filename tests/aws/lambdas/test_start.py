@@ -126,3 +126,15 @@ def test_a_function_reads_its_database_url_from_its_secret_at_the_cold_start(
     name = connections["orders"].settings_dict["NAME"]
     test_database = str(Path(name).resolve()) if connections["orders"].vendor == "sqlite" else name
     assert started.stdout.strip() == test_database
+
+
+def test_a_function_without_the_lambda_extra_is_refused_in_one_line() -> None:
+    started = run_python(
+        "import sys\nsys.modules['apig_wsgi'] = None\nimport modulith.lambdas.web", env=ON_LAMBDA
+    )
+
+    assert started.returncode == 1
+    assert started.stderr.splitlines() == [
+        "configuration error: a module on AWS Lambda needs apig-wsgi: "
+        "pip install 'django-modulith[lambda]'"
+    ], started.stderr
