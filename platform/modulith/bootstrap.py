@@ -17,6 +17,7 @@ from modulith.aws.models import HandlingFailure
 from modulith.aws.names import ResourceNames
 from modulith.aws.processor import MessageProcessor
 from modulith.bus.dispatch import Dispatcher
+from modulith.bus.publisher import Scheduler
 from modulith.conf import (
     HandlerMode,
     ModulithSettings,
@@ -32,7 +33,7 @@ from modulith.modules import Module, Topology
 from modulith.outbox import executors
 from modulith.outbox.deadletters import OutboxDeadLetters
 from modulith.outbox.outages import RouteBreaker
-from modulith.outbox.relay import Relay, Scheduler
+from modulith.outbox.relay import Relay
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
 from modulith.outbox.transport import Transport

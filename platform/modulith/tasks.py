@@ -4,8 +4,9 @@ composition root installed in it."""
 
 from celery import shared_task
 
+from modulith.bus.publisher import Scheduler
 from modulith.observability.metrics import DELIVERY_ERRORS
-from modulith.outbox.relay import Relay, Scheduler
+from modulith.outbox.relay import Relay
 from modulith.runtime import runtime
 from modulith.store.models import Delivery
 

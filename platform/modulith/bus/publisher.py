@@ -28,9 +28,9 @@ class EventTooLarge(ValueError):
     """The event would not fit in a message of the configured transport."""
 
 
-# After commit: hands a transaction's deliveries (and whether every one of them committed) to
-# whatever delivers them.
-Schedule = Callable[[str, list[Delivery], bool], object]
+# Hands what a transaction published, once committed, to whatever delivers it; `certain`
+# says every one of the deliveries was committed (none was in a rolled-back savepoint).
+Scheduler = Callable[[str, list[Delivery], bool], object]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Publishing:
     topology: Topology
     routes: Callable[[str], list[str]]  # the transport's routes of an event
     claim: Callable[[], dict[str, object]]  # what a delivery is claimed with as it is stored
-    schedule: Schedule
+    schedule: Scheduler
     max_event_bytes: int
 
 
@@ -163,7 +163,7 @@ class _AfterCommit:
     a savepoint could have been rolled back with it while the transaction committed: then the
     relay checks which of them exist rather than trusting the batch."""
 
-    def __init__(self, alias: str, schedule: Schedule) -> None:
+    def __init__(self, alias: str, schedule: Scheduler) -> None:
         self.alias = alias
         self.schedule = schedule
         self.deliveries: list[Delivery] = []
@@ -174,7 +174,7 @@ class _AfterCommit:
         self.schedule(self.alias, self.deliveries, self.certain)
 
 
-def _schedule_after_commit(alias: str, deliveries: list[Delivery], schedule: Schedule) -> None:
+def _schedule_after_commit(alias: str, deliveries: list[Delivery], schedule: Scheduler) -> None:
     connection = transaction.get_connection(alias)
     batch: _AfterCommit | None = connection.__dict__.get(_BATCH)
     # Still this transaction's? Its hook is gone if the transaction (or the savepoint it was

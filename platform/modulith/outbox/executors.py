@@ -4,14 +4,14 @@
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections
 
+from modulith.bus.publisher import Scheduler
 from modulith.observability.logs import MODULE
 from modulith.observability.metrics import DELIVERY_ERRORS
-from modulith.outbox.relay import Relay, Scheduler
+from modulith.outbox.relay import Relay
 from modulith.store.models import Delivery
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,15 @@ class Cascade:
     memory pages at every saga). The first call on a thread returns once the whole cascade is
     delivered and its outcomes recorded."""
 
-    def __init__(
-        self, relay: Relay, deliver: Callable[[str, list[Delivery], bool], object]
-    ) -> None:
+    def __init__(self, relay: Relay, deliver: Scheduler) -> None:
         self._relay = relay
         self._deliver = deliver
         self._local = threading.local()
+
+    @property
+    def running(self) -> bool:
+        """Whether this thread is delivering a cascade now."""
+        return getattr(self._local, "pending", None) is not None
 
     def __call__(self, alias: str, deliveries: list[Delivery], certain: bool) -> None:
         pending: deque[Delivering] | None = getattr(self._local, "pending", None)
@@ -64,7 +67,6 @@ def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
     What a handler publishes on a delivery thread is delivered on that same thread once its
     transaction commits: nobody waits there, and another hop would only add a wait."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modulith-deliver")
-    delivering = threading.local()
 
     def deliver(alias: str, deliveries: list[Delivery], certain: bool) -> None:
         if not _deliver(relay, "thread", alias, deliveries, certain):
@@ -73,18 +75,11 @@ def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
 
     cascade = Cascade(relay, deliver)
 
-    def run(alias: str, deliveries: list[Delivery], certain: bool) -> None:
-        delivering.active = True
-        try:
-            cascade(alias, deliveries, certain)
-        finally:
-            delivering.active = False
-
     def submit(alias: str, deliveries: list[Delivery], certain: bool) -> None:
-        if getattr(delivering, "active", False):
+        if cascade.running:
             cascade(alias, deliveries, certain)  # published on this delivery thread
         else:
-            pool.submit(run, alias, deliveries, certain)
+            pool.submit(cascade, alias, deliveries, certain)
 
     return submit
 

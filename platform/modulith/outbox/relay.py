@@ -5,11 +5,12 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 
 from django.db import DatabaseError
 
+from modulith.bus.publisher import Scheduler
 from modulith.envelope import Envelope, MalformedEvent
 from modulith.outbox.claims import Claims
 from modulith.outbox.outages import RouteBreaker
@@ -34,10 +35,6 @@ PURGE_BATCHES = 5
 
 # What an entry carries besides the event: attributes, source, detail-type, framing.
 ENTRY_OVERHEAD_BYTES = 1024
-
-# Hands what a transaction published, once committed, to whatever delivers it; `certain`
-# says every one of the deliveries was committed (none was in a rolled-back savepoint).
-Scheduler = Callable[[str, list[Delivery], bool], object]
 
 
 class Relay:

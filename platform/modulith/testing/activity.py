@@ -9,7 +9,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from modulith.bus import Envelope
-from modulith.outbox.relay import Scheduler
+from modulith.bus.publisher import Scheduler
 from modulith.outbox.transport import Outcome
 from modulith.store.models import Delivery
 
