@@ -342,67 +342,58 @@ def _raw_sender(
     """Plain boto3 calls carrying the same messages, serialised beforehand."""
     from modulith.aws.messages import message_attributes
 
+    def message(index: int, envelope: Any, body: str) -> dict[str, Any]:
+        return {
+            "Id": str(index % batch_size),
+            body: envelope.to_json(),
+            "MessageAttributes": message_attributes(envelope),
+        }
+
+    call: Callable[[list[dict[str, Any]]], str | None]
     if transport == "sns":
         sns = current.aws.sns
         topic = current.aws.topics.arn(current.aws.names.topic(PUBLISHER))
-        entries = [
-            {
-                "Id": str(index % batch_size),
-                "Message": envelope.to_json(),
-                "MessageAttributes": message_attributes(envelope),
-            }
-            for index, envelope in enumerate(envelopes)
-        ]
-        chunks = [entries[i : i + batch_size] for i in range(0, len(entries), batch_size)]
+        entries = [message(i, envelope, "Message") for i, envelope in enumerate(envelopes)]
 
-        def publish_batches() -> None:
-            for chunk in chunks:
-                response = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=chunk)
-                if response.get("Failed"):
-                    raise RuntimeError(f"PublishBatch failed: {response['Failed'][:3]}")
+        def call(chunk: list[dict[str, Any]]) -> str | None:
+            sent = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=chunk)
+            return f"PublishBatch failed: {sent['Failed'][:3]}" if sent.get("Failed") else None
 
-        return publish_batches
-
-    if transport == "sqs":
+    elif transport == "sqs":
         sqs, url = current.aws.sqs, current.aws.queues.url(SUBSCRIBER)
+        entries = [message(i, envelope, "MessageBody") for i, envelope in enumerate(envelopes)]
+
+        def call(chunk: list[dict[str, Any]]) -> str | None:
+            failed = sqs.send_message_batch(QueueUrl=url, Entries=chunk)
+            return (
+                f"SendMessageBatch failed: {failed['Failed'][:3]}" if failed.get("Failed") else None
+            )
+
+    else:
+        events, bus = current.aws.events, current.aws.names.bus
         entries = [
             {
-                "Id": str(index % batch_size),
-                "MessageBody": envelope.to_json(),
-                "MessageAttributes": message_attributes(envelope),
+                "EventBusName": bus,
+                "Source": envelope.source,
+                "DetailType": envelope.event_name,
+                "Detail": json.dumps(envelope.to_wire()["detail"], separators=(",", ":")),
+                "Time": envelope.occurred_at,
             }
-            for index, envelope in enumerate(envelopes)
+            for envelope in envelopes
         ]
-        chunks = [entries[i : i + batch_size] for i in range(0, len(entries), batch_size)]
 
-        def send_messages() -> None:
-            for chunk in chunks:
-                response = sqs.send_message_batch(QueueUrl=url, Entries=chunk)
-                if response.get("Failed"):
-                    raise RuntimeError(f"SendMessageBatch failed: {response['Failed'][:3]}")
+        def call(chunk: list[dict[str, Any]]) -> str | None:
+            put = events.put_events(Entries=chunk)
+            return f"PutEvents failed: {put['Entries'][:3]}" if put["FailedEntryCount"] else None
 
-        return send_messages
-
-    events, bus = current.aws.events, current.aws.names.bus
-    entries = [
-        {
-            "EventBusName": bus,
-            "Source": envelope.source,
-            "DetailType": envelope.event_name,
-            "Detail": json.dumps(envelope.to_wire()["detail"], separators=(",", ":")),
-            "Time": envelope.occurred_at,
-        }
-        for envelope in envelopes
-    ]
     chunks = [entries[i : i + batch_size] for i in range(0, len(entries), batch_size)]
 
-    def put_events() -> None:
+    def send() -> None:
         for chunk in chunks:
-            response = events.put_events(Entries=chunk)
-            if response["FailedEntryCount"]:
-                raise RuntimeError(f"PutEvents failed: {response['Entries'][:3]}")
+            if failure := call(chunk):
+                raise RuntimeError(failure)
 
-    return put_events
+    return send
 
 
 def _timed(work: Callable[[], None]) -> float:
