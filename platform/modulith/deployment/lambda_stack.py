@@ -223,7 +223,7 @@ def _http_api(module: Module, options: DeploymentOptions) -> dict[str, Any]:
     still verifies their HMAC signature. The stage this stack creates is throttled and logs
     every request."""
     api_id = {"Fn::If": [OWN_API, {"Ref": "HttpApi"}, {"Ref": "HttpApiId"}]}
-    routes: dict[str, tuple[str, str]] = {}
+    routes: dict[str, str] = {}  # route key: its authorisation
     if module.api:
         routes |= {f"ANY /api/{module.name}": "NONE", f"ANY /api/{module.name}/{{proxy+}}": "NONE"}
     if module.provides:

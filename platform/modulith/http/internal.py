@@ -53,7 +53,13 @@ class Call:
 
 @csrf_exempt
 def internal_call(request: HttpRequest, target: str) -> HttpResponse:
-    signed = _verified(request)
+    try:
+        signed = verify(request)
+    except NonceStoreUnavailable as error:
+        log.error("cannot check internal calls for replays: %s", error)
+        return _reply(
+            503, "unavailable", "the service cannot check internal calls now; try again later"
+        )
     if isinstance(signed, HttpResponse):
         return signed
     if request.method != "POST":
@@ -104,10 +110,11 @@ def _answer(
 
 
 @sensitive_variables("keys", "signer")
-def _verified(request: HttpRequest) -> SignedHeaders | HttpResponse:
+def verify(request: HttpRequest) -> SignedHeaders | HttpResponse:
     """The signed headers of a correctly signed, fresh, first-seen call, or the answer that
     refuses it. The same answer, whatever the path, for every call that is not signed or
-    whose signed headers are malformed: it says nothing of which ports exist."""
+    whose signed headers are malformed: it says nothing of which ports exist. Raises
+    NonceStoreUnavailable when the call cannot be told from a replay."""
     keys = modulith_settings().internal_keys
     if not keys:
         return _reply(403, "forbidden", "internal calls are disabled: no MODULITH_INTERNAL_KEYS")
@@ -137,15 +144,7 @@ def _verified(request: HttpRequest) -> SignedHeaders | HttpResponse:
 
 
 def _first_use(signed: SignedHeaders) -> SignedHeaders | HttpResponse:
-    store = nonce_store(modulith_settings())
-    try:
-        first = store.first_use(signed.nonce, keep=NONCE_LIFETIME)
-    except NonceStoreUnavailable as error:
-        log.error("cannot check internal calls for replays: %s", error)
-        return _reply(
-            503, "unavailable", "the service cannot check internal calls now; try again later"
-        )
-    if not first:
+    if not nonce_store(modulith_settings()).first_use(signed.nonce, keep=NONCE_LIFETIME):
         return _reply(401, "unauthorized", "the signature was already used (a replay)")
     return signed
 

@@ -56,17 +56,23 @@ def inventory_service(
         yield service
 
 
-def running_only(settings: Any, modules: list[str], service_urls: str) -> None:
-    """This process runs only `modules`; the others answer at `service_urls`."""
-    settings.MODULITH_INTERNAL_SECRET = SECRET
+def running_only(
+    settings: Any, modules: list[str], service_urls: str, *, keys: str | None = None
+) -> None:
+    """This process runs only `modules`; the others answer at `service_urls`. It signs with
+    SECRET, or with `keys` (MODULITH_INTERNAL_KEYS) when given."""
+    if keys is None:
+        settings.MODULITH_INTERNAL_SECRET = SECRET
+    else:
+        settings.MODULITH_INTERNAL_KEYS = keys
     settings.MODULITH_SERVICE_URLS = service_urls
     settings.MODULITH_TRANSPORT = "sqs"
     settings.MODULITH_TOPOLOGY = Topology.load(settings.MODULITH_MANIFESTS, modules)
 
 
-def orders_without_inventory(settings: Any, inventory_url: str) -> None:
+def orders_without_inventory(settings: Any, inventory_url: str, *, keys: str | None = None) -> None:
     """This process becomes the orders+payments service; inventory runs elsewhere."""
-    running_only(settings, ["orders", "payments"], f"inventory={inventory_url}")
+    running_only(settings, ["orders", "payments"], f"inventory={inventory_url}", keys=keys)
 
 
 class FakeProvider:
