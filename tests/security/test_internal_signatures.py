@@ -110,6 +110,20 @@ def test_every_path_and_method_under_internal_answers_an_unsigned_call_alike(
     assert (answer.status_code, answer.content) == (unsigned.status_code, unsigned.content)
 
 
+def test_a_query_of_thousands_of_parameters_is_refused_like_an_unsigned_call(
+    provider: Service,
+) -> None:
+    """More than Django parses (DATA_UPLOAD_MAX_NUMBER_FIELDS): nothing may raise on it before
+    the signature, not even the middleware that reads the query for its log fields."""
+    target = PRICES + "?" + "a&" * 1500  # within gunicorn's 4,094 bytes of request line
+
+    refused = post(provider, target, signed())
+
+    assert refused.status_code == 401
+    assert refused.content == unsigned_answer(provider).content
+    assert_calm(provider)
+
+
 def test_a_body_larger_than_django_reads_is_refused_without_reading_it(provider: Service) -> None:
     body = b'{"skus": ["' + b"K" * 3_000_000 + b'"]}'  # past DATA_UPLOAD_MAX_MEMORY_SIZE
 
