@@ -2,6 +2,7 @@
 inside verification (with DEBUG on, which masks no local variable, and off, which masks those
 marked sensitive), not in a log line, whichever way a call fails."""
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -9,8 +10,13 @@ from typing import Any
 import pytest
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
-from django.views.debug import ExceptionReporter, technical_500_response
+from django.views.debug import (
+    ExceptionReporter,
+    SafeExceptionReporterFilter,
+    technical_500_response,
+)
 
+from modulith.conf import ModulithSettings
 from modulith.http.internal import internal_call, verify
 from modulith.remote.nonces import NonceStoreUnavailable
 from tests.modulith.observability.conftest import LogLines, json_log  # noqa: F401
@@ -78,6 +84,23 @@ def test_the_debug_page_of_a_failure_inside_verification_shows_no_key(settings: 
     assert "MODULITH_INTERNAL_KEYS" in html
     assert not leaks(html, CURRENT), "the debug page shows the key"
     assert not leaks(text, CURRENT), "the debug page, as text, shows the key"
+
+
+def test_djangos_filter_masks_every_secret_setting_of_modulith() -> None:
+    secret_settings = [
+        f"MODULITH_{spec.name.upper()}"
+        for spec in dataclasses.fields(ModulithSettings)
+        if spec.metadata.get("secret")
+    ]
+    masked = SafeExceptionReporterFilter()
+
+    assert sorted(secret_settings) == [
+        "MODULITH_API_KEYS",
+        "MODULITH_INTERNAL_KEYS",
+        "MODULITH_INTERNAL_SECRET",
+    ]
+    for name in secret_settings:  # by name: on the debug page, and in META under runserver
+        assert masked.cleanse_setting(name, "a-value") == masked.cleansed_substitute, name
 
 
 @pytest.mark.usefixtures("store_down")
