@@ -87,6 +87,9 @@ class ModulithSettings:
     log_correlation_fields: tuple[str, ...] = ()
     # By default on when OpenTelemetry's own variables ask for an exporter: see otel_default.
     otel: bool = False
+    # CloudWatch EMF lines on standard output: by default on Lambda, see metrics_emf_default.
+    metrics_emf: bool = False
+    metrics_emf_interval: float = setting(60.0, minimum=1)
 
     @classmethod
     def load(cls, project: object, environ: Mapping[str, str] = os.environ) -> "ModulithSettings":
@@ -133,11 +136,17 @@ def otel_default(project: object, environ: Mapping[str, str]) -> bool:
     )
 
 
+def metrics_emf_default(project: object, environ: Mapping[str, str]) -> bool:
+    """A Lambda function cannot be scraped: its metrics leave as EMF lines in its log."""
+    return on_lambda(environ)
+
+
 DERIVED: dict[str, Callable[[object, Mapping[str, str]], Any]] = {
     "topology": topology_default,
     "async_handlers": async_handlers_default,
     "embedded_relay": embedded_relay_default,
     "otel": otel_default,
+    "metrics_emf": metrics_emf_default,
 }
 # Settings that are Python objects, set in Django's settings only.
 DJANGO_ONLY = frozenset({"topology"})
