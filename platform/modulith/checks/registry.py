@@ -3,6 +3,7 @@
 
 from django.core import checks
 
+from modulith.checks.api_keys import check_api_keys
 from modulith.checks.apps import check_apps
 from modulith.checks.databases import check_databases
 from modulith.checks.events import check_events
@@ -13,3 +14,5 @@ from modulith.checks.scope import TAG
 def register_checks() -> None:
     for check in (check_manifests, check_events, check_apps, check_databases):
         checks.register(check, TAG)
+    # Only where the public API is served: see modulith.checks.api_keys.
+    checks.register(check_api_keys, TAG, deploy=True)

@@ -8,13 +8,14 @@ from modulith.checks.scope import TAG
 from modulith.errors import ConfigurationError
 
 
-def raise_for_errors() -> None:
+def raise_for_errors(*, serving: bool = True) -> None:
     """Raises ConfigurationError, one line per error of the modulith checks (warnings and
-    SILENCED_SYSTEM_CHECKS do not stop a start)."""
+    SILENCED_SYSTEM_CHECKS do not stop a start); those of a deployment too when the process
+    serves HTTP (a WSGI server, a Lambda web function)."""
     errors = sorted(
         (
             message
-            for message in run_checks(tags=[TAG])
+            for message in run_checks(tags=[TAG], include_deployment_checks=serving)
             if message.is_serious() and not message.is_silenced()
         ),
         key=lambda message: (str(message.obj), message.id or ""),

@@ -31,8 +31,9 @@ class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-def cold_start() -> None:
-    """Secrets into the environment, Django set up, the framework's checks run: once."""
+def cold_start(*, serving: bool = False) -> None:
+    """Secrets into the environment, Django set up, the framework's checks run (with those
+    of a deployment for a function that serves HTTP): once."""
     try:
         require(LAMBDA, needed_by="a module on AWS Lambda")
         load_secrets(os.environ)
@@ -45,7 +46,7 @@ def cold_start() -> None:
         # Imported once Django is set up (django-ninja, which the checks import, reads settings).
         from modulith.checks import raise_for_errors
 
-        raise_for_errors()
+        raise_for_errors(serving=serving)
     except ConfigurationError as error:
         for line in str(error).splitlines():
             sys.stderr.write(f"configuration error: {line}\n")
