@@ -109,10 +109,15 @@ def test_a_thread_executor_stops_the_functions_start_in_one_line(tmp_path: Path)
 @pytest.mark.parametrize(
     ("role", "line"),
     [
-        (["lambda"], "lambda runs one function: use lambda web, lambda consume, lambda relay or lambda migrate"),
+        (
+            ["lambda"],
+            "lambda runs one function: use lambda web, lambda consume, lambda relay or "
+            "lambda migrate",
+        ),
         (
             ["lambda", "worker"],
-            "lambda runs one function: use lambda web, lambda consume, lambda relay or lambda migrate",
+            "lambda runs one function: use lambda web, lambda consume, lambda relay or "
+            "lambda migrate",
         ),
         (
             ["lambda", "consume"],

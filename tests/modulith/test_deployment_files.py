@@ -172,6 +172,22 @@ def test_every_container_has_a_read_only_root_and_no_capabilities(module: Module
                 assert set(mounts.values()) <= volumes
 
 
+def test_every_role_that_sends_traces_may_write_to_x_ray() -> None:
+    """The ECS task roles (their collector sidecar) and every Lambda function's role (active
+    tracing)."""
+    xray = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"}
+    for module in TOPOLOGY.modules:
+        for shape, stack in (("ecs", ecs_stack(module)), ("lambda", lambda_stack(module))):
+            roles = {
+                name: resource["Properties"]
+                for name, resource in stack["Resources"].items()
+                if resource["Type"] == "AWS::IAM::Role" and "Execution" not in name
+            }
+            assert roles, (shape, module.name)
+            for name, role in roles.items():
+                assert role["ManagedPolicyArns"] == [xray], (shape, name)
+
+
 def test_no_generated_file_turns_debug_on() -> None:
     for name, text in GENERATED.items():
         assert not re.search(r"DJANGO_DEBUG\W+(1|true|on)\b", text, re.I), name
