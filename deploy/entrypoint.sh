@@ -33,9 +33,16 @@ case "$role" in
       --workers "${WEB_CONCURRENCY:-2}" \
       --timeout "${WEB_TIMEOUT:-30}" "$@"
     ;;
-  worker | beat)
+  worker)
     python manage.py check  # a bad configuration is one clear line here, not a traceback
-    exec celery -A config "$role" --loglevel "${LOG_LEVEL:-INFO}" "$@"
+    exec celery -A config worker --loglevel "${LOG_LEVEL:-INFO}" "$@"
+    ;;
+  beat)
+    python manage.py check
+    # Beat keeps its last run times in a file: on the writable /tmp, the root file system
+    # being read-only where the image runs (a restart runs a due sweep once more: harmless).
+    exec celery -A config beat --loglevel "${LOG_LEVEL:-INFO}" \
+      --schedule "${CELERY_BEAT_SCHEDULE:-/tmp/celerybeat-schedule}" "$@"
     ;;
   relay) exec python manage.py relay "$@" ;;
   consume) exec python manage.py consume "$@" ;;
