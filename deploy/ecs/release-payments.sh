@@ -134,6 +134,10 @@ migrate() {
 
 stable() {
     local cluster
+    if [ "$DRY_RUN" -eq 1 ]; then
+        act aws ecs wait services-stable --services "${SERVICES[@]}"
+        return 0
+    fi
     cluster=$(output ClusterName "$SHARED_STACK")
     act aws ecs wait services-stable --cluster "$cluster" --services "${SERVICES[@]}"
 }

@@ -13,6 +13,9 @@ through their own APIs with the template's properties (tests/aws/stacks.py)."""
 import ast
 import fnmatch
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -422,3 +425,79 @@ def test_the_lambda_stacks_deploy_with_their_event_source_tracing_role_and_alarm
     web = inline_statements(account, deployed[module.name].physical["WebRole"])
     assert allows(web, "events:PutEvents", BUS)
     assert not allows(web, "sqs:ReceiveMessage", sqs(f"modulith-{module.name}"))
+
+
+def release(account: Account, module: str, *options: str) -> list[str]:
+    """The module's ECS release script with --dry-run, against the emulator: what it prints."""
+    env = {
+        **os.environ,
+        **aws_environment(account.endpoint),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "REPOSITORY": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/shop",
+    }
+    result = subprocess.run(
+        [
+            "bash",
+            str(DEPLOY / "ecs" / f"release-{module}.sh"),
+            "--tag",
+            "1.2",
+            "--dry-run",
+            *options,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.splitlines()
+
+
+def test_a_release_migrates_before_it_moves_the_services_and_a_dry_run_changes_nothing(
+    ecs: tuple[Account, dict[str, Deployed]],
+) -> None:
+    account, _ = ecs
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/shop:1.2"
+
+    steps = [line for line in release(account, "orders") if line.startswith("+ ")]
+
+    assert steps[0] == f"+ docker build --tag {image} {ROOT}"
+    assert steps[2] == f"+ docker push {image}"
+    migration, services = [s for s in steps if "cloudformation deploy" in s]
+    assert f"MigrationImageUri={image}" in migration
+    assert "ImageUri=" not in migration.replace("MigrationImageUri=", "")  # services untouched
+    assert (
+        f"ImageUri={image} MigrationImageUri={image} WebMinTasks=2 ConsumerMinTasks=1" in services
+    )
+    order = [
+        next(i for i, s in enumerate(steps) if marker in s)
+        for marker in (
+            "MigrationImageUri",
+            "ecs run-task",
+            f"ImageUri={image} Migration",
+            "services-stable",
+        )
+    ]
+    assert order == sorted(order)
+    [stack] = account.client("cloudformation").describe_stacks(StackName="modulith-orders")[
+        "Stacks"
+    ]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["ImageUri"].endswith("shop:1")  # nothing was deployed
+
+
+def test_a_first_release_creates_the_stack_with_no_task_before_it_migrates(
+    ecs: tuple[Account, dict[str, Deployed]],
+) -> None:
+    account, _ = ecs
+
+    steps = [
+        line
+        for line in release(account, "orders", "--stack", "modulith-new")
+        if line.startswith(("+ ", "==> "))
+    ]
+
+    first = next(s for s in steps if "cloudformation deploy" in s)
+    assert "WebMinTasks=0 ConsumerMinTasks=0" in first
+    assert "==> would run the migration task of the new stack and wait for it" in steps
