@@ -34,7 +34,9 @@ from tests.events import order_placed
 from tests.lambda_events import http_api
 from tests.processes import free_port, project_env
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
+# The first test of a fresh store pays for the build (debootstrap, the stand-in, the image):
+# up to five minutes on two busy cores.
+pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(900)]
 
 TAG = "localhost/modulith:test"
 STOP_SECONDS = 10
