@@ -338,16 +338,30 @@ def test_the_http_api_routes_the_modules_paths_to_its_web_function(module: Modul
 @pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
 def test_each_function_may_touch_only_its_modules_queue_secrets_and_bus(module: Module) -> None:
     stack = lambda_stack(module)
-    own_secrets = {
+    databases = {
         "DjangoDatabaseUrlSecretArn",
         f"{module.name.capitalize()}DatabaseUrlSecretArn",
         "DjangoSecretKeySecretArn",
-        "ApiKeysSecretArn",
-    } | ({"InternalSecretArn"} if module.uses or module.provides else set())
+    }
+    signed = {"InternalSecretArn"} if module.uses or module.provides else set()
+    own_secrets = {
+        "WebRole": databases | {"ApiKeysSecretArn"} | signed,
+        # A function that serves no API reads no API key; the internal secret only where the
+        # module calls another's port.
+        "ConsumeRole": databases | ({"InternalSecretArn"} if module.uses else set()),
+        "RelayRole": databases | ({"InternalSecretArn"} if module.uses else set()),
+    }
 
     for role in ("WebRole", "ConsumeRole", "RelayRole"):
         allowed = statements(stack, role)
-        assert {ref["Ref"] for ref in allowed["Secrets"]["Resource"]} == own_secrets
+        assert {ref["Ref"] for ref in allowed["Secrets"]["Resource"]} == own_secrets[role]
+        function = stack["Resources"][role.replace("Role", "Function")]["Properties"]
+        given = {
+            value["Ref"]
+            for name, value in function["Environment"]["Variables"].items()
+            if name.endswith("_SECRET_ARN")
+        }
+        assert given == own_secrets[role]
         assert allowed["Secrets"]["Action"] == "secretsmanager:GetSecretValue"
         assert allowed["Publish"]["Action"] == "events:PutEvents"
         assert sub(allowed["Publish"]["Resource"]).endswith(":event-bus/modulith")

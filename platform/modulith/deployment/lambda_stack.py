@@ -16,7 +16,13 @@ from modulith.deployment.cfn import managed_policy
 from modulith.deployment.ecs_iam import XRAY_POLICY
 from modulith.deployment.lambda_iam import function_statements, queue_arn, queue_statements, role
 from modulith.deployment.options import DeploymentOptions
-from modulith.deployment.service import SECRET, bus_names, https_environment, module_environment
+from modulith.deployment.service import (
+    SECRET,
+    bus_names,
+    https_environment,
+    module_environment,
+    role_secrets,
+)
 from modulith.extraction import database_variable
 from modulith.modules import Module, Topology
 
@@ -43,23 +49,29 @@ def lambda_template(
 ) -> dict[str, Any]:
     names = ResourceNames(prefix=options.queue_prefix, bus=options.event_bus)
     env, secrets, providers = _environment(topology, module, options)
-    secret_arns = [{"Ref": parameter} for parameter in secrets.values()]
     roles = lambda_functions(module)
     resources: dict[str, Any] = {}
     for name in roles:
+        # Each function reads only the secrets its role uses (the API keys: web alone).
+        own = role_secrets(module, name, secrets)
+        function_env = {
+            key: value
+            for key, value in env.items()
+            if not key.endswith("_SECRET_ARN") or key.removesuffix("_SECRET_ARN") in own
+        }
         statements = function_statements(
             topology,
             module,
             names,
             transport=options.transport,
             log_group=f"{_logical(name)}LogGroup",
-            secrets=secret_arns,
+            secrets=[{"Ref": secrets[variable]} for variable in own],
         )
         if name == "consume":
             statements += queue_statements(module, names)
         if name == "migrate":  # it publishes nothing: the databases and its log only
             statements = [s for s in statements if s["Sid"] in {"Logs", "Network", "Secrets"}]
-        resources |= _function(module, options, name, env, statements)
+        resources |= _function(module, options, name, function_env, statements)
     if module.handles:
         resources |= _event_source(module, names)
     resources |= _schedule()

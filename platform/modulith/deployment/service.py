@@ -35,17 +35,19 @@ class CloudEnvironment:
         return self.own_secrets + self.shared_secrets
 
     def secrets_of(self, module: Module, role: str) -> tuple[str, ...]:
-        """What one role uses of them: every role its databases and the Django secret key (the
-        settings want it with DEBUG off); the API keys only `web`, which serves the API; the
-        internal secret `web` when it calls or answers signed calls, the others when the
-        module calls another's query port (their handlers may: the runtime checks the secret
-        at start)."""
-        wanted = [*self.own_secrets, "DJANGO_SECRET_KEY"]
-        if role == "web":
-            wanted.append("MODULITH_API_KEYS")
-        if SECRET in self.shared_secrets and (role == "web" or module.uses):
-            wanted.append(SECRET)
-        return tuple(wanted)
+        return role_secrets(module, role, self.secrets)
+
+
+def role_secrets(module: Module, role: str, available: Iterable[str]) -> tuple[str, ...]:
+    """What one role uses of the module's secrets: every role its databases and the Django
+    secret key (the settings want it with DEBUG off); the API keys only `web`, which serves the
+    API; the internal secret `web` when it calls or answers signed calls, the others when the
+    module calls another's query port (their handlers may: the runtime checks the secret at
+    start)."""
+    unused = set() if role == "web" else {"MODULITH_API_KEYS"}
+    if role != "web" and not module.uses:
+        unused.add(SECRET)
+    return tuple(name for name in available if name not in unused)
 
 
 def module_environment(
