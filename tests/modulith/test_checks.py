@@ -370,7 +370,8 @@ def test_manage_py_check_of_one_app_checks_that_module_only() -> None:
     assert [(message.id, message.obj) for message in messages] == [("modulith.E009", "payments")]
 
 
-@override_settings(DATABASE_ROUTERS=[])
+# The test runner turns DEBUG off: a server would then refuse the development API key.
+@override_settings(DATABASE_ROUTERS=[], MODULITH_API_KEYS=["a-key-of-this-test"])
 def test_at_start_the_errors_stop_the_process_one_line_each() -> None:
     with pytest.raises(ConfigurationError) as stopped:
         raise_for_errors()
@@ -384,9 +385,22 @@ def test_at_start_the_errors_stop_the_process_one_line_each() -> None:
     assert lines[1].startswith("modulith.E009 orders's models do not go to its database 'orders'")
 
 
-@override_settings(DATABASE_ROUTERS=[], SILENCED_SYSTEM_CHECKS=["modulith.E009"])
+@override_settings(
+    DATABASE_ROUTERS=[],
+    SILENCED_SYSTEM_CHECKS=["modulith.E009"],
+    MODULITH_API_KEYS=["a-key-of-this-test"],
+)
 def test_a_silenced_check_does_not_stop_a_start() -> None:
     raise_for_errors()
+
+
+@override_settings(DEBUG=False, MODULITH_API_KEYS=["k1", "dev-api-key"])
+def test_a_server_with_debug_off_refuses_the_development_api_key_and_a_worker_does_not() -> None:
+    with pytest.raises(ConfigurationError) as stopped:
+        raise_for_errors(serves_requests=True)
+
+    assert str(stopped.value).startswith("modulith.E011 MODULITH_API_KEYS holds the development")
+    raise_for_errors(serves_requests=False)  # a consumer, a relay, a migration: no API, no key
 
 
 def test_an_api_that_is_not_a_router_stops_the_urls_with_the_checks_line() -> None:

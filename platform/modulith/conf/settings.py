@@ -101,6 +101,9 @@ class ModulithSettings:
     log_correlation_fields: tuple[str, ...] = ()
     # By default on when OpenTelemetry's own variables ask for an exporter: see otel_default.
     otel: bool = False
+    # CloudWatch EMF lines on standard output: by default on Lambda, see metrics_emf_default.
+    metrics_emf: bool = False
+    metrics_emf_interval: float = setting(60.0, minimum=1)
 
     @classmethod
     def load(cls, project: object, environ: Mapping[str, str] = os.environ) -> "ModulithSettings":
@@ -163,6 +166,11 @@ def otel_default(project: object, environ: Mapping[str, str]) -> bool:
     )
 
 
+def metrics_emf_default(project: object, environ: Mapping[str, str]) -> bool:
+    """A Lambda function cannot be scraped: its metrics leave as EMF lines in its log."""
+    return on_lambda(environ)
+
+
 DERIVED: dict[str, Callable[[object, Mapping[str, str]], Any]] = {
     "topology": topology_default,
     "async_handlers": async_handlers_default,
@@ -170,6 +178,7 @@ DERIVED: dict[str, Callable[[object, Mapping[str, str]], Any]] = {
     "internal_keys": internal_keys_default,
     "nonce_store": nonce_store_default,
     "otel": otel_default,
+    "metrics_emf": metrics_emf_default,
 }
 # Settings that are Python objects, set in Django's settings only.
 DJANGO_ONLY = frozenset({"topology"})

@@ -82,6 +82,8 @@ def test_a_project_that_sets_nothing_gets_the_defaults() -> None:
         "consumer_wait_seconds": 20,
         "log_correlation_fields": (),
         "otel": False,
+        "metrics_emf": False,
+        "metrics_emf_interval": 60.0,
     }
 
 
