@@ -327,7 +327,7 @@ def test_an_event_of_a_higher_major_schema_version_is_dead_lettered_with_that_re
     use_queues(settings)
     order_id = uuid4()
     pending_order(order_id)
-    newer_major = wire_body("PaymentCaptured", captured(order_id), schema_version="2.0")
+    newer_major = wire_body("PaymentCaptured", captured(order_id), schema_version="3.0")
     send(newer_major)
     orders = consumer()
 
@@ -335,12 +335,12 @@ def test_an_event_of_a_higher_major_schema_version_is_dead_lettered_with_that_re
     [dead] = take_all("orders", dead=True)
     assert dead["Body"] == newer_major
     assert reason_of(dead) == (
-        "PaymentCaptured schema version 2.0 is newer than the version 1.0 orders knows"
+        "PaymentCaptured schema version 3.0 is newer than the version 2.0 orders knows"
     )
     assert status_of(order_id) == OrderStatus.PENDING
 
     # A newer minor version only adds optional fields: it is handled, the extra ignored.
-    send(wire_body("PaymentCaptured", captured(order_id, cardBrand="visa"), schema_version="1.3"))
+    send(wire_body("PaymentCaptured", captured(order_id, cardBrand="visa"), schema_version="2.3"))
 
     assert receive(orders) == ConsumerReport(handled=1)
     assert status_of(order_id) == OrderStatus.CONFIRMED
@@ -407,9 +407,10 @@ def test_events_relayed_through_eventbridge_are_consumed_the_same_way(
     assert InboxRecord.objects.using("orders").filter(event_id=event_id).count() == 1
 
 
-def test_a_foreign_producers_flat_event_on_the_bus_is_consumed(
+def test_a_declared_foreign_producers_flat_event_on_the_bus_is_consumed(
     aws: AwsContext, settings: Any
 ) -> None:
+    """orders' manifest accepts PaymentCaptured from billing.legacy."""
     use_queues(settings, transport="eventbridge")
     order_id = uuid4()
     pending_order(order_id)
