@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from modules.inventory import queries, services
 from modules.inventory.models import Product
+from modulith.contracts import TextConstraints
 from modulith.http import ApiKey, CamelSchema
 
 router = Router(by_alias=True)
@@ -34,7 +35,7 @@ class ProductOut(CamelSchema):
 
 class ProductIn(CamelSchema):
     sku: Sku
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Annotated[str, TextConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     unit_price: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
     currency: Currency
     quantity: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]

@@ -10,15 +10,16 @@ from pydantic import Field, StringConstraints
 
 from modules.orders import queries, services
 from modules.orders.models import Order
+from modulith.contracts import TextConstraints
 from modulith.http import ApiKey, CamelSchema
 
 router = Router(by_alias=True)
 
-CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+CustomerId = Annotated[str, TextConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class LineIn(CamelSchema):
-    sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    sku: Annotated[str, TextConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     quantity: Annotated[int, Field(ge=1, le=1000, strict=True)]
 
 

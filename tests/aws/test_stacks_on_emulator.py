@@ -341,7 +341,8 @@ def allows(statements: list[dict[str, Any]], action: str, resource: str, **conte
             continue
         conditions = statement.get("Condition", {})
         if all(
-            context.get(key) == expected
+            # A list of values is any of them.
+            context.get(key) in (expected if isinstance(expected, list) else [expected])
             for operator, pairs in conditions.items()
             if operator == "StringEquals"
             for key, expected in pairs.items()
@@ -430,7 +431,11 @@ def test_the_lambda_stacks_deploy_with_their_event_source_tracing_role_and_alarm
     topic = account.client("sns").create_topic(Name="modulith-alerts")["TopicArn"]
     check_alarms(module, alarms(account, module), topic)
     web = inline_statements(account, deployed[module.name].physical["WebRole"])
-    assert allows(web, "events:PutEvents", BUS)
+    event = module.publishes[0].event_name
+    own = {"events:source": module.source, "events:detail-type": event}
+    assert allows(web, "events:PutEvents", BUS, **own)
+    assert not allows(web, "events:PutEvents", BUS, **(own | {"events:source": "other.service"}))
+    assert not allows(web, "events:PutEvents", BUS, **(own | {"events:detail-type": "Forged"}))
     assert not allows(web, "sqs:ReceiveMessage", sqs(f"modulith-{module.name}"))
 
 

@@ -367,6 +367,13 @@ def test_each_function_may_touch_only_its_modules_queue_secrets_and_bus(module: 
         assert allowed["Secrets"]["Action"] == "secretsmanager:GetSecretValue"
         assert allowed["Publish"]["Action"] == "events:PutEvents"
         assert sub(allowed["Publish"]["Resource"]).endswith(":event-bus/modulith")
+        # Only the module's own events: its source, its detail-types (checked per entry).
+        assert allowed["Publish"]["Condition"] == {
+            "StringEquals": {
+                "events:source": f"{module.name}.service",
+                "events:detail-type": sorted(e.event_name for e in module.publishes),
+            }
+        }
         assert allowed["Logs"]["Resource"] == {
             "Fn::GetAtt": [role.replace("Role", "LogGroup"), "Arn"]
         }

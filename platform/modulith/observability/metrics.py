@@ -98,6 +98,13 @@ MESSAGES_HANDLED = _counter(
     "(handled, duplicate, retried, dead).",
     ["module", "outcome"],
 )
+MESSAGES_DEAD_LETTERED = _counter(
+    "modulith_messages_dead_lettered",
+    "Queue messages a consumer sent to the dead-letter queue at once, by subscribing module and "
+    "reason: malformed, oversized, too_deep, untrusted_source, not_handled, newer_version, "
+    "invalid_data, or handler (a handler's PermanentFailure).",
+    ["module", "reason"],
+)
 DELIVERY_ERRORS = _counter(
     "modulith_delivery_errors",
     "Exceptions that escaped a delivery run off the request (thread, celery) or a sweep of the "

@@ -75,6 +75,9 @@ def test_an_unknown_product_is_a_404(client: Client) -> None:
         ({"sku": ""}, "sku"),
         ({"sku": "has space"}, "sku"),
         ({"name": None}, "name"),
+        ({"name": "Key\nboard"}, "name"),
+        ({"name": "Key\u202eboard"}, "name"),
+        ({"name": 7}, "name"),
     ],
 )
 def test_bad_product_input_is_refused_naming_the_field(
