@@ -45,6 +45,7 @@ def test_compose_runs_every_module_as_its_own_service(module: Module) -> None:
         env = services[name]["environment"]
         assert env["MODULITH_MODULES"] == module.name
         assert env["MODULITH_TRANSPORT"] in {"sqs", "sns", "eventbridge"}
+        assert env["DJANGO_DEBUG"] == "1"  # a split on one machine, with an emulator
         assert service_urls(env.get("MODULITH_SERVICE_URLS", "")) == {
             provider: f"http://{provider}:8000" for provider in providers_used_by(module)
         }

@@ -10,6 +10,7 @@ each scrape. The gauges need nothing: they are read from the databases.
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable
 
 from django.db import DatabaseError
@@ -20,7 +21,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
+from modulith.conf import modulith_settings
 from modulith.observability import process
+from modulith.observability.process import OutboxState
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,17 @@ def gauge(name: str, documentation: str, labels: list[str]) -> Gauge:
 
 
 class OutboxCollector:
-    """Gauges of every running module's outbox, queried when scraped."""
+    """Gauges of every running module's outbox, read from its database by a scrape at most
+    once every MODULITH_METRICS_CACHE_SECONDS: however often, and by however many scrapers,
+    /metrics is asked, a process queries each database once an interval. The age of the oldest
+    pending event is computed at each scrape, from when it was stored."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # database alias -> (when it was read, monotonic; what it held, or None: unreadable),
+        # for the process as described when it was read (a new description starts afresh).
+        self._read: dict[str, tuple[float, OutboxState | None]] = {}
+        self._described = process.current()
 
     def describe(self) -> Iterable[Metric]:
         return _families()
@@ -43,18 +56,35 @@ class OutboxCollector:
     def collect(self) -> Iterable[Metric]:
         pending, oldest, dead = _families()
         now = timezone.now()
-        described = process.current()
-        for module in described.running:
-            try:
-                state = described.outbox_state(module.database)
-            except DatabaseError as error:
-                log.warning("no outbox metrics for %s: %s", module.name, error)
+        for module in process.current().running:
+            state = self._state(module.name, module.database)
+            if state is None:
                 continue
             since = state.oldest_pending
             pending.add_metric([module.name], state.pending)
             oldest.add_metric([module.name], (now - since).total_seconds() if since else 0.0)
             dead.add_metric([module.name], state.dead)
         return [pending, oldest, dead]
+
+    def _state(self, name: str, alias: str) -> OutboxState | None:
+        """The outbox's state as last read, read again once it is older than the interval (a
+        database that could not be read is not asked again sooner either)."""
+        interval = modulith_settings().metrics_cache_seconds
+        described = process.current()
+        with self._lock:
+            if described is not self._described:
+                self._read.clear()
+                self._described = described
+            read_at, state = self._read.get(alias, (float("-inf"), None))
+            if time.monotonic() - read_at < interval:
+                return state
+            try:
+                state = described.outbox_state(alias)
+            except DatabaseError as error:
+                log.warning("no outbox metrics for %s: %s", name, error)
+                state = None
+            self._read[alias] = (time.monotonic(), state)
+            return state
 
 
 def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
