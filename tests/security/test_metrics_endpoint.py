@@ -3,6 +3,7 @@
 however often it is scraped, it reads each module database once an interval."""
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -98,36 +99,25 @@ def outbox_reads(captured: dict[str, CaptureQueriesContext]) -> dict[str, int]:
 
 def scraped(client: Client, times: int) -> dict[str, int]:
     aliases = [module.database for module in runtime().topology.running_modules]
-    captured = {alias: CaptureQueriesContext(connections[alias]) for alias in aliases}
-    for context in captured.values():
-        context.__enter__()
-    try:
+    with ExitStack() as capturing:
+        captured = {
+            alias: capturing.enter_context(CaptureQueriesContext(connections[alias]))
+            for alias in aliases
+        }
         for _ in range(times):
             assert client.get("/metrics").status_code == 200
-    finally:
-        for context in captured.values():
-            context.__exit__(None, None, None)
     return outbox_reads(captured)
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
-def test_many_scrapes_within_the_interval_read_each_database_once(
-    client: Client, settings: Any
+@pytest.mark.parametrize(
+    ("interval", "reads"),
+    [(600, 1), (0, SCRAPES)],  # without an interval: the reads the interval saves
+    ids=["an-interval", "no-interval"],
+)
+def test_however_often_it_is_scraped_each_database_is_read_once_an_interval(
+    client: Client, settings: Any, interval: int, reads: int
 ) -> None:
-    settings.MODULITH_METRICS_CACHE_SECONDS = 600
+    settings.MODULITH_METRICS_CACHE_SECONDS = interval
 
-    reads = scraped(client, SCRAPES)
-
-    assert reads == {"orders": 1, "inventory": 1, "payments": 1}
-
-
-@pytest.mark.django_db(transaction=True, databases="__all__")
-def test_without_an_interval_every_scrape_reads_every_database(
-    client: Client, settings: Any
-) -> None:
-    """The counterpart of the test above: the reads it counts are there to be saved."""
-    settings.MODULITH_METRICS_CACHE_SECONDS = 0
-
-    reads = scraped(client, SCRAPES)
-
-    assert reads == {"orders": SCRAPES, "inventory": SCRAPES, "payments": SCRAPES}
+    assert scraped(client, SCRAPES) == {"orders": reads, "inventory": reads, "payments": reads}

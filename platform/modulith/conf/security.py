@@ -25,8 +25,8 @@ DEFAULT_PROXY_SSL_HEADER = "X-Forwarded-Proto"
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 # Names a process on this machine reaches itself by: a sidecar agent scraping /metrics.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-# Not sent anywhere: connecting a UDP socket only asks the kernel which address would be used.
-_ROUTE_PROBE = ("10.254.254.254", 1)
+# Not sent anywhere: connecting a UDP socket only asks the kernel which address it would use.
+_ROUTE_PROBES = ((socket.AF_INET, "10.254.254.254"), (socket.AF_INET6, "fd00::1"))
 
 
 def security_settings(*, debug: bool, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -68,11 +68,15 @@ def allowed_hosts(*, debug: bool, environ: Mapping[str, str] = os.environ) -> li
 
 
 def _own_addresses() -> list[str]:
-    """This machine's address on its default route, without a DNS lookup or a packet sent."""
-    with suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(_ROUTE_PROBE)
-        return [str(probe.getsockname()[0])]
-    return []
+    """This machine's addresses on its default routes (IPv4, IPv6 in brackets, as a Host
+    header writes it), without a DNS lookup or a packet sent."""
+    addresses = []
+    for family, destination in _ROUTE_PROBES:
+        with suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((destination, 1))
+            address = str(probe.getsockname()[0]).split("%")[0]  # no IPv6 zone in a Host
+            addresses.append(f"[{address}]" if family == socket.AF_INET6 else address)
+    return addresses
 
 
 def proxy_ssl_header(environ: Mapping[str, str] = os.environ) -> tuple[str, str] | None:

@@ -34,7 +34,9 @@ PORT_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
-    """Registers our error shape on `api`, for invalid input, domain errors and port errors."""
+    """Registers our error shape on `api`, for every error an operation can meet: invalid
+    input, domain and port errors, a missing key, a body too large or not JSON, and any
+    exception besides."""
 
     def validation_failed(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         problems = [_problem(issue) for issue in exc.errors]
@@ -85,7 +87,6 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
 
 NOTHING_HERE = "nothing is here: see /api/docs for the API's paths"
-JSON_TYPES = ("application/json",)
 
 
 @csrf_exempt
@@ -122,7 +123,9 @@ def _has_body(request: HttpRequest) -> bool:
 def _is_json(content_type: str) -> bool:
     """application/json, or a JSON-based type (application/merge-patch+json)."""
     kind = content_type.strip().lower()
-    return kind in JSON_TYPES or (kind.startswith("application/") and kind.endswith("+json"))
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
 
 
 def _too_large() -> str:
