@@ -59,15 +59,27 @@ def test_check_deploy_is_clean_by_default_and_warns_for_what_a_deployment_turns_
     secrets = {name: DEPLOYMENT[name] for name in ("DJANGO_SECRET_KEY", "MODULITH_API_KEYS")}
 
     by_default = check_deploy(tmp_path, **secrets)
-    redirect_off = check_deploy(tmp_path, **secrets, DJANGO_SECURE_SSL_REDIRECT="0")
-    no_hsts = check_deploy(tmp_path, **secrets, DJANGO_SECURE_HSTS_SECONDS="0")
+    turned_off = check_deploy(
+        tmp_path, **secrets, DJANGO_SECURE_SSL_REDIRECT="0", DJANGO_SECURE_HSTS_SECONDS="0"
+    )
     debug_on = check_deploy(tmp_path, DJANGO_DEBUG="1")
 
     assert by_default.startswith("exit 0\n"), by_default
-    assert "security.W008" in redirect_off, redirect_off
-    assert "security.W004" in no_hsts, no_hsts
+    assert "security.W008" in turned_off, turned_off
+    assert "security.W004" in turned_off, turned_off
     for warning in ("W004", "W008", "W012", "W016", "W018"):
         assert f"security.{warning}" in debug_on, debug_on
+
+
+def test_the_image_and_its_entrypoint_never_turn_debug_on() -> None:
+    """What a container runs unless its deployment says otherwise (the entrypoint's tests run
+    it with no DJANGO_DEBUG and see the development key refused)."""
+    instructions = (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    environment = [line for line in instructions if line.startswith("ENV ")]
+
+    assert environment, "the Dockerfile sets no environment"
+    assert not any("DJANGO_DEBUG" in line for line in environment), environment
+    assert "DJANGO_DEBUG" not in (ROOT / "deploy" / "entrypoint.sh").read_text()
 
 
 @pytest.fixture(scope="module")
