@@ -304,6 +304,65 @@ def test_a_module_whose_models_go_to_another_database_is_modulith_e009() -> None
     )
 
 
+def nonce_store_errors() -> list[CheckMessage]:
+    """E010, as `check --deploy --database default` and the start of a server run it."""
+    found = run_checks(tags=[TAG], include_deployment_checks=True, databases=["default"])
+    return [message for message in found if message.id == "modulith.E010"]
+
+
+@pytest.fixture
+def answers_internal_calls(settings: Any) -> None:
+    settings.MODULITH_INTERNAL_SECRET = "a-secret-of-the-services"
+
+
+@pytest.mark.usefixtures("answers_internal_calls")
+@pytest.mark.django_db(databases=["default"])
+def test_nonces_in_the_migrated_table_pass_modulith_e010() -> None:
+    assert nonce_store_errors() == []
+
+
+@pytest.mark.usefixtures("answers_internal_calls")
+def test_nonces_in_a_cache_of_each_process_are_modulith_e010(settings: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.MODULITH_NONCE_STORE = "cache"
+
+    error = only(nonce_store_errors())
+
+    assert error.obj == "MODULITH_NONCE_STORE"
+    assert error.msg == (
+        "internal calls cannot be checked for replays: the cache 'default' keeps them in each "
+        "process's memory, so a replay to another process is accepted"
+    )
+    assert error.hint is not None
+    assert error.hint.startswith("Give it a shared backend (MODULITH_CACHE_URL")
+
+
+@pytest.mark.usefixtures("answers_internal_calls")
+def test_nonces_in_a_cache_that_is_not_configured_are_modulith_e010(settings: Any) -> None:
+    settings.MODULITH_NONCE_STORE = "cache"
+    settings.MODULITH_NONCE_CACHE = "nonces"
+
+    error = only(nonce_store_errors())
+
+    assert "names the cache 'nonces', which CACHES does not have" in error.msg
+
+
+@pytest.mark.usefixtures("answers_internal_calls")
+def test_modulith_e010_is_left_to_checks_of_deployment_so_that_migrate_runs(settings: Any) -> None:
+    """`migrate` runs the checks before it makes the table: E010 must not stop it."""
+    settings.MODULITH_NONCE_STORE = "cache"  # an E010, as the tests above show
+
+    found = run_checks(tags=[TAG], databases=["default"])  # what migrate runs
+
+    assert [message.id for message in found] == []
+
+
+def test_a_process_without_keys_answers_no_internal_call_and_needs_no_store(settings: Any) -> None:
+    settings.MODULITH_NONCE_STORE = "cache"
+
+    assert nonce_store_errors() == []
+
+
 @override_settings(DATABASE_ROUTERS=[])
 def test_manage_py_check_of_one_app_checks_that_module_only() -> None:
     messages = run_checks(app_configs=[apps.get_app_config("payments")], tags=[TAG])

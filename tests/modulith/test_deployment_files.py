@@ -195,12 +195,14 @@ def test_the_relay_function_runs_on_a_schedule(module: Module) -> None:
 def test_the_http_api_routes_the_modules_paths_to_its_web_function(module: Module) -> None:
     stack = lambda_stack(module)
     routes = {
-        r["Properties"]["RouteKey"] for r in of_type(stack, "AWS::ApiGatewayV2::Route").values()
+        r["Properties"]["RouteKey"]: r["Properties"]["AuthorizationType"]
+        for r in of_type(stack, "AWS::ApiGatewayV2::Route").values()
     }
     [integration] = of_type(stack, "AWS::ApiGatewayV2::Integration").values()
 
-    public = {f"ANY /api/{module.name}", f"ANY /api/{module.name}/{{proxy+}}"}
-    internal = {f"ANY /internal/{module.name}/{{proxy+}}"} if module.provides else set()
+    public = {f"ANY /api/{module.name}": "NONE", f"ANY /api/{module.name}/{{proxy+}}": "NONE"}
+    # Not on the public API: only the roles granted execute-api:Invoke reach it.
+    internal = {f"POST /internal/{module.name}/{{proxy+}}": "AWS_IAM"} if module.provides else {}
     assert routes == public | internal
     assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
     assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": ["WebFunction", "Arn"]}
@@ -239,6 +241,51 @@ def test_each_function_may_touch_only_its_modules_queue_secrets_and_bus(module: 
             assert queues == [], role  # only the consume function touches a queue
         everywhere = [s["Sid"] for s in allowed.values() if s["Resource"] == "*"]
         assert everywhere == ["Network"]  # the VPC's network interfaces have no ARN to name
+
+
+@pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
+def test_only_the_users_of_a_port_may_invoke_its_providers_internal_route(module: Module) -> None:
+    stack = lambda_stack(module)
+    providers = sorted(providers_used_by(module))
+
+    for role in ("WebRole", "ConsumeRole", "RelayRole"):
+        allowed = statements(stack, role)
+        invoking = [s for s in allowed.values() if "execute-api:Invoke" in _actions(s)]
+        if role == "RelayRole" or not providers:
+            assert invoking == [], role  # the relay calls no port
+            continue
+        [statement] = invoking
+        arns = [arn["Fn::Sub"] for arn in statement["Resource"]]
+        assert [text.rsplit(":", 1)[1] for text, _ in arns] == [
+            f"${{Api}}/*/POST/internal/{provider}/*" for provider in providers
+        ]
+        assert [names["Api"] for _, names in arns] == [
+            {"Ref": f"{provider.capitalize()}HttpApiId"} for provider in providers
+        ]
+    web = stack["Resources"]["WebFunction"]["Properties"]["Environment"]["Variables"]
+    assert ("MODULITH_INTERNAL_SIGV4" in web) == bool(providers)
+
+
+@pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
+def test_the_public_stage_is_throttled_and_logs_every_request(module: Module) -> None:
+    stack = lambda_stack(module)
+    stage = stack["Resources"]["HttpApiStage"]["Properties"]
+    log_group = stack["Resources"]["HttpApiAccessLogGroup"]
+
+    assert stage["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+    }
+    assert {name: p["Type"] for name, p in stack["Parameters"].items() if "Throttling" in name} == {
+        "ThrottlingRateLimit": "Number",
+        "ThrottlingBurstLimit": "Number",
+    }
+    assert stage["AccessLogSettings"]["DestinationArn"] == {
+        "Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]
+    }
+    logged = json.loads(stage["AccessLogSettings"]["Format"])
+    assert {"requestId", "ip", "caller", "routeKey", "status"} <= set(logged)
+    assert log_group["Properties"]["RetentionInDays"] == 30
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:

@@ -9,12 +9,20 @@ The queues, the dead-letter queues and the bus are the topology's (`manage.py pr
 from typing import Any
 
 from modulith.aws.names import ResourceNames
-from modulith.deployment.lambda_iam import function_statements, queue_arn, queue_statements, role
+from modulith.deployment.lambda_iam import (
+    function_statements,
+    internal_call_statements,
+    queue_arn,
+    queue_statements,
+    role,
+)
 from modulith.deployment.options import DeploymentOptions
 from modulith.deployment.service import SECRET, bus_names, module_environment
 from modulith.extraction import database_variable
 from modulith.modules import Module, Topology
 
+# The functions that may call another module's query port: a request's or a handler's.
+CALLING_ROLES = {"web", "consume"}
 # API Gateway waits at most 30 s for an integration.
 WEB_TIMEOUT_SECONDS = 29
 # Below the queues' visibility timeout (MODULITH_VISIBILITY_TIMEOUT, 30 s), as Lambda requires
@@ -24,6 +32,18 @@ CONSUME_TIMEOUT_SECONDS = 25
 RELAY_TIMEOUT_SECONDS = 60
 RELAY_SCHEDULE = "rate(1 minute)"
 LOG_RETENTION_DAYS = 30
+# The public stage's throttling, by default: steady requests a second, and the burst above it.
+THROTTLING_RATE = 100
+THROTTLING_BURST = 200
+# One JSON line per request on the HTTP API: who (the IAM caller of an internal route), what,
+# and how it ended.
+ACCESS_LOG_FORMAT = (
+    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+    '"caller":"$context.identity.userArn","requestTime":"$context.requestTime",'
+    '"routeKey":"$context.routeKey","status":"$context.status",'
+    '"responseLength":"$context.responseLength","latency":"$context.responseLatency",'
+    '"integrationError":"$context.integrationErrorMessage"}'
+)
 OWN_API = "CreateHttpApi"
 BEHIND_ALB = "BehindAlb"
 
@@ -49,6 +69,9 @@ def lambda_template(
         )
         if name == "consume":
             statements += queue_statements(module, names)
+        if name in CALLING_ROLES:
+            apis = {provider: {"Ref": _api_parameter(provider)} for provider in providers}
+            statements += internal_call_statements(apis)
         resources |= _function(module, options, name, env, statements)
     if module.handles:
         resources |= _event_source(module, names)
@@ -103,6 +126,8 @@ def _environment(
     ]
     if "MODULITH_SERVICE_URLS" in env:
         env["MODULITH_SERVICE_URLS"] = {"Fn::Sub": env["MODULITH_SERVICE_URLS"]}
+        # The providers' internal routes are IAM-authorised: calls carry SigV4 too.
+        env["MODULITH_INTERNAL_SIGV4"] = "1"
     return dict(sorted(env.items())), secrets, [name for name in providers if name]
 
 
@@ -192,27 +217,42 @@ def _schedule() -> dict[str, Any]:
 
 def _http_api(module: Module, options: DeploymentOptions) -> dict[str, Any]:
     """The module's routes on an HTTP API: this stack's own, or the shop's one front door when
-    HttpApiId names it. `/api/<module>` is public; `/internal/<module>/` carries the signed
-    calls of the services that use the module's query port (refused unsigned)."""
+    HttpApiId names it. `/api/<module>` is public; `/internal/<module>/` is IAM-authorised:
+    API Gateway admits only SigV4-signed calls of the roles granted `execute-api:Invoke` on it
+    (the functions of the modules that use the module's query port), and the web function
+    still verifies their HMAC signature. The stage this stack creates is throttled and logs
+    every request."""
     api_id = {"Fn::If": [OWN_API, {"Ref": "HttpApi"}, {"Ref": "HttpApiId"}]}
-    paths = [f"/api/{module.name}", f"/api/{module.name}/{{proxy+}}"] if module.api else []
-    paths += [f"/internal/{module.name}/{{proxy+}}"] if module.provides else []
-    routes = {
-        f"{_route_name(path)}Route": {
+    routes: dict[str, str] = {}  # route key: its authorisation
+    if module.api:
+        routes |= {f"ANY /api/{module.name}": "NONE", f"ANY /api/{module.name}/{{proxy+}}": "NONE"}
+    if module.provides:
+        routes[f"POST {internal_path(module.name)}"] = "AWS_IAM"
+    resources = {
+        f"{_route_name(key.split(' ', 1)[1])}Route": {
             "Type": "AWS::ApiGatewayV2::Route",
             "Properties": {
                 "ApiId": api_id,
-                "RouteKey": f"ANY {path}",
+                "RouteKey": key,
+                "AuthorizationType": authorization,
                 "Target": {"Fn::Sub": "integrations/${WebIntegration}"},
             },
         }
-        for path in paths
+        for key, authorization in routes.items()
     }
     return {
         "HttpApi": {
             "Type": "AWS::ApiGatewayV2::Api",
             "Condition": OWN_API,
             "Properties": {"Name": f"{options.queue_prefix}-{module.name}", "ProtocolType": "HTTP"},
+        },
+        "HttpApiAccessLogGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "Condition": OWN_API,
+            "Properties": {
+                "LogGroupName": f"/aws/http-api/{options.queue_prefix}-{module.name}",
+                "RetentionInDays": LOG_RETENTION_DAYS,
+            },
         },
         "HttpApiStage": {
             "Type": "AWS::ApiGatewayV2::Stage",
@@ -221,6 +261,14 @@ def _http_api(module: Module, options: DeploymentOptions) -> dict[str, Any]:
                 "ApiId": {"Ref": "HttpApi"},
                 "StageName": "$default",
                 "AutoDeploy": True,
+                "DefaultRouteSettings": {
+                    "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+                    "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+                },
+                "AccessLogSettings": {
+                    "DestinationArn": {"Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]},
+                    "Format": ACCESS_LOG_FORMAT,
+                },
             },
         },
         "WebIntegration": {
@@ -233,7 +281,7 @@ def _http_api(module: Module, options: DeploymentOptions) -> dict[str, Any]:
                 "TimeoutInMillis": WEB_TIMEOUT_SECONDS * 1000,
             },
         },
-        **routes,
+        **resources,
         "WebApiPermission": {
             "Type": "AWS::Lambda::Permission",
             "Properties": {
@@ -356,6 +404,20 @@ def _parameters(
                 "MaxValue": 50000,
                 "Description": "The priority of the module's rule on that listener",
             },
+            "ThrottlingRateLimit": {
+                "Type": "Number",
+                "Default": THROTTLING_RATE,
+                "MinValue": 1,
+                "Description": "Requests a second the stage this stack creates lets through, "
+                "steadily (more answer 429)",
+            },
+            "ThrottlingBurstLimit": {
+                "Type": "Number",
+                "Default": THROTTLING_BURST,
+                "MinValue": 1,
+                "Description": "Requests the stage this stack creates lets through at once, "
+                "above the steady rate",
+            },
         }
     for variable, parameter in secrets.items():
         parameters[parameter] = {
@@ -366,6 +428,11 @@ def _parameters(
         parameters[f"{_logical(provider)}ServiceUrl"] = {
             "Type": "String",
             "Description": f"Where {provider}'s service answers {module.name}'s signed calls",
+        }
+        parameters[_api_parameter(provider)] = {
+            "Type": "String",
+            "Description": f"The id of the HTTP API that routes {provider}'s internal calls "
+            f"(the one front door's, or {provider}'s stack's HttpApiId output)",
         }
     return parameters
 
@@ -382,7 +449,16 @@ def _outputs(roles: list[str]) -> dict[str, Any]:
             "Condition": OWN_API,
             "Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]},
         }
+        outputs["HttpApiId"] = {"Condition": OWN_API, "Value": {"Ref": "HttpApi"}}
     return outputs
+
+
+def internal_path(provider: str) -> str:
+    return f"/internal/{provider}/{{proxy+}}"
+
+
+def _api_parameter(provider: str) -> str:
+    return f"{_logical(provider)}HttpApiId"
 
 
 def _route_name(path: str) -> str:

@@ -1,10 +1,11 @@
 """The one place where errors become HTTP responses: a status and a message naming the field.
 
 Body: {"error": "<code>", "message": "<one readable line>", "errors": [{"field", "message"}]};
-a 500 adds "traceId", the id its log lines carry. Whatever DEBUG says, the public API answers
-every error in this shape, never with a traceback or Django's pages: an unexpected exception is
-logged with its trace id and answered 500, a body over DATA_UPLOAD_MAX_MEMORY_SIZE 413, a body
-that is not JSON 415, a path under /api/ that names nothing 404.
+when the server or a provider failed the request, "traceId" too (the detail is in the log under
+it). Whatever DEBUG says, the public API answers every error in this shape, never with a
+traceback or Django's pages: an unexpected exception is logged with its trace id and answered
+500, a body over DATA_UPLOAD_MAX_MEMORY_SIZE 413, a body that is not JSON 415, a path under
+/api/ that names nothing 404.
 """
 
 import logging
@@ -18,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from modulith.contracts import ProviderError, ProviderUnavailable
+from modulith.contracts import ProviderError, ProviderUnavailable, QueryError
 from modulith.errors import DomainError
 from modulith.observability.trace import trace_id
 
@@ -26,10 +27,20 @@ log = logging.getLogger(__name__)
 
 _SKIPPED_LOCATIONS = {"body", "query", "path", "header", "payload"}
 # A query port's provider that cannot be reached, or that failed: the caller's request cannot
-# be answered now, through no fault of its own.
-PORT_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
-    ProviderUnavailable: (503, "provider_unavailable"),
-    ProviderError: (502, "provider_error"),
+# be answered now, through no fault of its own. What the client reads says what failed and
+# what to do; what went wrong (a connection error, a refused signature) is logged with the
+# trace id, which the answer carries for support to find it.
+PORT_ERRORS: Mapping[type[Exception], tuple[int, str, str]] = {
+    ProviderUnavailable: (
+        503,
+        "provider_unavailable",
+        "{provider} is unavailable; try again later",
+    ),
+    ProviderError: (
+        502,
+        "provider_error",
+        "{provider} could not answer this request; try again later",
+    ),
 }
 
 
@@ -69,10 +80,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         log.error("%s %s failed", request.method, request.path, exc_info=exc)
-        trace = trace_id()
-        message = f"the server failed to answer; quote trace id {trace} when you report it"
-        body = {**_body("internal_error", message, []), "traceId": trace}
-        return api.create_response(request, body, status=500)
+        message = f"the server failed to answer; quote trace id {trace_id()} when you report it"
+        return _traced(api, request, 500, "internal_error", message)
 
     api.add_exception_handler(ValidationError, validation_failed)  # type: ignore[arg-type]
     api.add_exception_handler(DomainError, domain_error)  # type: ignore[arg-type]
@@ -82,8 +91,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(SuspiciousOperation, suspicious)  # type: ignore[arg-type]
     api.add_exception_handler(Exception, unexpected)  # type: ignore[arg-type]
     api.add_decorator(_json_bodies_only(api), mode="view")
-    for error_type, (status, code) in PORT_ERRORS.items():
-        api.add_exception_handler(error_type, _mapped(api, status, code))
+    for error_type, (status, code, message) in PORT_ERRORS.items():
+        api.add_exception_handler(error_type, _port_error(api, status, code, message))
 
 
 NOTHING_HERE = "nothing is here: see /api/docs for the API's paths"
@@ -133,11 +142,21 @@ def _too_large() -> str:
     return f"the body is larger than the {limit} bytes this API accepts"
 
 
-def _mapped(api: NinjaAPI, status: int, code: str) -> Any:
-    def handler(request: HttpRequest, exc: Exception) -> HttpResponse:
-        return _reply(api, request, status, code, str(exc), [])
+def _port_error(api: NinjaAPI, status: int, code: str, message: str) -> Any:
+    def handler(request: HttpRequest, exc: QueryError) -> HttpResponse:
+        provider = getattr(exc, "provider", "a module")
+        log.warning("%s %s answered %d: %s", request.method, request.path, status, exc)
+        return _traced(api, request, status, code, message.format(provider=provider))
 
     return handler
+
+
+def _traced(
+    api: NinjaAPI, request: HttpRequest, status: int, code: str, message: str
+) -> HttpResponse:
+    """A failure that is not the client's: the answer carries the trace id of its log lines."""
+    body = {**_body(code, message, []), "traceId": trace_id()}
+    return api.create_response(request, body, status=status)
 
 
 def _reply(

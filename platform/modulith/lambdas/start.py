@@ -30,8 +30,9 @@ class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-def cold_start() -> None:
-    """Secrets into the environment, Django set up, the framework's checks run: once."""
+def cold_start(*, serves_requests: bool = False) -> None:
+    """Secrets into the environment, Django set up, the framework's checks run: once (those
+    of a process that serves requests for the web function)."""
     try:
         require(LAMBDA, needed_by="a module on AWS Lambda")
         load_secrets(os.environ)
@@ -44,7 +45,7 @@ def cold_start() -> None:
         # Imported once Django is set up (django-ninja, which the checks import, reads settings).
         from modulith.checks import raise_for_errors
 
-        raise_for_errors()
+        raise_for_errors(serves_requests=serves_requests)
     except ConfigurationError as error:
         for line in str(error).splitlines():
             sys.stderr.write(f"configuration error: {line}\n")
