@@ -20,13 +20,16 @@ $(BIN)/.installed: pyproject.toml platform/pyproject.toml | check-python
 
 install: $(BIN)/.installed
 
-## make run: the monolith on embedded defaults (SQLite files under var/, in-process bus)
+## make run: the monolith on embedded defaults (SQLite files under var/, in-process bus), in
+## development: DEBUG on (off unless asked for), so the development secret key and API key
 run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" BIND=127.0.0.1:$(PORT) MODULITH_LOAD_DEMO_CATALOGUE=1 \
-		LOG_FORMAT=$${LOG_FORMAT:-plain} \
+		DJANGO_DEBUG=1 LOG_FORMAT=$${LOG_FORMAT:-plain} \
 		./deploy/entrypoint.sh web
 
-## make lint: boundaries, style and types
+## make lint: boundaries, style and types (mypy's Django plugin and the two manage.py checks load
+## the settings: in development)
+lint: export DJANGO_DEBUG := 1
 lint: install
 	PYTHONPATH=$(CURDIR):$(CURDIR)/platform $(BIN)/lint-imports
 	$(BIN)/ruff check .

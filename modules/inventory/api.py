@@ -1,8 +1,10 @@
-"""Inventory's public HTTP API, mounted at /api/inventory."""
+"""Inventory's public HTTP API, mounted at /api/inventory. Every operation needs an API key
+(the framework's default): the storefront's backend reads the catalogue with its key."""
 
 from decimal import Decimal
 from typing import Annotated
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Router, Status
 from pydantic import Field, StringConstraints
@@ -10,7 +12,7 @@ from pydantic import Field, StringConstraints
 from modules.inventory import queries, services
 from modules.inventory.models import Product
 from modulith.contracts import TextConstraints
-from modulith.http import ApiKey, CamelSchema
+from modulith.http import CamelSchema, paginated
 
 router = Router(by_alias=True)
 
@@ -42,8 +44,10 @@ class ProductIn(CamelSchema):
 
 
 @router.get("/products", response=list[ProductOut])
-def list_products(request: HttpRequest) -> list[Product]:
-    return list(queries.product_list())
+@paginated("sku")
+def list_products(request: HttpRequest) -> QuerySet[Product]:
+    """The catalogue, by SKU, a page at a time."""
+    return queries.product_list()
 
 
 @router.get("/products/{sku}", response=ProductOut)
@@ -51,7 +55,7 @@ def get_product(request: HttpRequest, sku: str) -> Product:
     return queries.product_get(sku=sku)
 
 
-@router.post("/products", response={201: ProductOut}, auth=ApiKey())
+@router.post("/products", response={201: ProductOut})
 def stock_product(request: HttpRequest, payload: ProductIn) -> Status[Product]:
     """Creates the product with `quantity` on hand, or adds `quantity` to its stock."""
     product = services.product_stock(

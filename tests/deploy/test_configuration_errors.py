@@ -18,6 +18,8 @@ SECRET = "some-long-test-secret-that-is-only-used-by-this-test"
 # (environment, the variable the message must name)
 CASES = {
     "debug-off-without-secret-key": ({"DJANGO_DEBUG": "0"}, "DJANGO_SECRET_KEY"),
+    # Blank is unset: DEBUG is off unless development asks for it.
+    "debug-unset-without-secret-key": ({"DJANGO_DEBUG": ""}, "DJANGO_SECRET_KEY"),
     "unknown-module": ({"MODULITH_MODULES": "orders,nonsense"}, "MODULITH_MODULES"),
     "unknown-transport": ({"MODULITH_TRANSPORT": "carrier-pigeon"}, "MODULITH_TRANSPORT"),
     "unknown-handler-mode": ({"MODULITH_ASYNC_HANDLERS": "someday"}, "MODULITH_ASYNC_HANDLERS"),
@@ -57,13 +59,15 @@ PLANTED = {
 
 
 def environment(var_dir: Path, **overrides: str) -> dict[str, str]:
-    """This environment without the project's own settings, then the case's."""
+    """This environment without the project's own settings, in development (DEBUG on), then
+    the case's."""
     inherited = environment_without_settings()
     return {
         **inherited,
         "PATH": f"{BIN}{os.pathsep}{inherited.get('PATH', '')}",
         "MODULITH_VAR_DIR": str(var_dir),
         "XDG_RUNTIME_DIR": str(var_dir),
+        "DJANGO_DEBUG": "1",
         **overrides,
     }
 

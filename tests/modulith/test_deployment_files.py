@@ -47,6 +47,7 @@ def test_compose_runs_every_module_as_its_own_service(module: Module) -> None:
         env = services[name]["environment"]
         assert env["MODULITH_MODULES"] == module.name
         assert env["MODULITH_TRANSPORT"] in {"sqs", "sns", "eventbridge"}
+        assert env["DJANGO_DEBUG"] == "1"  # a split on one machine, with an emulator
         assert service_urls(env.get("MODULITH_SERVICE_URLS", "")) == {
             provider: f"http://{provider}:8000" for provider in providers_used_by(module)
         }
@@ -189,7 +190,12 @@ def test_every_role_that_sends_traces_may_write_to_x_ray() -> None:
 
 
 def test_no_generated_file_turns_debug_on() -> None:
+    """Not the files that deploy to AWS or Kubernetes, nor the image. compose.yaml is the split
+    on one machine with the AWS emulator, development as `make split` is, and says so."""
     for name, text in GENERATED.items():
+        if name == "compose.yaml":
+            assert "Development, as\n# `make split` is: DJANGO_DEBUG=1" in text
+            continue
         assert not re.search(r"DJANGO_DEBUG\W+(1|true|on)\b", text, re.I), name
     dockerfile = (DEPLOY.parent / "Dockerfile").read_text()
     assert not re.search(r"^\s*ENV[^\n]*DJANGO_DEBUG=1", dockerfile, re.M)

@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
+from modulith.conf import modulith_settings
 from modulith.observability import outbox_gauges
 
 
@@ -30,14 +31,15 @@ def gauge(name: str, documentation: str, labels: list[str]) -> Gauge:
 
 
 class OutboxCollector:
-    """Gauges of every running module's outbox, queried when scraped."""
+    """Gauges of every running module's outbox, read from its database by a scrape at most
+    once every MODULITH_METRICS_CACHE_SECONDS (`outbox_gauges`)."""
 
     def describe(self) -> Iterable[Metric]:
         return _families()
 
     def collect(self) -> Iterable[Metric]:
         pending, oldest, dead = _families()
-        for reading in outbox_gauges.read():
+        for reading in outbox_gauges.read(max_age=modulith_settings().metrics_cache_seconds):
             pending.add_metric([reading.module], reading.pending)
             oldest.add_metric([reading.module], reading.oldest_age_seconds)
             dead.add_metric([reading.module], reading.dead)

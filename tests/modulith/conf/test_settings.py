@@ -84,6 +84,9 @@ def test_a_project_that_sets_nothing_gets_the_defaults() -> None:
         "otel": False,
         "metrics_emf": False,
         "metrics_emf_interval": 60.0,
+        "metrics_networks": ("127.0.0.0/8", "::1/128"),
+        "metrics_token": "",
+        "metrics_cache_seconds": 10.0,
     }
 
 
@@ -230,6 +233,12 @@ OUT_OF_BOUNDS = {
         "MODULITH_DISCOVERY",
         "dns",
         "MODULITH_DISCOVERY must be one of static, cloudmap, not 'dns'",
+    ),
+    "a-network-that-is-not-one": (
+        "MODULITH_METRICS_NETWORKS",
+        "10.0.0.0/16,10.0.0.0/33",
+        "MODULITH_METRICS_NETWORKS must list networks such as 10.0.0.0/16 or 127.0.0.1 "
+        "(0.0.0.0/0 and ::/0 for any), not '10.0.0.0/33'",
     ),
     "a-negative-duration": (
         "MODULITH_OUTBOX_RETENTION",
