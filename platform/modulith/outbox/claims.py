@@ -55,6 +55,19 @@ class Claims:
         )
         return [delivery for delivery in deliveries if delivery.pk in held]
 
+    def still_held_at_publish(self, alias: str) -> int:
+        """How many deliveries this process claimed as it published them still wait for it:
+        neither delivered nor handed back (a failure, a route down) yet."""
+        return (
+            Delivery.objects.using(alias)
+            .filter(
+                claimed_by=self.publisher_token,
+                claimed_until__gt=Now(),
+                status=DeliveryStatus.PENDING,
+            )
+            .count()
+        )
+
     def take(
         self,
         alias: str,
