@@ -442,7 +442,9 @@ class ConsumeProcess:
         self.popen = subprocess.Popen(
             [sys.executable, "manage.py", "consume", "--module", "orders", "--wait", str(wait)],
             cwd=ROOT,
-            env=project_env(**aws.env, MODULITH_TRANSPORT="sqs", PYTHONUNBUFFERED="1"),
+            env=project_env(
+                **aws.env, MODULITH_TRANSPORT="sqs", PYTHONUNBUFFERED="1", DJANGO_DEBUG="1"
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -572,13 +574,16 @@ def in_flight(module: str) -> int:
 
 
 def test_consume_without_queues_fails_with_one_clear_line() -> None:
-    result = manage("consume", "--wait", "1", MODULITH_TRANSPORT="inprocess", timeout=30)
+    result = manage(
+        "consume", "--wait", "1", MODULITH_TRANSPORT="inprocess", DJANGO_DEBUG="1", timeout=30
+    )
 
     assert result.returncode != 0
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        "CommandError: MODULITH_TRANSPORT is inprocess: there are no queues to consume "
-        "(set it to sqs, sns or eventbridge)"
+        "CommandError: MODULITH_TRANSPORT is inprocess: there are no queues to consume (set it "
+        "to sqs, sns or eventbridge; to empty what a queue transport left in them, consume "
+        "--drain)"
     ]
 
 
