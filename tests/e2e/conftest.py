@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +54,7 @@ class FrontDoor:
     """nginx in the foreground, in a directory of its own, routing /api/<module> to the
     module's service."""
 
-    def __init__(self, directory: Path, upstreams: Mapping[str, str | Sequence[str]]) -> None:
+    def __init__(self, directory: Path, upstreams: Mapping[str, str]) -> None:
         self.directory = directory
         self.upstreams = upstreams
         self.port = free_port()
@@ -87,7 +87,7 @@ class FrontDoor:
             time.sleep(0.1)
         raise RuntimeError(f"nginx did not start:\n{self.log()}")
 
-    def route(self, upstreams: Mapping[str, str | Sequence[str]], timeout: float = 15) -> None:
+    def route(self, upstreams: Mapping[str, str], timeout: float = 15) -> None:
         """New upstreams, as a load balancer's targets change: nginx reloads its configuration
         without dropping a connection; returns once every worker runs the new one."""
         assert self.process is not None, "nginx was not started"

@@ -4,7 +4,7 @@ ALB's path rules would."""
 import grp
 import os
 import pwd
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from modulith.deployment.front_door import PathRule, front_door_rules
 from modulith.modules import Topology
@@ -24,13 +24,10 @@ SERVER_SETTINGS = [
 ]
 
 
-def front_door_routes(
-    topology: Topology, upstreams: Mapping[str, str | Sequence[str]], *, listen: str
-) -> str:
+def front_door_routes(topology: Topology, upstreams: Mapping[str, str], *, listen: str) -> str:
     """nginx `upstream` and `server` blocks (for an `http {}` block, or conf.d/): each module's
-    public API to the service that runs it (one address, or the addresses of its tasks, which
-    nginx takes in turn, as a target group would); the API docs (and their static files) to
-    the first module's service; `/internal/` and everything else answer 404."""
+    public API to the service that runs it; the API docs (and their static files) to the first
+    module's service; `/internal/` and everything else answer 404."""
     rules = front_door_rules(topology)
     routed = list(dict.fromkeys(rule.module for rule in rules))
     blocks = [_upstream(name, upstreams[name]) for name in routed]
@@ -95,10 +92,8 @@ def _worker_user() -> str | None:
     return f"nobody {grp.getgrgid(nobody.pw_gid).gr_name}"
 
 
-def _upstream(name: str, addresses: str | Sequence[str]) -> str:
-    servers = [addresses] if isinstance(addresses, str) else list(addresses)
-    lines = [f"    server {address};" for address in servers]
-    return "\n".join([f"upstream {name} {{", *lines, "    keepalive 16;", "}"])
+def _upstream(name: str, address: str) -> str:
+    return f"upstream {name} {{\n    server {address};\n    keepalive 16;\n}}"
 
 
 def _location(match: str, upstream: str) -> str:
