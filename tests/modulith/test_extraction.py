@@ -102,9 +102,17 @@ def states(plan: RollingPlan) -> list[tuple[Deployment, Deployment]]:
 
 def test_merging_back_passes_through_the_states_of_the_extraction_in_reverse() -> None:
     topology = runtime().topology
-    urls = {"service_url": "http://payments:8000", "monolith_url": "http://monolith:8000"}
-    out = rolling_plan(topology, "payments", transport="sns", **urls)
-    back = rolling_plan(topology, "payments", transport="sns", back=True, **urls)
+    out, back = (
+        rolling_plan(
+            topology,
+            "payments",
+            transport="sns",
+            back=back,
+            service_url="http://payments:8000",
+            monolith_url="http://monolith:8000",
+        )
+        for back in (False, True)
+    )
     before = back.steps[-1]
 
     # So each step's rollback is the other direction's step: every state between two steps
