@@ -40,6 +40,7 @@ START_TIMEOUT = 90.0  # a task starts while the others serve, on two loaded core
 READY_TIMEOUT = 60.0  # a step's readiness check passes within this
 DECLINED = "tok_chargeDeclined"
 RETRIED_STATUSES = {502, 503, 504}  # no answer from the shop: the same request again
+IMPATIENT_SECONDS = 0.005
 # The emulator's queue counts are exact, unlike SQS's: a drain need not watch them for long.
 ONE_OFF_OPTIONS = {DRAIN: ("--empty-for", "2")}
 
@@ -219,13 +220,16 @@ class Placed:
 class Customers:
     """Threads placing orders one after another until stopped, each with an Idempotency-Key
     that a retry repeats: when a request gets no answer (a connection reset, a 502 while a
-    task stops), the customer sends the same request again."""
+    task stops, a client that stops waiting), the customer sends the same request again. An
+    `impatient` share of first attempts gives up after a few milliseconds, as a mobile client
+    on a bad network does: the shop may well have stored the order it never answered."""
 
     url: str
     skus: dict[str, int]
     scarce: str
     threads: int = 2
     pause: tuple[float, float] = (0.2, 0.4)
+    impatient: float = 0.1
     placed: list[Placed] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -263,21 +267,26 @@ class Customers:
                 )
                 with self.lock:
                     self.placed.append(order)
-                _place_until_answered(api, order)
+                _place_until_answered(api, order, impatient=rng.random() < self.impatient)
                 self.stop.wait(rng.uniform(*self.pause))
 
 
-def _place_until_answered(api: httpx.Client, order: Placed, attempts: int = 20) -> None:
+def _place_until_answered(
+    api: httpx.Client, order: Placed, *, impatient: bool, attempts: int = 20
+) -> None:
     body: dict[str, Any] = {
         "customerId": "rolling",
         "items": [{"sku": sku, "quantity": quantity} for sku, quantity in order.lines],
     }
     if order.token:
         body["paymentToken"] = order.token
-    for _ in range(attempts):
+    for attempt in range(attempts):
         order.attempts += 1
+        wait = IMPATIENT_SECONDS if impatient and not attempt else api.timeout
         try:
-            answer = api.post("/api/orders", json=body, headers={"Idempotency-Key": order.key})
+            answer = api.post(
+                "/api/orders", json=body, headers={"Idempotency-Key": order.key}, timeout=wait
+            )
         except httpx.TransportError:
             time.sleep(0.2)
             continue

@@ -152,6 +152,7 @@ def flip_out_and_back(shop: RollingShop, emulator: Emulator, transport: str) -> 
         f"{deliveries(DeliveryStatus.PENDING)}; queues: {queues(shop, emulator)}"
     )
     assert len(kills) == 2, kills
+    assert sum(p.attempts > 1 for p in customers.placed) > 0, "no request was sent again"
     assert_every_order_ended_as_its_card_and_stock_say(shop, customers)
     assert_nothing_dead_or_left_in_a_queue(shop, emulator)
     acknowledged = customers.acknowledged
