@@ -228,7 +228,7 @@ class Customers:
     skus: dict[str, int]
     scarce: str
     threads: int = 2
-    pause: tuple[float, float] = (0.2, 0.4)
+    pause: tuple[float, float] = (0.3, 0.6)
     impatient: float = 0.1
     placed: list[Placed] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
