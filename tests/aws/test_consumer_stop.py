@@ -1,7 +1,8 @@
-"""A consumer told to stop in the middle of a message finishes it and sends what its handler
-published before it exits; what it cannot send (its route is down) stays in the outbox, where
-the next relay finds it, whatever transport that relay uses. `manage.py consume` runs as a
-process of its own, on this test's databases and emulator."""
+"""A consumer told to stop in the middle of a message finishes it (it does not abandon it; it
+deletes it) and sends what its handler published before it exits; what it cannot send (its
+route is down) stays in the outbox, where the next relay finds it, whatever transport that
+relay uses. `manage.py consume` runs as a process of its own, on this test's databases and
+emulator."""
 
 import signal
 import time
@@ -60,7 +61,7 @@ def stop_while_handling(
     return code, output
 
 
-def test_a_consumer_stopped_mid_message_sends_what_its_handler_published_before_it_exits(
+def test_a_busy_consumer_finishes_its_message_and_sends_what_it_published_before_it_exits(
     aws: AwsContext, settings: Any
 ) -> None:
     use_queues(settings)

@@ -154,7 +154,10 @@ def test_extract_prints_the_rolling_steps_with_both_sides_environments(
     assert "    MODULITH_SERVICE_URLS=orders=http://monolith:8000\n" in second
     assert "front door: /api/payments to the payments service\n" in second
     assert "    MODULITH_MODULES=orders,inventory\n" in third
-    assert "to roll back: roll the monolith back to step 2's environment" in third
+    assert (
+        "to roll back: roll the monolith back to its environment before this step (the "
+        "monolith and the payments service both run payments" in third
+    )
     assert printed.rstrip().endswith(
         "Done: manage.py extract payments --transport sqs --ready done passes (with the "
         "monolith's environment, and with the payments service's for its outbox while it runs)."

@@ -86,13 +86,24 @@ def rolling_plan(
 ) -> RollingPlan:
     """The steps of extracting `module` (or, `back`, of merging it back), each one rolling
     deployment of one side."""
-    states = _States(topology, topology.module(module), transport, service_url, monolith_url)
-    steps = states.merge() if back else states.extract()
-    return RollingPlan(module=module, transport=transport, back=back, steps=steps)
+    flip = _Flip(topology, topology.module(module), transport, service_url, monolith_url)
+    return RollingPlan(module=module, transport=transport, back=back, steps=flip.steps(back))
 
 
-class _States:
-    """The four states a flip passes through, and the steps between them."""
+@dataclass(frozen=True)
+class _State:
+    """What both sides run between two steps, and where the module's API is served."""
+
+    monolith: Deployment
+    service: Deployment
+    api_on_service: bool
+    description: str
+
+
+class _Flip:
+    """The four states a flip passes through (in process; on the queues; the module's service
+    beside the monolith; the split), and the steps between them: each the rolling deployment
+    of the one side that differs, undone by the step from its end back to its start."""
 
     def __init__(
         self,
@@ -105,131 +116,118 @@ class _States:
         self.topology = topology
         self.module = module
         self.transport = transport
-        self.rest = [m for m in topology.modules if m != module]
         self.service_url = service_url
-        self.monolith_url = monolith_url
         name = module.name
-        self.on_queues = self._monolith(topology.modules, transport)
-        self.in_process = self._monolith(topology.modules, "inprocess")
-        self.without = self._monolith(self.rest, transport)
-        urls = {m.name: monolith_url for m in self.rest}
+        rest = [m for m in topology.modules if m != module]
+        urls = {m.name: monolith_url for m in rest}
         env = service_environment(topology, [module], transport=transport, urls=urls)
         env[database_variable(name)] = f"<the monolith's {database_variable(name)}: the same>"
-        self.service = Deployment(self._roles([module], transport), env)
-        self.stopped = Deployment(())
-
-    def extract(self) -> list[RollingStep]:
-        name, transport = self.module.name, self.transport
-        return [
-            RollingStep(
-                1,
-                f"the monolith moves to {transport}, still running every module",
-                self.on_queues,
-                self.stopped,
-                rolls=MONOLITH,
+        service = Deployment(_roles([module], transport), env)
+        stopped = Deployment(())
+        on_queues = self._monolith(topology.modules, transport)
+        self.states = [
+            _State(
+                self._monolith(topology.modules, "inprocess"),
+                stopped,
                 api_on_service=False,
-                then=(),
-                state=(
+                description="the monolith on the in-process transport, as before the flip",
+            ),
+            _State(
+                on_queues,
+                stopped,
+                api_on_service=False,
+                description=(
                     f"every module runs in the monolith; events go through the {transport} "
                     "queues, which its consumers read"
                 ),
-                rollback=(
-                    "roll the monolith back to its environment before this step; once none of "
-                    f"its {transport} tasks runs any more, run `{DRAIN}` once with the "
-                    "in-process environment, then "
-                    f"`manage.py extract {name} --back --transport {transport} --ready done`"
-                ),
             ),
-            RollingStep(
-                2,
-                f"the {name} service starts beside the monolith, on the same database",
-                self.on_queues,
-                self.service,
-                rolls=name,
+            _State(
+                on_queues,
+                service,
                 api_on_service=True,
-                then=(),
-                state=(
+                description=(
                     f"the monolith and the {name} service both run {name}: both consume its "
                     "queue and serve its API, on one database"
                 ),
-                rollback=(
-                    f"send /api/{name} back to the monolith, then stop the {name} service "
-                    "(SIGTERM): the monolith still consumes its queue and sweeps its outbox"
-                ),
             ),
-            RollingStep(
-                3,
-                f"the monolith stops running {name}",
-                self.without,
-                self.service,
-                rolls=MONOLITH,
+            _State(
+                self._monolith(rest, transport),
+                service,
                 api_on_service=True,
-                then=(),
-                state=f"{name} runs in its own service only: the split",
-                rollback="roll the monolith back to step 2's environment (every module again)",
+                description=f"{name} runs in its own service only: the split",
             ),
         ]
 
-    def merge(self) -> list[RollingStep]:
+    def steps(self, back: bool) -> list[RollingStep]:
         name, transport = self.module.name, self.transport
-        return [
-            RollingStep(
-                1,
+        titles = (
+            [
                 f"the monolith runs {name} again, beside its service",
-                self.on_queues,
-                self.service,
-                rolls=MONOLITH,
-                api_on_service=True,
-                then=(),
-                state=(
-                    f"the monolith and the {name} service both run {name}: both consume its "
-                    "queue and serve its API, on one database"
-                ),
-                rollback=f"roll the monolith back to its previous environment (without {name})",
-            ),
-            RollingStep(
-                2,
                 f"the {name} service stops",
-                self.on_queues,
-                self.stopped,
-                rolls=name,
-                api_on_service=False,
-                then=(),
-                state=(
-                    f"every module runs in the monolith; events go through the {transport} "
-                    "queues, which its consumers read"
-                ),
-                rollback=(
-                    f"start the {name} service again with its environment, then send "
-                    f"/api/{name} to it"
-                ),
-            ),
-            RollingStep(
-                3,
                 "the monolith moves back to the in-process transport",
-                self.in_process,
-                self.stopped,
-                rolls=MONOLITH,
-                api_on_service=False,
-                then=(DRAIN,),
-                state=(
-                    "the monolith on the in-process transport, as before the flip; nothing "
-                    "consumes the queues any more, so what its old tasks left there is "
-                    "drained once they have all stopped"
-                ),
-                rollback=(
-                    f"roll the monolith back to step 2's environment ({transport}, with its "
-                    "consumers): they read whatever is in the queues"
-                ),
-            ),
+            ]
+            if back
+            else [
+                f"the monolith moves to {transport}, still running every module",
+                f"the {name} service starts beside the monolith, on the same database",
+                f"the monolith stops running {name}",
+            ]
+        )
+        states = list(reversed(self.states)) if back else self.states
+        return [
+            self._step(number, title, states[number - 1], states[number])
+            for number, title in enumerate(titles, start=1)
         ]
+
+    def _step(self, number: int, title: str, start: _State, end: _State) -> RollingStep:
+        rolls = MONOLITH if start.monolith != end.monolith else self.module.name
+        leaves_queues = _on_queues(start.monolith) and not _on_queues(end.monolith)
+        return RollingStep(
+            number,
+            title,
+            end.monolith,
+            end.service,
+            rolls=rolls,
+            api_on_service=end.api_on_service,
+            then=(DRAIN,) if leaves_queues else (),
+            state=end.description
+            + (", once what its old tasks left in the queues is drained" if leaves_queues else ""),
+            rollback=self._undo(rolls, start, end),
+        )
+
+    def _undo(self, rolls: str, start: _State, end: _State) -> str:
+        """How to go back from `end` to `start`: the step the other way."""
+        name = self.module.name
+        if rolls == MONOLITH:
+            undo = (
+                f"roll the monolith back to its environment before this step ({start.description})"
+            )
+            if _on_queues(end.monolith) and not _on_queues(start.monolith):
+                undo += (
+                    f"; once none of its {self.transport} tasks runs any more, run `{DRAIN}` "
+                    f"once, then `manage.py extract {name} --back --transport {self.transport} "
+                    f"--ready {DONE}`"
+                )
+            return undo
+        if start.service.running:
+            return (
+                f"start the {name} service again with its environment, then send /api/{name} to it"
+            )
+        return (
+            f"send /api/{name} back to the monolith, then stop the {name} service (SIGTERM): "
+            "the monolith still consumes its queue and sweeps its outbox"
+        )
 
     def _monolith(self, modules: list[Module] | tuple[Module, ...], transport: str) -> Deployment:
         urls = {self.module.name: self.service_url}
         env = service_environment(self.topology, modules, transport=transport, urls=urls)
-        return Deployment(self._roles(modules, transport), env)
+        return Deployment(_roles(modules, transport), env)
 
-    @staticmethod
-    def _roles(modules: list[Module] | tuple[Module, ...], transport: str) -> tuple[str, ...]:
-        consumes = transport != "inprocess" and any(m.handles for m in modules)
-        return (WEB, CONSUME) if consumes else (WEB,)
+
+def _roles(modules: list[Module] | tuple[Module, ...], transport: str) -> tuple[str, ...]:
+    consumes = transport != "inprocess" and any(m.handles for m in modules)
+    return (WEB, CONSUME) if consumes else (WEB,)
+
+
+def _on_queues(deployment: Deployment) -> bool:
+    return CONSUME in deployment.roles
