@@ -147,15 +147,17 @@ class RollingShop:
             self.one_off(command, step.monolith, *ONE_OFF_OPTIONS.get(command, ()))
         return caught
 
-    def ready(self, plan: RollingPlan, step: int | str, monolith: Deployment) -> float:
-        """Runs the step's readiness check, as a release script does, until it exits 0; the
-        seconds it took."""
+    def ready(self, plan: RollingPlan, step: int | str, monolith: Deployment) -> str:
+        """Runs the step's readiness check, as a release script does, until it exits 0; how
+        long it took, and what it last waited for."""
         started = time.monotonic()
         command = plan.ready_command(step).split()[1:]  # without "manage.py"
+        waited = ""
         while True:
             checked = manage(*command, timeout=60, **self._env(monolith))
             if checked.returncode == 0:
-                return time.monotonic() - started
+                return f"{time.monotonic() - started:.1f} s{waited}"
+            waited = f" (waited for: {checked.stderr.strip().split(': ', 3)[-1]})"
             assert time.monotonic() - started < READY_TIMEOUT, (
                 f"`{' '.join(command)}` still not ready after {READY_TIMEOUT} s: "
                 f"{checked.stderr.strip()}"

@@ -123,7 +123,7 @@ def flip_out_and_back(shop: RollingShop, emulator: Emulator, transport: str) -> 
             stock(api, sku, quantity)
     customers = Customers(shop.url, SKUS, SCARCE).start()
     kills: list[str] = []
-    waits: dict[str, float] = {}
+    waits: dict[str, str] = {}
     rolls: dict[str, float] = {}
     # Once in each direction: the monolith's old task as it stops running the module, and the
     # module's service as it stops.
@@ -160,7 +160,7 @@ def flip_out_and_back(shop: RollingShop, emulator: Emulator, transport: str) -> 
         f"{transport}, {module} out and back: {len(acknowledged)} orders acknowledged of "
         f"{len(customers.placed)} placed ({sum(p.attempts - 1 for p in customers.placed)} "
         f"retries, {sum(p.replayed for p in customers.placed)} replayed) in {flipped:.1f} s; "
-        f"readiness waits {', '.join(f'{k} {v:.1f} s' for k, v in waits.items())}; "
+        f"readiness waits {', '.join(f'{k} {v}' for k, v in waits.items())}; "
         f"rolls {', '.join(f'{k} {v:.1f} s' for k, v in rolls.items())}; "
         f"SIGKILLs: {'; '.join(kills)}; one-offs: {shop.one_offs}"
     )
