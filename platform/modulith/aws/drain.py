@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modulith.aws.consumer import QueueConsumer
+from modulith.aws.messages import Message
 from modulith.aws.processor import ConsumerReport
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ class QueueDrain:
         while not stop.is_set() and time.monotonic() < deadline:
             try:
                 messages = self.consumer.receive()
-                depth = None if messages else self.depth()
+                # Messages received: the queue was not empty. None: what does it hold?
+                depth = QueueDepth(len(messages), 0, 0) if messages else self.depth()
             except Exception:  # the queue is unreachable: tried again, the deadline bounds it
                 failures += 1
                 delay = self.consumer.pause.delay(failures).total_seconds()
@@ -98,19 +100,26 @@ class QueueDrain:
                 continue
             failures = 0
             if messages:
-                empty_since = None
-                self.consumer.busy.set()
-                try:
-                    on_report(self.consumer.handle(messages, stop))
-                finally:
-                    self.consumer.busy.clear()
-                continue
-            assert depth is not None
+                self._handle(messages, stop, on_report)
             if not depth.empty:
                 empty_since = None
-                stop.wait(min(1.0, self.empty_for))  # in flight or delayed: they come back
+                if not messages:  # in flight or delayed: they come back
+                    stop.wait(min(1.0, self.empty_for))
                 continue
             empty_since = time.monotonic() if empty_since is None else empty_since
             if time.monotonic() - empty_since >= self.empty_for:
                 return depth
         return self.depth()
+
+    def _handle(
+        self,
+        messages: list[Message],
+        stop: threading.Event,
+        on_report: Callable[[ConsumerReport], None],
+    ) -> None:
+        # Busy while messages are in hand: a stopping process waits for them.
+        self.consumer.busy.set()
+        try:
+            on_report(self.consumer.handle(messages, stop))
+        finally:
+            self.consumer.busy.clear()
