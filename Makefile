@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 JOBS ?= 2
 
-.PHONY: install run test lint check-python clean
+.PHONY: install run test lint check-python clean image
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "modulith needs Python 3.11 or newer: set PYTHON=/path/to/python3.11")'
@@ -54,6 +54,13 @@ test: lint
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache
+
+## make image: the one image of every role, from the Dockerfile, with Docker or podman (podman
+## builds in Docker's format, which keeps the HEALTHCHECK). IMAGE=name:tag names it.
+CONTAINER_ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)
+IMAGE ?= modulith:latest
+image:
+	$(CONTAINER_ENGINE) build $(if $(filter podman,$(CONTAINER_ENGINE)),--format docker) -t $(IMAGE) .
 
 ## make split: every module as its own service (web + consumer, SQLite files of its own under
 ## var/split/), the AWS emulator, and nginx as the front door on 127.0.0.1:$(SPLIT_PORT)

@@ -109,15 +109,20 @@ def test_a_thread_executor_stops_the_functions_start_in_one_line(tmp_path: Path)
 @pytest.mark.parametrize(
     ("role", "line"),
     [
-        (["lambda"], "lambda runs one function: use lambda web, lambda consume or lambda relay"),
+        (
+            ["lambda"],
+            "lambda runs one function: use lambda web, lambda consume, lambda relay or "
+            "lambda migrate",
+        ),
         (
             ["lambda", "worker"],
-            "lambda runs one function: use lambda web, lambda consume or lambda relay",
+            "lambda runs one function: use lambda web, lambda consume, lambda relay or "
+            "lambda migrate",
         ),
         (
             ["lambda", "consume"],
             "lambda consume runs inside AWS Lambda (which sets AWS_LAMBDA_RUNTIME_API); "
-            "elsewhere run the web, consume or relay role",
+            "elsewhere run the web, consume, relay or migrate role",
         ),
     ],
 )

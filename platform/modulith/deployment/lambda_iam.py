@@ -1,7 +1,8 @@
 """The IAM roles of a module's Lambda functions, each allowed only what its function does: write
 its own log group, attach to the VPC, read the module's secrets, publish the module's events
-(deliveries after commit run in every function), and for the consume function, its own queue
-and dead-letter queue."""
+(deliveries after commit run in every function), for the consume function, its own queue
+and dead-letter queue, and for the functions that call other modules' query ports, their
+internal routes."""
 
 from collections.abc import Callable
 from typing import Any
@@ -99,6 +100,31 @@ def queue_statements(module: Module, names: ResourceNames) -> list[Statement]:
             "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
             "Resource": queue_arn(names.dead_letter_queue(module.name)),
         },
+    ]
+
+
+def internal_call_statements(apis: dict[str, Any]) -> list[Statement]:
+    """Invoking exactly the internal routes of the providers whose ports the module uses, on
+    the HTTP API that routes each (`apis`: provider -> its API id): API Gateway authorises
+    those routes with IAM, so no other caller reaches them."""
+    if not apis:
+        return []
+    return [
+        {
+            "Sid": "InternalCalls",
+            "Effect": "Allow",
+            "Action": "execute-api:Invoke",
+            "Resource": [
+                {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                        f"${{Api}}/*/POST/internal/{provider}/*",
+                        {"Api": api},
+                    ]
+                }
+                for provider, api in sorted(apis.items())
+            ],
+        }
     ]
 
 

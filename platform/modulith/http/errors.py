@@ -1,8 +1,10 @@
 """The one place where errors become HTTP responses: a status and a message naming the field.
 
-Body: {"error": "<code>", "message": "<one readable line>", "errors": [{"field", "message"}]}.
+Body: {"error": "<code>", "message": "<one readable line>", "errors": [{"field", "message"}]},
+and, when a provider failed the request, "traceId" (the detail is in the log under it).
 """
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,15 +12,28 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from modulith.contracts import ProviderError, ProviderUnavailable
+from modulith.contracts import ProviderError, ProviderUnavailable, QueryError
 from modulith.errors import DomainError
+from modulith.observability.trace import trace_id
+
+log = logging.getLogger(__name__)
 
 _SKIPPED_LOCATIONS = {"body", "query", "path", "header", "payload"}
 # A query port's provider that cannot be reached, or that failed: the caller's request cannot
-# be answered now, through no fault of its own.
-PORT_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
-    ProviderUnavailable: (503, "provider_unavailable"),
-    ProviderError: (502, "provider_error"),
+# be answered now, through no fault of its own. What the client reads says what failed and
+# what to do; what went wrong (a connection error, a refused signature) is logged with the
+# trace id, which the answer carries for support to find it.
+PORT_ERRORS: Mapping[type[Exception], tuple[int, str, str]] = {
+    ProviderUnavailable: (
+        503,
+        "provider_unavailable",
+        "{provider} is unavailable; try again later",
+    ),
+    ProviderError: (
+        502,
+        "provider_error",
+        "{provider} could not answer this request; try again later",
+    ),
 }
 
 
@@ -47,13 +62,21 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, validation_failed)  # type: ignore[arg-type]
     api.add_exception_handler(DomainError, domain_error)  # type: ignore[arg-type]
     api.add_exception_handler(HttpError, http_error)  # type: ignore[arg-type]
-    for error_type, (status, code) in PORT_ERRORS.items():
-        api.add_exception_handler(error_type, _mapped(api, status, code))
+    for error_type, (status, code, message) in PORT_ERRORS.items():
+        api.add_exception_handler(error_type, _port_error(api, status, code, message))
 
 
-def _mapped(api: NinjaAPI, status: int, code: str) -> Any:
-    def handler(request: HttpRequest, exc: Exception) -> HttpResponse:
-        return _reply(api, request, status, code, str(exc), [])
+def _port_error(api: NinjaAPI, status: int, code: str, message: str) -> Any:
+    def handler(request: HttpRequest, exc: QueryError) -> HttpResponse:
+        provider = getattr(exc, "provider", "a module")
+        log.warning("%s %s answered %d: %s", request.method, request.path, status, exc)
+        body = {
+            "error": code,
+            "message": message.format(provider=provider),
+            "errors": [],
+            "traceId": trace_id(),
+        }
+        return api.create_response(request, body, status=status)
 
     return handler
 

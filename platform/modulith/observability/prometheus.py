@@ -7,22 +7,17 @@ one of them. Set PROMETHEUS_MULTIPROC_DIR to an empty directory before the proce
 each scrape. The gauges need nothing: they are read from the databases.
 """
 
-import logging
 import os
 import threading
 from collections.abc import Iterable
 
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
-from modulith.observability import process
-
-log = logging.getLogger(__name__)
+from modulith.observability import outbox_gauges
 
 
 def counter(name: str, documentation: str, labels: list[str]) -> Counter:
@@ -42,18 +37,10 @@ class OutboxCollector:
 
     def collect(self) -> Iterable[Metric]:
         pending, oldest, dead = _families()
-        now = timezone.now()
-        described = process.current()
-        for module in described.running:
-            try:
-                state = described.outbox_state(module.database)
-            except DatabaseError as error:
-                log.warning("no outbox metrics for %s: %s", module.name, error)
-                continue
-            since = state.oldest_pending
-            pending.add_metric([module.name], state.pending)
-            oldest.add_metric([module.name], (now - since).total_seconds() if since else 0.0)
-            dead.add_metric([module.name], state.dead)
+        for reading in outbox_gauges.read():
+            pending.add_metric([reading.module], reading.pending)
+            oldest.add_metric([reading.module], reading.oldest_age_seconds)
+            dead.add_metric([reading.module], reading.dead)
         return [pending, oldest, dead]
 
 

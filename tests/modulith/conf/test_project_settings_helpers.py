@@ -80,16 +80,18 @@ def test_modulith_var_dir_moves_the_embedded_databases(tmp_path: Path) -> None:
     assert not (tmp_path / "unused").exists()
 
 
-def test_the_cache_is_a_table_in_the_default_database_unless_a_redis_url_is_given(
-    tmp_path: Path,
-) -> None:
+def test_the_cache_is_each_processs_memory_unless_a_redis_url_is_given(tmp_path: Path) -> None:
+    """Nothing of the framework needs a shared cache without Redis (the nonces of internal
+    calls have a table of their own), so nothing needs a cache table either."""
     embedded = deployment(MANIFESTS, tmp_path, {}).caches
     redis = deployment(MANIFESTS, tmp_path, {"MODULITH_CACHE_URL": "redis://cache:6379/0"}).caches
 
-    assert embedded["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    assert embedded["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert redis["default"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://cache:6379/0",
     }
-    with pytest.raises(ConfigurationError, match=r"^MODULITH_CACHE_URL='memcached://x' is not"):
-        deployment(MANIFESTS, tmp_path, {"MODULITH_CACHE_URL": "memcached://x"})
+    # The URL may hold a password: the error does not repeat it.
+    with pytest.raises(ConfigurationError, match=r"^MODULITH_CACHE_URL is not a Redis URL") as bad:
+        deployment(MANIFESTS, tmp_path, {"MODULITH_CACHE_URL": "memcached://u:pw@x"})
+    assert "pw" not in str(bad.value)
