@@ -12,18 +12,25 @@ from tests.processes import BackgroundProcess, free_port
 
 
 class Service(BackgroundProcess):
+    """`shared_port`: a port the service also listens on with SO_REUSEPORT, which every task of
+    one service shares, as the tasks behind a service's address do: the kernel spreads the
+    connections among the tasks listening, old and new, during a rolling deployment. `port`
+    is this task's own."""
+
     def __init__(
         self,
         log_dir: Path,
         name: str,
         *,
         port: int | None = None,
+        shared_port: int | None = None,
         env: Mapping[str, str] | None = None,
         **variables: str,
     ) -> None:
         self.name = name
         self.port = port or free_port()
         gunicorn = Path(sys.executable).with_name("gunicorn")
+        shared = ["--bind", f"127.0.0.1:{shared_port}", "--reuse-port"] if shared_port else []
         super().__init__(
             log_dir / f"{name}-{self.port}.log",
             [
@@ -31,6 +38,7 @@ class Service(BackgroundProcess):
                 "config.wsgi:application",
                 "--bind",
                 f"127.0.0.1:{self.port}",
+                *shared,
                 "--workers",
                 "1",
                 "--threads",

@@ -58,7 +58,7 @@ class FrontDoor:
     """nginx in the foreground, in a directory of its own, routing /api/<module> to the
     module's service."""
 
-    def __init__(self, directory: Path, upstreams: dict[str, str]) -> None:
+    def __init__(self, directory: Path, upstreams: Mapping[str, str]) -> None:
         self.directory = directory
         self.upstreams = upstreams
         self.port = free_port()
@@ -68,19 +68,17 @@ class FrontDoor:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def config(self) -> Path:
+        return self.directory / "nginx.conf"
+
     def start(self, timeout: float = 15) -> "FrontDoor":
         assert NGINX, "nginx is not installed"
         self.directory.mkdir(parents=True, exist_ok=True)
-        config = self.directory / "nginx.conf"
-        routes = front_door_routes(TOPOLOGY, self.upstreams, listen=f"127.0.0.1:{self.port}")
-        config.write_text(
-            standalone_nginx_conf(
-                routes, pid="nginx.pid", error_log="error.log", access_log="access.log"
-            )
-        )
+        self._write_config()
         with (self.directory / "nginx.out").open("wb") as out:
             self.process = subprocess.Popen(
-                [NGINX, "-p", f"{self.directory}/", "-c", str(config), "-e", "error.log"],
+                [NGINX, "-p", f"{self.directory}/", "-c", str(self.config), "-e", "error.log"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -92,6 +90,42 @@ class FrontDoor:
                 return self
             time.sleep(0.1)
         raise RuntimeError(f"nginx did not start:\n{self.log()}")
+
+    def route(self, upstreams: Mapping[str, str], timeout: float = 15) -> None:
+        """New upstreams, as a load balancer's targets change: nginx reloads its configuration
+        without dropping a connection; returns once every worker runs the new one."""
+        assert self.process is not None, "nginx was not started"
+        assert self.process.poll() is None, f"nginx has exited:\n{self.log()}"
+        self.upstreams = upstreams
+        self._write_config()
+        old_workers = self._workers()
+        os.kill(self.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            workers = self._workers()
+            if workers and not workers & old_workers:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"nginx did not reload within {timeout} s:\n{self.log()}")
+
+    def _write_config(self) -> None:
+        routes = front_door_routes(TOPOLOGY, self.upstreams, listen=f"127.0.0.1:{self.port}")
+        self.config.write_text(
+            standalone_nginx_conf(
+                routes, pid="nginx.pid", error_log="error.log", access_log="access.log"
+            )
+        )
+
+    def _workers(self) -> set[int]:
+        """The PIDs of the master's worker processes (its children, from /proc)."""
+        assert self.process is not None
+        workers = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+                if int(parent) == self.process.pid and state != "Z":
+                    workers.add(int(stat.parent.name))
+        return workers
 
     def log(self) -> str:
         logs = [self.directory / name for name in ("nginx.out", "error.log")]

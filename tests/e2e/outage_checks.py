@@ -101,7 +101,10 @@ def per_order(module: str, *event_names: str) -> Counter[str]:
 
 
 def pending_orders() -> list[str]:
-    return [str(pk) for pk in Order.objects.filter(status=OrderStatus.PENDING).values_list("pk")]
+    return [
+        str(pk)
+        for pk in Order.objects.filter(status=OrderStatus.PENDING).values_list("pk", flat=True)
+    ]
 
 
 def payments_per_order() -> Counter[str]:

@@ -5,6 +5,8 @@ import json
 import pytest
 from django.core.management import call_command
 
+from modulith.rolling import Deployment, RollingPlan, rolling_plan
+from modulith.runtime import runtime
 from tests.processes import run_python
 
 PROBE = (
@@ -91,3 +93,96 @@ def test_extract_with_the_sns_transport_sets_it_on_both_sides(
 
     assert "MODULITH_TRANSPORT=sns\n" in service
     assert "MODULITH_TRANSPORT=sns\n" in rest
+
+
+def states(plan: RollingPlan) -> list[tuple[Deployment, Deployment]]:
+    """What the monolith and the service run after each step."""
+    return [(step.monolith, step.service) for step in plan.steps]
+
+
+def test_merging_back_passes_through_the_states_of_the_extraction_in_reverse() -> None:
+    topology = runtime().topology
+    out, back = (
+        rolling_plan(
+            topology,
+            "payments",
+            transport="sns",
+            back=back,
+            service_url="http://payments:8000",
+            monolith_url="http://monolith:8000",
+        )
+        for back in (False, True)
+    )
+    before = back.steps[-1]
+
+    # So each step's rollback is the other direction's step: every state between two steps
+    # is one the shop runs in for good.
+    assert states(back) == [*reversed(states(out)[:-1]), (before.monolith, before.service)]
+    assert before.monolith.env["MODULITH_TRANSPORT"] == "inprocess"
+    assert before.monolith.roles == ("web",)
+    assert not before.service.running
+    [monolith, both, split] = states(out)
+    assert monolith[0].env["MODULITH_MODULES"] == "orders,inventory,payments"
+    assert monolith[0].roles == ("web", "consume")
+    assert both[1].env["MODULITH_MODULES"] == "payments"
+    assert split[0].env["MODULITH_MODULES"] == "orders,inventory"
+    assert [step.rolls for step in out.steps] == ["monolith", "payments", "monolith"]
+    assert [step.rolls for step in back.steps] == ["monolith", "payments", "monolith"]
+    assert [step.then for step in back.steps] == [(), (), ("manage.py consume --drain",)]
+
+
+def test_extract_prints_the_rolling_steps_with_both_sides_environments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    call_command("extract", "payments", "--transport", "sqs", "--service-url", "http://pay:80")
+    printed = capsys.readouterr().out
+    steps = printed.split("\n\nStep ")[1:]
+
+    assert "Before step 1: MODULITH_TRANSPORT=sqs manage.py provision" in printed
+    assert [step.split("\n")[0] for step in steps] == [
+        "1: the monolith moves to sqs, still running every module",
+        "2: the payments service starts beside the monolith, on the same database",
+        "3: the monolith stops running payments",
+    ]
+    first, second, third = steps
+    assert "check first: manage.py extract payments --transport sqs --ready 1\n" in first
+    assert "the monolith: deploy, roles web, consume, environment:\n" in first
+    assert "the payments service: not running\n" in first
+    assert "    MODULITH_TRANSPORT=sqs\n" in first
+    assert "the monolith: unchanged, roles web, consume" in second
+    assert "the payments service: deploy, roles web, consume, environment:\n" in second
+    assert "    MODULITH_SERVICE_URLS=orders=http://monolith:8000\n" in second
+    assert "front door: /api/payments to the payments service\n" in second
+    assert "    MODULITH_MODULES=orders,inventory\n" in third
+    assert (
+        "to roll back: roll the monolith back to its environment before this step (the "
+        "monolith and the payments service both run payments" in third
+    )
+    assert printed.rstrip().endswith(
+        "Done: manage.py extract payments --transport sqs --ready done passes (with the "
+        "monolith's environment, and with the payments service's for its outbox while it runs)."
+    )
+
+
+def test_extract_back_prints_the_merge_ending_with_a_drain_of_the_queues(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    call_command("extract", "inventory", "--back", "--transport", "eventbridge")
+    printed = capsys.readouterr().out
+    steps = printed.split("\n\nStep ")[1:]
+
+    assert printed.startswith("Merging inventory back into the monolith, while both keep serving")
+    assert "Events it publishes" not in printed
+    assert [step.split("\n")[0] for step in steps] == [
+        "1: the monolith runs inventory again, beside its service",
+        "2: the inventory service stops",
+        "3: the monolith moves back to the in-process transport",
+    ]
+    assert (
+        "check first: manage.py extract inventory --back --transport eventbridge --ready 2"
+        in (steps[1])
+    )
+    assert "the inventory service: stop it\n" in steps[1]
+    assert "front door: /api/inventory to the monolith\n" in steps[1]
+    assert "    MODULITH_TRANSPORT=inprocess\n" in steps[2]
+    assert "then, once the old tasks have all stopped: manage.py consume --drain\n" in steps[2]

@@ -25,12 +25,15 @@ class Claims:
         self.lease = lease
         # What this process claims as it publishes (see `at_publish`).
         self.publisher_token = uuid.uuid4().hex
+        # Whether this process has claimed anything as it published (nothing to wait for if not).
+        self.claimed_at_publish = False
 
     def at_publish(self) -> dict[str, object]:
         """The claim a delivery is stored with when this process delivers it right after the
         commit (inline or on its threads): no other relay takes it meanwhile, and none of the
         claim's statements are needed. If the process dies first, the claim lapses and a sweep
         delivers it."""
+        self.claimed_at_publish = True
         return {"claimed_by": self.publisher_token, "claimed_until": timezone.now() + self.lease}
 
     @staticmethod
@@ -54,6 +57,21 @@ class Claims:
             .values_list("id", flat=True)
         )
         return [delivery for delivery in deliveries if delivery.pk in held]
+
+    def still_held_at_publish(self, alias: str) -> int:
+        """How many deliveries this process claimed as it published them still wait for it:
+        neither delivered nor handed back (a failure, a route down) yet."""
+        if not self.claimed_at_publish:
+            return 0
+        return (
+            Delivery.objects.using(alias)
+            .filter(
+                claimed_by=self.publisher_token,
+                claimed_until__gt=Now(),
+                status=DeliveryStatus.PENDING,
+            )
+            .count()
+        )
 
     def take(
         self,

@@ -4,6 +4,7 @@ off a route that is down), and has their outcomes recorded (`outbox/outcomes.py`
 import json
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
@@ -15,6 +16,7 @@ from modulith.envelope import Envelope, MalformedEvent
 from modulith.outbox.claims import Claims
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.outcomes import OutcomeRecorder, RelayReport
+from modulith.outbox.rerouting import Rerouting
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
 from modulith.outbox.transport import UNLIMITED_BYTES, Outcome, Transport
@@ -47,6 +49,7 @@ class Relay:
         retention: Retention | None = None,
     ) -> None:
         self.transport = transport
+        self.rerouting = Rerouting(transport.routes)
         self.policy = policy
         self.claims = Claims(timedelta(seconds=claim_seconds))
         self.outages = outages or RouteBreaker(transport.name)
@@ -72,11 +75,25 @@ class Relay:
         # Waited longer than the claim lasts (a busy pool)? A sweep may have taken them: ask.
         if not certain or not self.claims.still_held(deliveries):
             deliveries = self.claims.held(alias, deliveries)
-        return self._send(alias, deliveries)
+        return self._send(alias, deliveries, routed_here=True)
 
     def deliver(self, alias: str, delivery_ids: Sequence[int]) -> RelayReport:
         """Delivers these deliveries if they are due and nobody else holds them."""
         return self._send(alias, self.claims.take(alias, delivery_ids))
+
+    def finish_published(self, aliases: Iterable[str], timeout: float) -> int:
+        """Waits, at most `timeout` seconds, until what this process published and claimed to
+        deliver itself after the commit is delivered or handed back (a failure, a route down:
+        the claim is released, and any relay retries it); returns how many it still holds. A
+        process that stops calls it last: what it committed leaves before it exits, and what
+        cannot is found in the outbox by the next relay (at once, or when the claim lapses)."""
+        aliases = list(aliases)
+        deadline = time.monotonic() + timeout
+        while True:
+            held = sum(self.claims.still_held_at_publish(alias) for alias in aliases)
+            if not held or time.monotonic() >= deadline:
+                return held
+            time.sleep(0.05)
 
     def drain(self, aliases: Iterable[str], stop: threading.Event | None = None) -> RelayReport:
         """Sweeps until nothing more is due (or `stop` is set): a backlog goes out as fast as
@@ -116,7 +133,12 @@ class Relay:
         report.more_due = len(attempted) >= limit
         return report
 
-    def _send(self, alias: str, deliveries: list[Delivery]) -> RelayReport:
+    def _send(
+        self, alias: str, deliveries: list[Delivery], *, routed_here: bool = False
+    ) -> RelayReport:
+        """`routed_here`: this process just stored them with this transport's routes."""
+        if not routed_here:
+            deliveries = self._on_routes_in_use(alias, deliveries)
         report = RelayReport()
         by_route: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in deliveries:
@@ -127,6 +149,18 @@ class Relay:
                 continue
             report.add(self._send_route(alias, route, batch))
         return report
+
+    def _on_routes_in_use(self, alias: str, deliveries: list[Delivery]) -> list[Delivery]:
+        """The deliveries, those stored by another transport (before MODULITH_TRANSPORT
+        changed) rerouted to the routes of this one; those another relay now holds, or whose
+        event's deliveries on this transport's routes stand for them, left out."""
+        stale = self.rerouting.stale(deliveries)
+        if not stale:
+            return deliveries
+        moved = {delivery.pk for delivery in stale}
+        kept = [delivery for delivery in deliveries if delivery.pk not in moved]
+        rerouted = [self.rerouting.reroute(alias, delivery) for delivery in stale]
+        return kept + [delivery for delivery in rerouted if delivery is not None]
 
     def _send_route(self, alias: str, route: str, batch: list[Delivery]) -> RelayReport:
         report = RelayReport()
