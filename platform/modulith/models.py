@@ -1,14 +1,19 @@
 """Django looks for an app's models here; each lives with its concept: the outbox's and the
-inbox's in `modulith.store.models`, the SQS consumer's in `modulith.aws.models`."""
+inbox's in `modulith.store.models`, the SQS consumer's in `modulith.aws.models`, a module's
+move to its own database in `modulith.datamove.models`."""
 
 from modulith.aws.models import HandlingFailure
+from modulith.datamove.models import CapturedChange, CopiedTable, ModuleMove
 from modulith.store.models import DeadLetter, Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 
 __all__ = [
+    "CapturedChange",
+    "CopiedTable",
     "DeadLetter",
     "Delivery",
     "DeliveryStatus",
     "HandlingFailure",
     "InboxRecord",
+    "ModuleMove",
     "OutboxEvent",
 ]

@@ -1,7 +1,14 @@
 """Configuration: what a project's settings module calls (the deployment, the middleware, the
 logging, values from the environment), and the framework's own settings object."""
 
-from modulith.conf.deployment import Deployment, deployment, on_lambda, running_modules
+from modulith.conf.deployment import (
+    Deployment,
+    database_variable,
+    deployment,
+    load_topology,
+    on_lambda,
+    running_modules,
+)
 from modulith.conf.environment import (
     env_bool,
     env_duration,
@@ -31,6 +38,7 @@ __all__ = [
     "ModulithSettings",
     "TransportName",
     "affects_settings",
+    "database_variable",
     "deployment",
     "env_bool",
     "env_duration",
@@ -38,6 +46,7 @@ __all__ = [
     "env_int",
     "env_list",
     "env_str",
+    "load_topology",
     "logging_config",
     "middleware",
     "modulith_settings",

@@ -46,7 +46,7 @@ class OutboxCollector:
         described = process.current()
         for module in described.running:
             try:
-                state = described.outbox_state(module.database)
+                state = described.outbox_state(module)
             except DatabaseError as error:
                 log.warning("no outbox metrics for %s: %s", module.name, error)
                 continue

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modulith.errors import ConfigurationError
 from modulith.extraction import ExtractionPlan, extraction_plan
+from modulith.readiness import shared_database_refusal
 from modulith.runtime import runtime
 
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         try:
+            _refuse_shared_database(module)
             plan = extraction_plan(
                 runtime().topology,
                 module,
@@ -44,6 +46,13 @@ class Command(BaseCommand):
         except ConfigurationError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(_env(plan) if format == "env" else _text(plan))
+
+
+def _refuse_shared_database(module: str) -> None:
+    """A module in the shared database cannot leave the process without its data."""
+    refusal = shared_database_refusal(runtime().topology, module)
+    if refusal:
+        raise CommandError(refusal)
 
 
 def _env(plan: ExtractionPlan) -> str:
