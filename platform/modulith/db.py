@@ -15,6 +15,14 @@ from modulith.runtime import runtime
 FRAMEWORK_APP = "modulith"
 
 
+def database_of(module: str) -> str:
+    """The alias of the database a module lives in, in this process: the shared one its
+    manifest names, or its own once the deployment gives it one. Module code names its
+    transactions' database with it (`transaction.atomic(using=database_of("newsletter"))`),
+    never with a literal, so that moving the module changes no code."""
+    return runtime().topology.module(module).database
+
+
 class ModuleRouter:
     """Routes each running module's models to its database, and relations between a module's
     models and others only within one database.
@@ -51,7 +59,10 @@ class ModuleRouter:
         topology = runtime().topology
         owned = {m.name for m in topology.modules}  # an alias named after a module is its own
         if app_label == FRAMEWORK_APP:
-            return db in topology.running_databases or db in owned
+            # Also in `default` while no module lives there: `migrate` records a migration as
+            # applied where the router refuses it, so tables refused today would never come
+            # the day a module moves in (the first step of adopting modulith).
+            return db == "default" or db in topology.running_databases or db in owned
         module = topology.named(app_label)
         if module is not None:
             return db in {module.database, module.name}

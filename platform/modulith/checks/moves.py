@@ -1,12 +1,14 @@
-"""modulith.E012, E013, W002, W003: a module's data is where the module runs.
+"""modulith.E012, E013, E014, W002, W003: a module's data is where the module runs.
 
 A module whose manifest places it in a shared database runs on its own once the deployment
 gives it one (`<MODULE>_DATABASE_URL`). Its rows must have been moved there (`manage.py
 movedata`), or every one of them is silently gone: E012 while its tables hold rows in the
 database it left and no finished move put them in its own. A process that still runs it on
 the shared database after the cut-over reads a frozen, stale copy: E013. Once moved, the old
-copy stays (frozen) for a rollback until dropped: W002. These look at the databases; where
-one cannot be read, W003 says so rather than stopping the command.
+copy stays (frozen) for a rollback until dropped: W002. A shared database where the bus's
+migrations are recorded as applied but its tables are missing (`migrate` ran while the router
+kept them out) would lose every event published there: E014. These look at the databases;
+where one cannot be read, W003 says so rather than stopping the command.
 """
 
 from collections.abc import Iterable, Sequence
@@ -15,6 +17,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Warning
 from django.db import DatabaseError, connections
+from django.db.migrations.recorder import MigrationRecorder
 
 from modulith.checks.scope import modules_to_check
 from modulith.conf import database_variable
@@ -30,11 +33,15 @@ def check_moves(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[
 
 def move_messages(modules: Iterable[Module]) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
+    looked_at: set[str] = set()  # the bus's tables, once per database
     for module in modules:
         try:
             if module.moved_from:
                 messages += _moved(module)
             elif module.shares_database:
+                if module.database not in looked_at:
+                    looked_at.add(module.database)
+                    messages += _bus_tables(module)
                 messages += _left_behind(module)
         except DatabaseError as error:
             messages.append(
@@ -141,6 +148,31 @@ def _left_behind(module: Module) -> list[CheckMessage]:
             hint=f"Set {variable} to its database, as the move's own process had it.",
             obj=module.name,
             id="modulith.E013",
+        )
+    ]
+
+
+def _bus_tables(module: Module) -> list[CheckMessage]:
+    """The bus's tables are in the shared database, or its migrations are not applied yet."""
+    alias = module.database
+    recorded = MigrationRecorder(connections[alias])
+    if not recorded.has_table():
+        return []
+    applied = {name for app, name in recorded.applied_migrations() if app == "modulith"}
+    existing = set(connections[alias].introspection.table_names())
+    missing = [t.name for t in moved_tables(module) if not t.owned and t.name not in existing]
+    if not applied or not missing:
+        return []
+    return [
+        Error(
+            f"the bus's tables {', '.join(missing)} are missing from {alias!r}, where "
+            f"{module.name} lives, though their migrations are recorded as applied there",
+            hint=(
+                f"Record them as not applied, then apply them: manage.py migrate modulith zero "
+                f"--fake --skip-checks --database {alias}; manage.py migrate --database {alias}."
+            ),
+            obj=module.name,
+            id="modulith.E014",
         )
     ]
 

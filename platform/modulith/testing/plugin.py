@@ -38,13 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _modulith_queries(request: pytest.FixtureRequest) -> Iterator[None]:
     path = request.config.getoption(QUERIES_OPTION)
-    marker = request.node.get_closest_marker("django_db")
-    if not path or marker is None:
+    transactional = _database_use(request)
+    if not path or transactional is None:
         yield
         return
     from modulith.testing.queries import QueryRecorder  # needs Django's apps: see above
 
-    transactional, _ = _access(*marker.args, **marker.kwargs)
     # Inside the database fixture: its set-up and flush are not the test's queries.
     request.getfixturevalue("transactional_db" if transactional else "db")
     recorder = request.config.stash.setdefault(RECORDER, QueryRecorder())
@@ -75,6 +74,18 @@ def module_scenario(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield start
     for scenario in reversed(started):
         scenario.stop()
+
+
+def _database_use(request: pytest.FixtureRequest) -> bool | None:
+    """Whether the test uses the database in transactions of its own (True), inside the one
+    pytest-django wraps it in (False), or not at all (None): from its marker or fixtures."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None:
+        return _access(*marker.args, **marker.kwargs)[0]
+    names = set(request.fixturenames)
+    if names & {"transactional_db", "live_server", "django_db_reset_sequences"}:
+        return True
+    return False if "db" in names else None
 
 
 def _check_database_access(node: pytest.Item, modules: Collection[str]) -> None:
