@@ -1,4 +1,4 @@
-"""modulith.E012, E013, E014, W002, W003: a module's data is where the module runs.
+"""modulith.E012, E013, E014, E015, W002, W003: a module's data is where the module runs.
 
 A module whose manifest places it in a shared database runs on its own once the deployment
 gives it one (`<MODULE>_DATABASE_URL`). Its rows must have been moved there (`manage.py
@@ -7,7 +7,9 @@ database it left and no finished move put them in its own. A process that still 
 the shared database after the cut-over reads a frozen, stale copy: E013. Once moved, the old
 copy stays (frozen) for a rollback until dropped: W002. A shared database where the bus's
 migrations are recorded as applied but its tables are missing (`migrate` ran while the router
-kept them out) would lose every event published there: E014. These look at the databases;
+kept them out) would lose every event published there: E014. A module on its own database
+whose migrations, replayed on a new one, make relations to tables that are not there cannot get
+a test database or another environment: E015. These look at the databases;
 where one cannot be read, W003 says so rather than stopping the command.
 """
 
@@ -23,6 +25,7 @@ from modulith.checks.scope import modules_to_check
 from modulith.conf import database_variable
 from modulith.datamove.models import MoveState, latest_move
 from modulith.datamove.rows import rows_of
+from modulith.datamove.schema import replayed_ties
 from modulith.datamove.tables import moved_tables
 from modulith.modules import Module
 
@@ -37,7 +40,7 @@ def move_messages(modules: Iterable[Module]) -> list[CheckMessage]:
     for module in modules:
         try:
             if module.moved_from:
-                messages += _moved(module)
+                messages += _replayable(module) + _moved(module)
             elif module.shares_database:
                 if module.database not in looked_at:
                     looked_at.add(module.database)
@@ -132,6 +135,25 @@ def _moved(module: Module) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _replayable(module: Module) -> list[CheckMessage]:
+    replayed = replayed_ties(module.name)
+    if not replayed:
+        return []
+    return [
+        Error(
+            f"{module.name}'s migrations, on a new database, make relations to tables that are "
+            f"not there: {'; '.join(replayed)}",
+            hint=(
+                f"Squash them now that its ties are gone: manage.py squashmigrations "
+                f"{module.name} <its last migration>. A new database (its tests', another "
+                "environment's) then gets its tables as they are."
+            ),
+            obj=module.name,
+            id="modulith.E015",
+        )
+    ]
 
 
 def _left_behind(module: Module) -> list[CheckMessage]:

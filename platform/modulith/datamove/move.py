@@ -107,6 +107,13 @@ class Move:
         started = time.monotonic()
         self._refuse_ties()
         schema.check_migrations(self.name, self.source)
+        replayed = schema.replayed_ties(self.name)
+        if replayed:
+            raise MoveRefused(
+                f"{self.name}'s migrations, on a new database, make relations to tables that "
+                f"are not there ({'; '.join(replayed)}): squash them (manage.py "
+                f"squashmigrations {self.name} <its last migration>) now that its ties are gone"
+            )
         current = self.state(self.target)
         if current is not None and current.state in {MoveState.CUT_OVER, MoveState.DROPPED}:
             raise MoveRefused(

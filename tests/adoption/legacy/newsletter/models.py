@@ -8,6 +8,9 @@ class Newsletter(models.Model):
     name = models.CharField(max_length=100)
     comments = GenericRelation("blog.Comment")
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Subscriber(models.Model):
     email = models.EmailField()
@@ -19,3 +22,6 @@ class Subscriber(models.Model):
         related_name="subscriptions",
     )
     newsletters = models.ManyToManyField(Newsletter, related_name="subscribers")
+
+    def __str__(self) -> str:
+        return self.email

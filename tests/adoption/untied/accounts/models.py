@@ -11,3 +11,6 @@ class Notice(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE)
     text = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return self.text
