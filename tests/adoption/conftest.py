@@ -20,8 +20,6 @@ def databases(tmp_path: Path) -> Iterator[Databases]:
 
 @pytest.fixture
 def project(tmp_path: Path, databases: Databases) -> LegacyProject:
-    """The legacy project as its team left it: migrated, with years of data."""
-    legacy = LegacyProject.copy(tmp_path / "project", databases)
-    legacy.must("migrate")
-    legacy.must("seed", "--subscribers", "3000")
-    return legacy
+    """The legacy project as its team left it: migrated, with years of data (enough for its
+    move to take many batches)."""
+    return LegacyProject.seeded(tmp_path / "project", databases, subscribers=3000)

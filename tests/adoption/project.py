@@ -28,6 +28,18 @@ LEGACY = HERE / "legacy"
 UNTIED = HERE / "untied"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.sqlite3*", ".pytest_cache")
 
+# The guide's first step: what the project's settings gain.
+INSTALL = """
+# modulith (docs/adopting.md): the framework beside the project's apps.
+from modulith.conf import deployment  # noqa: E402
+
+MODULITH_MANIFESTS: list[str] = []
+_deployment = deployment(MODULITH_MANIFESTS, BASE_DIR / "var")
+INSTALLED_APPS = _deployment.installed_apps_with(INSTALLED_APPS)
+DATABASES = _deployment.databases_with(DATABASES)
+DATABASE_ROUTERS = ["modulith.db.ModuleRouter"]
+"""
+
 Rows = dict[str, Counter[str]]
 
 
@@ -159,6 +171,25 @@ class LegacyProject:
         shutil.copytree(LEGACY, root, ignore=IGNORED)
         databases.create("default")
         return cls(root, databases)
+
+    @classmethod
+    def seeded(cls, root: Path, databases: Databases, *, subscribers: int) -> "LegacyProject":
+        """A copy, migrated, with its data."""
+        project = cls.copy(root, databases)
+        project.must("migrate")
+        project.must("seed", "--subscribers", str(subscribers))
+        return project
+
+    def adopt(self, *, untied: bool) -> None:
+        """The guide's first steps done: modulith installed, accounts and newsletter modules
+        in the shared database; newsletter untied (its migrations squashed), if asked."""
+        self.append_settings(INSTALL)
+        self.must("startmodule", "accounts")
+        self.must("startmodule", "newsletter")
+        if untied:
+            self.apply(UNTIED, removed=("newsletter/signals.py",))
+            self.must("squashmigrations", "newsletter", "0002", "--noinput")
+        self.must("migrate")
 
     def env(self, **extra: str) -> dict[str, str]:
         env = environment_without_settings()
