@@ -121,6 +121,13 @@ class Databases:
                 )
             return sorted(row[0] for row in cursor.fetchall())
 
+    def copied(self, database: str) -> int:
+        """How many rows a move has copied into `database` so far."""
+        try:
+            return int(self.scalar(database, "SELECT SUM(rows) FROM modulith_copiedtable") or 0)
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
+            return 0  # the move has not made its table yet
+
     def scalar(self, database: str, sql: str) -> Any:
         with self.cursor(database) as cursor:
             cursor.execute(sql)
@@ -212,8 +219,9 @@ class LegacyProject:
         return result.stdout
 
     def own_tests(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        """The project's own test suite (its pytest.ini, its tests/)."""
-        return self._run([sys.executable, "-m", "pytest", "-q", *args], 240, extra)
+        """The project's own test suite (its pytest.ini, its tests/), keeping its test
+        databases from one run to the next (migrated again each time), as a team does."""
+        return self._run([sys.executable, "-m", "pytest", "-q", "--reuse-db", *args], 240, extra)
 
     def tool(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
         """A tool installed beside this Python (lint-imports), run in the project."""
@@ -263,9 +271,20 @@ def kill(process: subprocess.Popen[str]) -> None:
     process.wait(timeout=10)
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    process: subprocess.Popen[str] | None = None,
+) -> None:
+    """Polls `condition` until it holds; fails at the deadline, or as soon as `process` (what
+    should bring it about) has ended."""
     deadline = time.monotonic() + timeout
     while not condition():
+        if process is not None and process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"{what}: the process ended ({process.returncode}):\n{output}")
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(0.01)

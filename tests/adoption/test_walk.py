@@ -6,11 +6,9 @@ each step the project's own tests pass and every row it had is still there."""
 
 import json
 import signal
-import sqlite3
 import subprocess
 from collections import Counter
 
-import psycopg
 import pytest
 
 from tests.adoption.project import (
@@ -168,14 +166,15 @@ def test_a_legacy_project_walks_the_guide_to_a_module_in_a_database_of_its_own(
     interrupted = project.start("movedata", "newsletter", "--batch-size", "10")
     try:
         wait_until(
-            lambda: copied_rows(databases) >= 200,
+            lambda: databases.copied("newsletter") >= 200,
             timeout=60,
             what="the copy's first batches",
+            process=interrupted,
         )
     finally:
         kill(interrupted)
     assert interrupted.returncode == -signal.SIGKILL
-    assert copied_rows(databases) < sum(sum(c.values()) for c in moved_before.values())
+    assert databases.copied("newsletter") < sum(sum(c.values()) for c in moved_before.values())
     half = project.manage("check")
     assert "modulith.E012" in half.stderr
     assert "not finished" in half.stderr
@@ -263,12 +262,3 @@ def reported(text: str) -> dict[str, set[tuple[str, str]]]:
             kind, what = line[4:].split(": ", 1)
             ties[module].add((kind, what.rsplit(" in ", 1)[1] if "across" in kind else what))
     return ties
-
-
-def copied_rows(databases: Databases) -> int:
-    try:
-        return int(
-            databases.scalar("newsletter", "SELECT SUM(rows) FROM modulith_copiedtable") or 0
-        )
-    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
-        return 0  # the copy has not made its table yet

@@ -24,6 +24,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 from django.db.models import Model
 
+from modulith.db import FRAMEWORK_APP
 from modulith.errors import ConfigurationError
 from modulith.readiness import module_tables
 from modulith.store.statements import quote
@@ -77,9 +78,12 @@ def replayed_ties(app_label: str) -> list[str]:
 
 
 def create_tables(app_label: str, target: str) -> None:
-    """The bus's tables (by migration) and the module's (from its models) in `target`, where
-    they are not yet; on PostgreSQL without their foreign keys (see `add_foreign_keys`)."""
-    call_command("migrate", "modulith", database=target, verbosity=0, interactive=False)
+    """The module's tables (from its models) and the bus's (by their migrations) in `target`,
+    where they are not yet; on PostgreSQL without their foreign keys (see `add_foreign_keys`).
+
+    The module's migrations, and those they depend on, are recorded as applied, as `migrate`
+    itself records those of the apps the router keeps out of a database; then `migrate`
+    makes the rest (the bus's tables)."""
     connection = connections[target]
     existing = set(connection.introspection.table_names())
     with connection.schema_editor(atomic=True) as editor:
@@ -90,10 +94,15 @@ def create_tables(app_label: str, target: str) -> None:
             editor.deferred_sql = [s for s in editor.deferred_sql if not _foreign_key(editor, s)]
     recorder = MigrationRecorder(connection)
     applied = recorder.applied_migrations()
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    for label, name in sorted(loader.disk_migrations):
-        if label == app_label and (label, name) not in applied:
-            recorder.record_applied(label, name)
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    for node in dict.fromkeys(
+        node for leaf in graph.leaf_nodes(app_label) for node in graph.forwards_plan(leaf)
+    ):
+        # A squashed migration is applied where those it replaces are (as Django records it).
+        for label, name in [node, *graph.nodes[node].replaces]:
+            if label != FRAMEWORK_APP and (label, name) not in applied:
+                recorder.record_applied(label, name)
+    call_command("migrate", database=target, verbosity=0, interactive=False)
 
 
 def stop_checking_foreign_keys(target: str) -> None:

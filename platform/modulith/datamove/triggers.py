@@ -68,7 +68,7 @@ def capture(alias: str, module: str, tables: Sequence[MovedTable]) -> None:
     for table in tables:
         statements += _drop(alias, "capture", table)
         statements += _capture(alias, module, table)
-    _run(alias, [_CAPTURE_FUNCTION] if _postgres(alias) else [], statements)
+    _run(alias, [_FROZEN_FUNCTION, _CAPTURE_FUNCTION] if _postgres(alias) else [], statements)
 
 
 def stop_capture(alias: str, tables: Sequence[MovedTable]) -> None:
