@@ -93,3 +93,73 @@ def test_the_cache_is_a_table_in_the_default_database_unless_a_redis_url_is_give
     }
     with pytest.raises(ConfigurationError, match=r"^MODULITH_CACHE_URL='memcached://x' is not"):
         deployment(MANIFESTS, tmp_path, {"MODULITH_CACHE_URL": "memcached://x"})
+
+
+@pytest.fixture
+def adopted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The manifest of one of a project's apps made a module in the database it shares."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = f"adopted_{tmp_path.name}".replace("-", "_")
+    (tmp_path / f"{name}.py").write_text(
+        "from modulith import Module\n\n"
+        'manifest = Module(name="notes", app="notes", database="default")\n'
+    )
+    return f"{name}.manifest"
+
+
+def test_a_module_in_the_shared_database_gets_no_database_of_its_own(
+    adopted: str, tmp_path: Path
+) -> None:
+    made = deployment([adopted], tmp_path, {})
+
+    [notes] = made.topology.modules
+    assert (notes.database, notes.shares_database, notes.moved_from) == ("default", True, "")
+    assert set(made.databases) == {"default"}
+    assert made.topology.running_databases == ("default",)
+
+
+def test_its_own_database_url_moves_a_module_out_of_the_shared_database(
+    adopted: str, tmp_path: Path
+) -> None:
+    own = tmp_path / "notes.sqlite3"
+
+    made = deployment([adopted], tmp_path, {"NOTES_DATABASE_URL": f"sqlite:///{own}"})
+
+    [notes] = made.topology.modules
+    assert (notes.database, notes.moved_from) == ("notes", "default")
+    assert made.databases["notes"]["NAME"] == str(own)
+
+
+def test_a_project_that_lists_its_apps_gets_each_once_and_the_framework_s(
+    adopted: str, tmp_path: Path
+) -> None:
+    made = deployment([adopted], tmp_path, {})
+
+    assert made.installed_apps_with(["django.contrib.auth", "notes.apps.NotesConfig", "blog"]) == [
+        "django.contrib.auth",
+        "notes.apps.NotesConfig",
+        "blog",
+        "ninja",
+        "modulith",
+    ]
+
+
+def test_the_app_of_a_module_running_elsewhere_is_left_out(tmp_path: Path) -> None:
+    made = deployment(MANIFESTS, tmp_path, {"MODULITH_MODULES": "orders"})
+
+    apps = made.installed_apps_with(["django.contrib.admin", "modules.payments", "modulith"])
+
+    assert apps == ["django.contrib.admin", "modulith", "ninja", "modules.orders"]
+
+
+def test_a_project_s_own_databases_are_kept_and_a_module_s_own_added_like_them(
+    adopted: str, tmp_path: Path
+) -> None:
+    theirs = {"default": {"ENGINE": "django.db.backends.sqlite3", "ATOMIC_REQUESTS": True}}
+    made = deployment([adopted], tmp_path, {"NOTES_DATABASE_URL": "sqlite:///notes.sqlite3"})
+
+    databases = made.databases_with(theirs)
+
+    assert databases["default"] == theirs["default"]
+    assert databases["notes"]["NAME"] == "notes.sqlite3"
+    assert databases["notes"]["ATOMIC_REQUESTS"] is True
