@@ -65,6 +65,7 @@ def on_parcel_sent(event: ParcelSent) -> None:
 EXTRA_MODULES = (
     "boto3",
     "botocore",
+    "grimp",
     "celery",
     "kombu",
     "prometheus_client",
