@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 LEGACY = HERE / "legacy"
 UNTIED = HERE / "untied"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.sqlite3*", ".pytest_cache")
+COMMAND_TIMEOUT = 120
 
 # The guide's first step: what the project's settings gain.
 INSTALL = """
@@ -137,14 +138,14 @@ class Databases:
     @contextmanager
     def cursor(self, database: str) -> Iterator[Any]:
         if self.server is None:
-            connection = sqlite3.connect(self.path(database), timeout=20)
+            sqlite = sqlite3.connect(self.path(database), timeout=20)
             try:
-                yield connection.cursor()
+                yield sqlite.cursor()
             finally:
-                connection.close()
+                sqlite.close()
             return
-        with psycopg.connect(**self._params(self.name(database)), autocommit=True) as connection:
-            yield connection.cursor()
+        with psycopg.connect(**self._params(self.name(database)), autocommit=True) as postgres:
+            yield postgres.cursor()
 
     @contextmanager
     def _server(self) -> Iterator[Any]:
@@ -205,10 +206,9 @@ class LegacyProject:
         env.update(extra)  # an empty value unsets, as a deployment without the variable
         return {name: value for name, value in env.items() if value}
 
-    def manage(
-        self, *args: str, timeout: float = 120, **extra: str
-    ) -> subprocess.CompletedProcess[str]:
-        return self._run([sys.executable, "manage.py", *args], timeout, extra)
+    def manage(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        """manage.py, with these variables added to (or, empty, removed from) its environment."""
+        return self._run([sys.executable, "manage.py", *args], COMMAND_TIMEOUT, extra)
 
     def must(self, *args: str, **extra: str) -> str:
         """manage.py's output, which must succeed."""

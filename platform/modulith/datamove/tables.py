@@ -29,8 +29,8 @@ class MovedTable:
     @property
     def pk_column(self) -> str:
         pk = self.model._meta.pk
-        assert pk is not None and pk.column is not None
-        return pk.column
+        assert pk is not None
+        return str(pk.column)
 
 
 def moved_tables(module: Module) -> list[MovedTable]:
