@@ -55,6 +55,10 @@ def test_an_untied_module_given_an_empty_database_or_missing_its_bus_is_refused(
     assert "newsletter: (modulith.E012) newsletter runs on its own database 'newsletter'" in empty
     assert "newsletter_subscriber_newsletters" in empty
     assert "manage.py movedata newsletter" in empty
+    if databases.engine == "sqlite":  # without a write-ahead log, its reads would block writers
+        online = project.manage("movedata", "newsletter", "--online", **own)
+        assert online.returncode == 1
+        assert "without a write-ahead log" in online.stderr
 
     # Its unsquashed migrations would make, on a new database, a key to accounts' table.
     (project.root / "newsletter" / "migrations" / "0001_squashed_0002_untie.py").unlink()

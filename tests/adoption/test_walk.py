@@ -206,6 +206,7 @@ def test_a_legacy_project_walks_the_guide_to_a_module_in_a_database_of_its_own(
     project.must("movedata", "newsletter", "--drop")
     assert not set(databases.tables("default")) & {*NEWSLETTER_TABLES, M2M_TABLE}
     assert "modulith.W002" not in project.manage("check").stderr
+    own_tests_pass(project)
     rows = rows_kept(databases, rows)
 
     # 9. newsletter can be extracted (its many-to-many table goes with it); accounts cannot.

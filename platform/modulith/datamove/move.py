@@ -106,6 +106,12 @@ class Move:
     def run(self, *, online: bool) -> MoveReport:
         started = time.monotonic()
         self._refuse_ties()
+        if online and not triggers.journal_is_wal(self.source):
+            raise MoveRefused(
+                f"{self.source!r} is a SQLite database without a write-ahead log, where the "
+                "copy's reads would block every writer: turn it on (PRAGMA journal_mode=WAL, "
+                "say in OPTIONS' init_command), or move offline"
+            )
         schema.check_migrations(self.name, self.source)
         replayed = schema.replayed_ties(self.name)
         if replayed:

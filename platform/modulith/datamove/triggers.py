@@ -150,11 +150,34 @@ def _name(kind: str, table: MovedTable, operation: str = "") -> str:
 
 
 def _run(alias: str, setup: list[str], statements: list[str]) -> None:
-    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-        if _postgres(alias):
+    if _postgres(alias):
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        for statement in [*setup, *statements]:
-            cursor.execute(statement)
+            for statement in [*setup, *statements]:
+                cursor.execute(statement)
+        return
+    # SQLite: the write lock taken at once, waiting out a writer (busy timeout), rather than
+    # upgraded from a read, which a concurrent writer turns into "database is locked" at once.
+    connections[alias].ensure_connection()
+    with connections[alias].cursor() as cursor:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+
+
+def journal_is_wal(alias: str) -> bool:
+    """Whether a SQLite database keeps a write-ahead log, where readers do not block writers
+    (PostgreSQL: always so)."""
+    if _postgres(alias):
+        return True
+    with connections[alias].cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        return str(cursor.fetchone()[0]).lower() == "wal"
 
 
 def _postgres(alias: str) -> bool:
