@@ -264,6 +264,22 @@ class LegacyProject:
         )
 
 
+def move_killed_mid_copy(project: LegacyProject, *, after_rows: int, **env: str) -> None:
+    """`movedata newsletter` in small batches, killed by SIGKILL once `after_rows` rows are in
+    its new database: it gets no chance to finish anything."""
+    moving = project.start("movedata", "newsletter", "--batch-size", "10", **env)
+    try:
+        wait_until(
+            lambda: project.databases.copied("newsletter") >= after_rows,
+            timeout=60,
+            what="the copy's first batches",
+            process=moving,
+        )
+    finally:
+        kill(moving)
+    assert moving.returncode == -signal.SIGKILL
+
+
 def kill(process: subprocess.Popen[str]) -> None:
     """SIGKILL to the process's group: it gets no chance to finish anything."""
     if process.poll() is None:

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.adoption.project import Databases, LegacyProject, kill, wait_until
+from tests.adoption.project import (
+    Databases,
+    LegacyProject,
+    kill,
+    move_killed_mid_copy,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -113,16 +119,7 @@ def test_a_move_given_up_or_gone_back_leaves_the_shared_database_taking_writes(
     own = {"NEWSLETTER_DATABASE_URL": databases.url("newsletter")}
 
     # Given up mid-copy: the source takes writes again, its rows as they were.
-    interrupted = untied.start("movedata", "newsletter", "--batch-size", "10", **own)
-    try:
-        wait_until(
-            lambda: databases.copied("newsletter") >= 50,
-            timeout=60,
-            what="the copy",
-            process=interrupted,
-        )
-    finally:
-        kill(interrupted)
+    move_killed_mid_copy(untied, after_rows=50, **own)
     frozen = subscribe(untied, "frozen@example.com")
     assert frozen.returncode != 0
     assert "takes no writes" in frozen.stderr

@@ -5,7 +5,6 @@ its data moved to its own database through a SIGKILL, and what runs after the cu
 each step the project's own tests pass and every row it had is still there."""
 
 import json
-import signal
 import subprocess
 from collections import Counter
 
@@ -17,8 +16,7 @@ from tests.adoption.project import (
     Databases,
     LegacyProject,
     Rows,
-    kill,
-    wait_until,
+    move_killed_mid_copy,
 )
 
 pytestmark = pytest.mark.slow
@@ -163,17 +161,7 @@ def test_a_legacy_project_walks_the_guide_to_a_module_in_a_database_of_its_own(
     # 6. The data moves, interrupted by SIGKILL, resumed; every row arrives, checked.
     project.environment.update(own)
     moved_before = {t: rows["default"][t] for t in (*NEWSLETTER_TABLES, M2M_TABLE)}
-    interrupted = project.start("movedata", "newsletter", "--batch-size", "10")
-    try:
-        wait_until(
-            lambda: databases.copied("newsletter") >= 200,
-            timeout=60,
-            what="the copy's first batches",
-            process=interrupted,
-        )
-    finally:
-        kill(interrupted)
-    assert interrupted.returncode == -signal.SIGKILL
+    move_killed_mid_copy(project, after_rows=200)
     assert databases.copied("newsletter") < sum(sum(c.values()) for c in moved_before.values())
     half = project.manage("check")
     assert "modulith.E012" in half.stderr

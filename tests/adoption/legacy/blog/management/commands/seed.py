@@ -1,5 +1,6 @@
 """The project's data, as years of use left it: users with groups and permissions, posts with
-tags and comments, newsletters and their subscribers."""
+tags and comments, newsletters and their subscribers. (Run once, before the project adopts
+modulith: it writes the tables as they were then.)"""
 
 from typing import Any
 
