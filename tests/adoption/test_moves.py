@@ -128,6 +128,9 @@ def test_a_move_given_up_or_gone_back_leaves_the_shared_database_taking_writes(
 
     # Moved, written to in its own database, then moved back before the drop.
     untied.must("movedata", "newsletter", **own)
+    status = untied.must("movedata", "newsletter", "--status", **own)
+    assert "newsletter: CUT_OVER" in status
+    assert "default: CUT_OVER" in status
     assert subscribe(untied, "while-moved@example.com", **own).returncode == 0
     back = untied.must("movedata", "newsletter", "--back", **own)
     assert "moved back to 'default'" in back

@@ -105,6 +105,21 @@ class Move:
 
     def run(self, *, online: bool) -> MoveReport:
         started = time.monotonic()
+        self._refuse(online=online)
+        current = self.state(self.target)
+        if current is not None and current.state == MoveState.COPYING:
+            if current.online != online:
+                mode = "--online" if current.online else "without --online"
+                raise MoveRefused(f"this move of {self.name} began {mode}: resume it so")
+            self._resume(current)
+        else:
+            self._begin(online=online)
+        report = self._copy(online=online)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _refuse(self, *, online: bool) -> None:
+        """Raises MoveRefused, saying why, unless the move can be made (or go on)."""
         self._refuse_ties()
         if online and not triggers.journal_is_wal(self.source):
             raise MoveRefused(
@@ -121,18 +136,15 @@ class Move:
                 f"squashmigrations {self.name} <its last migration>) now that its ties are gone"
             )
         current = self.state(self.target)
-        if current is not None and current.state in {MoveState.CUT_OVER, MoveState.DROPPED}:
+        done = {MoveState.CUT_OVER, MoveState.DROPPED, MoveState.GOING_BACK}
+        if current is not None and current.state in done:
             raise MoveRefused(
                 f"{self.name} was moved to {self.target!r} already ({current.state}): "
                 f"see manage.py movedata {self.name} --status"
             )
-        if current is not None and current.state == MoveState.COPYING:
-            if current.online != online:
-                mode = "--online" if current.online else "without --online"
-                raise MoveRefused(f"this move of {self.name} began {mode}: resume it so")
-            self._resume(current)
-        else:
-            self._begin(online=online)
+
+    def _copy(self, *, online: bool) -> MoveReport:
+        """Copies, catches up (online), verifies and cuts over."""
         schema.stop_checking_foreign_keys(self.target)
         if online:
             triggers.capture(self.source, self.name, self.owned)
@@ -159,7 +171,6 @@ class Move:
         frozen_at = self._moves[self.target].frozen_at
         report.frozen_seconds = (moment - frozen_at).total_seconds() if frozen_at else 0.0
         schema.validate_foreign_keys(self.name, self.target)
-        report.seconds = time.monotonic() - started
         return report
 
     def verify(self) -> dict[str, TableSum]:
@@ -197,6 +208,7 @@ class Move:
                 "them there: is it the right database? Empty them, or point "
                 f"{self.name.upper()}_DATABASE_URL at a new one"
             )
+        triggers.thaw(self.target, self.owned)  # frozen by a move back, if there was one
         self.copier.reset()
         self._moves = {
             alias: ModuleMove.objects.using(alias).create(

@@ -38,8 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _modulith_queries(request: pytest.FixtureRequest) -> Iterator[None]:
     path = request.config.getoption(QUERIES_OPTION)
-    transactional = _database_use(request)
-    if not path or transactional is None:
+    transactional = _database_use(request) if path else None
+    if transactional is None:  # not asked for, or a test without the database
         yield
         return
     from modulith.testing.queries import QueryRecorder  # needs Django's apps: see above
