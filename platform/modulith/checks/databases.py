@@ -15,6 +15,7 @@ from django.db.models import Model
 
 from modulith.checks.apps import app_config_of
 from modulith.checks.scope import modules_to_check
+from modulith.conf import database_variable
 from modulith.modules import Module
 
 
@@ -83,7 +84,7 @@ def _same_database(module: Module) -> list[CheckMessage]:
             f"{', '.join(map(repr, twins))} too: its tables and outbox would not be created",
             hint=(
                 f"To keep {module.name} in that database, declare database={twins[0]!r} in "
-                f"its manifest (and unset {module.name.upper()}_DATABASE_URL); to move it, "
+                f"its manifest (and unset {database_variable(module.name)}); to move it, "
                 "give it a database of its own."
             ),
             obj=module.name,

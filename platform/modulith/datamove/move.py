@@ -17,6 +17,7 @@ from django.core.management.color import no_style
 from django.db import connections, transaction
 from django.utils import timezone
 
+from modulith.conf import database_variable
 from modulith.datamove import schema, triggers
 from modulith.datamove.copying import Copier
 from modulith.datamove.models import CapturedChange, ModuleMove, MoveState, latest_move
@@ -69,7 +70,7 @@ class Move:
                 + (
                     "its own database, and its manifest places it in no shared one"
                     if not self.module.shares_database
-                    else f"the shared database; set {name.upper()}_DATABASE_URL to its new "
+                    else f"the shared database; set {database_variable(name)} to its new "
                     "database (as its processes will run afterwards), then run this again"
                 )
             )
@@ -206,7 +207,7 @@ class Move:
             raise MoveRefused(
                 f"{self.name}'s tables in {self.target!r} hold rows already, and no move put "
                 "them there: is it the right database? Empty them, or point "
-                f"{self.name.upper()}_DATABASE_URL at a new one"
+                f"{database_variable(self.name)} at a new one"
             )
         triggers.thaw(self.target, self.owned)  # frozen by a move back, if there was one
         self.copier.reset()

@@ -3,6 +3,7 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from modulith.conf import database_variable
 from modulith.datamove import Move, MoveReport, MoveState
 from modulith.errors import ConfigurationError
 from modulith.runtime import runtime
@@ -79,7 +80,7 @@ class Command(BaseCommand):
 
     def _done(self, move: Move, report: MoveReport, what: str, where: str) -> None:
         rows = sum(total.rows for total in report.tables.values())
-        variable = f"{move.name.upper()}_DATABASE_URL"
+        variable = database_variable(move.name)
         self._line(
             f"{move.name} {what} {where!r}: {len(report.tables)} tables, {rows} rows, counts "
             f"and checksums equal, in {report.seconds:.1f} s"
