@@ -175,6 +175,7 @@ def message_processor(
         sqs=current.aws.sqs,
         queues=current.aws.queues,
         backoff=current.relay.policy,
+        max_bytes=current.max_event_bytes,
         deletes=deletes,
     )
 
@@ -221,10 +222,10 @@ def _remote_ports(
     if not needed:
         return None
     names = ", ".join(sorted(needed))
-    if not settings.internal_secret:
+    if not settings.internal_keys:
         raise ConfigurationError(
-            f"{names} run elsewhere: set MODULITH_INTERNAL_SECRET "
-            "(the same on every service) to sign the calls to them"
+            f"{names} run elsewhere: set MODULITH_INTERNAL_KEYS (or MODULITH_INTERNAL_SECRET), "
+            "keys every service shares, to sign the calls to them"
         )
     extras.require(extras.REMOTE, needed_by=f"calling the query ports of {names} over HTTP")
     # The [remote] extra's modules, imported now that it is known to be installed.
@@ -244,10 +245,21 @@ def _remote_ports(
     return RemotePorts(
         topology=topology,
         discovery=discovery,
-        signer=Signer(settings.internal_secret),
-        http=httpx.Client(timeout=timeout),
+        signer=Signer(settings.internal_keys),
+        http=httpx.Client(timeout=timeout, auth=_sigv4(settings)),
         breaker_reset_seconds=settings.breaker_reset_seconds,
     ).build
+
+
+def _sigv4(settings: ModulithSettings) -> Any:
+    """SigV4 on every internal call too, when asked (providers behind IAM-authorised routes)."""
+    if not settings.internal_sigv4:
+        return None
+    extras.require(extras.AWS, needed_by="MODULITH_INTERNAL_SIGV4")
+    # The [aws] extra's module, imported now that it is known to be installed.
+    from modulith.remote.sigv4 import SigV4
+
+    return SigV4.from_environment()
 
 
 def _discovery(settings: ModulithSettings, aws: AwsContext) -> Discovery:

@@ -10,9 +10,13 @@ from typing import Any
 
 from django.db.models import Model
 
+from modulith.remote.models import NONCE_DATABASE, CallNonce
 from modulith.runtime import runtime
 
 FRAMEWORK_APP = "modulith"
+# The framework's models that live once, in Django's own database, rather than in every
+# module's: the nonces of the internal calls a service answered.
+IN_DEFAULT = {CallNonce._meta.model_name: NONCE_DATABASE}
 
 
 def database_of(module: str) -> str:
@@ -28,14 +32,16 @@ class ModuleRouter:
     models and others only within one database.
 
     The framework's tables exist in every database a module lives in, so they get no route:
-    code that touches them names the alias. A module's models also migrate on its own alias
-    while it still lives in a shared database, when the project has one (the target of a
-    move: `manage.py movedata`).
+    code that touches them names the alias. The nonces of internal calls are the exception:
+    one table, in `default`. A module's models also migrate on its own alias while it still
+    lives in a shared database, when the project has one (the target of a move:
+    `manage.py movedata`).
     """
 
-    def _alias(self, app_label: str) -> str | None:
+    def _alias(self, model: type[Model]) -> str | None:
+        app_label = model._meta.app_label
         if app_label == FRAMEWORK_APP:
-            return None
+            return IN_DEFAULT.get(model._meta.model_name or "")
         topology = runtime().topology
         module = topology.named(app_label)
         if module is None:
@@ -43,10 +49,10 @@ class ModuleRouter:
         return module.database if topology.is_running(module.name) else "default"
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
-        return self._alias(model._meta.app_label)
+        return self._alias(model)
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
-        return self._alias(model._meta.app_label)
+        return self._alias(model)
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
         topology = runtime().topology
@@ -59,6 +65,8 @@ class ModuleRouter:
         topology = runtime().topology
         owned = {m.name for m in topology.modules}  # an alias named after a module is its own
         if app_label == FRAMEWORK_APP:
+            if hints.get("model_name") in IN_DEFAULT:
+                return db == IN_DEFAULT[hints["model_name"]]
             # Also in `default` while no module lives there: `migrate` records a migration as
             # applied where the router refuses it, so tables refused today would never come
             # the day a module moves in (the first step of adopting modulith).

@@ -139,7 +139,7 @@ def test_a_move_given_up_or_gone_back_leaves_the_shared_database_taking_writes(
     assert subscribe(untied, "not-there@example.com", **own).returncode != 0
     checked = untied.manage("check", **own)
     assert (
-        "(modulith.E012) newsletter was moved back from 'newsletter' to 'default'" in checked.stderr
+        "(modulith.E032) newsletter was moved back from 'newsletter' to 'default'" in checked.stderr
     )
     assert untied.manage("check").returncode == 0
 

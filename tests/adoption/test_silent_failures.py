@@ -28,18 +28,18 @@ def test_a_module_given_its_own_database_while_tied_or_under_another_name_is_ref
 
     # Its relations would cross databases: Django refuses them, or reads a stale copy.
     tied = errors(project, ACCOUNTS_DATABASE_URL=databases.url("accounts"))
-    assert "accounts: (modulith.E011) accounts's relations cross databases" in tied
+    assert "accounts: (modulith.E031) accounts's relations cross databases" in tied
     assert "accounts.User.groups -> auth.Group" in tied
     assert "blog.Post.author -> accounts.User" in tied
     # ... and its rows would not be there.
-    assert "accounts: (modulith.E012) accounts runs on its own database 'accounts'" in tied
+    assert "accounts: (modulith.E032) accounts runs on its own database 'accounts'" in tied
 
     # The shared database under a second name: no table of its would ever be made.
     twin = errors(project, NEWSLETTER_DATABASE_URL=databases.url("default"))
-    assert "newsletter: (modulith.E010) newsletter's database 'newsletter' is the database" in twin
+    assert "newsletter: (modulith.E030) newsletter's database 'newsletter' is the database" in twin
     migrated = project.manage("migrate", NEWSLETTER_DATABASE_URL=databases.url("default"))
     assert migrated.returncode != 0
-    assert "modulith.E010" in migrated.stderr
+    assert "modulith.E030" in migrated.stderr
 
 
 def test_an_untied_module_given_an_empty_database_or_missing_its_bus_is_refused(
@@ -52,7 +52,7 @@ def test_an_untied_module_given_an_empty_database_or_missing_its_bus_is_refused(
 
     # Its rows are still in the shared database: to the module they would all be gone.
     empty = errors(project, **own)
-    assert "newsletter: (modulith.E012) newsletter runs on its own database 'newsletter'" in empty
+    assert "newsletter: (modulith.E032) newsletter runs on its own database 'newsletter'" in empty
     assert "newsletter_subscriber_newsletters" in empty
     assert "manage.py movedata newsletter" in empty
     if databases.engine == "sqlite":  # without a write-ahead log, its reads would block writers
@@ -63,7 +63,7 @@ def test_an_untied_module_given_an_empty_database_or_missing_its_bus_is_refused(
     # Its unsquashed migrations would make, on a new database, a key to accounts' table.
     (project.root / "newsletter" / "migrations" / "0001_squashed_0002_untie.py").unlink()
     replayed = errors(project, **own)
-    assert "newsletter: (modulith.E015)" in replayed
+    assert "newsletter: (modulith.E035)" in replayed
     assert "0001_initial: Subscriber.user -> accounts.User" in replayed
 
     # The bus's migrations recorded, its tables gone: every event would be lost.
@@ -71,5 +71,5 @@ def test_an_untied_module_given_an_empty_database_or_missing_its_bus_is_refused(
         cursor.execute('DROP TABLE "modulith_delivery"')
     missing = errors(project)
     assert (
-        "(modulith.E014) the bus's tables modulith_delivery are missing from 'default'" in missing
+        "(modulith.E034) the bus's tables modulith_delivery are missing from 'default'" in missing
     )

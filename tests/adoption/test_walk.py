@@ -108,7 +108,7 @@ def test_a_legacy_project_walks_the_guide_to_a_module_in_a_database_of_its_own(
     assert 'database="default"' in (project.root / "newsletter" / "module.py").read_text()
     migrated = project.manage("migrate")
     assert migrated.returncode == 0, migrated.stderr
-    assert "modulith.W001" in migrated.stderr  # what ties them, as warnings
+    assert "modulith.W030" in migrated.stderr  # what ties them, as warnings
     rows = rows_kept(databases, rows)
 
     # 3. The boundaries: today's imports across modules and apps, a baseline.
@@ -128,8 +128,8 @@ def test_a_legacy_project_walks_the_guide_to_a_module_in_a_database_of_its_own(
     own = {"NEWSLETTER_DATABASE_URL": databases.url("newsletter")}
     refused = project.manage("check", **own)
     assert refused.returncode != 0
-    assert "modulith.E011" in refused.stderr
-    assert "modulith.E012" in refused.stderr
+    assert "modulith.E031" in refused.stderr
+    assert "modulith.E032" in refused.stderr
     moving = project.manage("movedata", "newsletter", **own)
     assert moving.returncode == 1
     assert "newsletter.Subscriber.user -> accounts.User" in moving.stderr
@@ -164,7 +164,7 @@ def test_a_legacy_project_walks_the_guide_to_a_module_in_a_database_of_its_own(
     move_killed_mid_copy(project, after_rows=200)
     assert databases.copied("newsletter") < sum(sum(c.values()) for c in moved_before.values())
     half = project.manage("check")
-    assert "modulith.E012" in half.stderr
+    assert "modulith.E032" in half.stderr
     assert "not finished" in half.stderr
     resumed = project.must("movedata", "newsletter", "--batch-size", "500")
     assert "counts and checksums equal" in resumed
@@ -172,10 +172,10 @@ def test_a_legacy_project_walks_the_guide_to_a_module_in_a_database_of_its_own(
     assert {t: arrived[t] for t in moved_before} == moved_before
 
     # The cut-over: checked in each configuration, the project's tests pass on both databases.
-    assert "modulith.W002" in project.manage("check").stderr
+    assert "modulith.W031" in project.manage("check").stderr
     stale = project.manage("check", NEWSLETTER_DATABASE_URL="")
     assert stale.returncode != 0
-    assert "modulith.E013" in stale.stderr
+    assert "modulith.E033" in stale.stderr
     own_tests_pass(project)
     rows = rows_kept(databases, rows)
 
@@ -193,7 +193,7 @@ def test_a_legacy_project_walks_the_guide_to_a_module_in_a_database_of_its_own(
     # 8. The old copy is dropped, as a step of its own; nothing is left to warn about.
     project.must("movedata", "newsletter", "--drop")
     assert not set(databases.tables("default")) & {*NEWSLETTER_TABLES, M2M_TABLE}
-    assert "modulith.W002" not in project.manage("check").stderr
+    assert "modulith.W031" not in project.manage("check").stderr
     own_tests_pass(project)
     rows = rows_kept(databases, rows)
 

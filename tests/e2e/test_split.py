@@ -10,9 +10,10 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from django.core.cache import cache
 
 from modules.orders.models import Order
+from modulith.conf.keys import SigningKeys
+from modulith.models import CallNonce
 from modulith.remote.signing import NONCE, SIGNATURE, TIMESTAMP, Signer
 from modulith.store.models import InboxRecord, OutboxEvent
 from tests.e2e.conftest import SECRET, Shop
@@ -50,10 +51,13 @@ def test_internal_calls_need_a_fresh_valid_signature_and_refused_ones_change_not
         stock(api, "KB-1", 5)
     inventory = shop.services["inventory"].url
     body = b'{"skus": ["KB-1"]}'
-    signed = Signer(SECRET).headers("POST", PRICES, body, "orders")
-    forged = {**signed, SIGNATURE: "0" * 64, NONCE: "another-nonce"}
-    stale = Signer(SECRET).headers("POST", PRICES, body, "orders") | {TIMESTAMP: "1700000000"}
-    other_secret = Signer("not-the-secret").headers("POST", PRICES, body, "orders")
+    signer = Signer(SigningKeys.single(SECRET))
+    signed = signer.headers("POST", PRICES, body, "orders")
+    forged = {**signed, SIGNATURE: "0" * 64, NONCE: "another-nonce-of-ours"}
+    stale = signer.headers("POST", PRICES, body, "orders") | {TIMESTAMP: "1700000000"}
+    other_secret = Signer(SigningKeys.single("not-the-secret")).headers(
+        "POST", PRICES, body, "orders"
+    )
 
     def call(headers: dict[str, str]) -> httpx.Response:
         return httpx.post(inventory + PRICES, content=body, headers=headers, timeout=5)
@@ -61,15 +65,16 @@ def test_internal_calls_need_a_fresh_valid_signature_and_refused_ones_change_not
     assert httpx.post(shop.url + PRICES, content=body, timeout=5).status_code == 404
     refused = [call(h).status_code for h in ({}, forged, stale, other_secret)]
     assert refused == [401, 401, 401, 401]
-    # Nonces live in the shared cache (a table in Django's own database here): none taken yet.
-    nonces = [f"modulith:nonce:{h[NONCE]}" for h in (signed, forged, stale, other_secret)]
-    assert cache.get_many(nonces) == {}
+    # Nonces live in a table of Django's own database, which the services share: none taken yet.
+    nonces = [h[NONCE] for h in (signed, forged, stale, other_secret)]
+    taken = CallNonce.objects.using("default").filter(nonce__in=nonces)
+    assert not taken.exists()
 
     answered = call(signed)
     assert answered.status_code == 200, answered.text
     assert answered.json()[0]["sku"] == "KB-1"
     assert call(signed).status_code == 401  # the same signature again: a replay
-    assert cache.get_many(nonces) == {nonces[0]: 1}
+    assert list(taken.values_list("nonce", flat=True)) == [signed[NONCE]]
     with shop.api() as api:
         assert product(api, "KB-1")["onHand"] == 5
 
@@ -89,7 +94,7 @@ def test_with_inventory_down_an_order_is_refused_in_time_and_nothing_is_stored(
     assert refused.status_code == 503, refused.text
     assert refused.json()["error"] == "provider_unavailable"
     assert elapsed < BUDGET_SECONDS
-    assert api.get("/api/orders", params={"customerId": "while-down"}).json() == []
+    assert api.get("/api/orders", params={"customerId": "while-down"}).json()["items"] == []
     assert Order.objects.count() == 0
     assert OutboxEvent.objects.using("orders").count() == 0
 

@@ -51,13 +51,13 @@ def test_the_in_process_transport_with_a_partial_module_set_is_refused() -> None
     assert "MODULITH_TRANSPORT=inprocess cannot reach inventory, payments" in probe.stderr
 
 
-def test_a_service_that_calls_another_needs_its_address_and_the_secret() -> None:
+def test_a_service_that_calls_another_needs_its_address_and_the_keys() -> None:
     no_secret = run_python(PROBE, MODULITH_MODULES="payments", env=SPLIT)
     no_address = run_python(
         PROBE, MODULITH_MODULES="payments", MODULITH_INTERNAL_SECRET="s", env=SPLIT
     )
 
-    assert "set MODULITH_INTERNAL_SECRET" in no_secret.stderr
+    assert "set MODULITH_INTERNAL_KEYS (or MODULITH_INTERNAL_SECRET)" in no_secret.stderr
     assert "MODULITH_SERVICE_URLS has no URL for orders" in no_address.stderr
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from modulith.conf.keys import SigningKeys
 from modulith.remote.signing import Signer
 
 SECRET = "a-secret-shared-by-every-service"
@@ -32,7 +33,6 @@ def test_the_api_of_every_running_module_is_under_api(client: Client) -> None:
 @pytest.mark.django_db(databases="__all__")
 def test_a_query_port_answers_a_signed_call_under_internal(client: Client, settings: Any) -> None:
     settings.MODULITH_INTERNAL_SECRET = SECRET
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     body = json.dumps({"skus": ["KB-1"]}).encode()
 
     unsigned = client.post(PRICES, body, content_type="application/json")
@@ -40,7 +40,7 @@ def test_a_query_port_answers_a_signed_call_under_internal(client: Client, setti
         PRICES,
         body,
         content_type="application/json",
-        headers=Signer(SECRET).headers("POST", PRICES, body, "orders"),
+        headers=Signer(SigningKeys.single(SECRET)).headers("POST", PRICES, body, "orders"),
     )
 
     assert unsigned.status_code == 401

@@ -1,4 +1,4 @@
-"""modulith.E008, E009, E010: each running module has its database, and its models go there,
+"""modulith.E008, E009, E030: each running module has its database, and its models go there,
 for reads, writes and migrations (DATABASE_ROUTERS, modulith.db.ModuleRouter); a module's own
 database is not another alias's database under a second name. Otherwise its tables would land
 in another database, and its transactions with its outbox would not hold."""
@@ -88,7 +88,7 @@ def _same_database(module: Module) -> list[CheckMessage]:
                 "give it a database of its own."
             ),
             obj=module.name,
-            id="modulith.E010",
+            id="modulith.E030",
         )
     ]
 

@@ -1,16 +1,16 @@
-"""modulith.E012, E013, E014, E015, W002, W003: a module's data is where the module runs.
+"""modulith.E032, E033, E034, E035, W031, W032: a module's data is where the module runs.
 
 A module whose manifest places it in a shared database runs on its own once the deployment
 gives it one (`<MODULE>_DATABASE_URL`). Its rows must have been moved there (`manage.py
-movedata`), or every one of them is silently gone: E012 while its tables hold rows in the
+movedata`), or every one of them is silently gone: E032 while its tables hold rows in the
 database it left and no finished move put them in its own. A process that still runs it on
-the shared database after the cut-over reads a frozen, stale copy: E013. Once moved, the old
-copy stays (frozen) for a rollback until dropped: W002. A shared database where the bus's
+the shared database after the cut-over reads a frozen, stale copy: E033. Once moved, the old
+copy stays (frozen) for a rollback until dropped: W031. A shared database where the bus's
 migrations are recorded as applied but its tables are missing (`migrate` ran while the router
-kept them out) would lose every event published there: E014. A module on its own database
+kept them out) would lose every event published there: E034. A module on its own database
 whose migrations, replayed on a new one, make relations to tables that are not there cannot get
-a test database or another environment: E015. These look at the databases;
-where one cannot be read, W003 says so rather than stopping the command.
+a test database or another environment: E035. These look at the databases;
+where one cannot be read, W032 says so rather than stopping the command.
 """
 
 from collections.abc import Iterable, Sequence
@@ -52,7 +52,7 @@ def move_messages(modules: Iterable[Module]) -> list[CheckMessage]:
                     f"cannot tell where {module.name}'s data is: {error}".strip(),
                     hint="Check that its databases answer; the checks of its data did not run.",
                     obj=module.name,
-                    id="modulith.W003",
+                    id="modulith.W032",
                 )
             )
     return messages
@@ -77,7 +77,7 @@ def _moved(module: Module) -> list[CheckMessage]:
                     f"now). Or unset {variable} to run {module.name} on {source!r} again."
                 ),
                 obj=module.name,
-                id="modulith.E012",
+                id="modulith.E032",
             )
         ]
     if move.state in {MoveState.COPYING, MoveState.GOING_BACK}:
@@ -97,7 +97,7 @@ def _moved(module: Module) -> list[CheckMessage]:
                     + "."
                 ),
                 obj=module.name,
-                id="modulith.E012",
+                id="modulith.E032",
             )
         ]
     if move.state == MoveState.BACK:
@@ -107,7 +107,7 @@ def _moved(module: Module) -> list[CheckMessage]:
                 f"({move.finished_at:%Y-%m-%d %H:%M}), but runs on {target!r} ({variable})",
                 hint=f"Unset {variable}: its data is in {source!r}.",
                 obj=module.name,
-                id="modulith.E012",
+                id="modulith.E032",
             )
         ]
     missing = _missing_tables(module, target)
@@ -118,7 +118,7 @@ def _moved(module: Module) -> list[CheckMessage]:
                 f"{target!r}, where its move put them",
                 hint=f"Is {variable} the database the move went to?",
                 obj=module.name,
-                id="modulith.E012",
+                id="modulith.E032",
             )
         ]
     if move.state == MoveState.CUT_OVER:
@@ -131,7 +131,7 @@ def _moved(module: Module) -> list[CheckMessage]:
                     f"Once sure, drop them: manage.py movedata {module.name} --drop."
                 ),
                 obj=module.name,
-                id="modulith.W002",
+                id="modulith.W031",
             )
         ]
     return []
@@ -151,7 +151,7 @@ def _replayable(module: Module) -> list[CheckMessage]:
                 "environment's) then gets its tables as they are."
             ),
             obj=module.name,
-            id="modulith.E015",
+            id="modulith.E035",
         )
     ]
 
@@ -169,7 +169,7 @@ def _left_behind(module: Module) -> list[CheckMessage]:
             f"({move.cut_over_at:%Y-%m-%d %H:%M}); {left} left here, yet this process runs it here",
             hint=f"Set {variable} to its database, as the move's own process had it.",
             obj=module.name,
-            id="modulith.E013",
+            id="modulith.E033",
         )
     ]
 
@@ -194,7 +194,7 @@ def _bus_tables(module: Module) -> list[CheckMessage]:
                 f"--fake --skip-checks --database {alias}; manage.py migrate --database {alias}."
             ),
             obj=module.name,
-            id="modulith.E014",
+            id="modulith.E034",
         )
     ]
 

@@ -1,4 +1,4 @@
-"""modulith.E011, W001: what ties a running module to another's tables (the split-readiness
+"""modulith.E031, W030: what ties a running module to another's tables (the split-readiness
 report, `manage.py readiness`). A relation whose two ends live in different databases cannot
 work (Django refuses it, or reads the copy left behind): an error. The rest stands between a
 module and a database of its own: a warning, one per module, until each is replaced."""
@@ -39,7 +39,7 @@ def readiness_messages(modules: Iterable[Module]) -> list[CheckMessage]:
                     "with what."
                 ),
                 obj=name,
-                id="modulith.E011",
+                id="modulith.E031",
             )
         )
     for name, ties in module_ties(current_topology(), chosen).items():
@@ -54,7 +54,7 @@ def readiness_messages(modules: Iterable[Module]) -> list[CheckMessage]:
                         "replace each."
                     ),
                     obj=name,
-                    id="modulith.W001",
+                    id="modulith.W030",
                 )
             )
     return messages

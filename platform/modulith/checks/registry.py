@@ -3,11 +3,13 @@
 
 from django.core import checks
 
+from modulith.checks.api_keys import check_api_keys
 from modulith.checks.apps import check_apps
 from modulith.checks.databases import check_databases
 from modulith.checks.events import check_events
 from modulith.checks.manifests import check_manifests
 from modulith.checks.moves import check_moves
+from modulith.checks.nonces import check_nonce_store
 from modulith.checks.readiness import check_readiness
 from modulith.checks.scope import TAG
 
@@ -23,3 +25,8 @@ def register_checks() -> None:
     )
     for check in checks_in_order:
         checks.register(check, TAG)
+    # Asks the database, and must not stop `migrate`, which runs the checks before it makes
+    # the table: `check --deploy --database default`, and the start of a server.
+    checks.register(check_nonce_store, TAG, checks.Tags.database, deploy=True)
+    # Only where the public API is served: see modulith.checks.api_keys.
+    checks.register(check_api_keys, TAG, deploy=True)

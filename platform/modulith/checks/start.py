@@ -8,15 +8,17 @@ from modulith.checks.scope import TAG
 from modulith.errors import ConfigurationError
 
 
-def raise_for_errors() -> None:
+def raise_for_errors(*, serves_requests: bool = True) -> None:
     """Raises ConfigurationError, one line per error of the modulith checks (warnings and
-    SILENCED_SYSTEM_CHECKS do not stop a start)."""
+    SILENCED_SYSTEM_CHECKS do not stop a start). A process that serves requests also runs
+    those of deployment that ask Django's own database (the nonce store of internal calls)."""
+    found = run_checks(
+        tags=[TAG],
+        include_deployment_checks=serves_requests,
+        databases=["default"] if serves_requests else None,
+    )
     errors = sorted(
-        (
-            message
-            for message in run_checks(tags=[TAG])
-            if message.is_serious() and not message.is_silenced()
-        ),
+        (message for message in found if message.is_serious() and not message.is_silenced()),
         key=lambda message: (str(message.obj), message.id or ""),
     )
     if errors:

@@ -14,10 +14,6 @@ from modulith.database_url import parse_database_url
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
 
-# Past MAX_ENTRIES the cache table is culled, live entries too: keep it well above the nonces
-# of internal calls in two minutes (their lifetime), or a culled nonce could be replayed.
-CACHE_TABLE_ENTRIES = 100_000
-
 
 def on_lambda(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether this process is a Lambda function's (the runtime sets AWS_LAMBDA_FUNCTION_NAME):
@@ -153,21 +149,15 @@ def database(variable: str, default_file: Path, environ: Mapping[str, str]) -> d
 
 
 def caches(environ: Mapping[str, str] = os.environ) -> dict[str, dict[str, Any]]:
-    """Django's cache: Redis when MODULITH_CACHE_URL names one, otherwise a table in `default`
-    (Django's own apps' database, never a module's), created by `manage.py migrate_modules`.
-    Internal calls' nonces live there: every instance of a service must share it."""
+    """Django's cache: Redis when MODULITH_CACHE_URL names one (the nonces of internal calls
+    then live there, shared by every instance), otherwise each process's memory, Django's own
+    default: the framework keeps nothing in it then (its nonces have a table of their own)."""
     url = env_str("MODULITH_CACHE_URL", "", environ)
     if not url:
-        return {
-            "default": {
-                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                "LOCATION": "modulith_cache",
-                "OPTIONS": {"MAX_ENTRIES": CACHE_TABLE_ENTRIES},
-            }
-        }
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     if not url.startswith(("redis://", "rediss://")):
         raise ConfigurationError(
-            f"MODULITH_CACHE_URL={url!r} is not a Redis URL: use redis://host:6379/0, "
-            "or leave it unset for the cache table in the default database"
+            "MODULITH_CACHE_URL is not a Redis URL: use redis://host:6379/0, or leave it "
+            "unset for each process's own memory"
         )
     return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}

@@ -12,11 +12,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from ipaddress import ip_network
 from typing import Any, Literal
 
 from django.conf import settings as django_settings
 
 from modulith.conf.deployment import load_topology, on_lambda
+from modulith.conf.keys import SigningKeys
 from modulith.conf.values import ABSENT, given, parse
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
@@ -29,11 +31,18 @@ DEPENDENCIES = frozenset({"CELERY_BROKER_URL"})
 TransportName = Literal["inprocess", "sqs", "sns", "eventbridge"]
 HandlerMode = Literal["inline", "thread", "celery"]
 DiscoveryKind = Literal["static", "cloudmap"]
+NonceStoreKind = Literal["database", "cache"]
+NO_KEYS = SigningKeys()
 
 
 def setting(default: float, *, minimum: float, maximum: float | None = None) -> Any:
     """A number's field: its default and the bounds its value must keep."""
     return field(default=default, metadata={"minimum": minimum, "maximum": maximum})
+
+
+def secret(default: Any) -> Any:
+    """A secret's field: left out of the object's repr, and of any error about its value."""
+    return field(default=default, repr=False, metadata={"secret": True})
 
 
 @dataclass(frozen=True)
@@ -62,18 +71,24 @@ class ModulithSettings:
     embedded_relay: bool = True
 
     # The public API.
-    api_keys: tuple[str, ...] = (DEVELOPMENT_API_KEY,)
+    api_keys: tuple[str, ...] = secret((DEVELOPMENT_API_KEY,))
     api_title: str = "API"
     api_version: str = "1.0.0"
 
-    # Query ports whose provider runs elsewhere.
-    internal_secret: str = ""
+    # Query ports whose provider runs elsewhere. By default the one key of
+    # MODULITH_INTERNAL_SECRET, if set: see internal_keys_default.
+    internal_keys: SigningKeys = field(default=NO_KEYS, repr=False, metadata={"secret": True})
+    internal_secret: str = secret("")
+    # Internal calls signed with AWS SigV4 too, for providers behind IAM-authorised routes.
+    internal_sigv4: bool = False
     discovery: DiscoveryKind = "static"
     service_urls: str = ""
     cloudmap_namespace: str = "internal"
     remote_connect_timeout: float = setting(1.0, minimum=0.001)
     remote_read_timeout: float = setting(3.0, minimum=0.001)
     breaker_reset_seconds: float = setting(10.0, minimum=0)
+    # By default the cache when MODULITH_CACHE_URL names one: see nonce_store_default.
+    nonce_store: NonceStoreKind = "database"
     nonce_cache: str = "default"
 
     # AWS transports (boto3 itself is configured the standard way).
@@ -87,6 +102,25 @@ class ModulithSettings:
     log_correlation_fields: tuple[str, ...] = ()
     # By default on when OpenTelemetry's own variables ask for an exporter: see otel_default.
     otel: bool = False
+    # CloudWatch EMF lines on standard output: by default on Lambda, see metrics_emf_default.
+    metrics_emf: bool = False
+    metrics_emf_interval: float = setting(60.0, minimum=1)
+    # Who may scrape /metrics: callers from these networks (the TCP peer's address), and, when
+    # a token is set, only with it as a bearer token. Loopback by default: a sidecar agent.
+    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    metrics_token: str = secret("")
+    # How long the outbox gauges read from the databases serve scrapes before they are read again.
+    metrics_cache_seconds: float = setting(10.0, minimum=0)
+
+    def __post_init__(self) -> None:
+        for network in self.metrics_networks:
+            try:
+                ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigurationError(
+                    "MODULITH_METRICS_NETWORKS must list networks such as 10.0.0.0/16 or "
+                    f"127.0.0.1 (0.0.0.0/0 and ::/0 for any), not {network!r}"
+                ) from None
 
     @classmethod
     def load(cls, project: object, environ: Mapping[str, str] = os.environ) -> "ModulithSettings":
@@ -94,13 +128,16 @@ class ModulithSettings:
         `environ`; raises ConfigurationError at the first bad value."""
         _refuse_unknown(project)
         values: dict[str, Any] = {}
+        explicit: set[str] = set()
         for spec in fields(cls):
             name = PREFIX + spec.name.upper()
             raw = given(project, environ, name, from_environ=spec.name not in DJANGO_ONLY)
             if raw is not ABSENT:
                 values[spec.name] = parse(name, raw, spec)
+                explicit.add(spec.name)
             elif spec.name in DERIVED:
                 values[spec.name] = DERIVED[spec.name](project, environ)
+        _refuse_two_kinds_of_keys(values, explicit)
         return cls(**values)
 
 
@@ -129,22 +166,51 @@ def embedded_relay_default(project: object, environ: Mapping[str, str]) -> bool:
     return broker in {"", "memory://"} and not on_lambda(environ)
 
 
+def internal_keys_default(project: object, environ: Mapping[str, str]) -> SigningKeys:
+    """MODULITH_INTERNAL_SECRET, the one shared secret of earlier versions, is the key
+    `default`: `MODULITH_INTERNAL_SECRET=s` is `MODULITH_INTERNAL_KEYS=default:s`."""
+    raw = given(project, environ, PREFIX + "INTERNAL_SECRET", from_environ=True)
+    return SigningKeys.single(raw.strip()) if isinstance(raw, str) else NO_KEYS
+
+
+def nonce_store_default(project: object, environ: Mapping[str, str]) -> NonceStoreKind:
+    """Redis, when MODULITH_CACHE_URL names one (every instance shares it); otherwise a table
+    in Django's own database, made by `migrate`."""
+    return "cache" if environ.get("MODULITH_CACHE_URL", "").strip() else "database"
+
+
 def otel_default(project: object, environ: Mapping[str, str]) -> bool:
     return environ.get("OTEL_TRACES_EXPORTER", "none").strip() not in {"", "none"} or bool(
         environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
     )
 
 
+def metrics_emf_default(project: object, environ: Mapping[str, str]) -> bool:
+    """A Lambda function cannot be scraped: its metrics leave as EMF lines in its log."""
+    return on_lambda(environ)
+
+
 DERIVED: dict[str, Callable[[object, Mapping[str, str]], Any]] = {
     "topology": topology_default,
     "async_handlers": async_handlers_default,
     "embedded_relay": embedded_relay_default,
+    "internal_keys": internal_keys_default,
+    "nonce_store": nonce_store_default,
     "otel": otel_default,
+    "metrics_emf": metrics_emf_default,
 }
 # Settings that are Python objects, set in Django's settings only.
 DJANGO_ONLY = frozenset({"topology"})
 # Read from the environment by modulith.conf.deployment, before Django's settings exist.
 ENVIRONMENT_ONLY = frozenset({"MODULITH_MODULES", "MODULITH_VAR_DIR", "MODULITH_CACHE_URL"})
+
+
+def _refuse_two_kinds_of_keys(values: Mapping[str, Any], explicit: set[str]) -> None:
+    if {"internal_keys", "internal_secret"} <= explicit and values["internal_secret"]:
+        raise ConfigurationError(
+            "MODULITH_INTERNAL_KEYS and MODULITH_INTERNAL_SECRET are both set: keep "
+            "MODULITH_INTERNAL_KEYS (MODULITH_INTERNAL_SECRET=s is the key default:s)"
+        )
 
 
 def _refuse_unknown(project: object) -> None:

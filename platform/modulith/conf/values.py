@@ -14,6 +14,7 @@ from modulith.conf.environment import (
     parse_int,
     parse_list,
 )
+from modulith.conf.keys import SigningKeys
 from modulith.errors import ConfigurationError
 
 ABSENT: Any = object()
@@ -29,6 +30,27 @@ def given(project: object, environ: Mapping[str, str], name: str, *, from_enviro
 
 
 def parse(name: str, raw: object, spec: "Field[Any]") -> Any:
+    if spec.type is SigningKeys:  # its errors name the pair, never the secret
+        return SigningKeys.parse(name, raw)
+    if not spec.metadata.get("secret"):
+        return _parse(name, raw, spec)
+    try:
+        return _parse(name, raw, spec)
+    except ConfigurationError:
+        raise ConfigurationError(
+            f"{name} must be {SECRET_FORMS.get(spec.type, 'text')} (the value is not shown: "
+            "it is a secret)"
+        ) from None
+
+
+# What a secret setting accepts, for an error that cannot show what it was given.
+SECRET_FORMS: dict[Any, str] = {
+    str: "text",
+    tuple[str, ...]: "a list of keys (or comma-separated text)",
+}
+
+
+def _parse(name: str, raw: object, spec: "Field[Any]") -> Any:
     kind = spec.type
     if get_origin(kind) is Literal:
         return _choice(name, raw, get_args(kind))

@@ -6,7 +6,7 @@ set, so the module's database is its own alias and the one it leaves is `moved_f
 records where the move stands in both databases; run again after a crash, the move goes on from
 there. From the cut-over on, the old tables refuse writes until they are dropped: a process
 still running the module on the shared database fails loudly instead of writing where nobody
-reads (and the checks, modulith.E012/E013, name what is wrong with each configuration).
+reads (and the checks, modulith.E032/E033, name what is wrong with each configuration).
 """
 
 import time

@@ -1,7 +1,8 @@
 """The IAM roles of a module's Lambda functions, each allowed only what its function does: write
 its own log group, attach to the VPC, read the module's secrets, publish the module's events
-(deliveries after commit run in every function), and for the consume function, its own queue
-and dead-letter queue."""
+(deliveries after commit run in every function), for the consume function, its own queue
+and dead-letter queue, and for the functions that call other modules' query ports, their
+internal routes."""
 
 from collections.abc import Callable
 from typing import Any
@@ -102,11 +103,38 @@ def queue_statements(module: Module, names: ResourceNames) -> list[Statement]:
     ]
 
 
+def internal_call_statements(apis: dict[str, Any]) -> list[Statement]:
+    """Invoking exactly the internal routes of the providers whose ports the module uses, on
+    the HTTP API that routes each (`apis`: provider -> its API id): API Gateway authorises
+    those routes with IAM, so no other caller reaches them."""
+    if not apis:
+        return []
+    return [
+        {
+            "Sid": "InternalCalls",
+            "Effect": "Allow",
+            "Action": "execute-api:Invoke",
+            "Resource": [
+                {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                        f"${{Api}}/*/POST/internal/{provider}/*",
+                        {"Api": api},
+                    ]
+                }
+                for provider, api in sorted(apis.items())
+            ],
+        }
+    ]
+
+
 def queue_arn(name: str) -> dict[str, str]:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{name}"}
 
 
 def _to_bus(topology: Topology, module: Module, names: ResourceNames) -> list[Statement]:
+    """The bus, for the module's own events only: each entry must carry the module's source
+    and one of its detail-types (EventBridge checks every entry of a PutEvents call)."""
     if not module.publishes:
         return []
     return [
@@ -117,6 +145,12 @@ def _to_bus(topology: Topology, module: Module, names: ResourceNames) -> list[St
             "Resource": {
                 "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
                 f"event-bus/{names.bus}"
+            },
+            "Condition": {
+                "StringEquals": {
+                    "events:source": module.source,
+                    "events:detail-type": sorted(e.event_name for e in module.publishes),
+                }
             },
         }
     ]

@@ -1,7 +1,8 @@
 """A module's Lambda shape as a CloudFormation template (`lambda/<module>.json`): the image's
-three functions (web, consume, relay), the SQS event source with partial batch responses,
-the relay's schedule, and the HTTP API routes of the module as the front door (and, when a
-listener is given, an ALB target group), each function with a role of its own.
+functions (web, consume, relay, and migrate for a release), the SQS event source with partial
+batch responses, the relay's schedule, and the HTTP API routes of the module as the front door
+(and, when a listener is given, an ALB target group), each function with a role of its own,
+traced by X-Ray (active tracing) and metered by its EMF lines, with the module's alarms.
 
 The queues, the dead-letter queues and the bus are the topology's (`manage.py provision`, or
 `manage.py topology --format cloudformation`); this template refers to them by name."""
@@ -9,12 +10,30 @@ The queues, the dead-letter queues and the bus are the topology's (`manage.py pr
 from typing import Any
 
 from modulith.aws.names import ResourceNames
-from modulith.deployment.lambda_iam import function_statements, queue_arn, queue_statements, role
+from modulith.deployment.alarms import age_parameter, module_alarms
+from modulith.deployment.cfn import logical as _logical
+from modulith.deployment.cfn import managed_policy
+from modulith.deployment.ecs_iam import XRAY_POLICY
+from modulith.deployment.lambda_iam import (
+    function_statements,
+    internal_call_statements,
+    queue_arn,
+    queue_statements,
+    role,
+)
 from modulith.deployment.options import DeploymentOptions
-from modulith.deployment.service import SECRET, bus_names, module_environment
+from modulith.deployment.service import (
+    SECRET,
+    bus_names,
+    https_environment,
+    module_environment,
+    role_secrets,
+)
 from modulith.extraction import database_variable
 from modulith.modules import Module, Topology
 
+# The functions that may call another module's query port: a request's or a handler's.
+CALLING_ROLES = {"web", "consume"}
 # API Gateway waits at most 30 s for an integration.
 WEB_TIMEOUT_SECONDS = 29
 # Below the queues' visibility timeout (MODULITH_VISIBILITY_TIMEOUT, 30 s), as Lambda requires
@@ -23,9 +42,26 @@ CONSUME_TIMEOUT_SECONDS = 25
 # The relay sweeps for all but a claim's time of this, once a minute.
 RELAY_TIMEOUT_SECONDS = 60
 RELAY_SCHEDULE = "rate(1 minute)"
+# A release migrates through this function before the others move to the new image.
+MIGRATE_TIMEOUT_SECONDS = 900
 LOG_RETENTION_DAYS = 30
+# The public stage's throttling, by default: steady requests a second, and the burst above it.
+THROTTLING_RATE = 100
+THROTTLING_BURST = 200
+# One JSON line per request on the HTTP API: who (the IAM caller of an internal route), what,
+# and how it ended.
+ACCESS_LOG_FORMAT = (
+    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+    '"caller":"$context.identity.userArn","requestTime":"$context.requestTime",'
+    '"routeKey":"$context.routeKey","status":"$context.status",'
+    '"responseLength":"$context.responseLength","latency":"$context.responseLatency",'
+    '"integrationError":"$context.integrationErrorMessage"}'
+)
 OWN_API = "CreateHttpApi"
 BEHIND_ALB = "BehindAlb"
+ALERTS = "AlertsGiven"
+MIGRATION_IMAGE = "MigrationImageGiven"
+CONSUMING = "ConsumeEnabledNow"
 
 
 def lambda_template(
@@ -33,28 +69,44 @@ def lambda_template(
 ) -> dict[str, Any]:
     names = ResourceNames(prefix=options.queue_prefix, bus=options.event_bus)
     env, secrets, providers = _environment(topology, module, options)
-    secret_arns = [{"Ref": parameter} for parameter in secrets.values()]
-    roles = ["web"] if module.api or module.provides else []
-    roles += ["consume"] if module.handles else []
-    roles += ["relay"]
+    roles = lambda_functions(module)
     resources: dict[str, Any] = {}
     for name in roles:
+        # Each function reads only the secrets its role uses (the API keys: web alone).
+        own = role_secrets(module, name, secrets)
+        function_env = {
+            key: value
+            for key, value in env.items()
+            if not key.endswith("_SECRET_ARN") or key.removesuffix("_SECRET_ARN") in own
+        }
         statements = function_statements(
             topology,
             module,
             names,
             transport=options.transport,
             log_group=f"{_logical(name)}LogGroup",
-            secrets=secret_arns,
+            secrets=[{"Ref": secrets[variable]} for variable in own],
         )
         if name == "consume":
             statements += queue_statements(module, names)
-        resources |= _function(module, options, name, env, statements)
+        if name in CALLING_ROLES:
+            apis = {provider: {"Ref": _api_parameter(provider)} for provider in providers}
+            statements += internal_call_statements(apis)
+        if name == "migrate":  # it publishes nothing: the databases and its log only
+            statements = [s for s in statements if s["Sid"] in {"Logs", "Network", "Secrets"}]
+        resources |= _function(module, options, name, function_env, statements)
     if module.handles:
         resources |= _event_source(module, names)
     resources |= _schedule()
     if "web" in roles:
         resources |= _http_api(module, options) | _alb_target(module, options)
+    resources |= module_alarms(
+        topology,
+        module,
+        names,
+        transport=options.transport,
+        actions={"Fn::If": [ALERTS, [{"Ref": "AlertTopicArn"}], {"Ref": "AWS::NoValue"}]},
+    )
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": (
@@ -63,12 +115,26 @@ def lambda_template(
         ),
         "Parameters": _parameters(module, secrets, providers, with_web="web" in roles),
     }
+    template["Conditions"] = {
+        ALERTS: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertTopicArn"}, ""]}]},
+        MIGRATION_IMAGE: {"Fn::Not": [{"Fn::Equals": [{"Ref": "MigrationImageUri"}, ""]}]},
+    }
+    if module.handles:
+        template["Conditions"][CONSUMING] = {"Fn::Equals": [{"Ref": "ConsumeEnabled"}, "true"]}
     if "web" in roles:
-        template["Conditions"] = {
+        template["Conditions"] |= {
             OWN_API: {"Fn::Equals": [{"Ref": "HttpApiId"}, ""]},
             BEHIND_ALB: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlbListenerArn"}, ""]}]},
         }
     return template | {"Resources": resources, "Outputs": _outputs(roles)}
+
+
+def lambda_functions(module: Module) -> list[str]:
+    """The module's functions: web when it serves an API or a query port, consume when it
+    handles events, relay and migrate always."""
+    roles = ["web"] if module.api or module.provides else []
+    roles += ["consume"] if module.handles else []
+    return [*roles, "relay", "migrate"]
 
 
 def _environment(
@@ -92,6 +158,7 @@ def _environment(
         **plain,
         **bus_names(options),
         "DJANGO_DEBUG": "0",
+        **https_environment("${PublicHost}", "${HstsSeconds}"),
         # The HTTP API's own host name, and whatever else the parameter adds.
         "DJANGO_ALLOWED_HOSTS": {
             "Fn::Sub": ".execute-api.${AWS::Region}.amazonaws.com,${AllowedHosts}"
@@ -102,7 +169,11 @@ def _environment(
         pair.split("=", 1)[0] for pair in plain.get("MODULITH_SERVICE_URLS", "").split(",")
     ]
     if "MODULITH_SERVICE_URLS" in env:
-        env["MODULITH_SERVICE_URLS"] = {"Fn::Sub": env["MODULITH_SERVICE_URLS"]}
+        # The providers' internal routes are IAM-authorised: calls carry SigV4 too.
+        env["MODULITH_INTERNAL_SIGV4"] = "1"
+    for name, value in env.items():
+        if isinstance(value, str) and "${" in value:
+            env[name] = {"Fn::Sub": value}
     return dict(sorted(env.items())), secrets, [name for name in providers if name]
 
 
@@ -119,7 +190,16 @@ def _function(
         "web": WEB_TIMEOUT_SECONDS,
         "consume": CONSUME_TIMEOUT_SECONDS,
         "relay": RELAY_TIMEOUT_SECONDS,
+        "migrate": MIGRATE_TIMEOUT_SECONDS,
     }[name]
+    image = (
+        {"Fn::If": [MIGRATION_IMAGE, {"Ref": "MigrationImageUri"}, {"Ref": "ImageUri"}]}
+        if name == "migrate"
+        else {"Ref": "ImageUri"}
+    )
+    function_role = role(f"{options.queue_prefix}-{module.name}-{name}", statements)
+    # Active tracing: Lambda sends the invocations' segments to X-Ray with the function's role.
+    function_role["Properties"]["ManagedPolicyArns"] = [managed_policy(XRAY_POLICY)]
     return {
         f"{logical}LogGroup": {
             "Type": "AWS::Logs::LogGroup",
@@ -128,13 +208,13 @@ def _function(
                 "RetentionInDays": LOG_RETENTION_DAYS,
             },
         },
-        f"{logical}Role": role(f"{options.queue_prefix}-{module.name}-{name}", statements),
+        f"{logical}Role": function_role,
         f"{logical}Function": {
             "Type": "AWS::Lambda::Function",
             "Properties": {
                 "FunctionName": function_name,
                 "PackageType": "Image",
-                "Code": {"ImageUri": {"Ref": "ImageUri"}},
+                "Code": {"ImageUri": image},
                 "ImageConfig": {"Command": ["lambda", name]},
                 "Architectures": ["x86_64"],
                 "MemorySize": options.memory,
@@ -146,6 +226,7 @@ def _function(
                     "SecurityGroupIds": {"Ref": "SecurityGroupIds"},
                 },
                 "LoggingConfig": {"LogGroup": {"Ref": f"{logical}LogGroup"}},
+                "TracingConfig": {"Mode": "Active"},
             },
         },
     }
@@ -161,6 +242,8 @@ def _event_source(module: Module, names: ResourceNames) -> dict[str, Any]:
                 "BatchSize": 10,
                 # The function names the records that failed; the others are deleted.
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                # Off until the first release has migrated the databases.
+                "Enabled": {"Fn::If": [CONSUMING, True, False]},
                 # Consumers at once, and so database connections at once, at most.
                 "ScalingConfig": {"MaximumConcurrency": {"Ref": "ConsumerConcurrency"}},
             },
@@ -192,27 +275,42 @@ def _schedule() -> dict[str, Any]:
 
 def _http_api(module: Module, options: DeploymentOptions) -> dict[str, Any]:
     """The module's routes on an HTTP API: this stack's own, or the shop's one front door when
-    HttpApiId names it. `/api/<module>` is public; `/internal/<module>/` carries the signed
-    calls of the services that use the module's query port (refused unsigned)."""
+    HttpApiId names it. `/api/<module>` is public; `/internal/<module>/` is IAM-authorised:
+    API Gateway admits only SigV4-signed calls of the roles granted `execute-api:Invoke` on it
+    (the functions of the modules that use the module's query port), and the web function
+    still verifies their HMAC signature. The stage this stack creates is throttled and logs
+    every request."""
     api_id = {"Fn::If": [OWN_API, {"Ref": "HttpApi"}, {"Ref": "HttpApiId"}]}
-    paths = [f"/api/{module.name}", f"/api/{module.name}/{{proxy+}}"] if module.api else []
-    paths += [f"/internal/{module.name}/{{proxy+}}"] if module.provides else []
-    routes = {
-        f"{_route_name(path)}Route": {
+    routes: dict[str, str] = {}  # route key: its authorisation
+    if module.api:
+        routes |= {f"ANY /api/{module.name}": "NONE", f"ANY /api/{module.name}/{{proxy+}}": "NONE"}
+    if module.provides:
+        routes[f"POST {internal_path(module.name)}"] = "AWS_IAM"
+    resources = {
+        f"{_route_name(key.split(' ', 1)[1])}Route": {
             "Type": "AWS::ApiGatewayV2::Route",
             "Properties": {
                 "ApiId": api_id,
-                "RouteKey": f"ANY {path}",
+                "RouteKey": key,
+                "AuthorizationType": authorization,
                 "Target": {"Fn::Sub": "integrations/${WebIntegration}"},
             },
         }
-        for path in paths
+        for key, authorization in routes.items()
     }
     return {
         "HttpApi": {
             "Type": "AWS::ApiGatewayV2::Api",
             "Condition": OWN_API,
             "Properties": {"Name": f"{options.queue_prefix}-{module.name}", "ProtocolType": "HTTP"},
+        },
+        "HttpApiAccessLogGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "Condition": OWN_API,
+            "Properties": {
+                "LogGroupName": f"/aws/http-api/{options.queue_prefix}-{module.name}",
+                "RetentionInDays": LOG_RETENTION_DAYS,
+            },
         },
         "HttpApiStage": {
             "Type": "AWS::ApiGatewayV2::Stage",
@@ -221,6 +319,14 @@ def _http_api(module: Module, options: DeploymentOptions) -> dict[str, Any]:
                 "ApiId": {"Ref": "HttpApi"},
                 "StageName": "$default",
                 "AutoDeploy": True,
+                "DefaultRouteSettings": {
+                    "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+                    "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+                },
+                "AccessLogSettings": {
+                    "DestinationArn": {"Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]},
+                    "Format": ACCESS_LOG_FORMAT,
+                },
             },
         },
         "WebIntegration": {
@@ -233,7 +339,7 @@ def _http_api(module: Module, options: DeploymentOptions) -> dict[str, Any]:
                 "TimeoutInMillis": WEB_TIMEOUT_SECONDS * 1000,
             },
         },
-        **routes,
+        **resources,
         "WebApiPermission": {
             "Type": "AWS::Lambda::Permission",
             "Properties": {
@@ -311,6 +417,31 @@ def _parameters(
             "Type": "String",
             "Description": "The image in ECR, by tag or digest (the same for every function)",
         },
+        "MigrationImageUri": {
+            "Type": "String",
+            "Default": "",
+            "Description": "The image of the migrate function (the release's, migrated before "
+            "ImageUri moves to it); empty: ImageUri",
+        },
+        "PublicHost": {
+            "Type": "String",
+            "Description": "The public host name the module answers for (a custom domain, or "
+            "the HTTP API's own): its https origin is trusted for CSRF",
+        },
+        "HstsSeconds": {
+            "Type": "Number",
+            "Default": 3600,
+            "MinValue": 0,
+            "Description": "Strict-Transport-Security max-age; raise it (31536000) once HTTPS "
+            "is known to work",
+        },
+        "AlertTopicArn": {
+            "Type": "String",
+            "Default": "",
+            "Description": "The SNS topic the alarms notify (the ECS shared stack's "
+            "AlertTopicArn output, say); empty: none",
+        },
+        **age_parameter(),
         "SubnetIds": {
             "Type": "List<AWS::EC2::Subnet::Id>",
             "Description": "Private subnets that reach the module's database, and SQS, "
@@ -328,6 +459,13 @@ def _parameters(
         },
     }
     if module.handles:
+        parameters["ConsumeEnabled"] = {
+            "Type": "String",
+            "Default": "true",
+            "AllowedValues": ["true", "false"],
+            "Description": "Whether the consume function takes the queue's messages (false "
+            "until a first release has migrated the databases)",
+        }
         parameters["ConsumerConcurrency"] = {
             "Type": "Number",
             "Default": 5,
@@ -356,6 +494,20 @@ def _parameters(
                 "MaxValue": 50000,
                 "Description": "The priority of the module's rule on that listener",
             },
+            "ThrottlingRateLimit": {
+                "Type": "Number",
+                "Default": THROTTLING_RATE,
+                "MinValue": 1,
+                "Description": "Requests a second the stage this stack creates lets through, "
+                "steadily (more answer 429)",
+            },
+            "ThrottlingBurstLimit": {
+                "Type": "Number",
+                "Default": THROTTLING_BURST,
+                "MinValue": 1,
+                "Description": "Requests the stage this stack creates lets through at once, "
+                "above the steady rate",
+            },
         }
     for variable, parameter in secrets.items():
         parameters[parameter] = {
@@ -366,6 +518,11 @@ def _parameters(
         parameters[f"{_logical(provider)}ServiceUrl"] = {
             "Type": "String",
             "Description": f"Where {provider}'s service answers {module.name}'s signed calls",
+        }
+        parameters[_api_parameter(provider)] = {
+            "Type": "String",
+            "Description": f"The id of the HTTP API that routes {provider}'s internal calls "
+            f"(the one front door's, or {provider}'s stack's HttpApiId output)",
         }
     return parameters
 
@@ -382,14 +539,19 @@ def _outputs(roles: list[str]) -> dict[str, Any]:
             "Condition": OWN_API,
             "Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]},
         }
+        outputs["HttpApiId"] = {"Condition": OWN_API, "Value": {"Ref": "HttpApi"}}
     return outputs
+
+
+def internal_path(provider: str) -> str:
+    return f"/internal/{provider}/{{proxy+}}"
+
+
+def _api_parameter(provider: str) -> str:
+    return f"{_logical(provider)}HttpApiId"
 
 
 def _route_name(path: str) -> str:
     """/api/orders/{proxy+} -> ApiOrdersProxy"""
     parts = path.replace("{proxy+}", "proxy").strip("/").split("/")
     return "".join(_logical(part) for part in parts)
-
-
-def _logical(name: str) -> str:
-    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
 
 from modulith.observability import otel
@@ -36,7 +37,7 @@ class TraceMiddleware:
             attributes[otel.MODULE] = module
         with (
             trace_context(incoming, method, kind="server", attributes=attributes) as traceparent,
-            log_context(module=module, **correlation_fields(request.GET)) as fields,
+            log_context(module=module, **_query_fields(request)) as fields,
         ):
             request.modulith_log_fields = fields  # type: ignore[attr-defined]
             response = self.get_response(request)
@@ -89,6 +90,16 @@ class AccessLogMiddleware:
             },
         )
         return response
+
+
+def _query_fields(request: HttpRequest) -> dict[str, str]:
+    """The correlation fields of the query string; none of a query Django refuses to parse
+    (more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters), which is the view's to answer: an
+    internal endpoint refuses it as unsigned, before anything else, and nothing raises here."""
+    try:
+        return correlation_fields(request.GET)
+    except TooManyFieldsSent:
+        return {}
 
 
 def _module_of(path: str) -> str | None:

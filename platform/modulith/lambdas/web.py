@@ -12,7 +12,7 @@ from django.core.handlers.wsgi import WSGIHandler
 
 from modulith.lambdas.start import LambdaContext, cold_start, invocation
 
-cold_start()  # first: it says in one line that the lambda extra is missing
+cold_start(serves_requests=True)  # first: it says in one line that the lambda extra is missing
 
 from apig_wsgi import make_lambda_handler  # noqa: E402
 

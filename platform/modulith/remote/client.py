@@ -17,11 +17,13 @@ from modulith.outbox.retry import RetryPolicy
 from modulith.remote.breaker import CircuitBreaker
 from modulith.remote.discovery import Discovery, ServiceNotFound
 from modulith.remote.methods import PortMethod, port_methods
-from modulith.remote.signing import Signer
+from modulith.remote.signing import Signer, canonical_target
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = {502, 503, 504}
+# How much of a provider's error message goes into the error (and the log).
+MESSAGE_CHARACTERS = 200
 
 
 @dataclass
@@ -84,14 +86,14 @@ class RemoteCaller:
         }
         # The call goes in the caller's trace (a client span of it with OpenTelemetry on).
         with span(f"{port}.{method.name}", kind="client", attributes=attributes) as traceparent:
+            url = httpx.URL(self.discovery.url_for(self.provider) + path)
+            target = canonical_target(url.path, url.query.decode("ascii"))
             headers = {
                 "Content-Type": "application/json",
                 "traceparent": traceparent,
-                **self.signer.headers("POST", path, body, self.caller),
+                **self.signer.headers("POST", target, body, self.caller),
             }
-            response = self.http.post(
-                self.discovery.url_for(self.provider) + path, content=body, headers=headers
-            )
+            response = self.http.post(url, content=body, headers=headers)
             otel.annotate({"http.response.status_code": response.status_code})
             if response.status_code >= 500:
                 otel.fail(f"HTTP {response.status_code}")
@@ -123,7 +125,14 @@ def _remote_method(method: PortMethod, caller: RemoteCaller) -> Callable[..., An
 
 
 def _message(response: httpx.Response) -> str:
+    """The provider's own one-line message (our error shape), else only what kind of body it
+    was: an HTML error page, a proxy's or a debug page, is nobody's message, and could carry
+    anything (DEBUG on, it shows the provider's settings)."""
     try:
-        return str(json.loads(response.content).get("message", ""))[:300]
+        message = json.loads(response.content).get("message")
     except (ValueError, AttributeError):
-        return response.text[:300]
+        message = None
+    if isinstance(message, str) and message.isprintable():
+        return message[:MESSAGE_CHARACTERS]
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
+    return f"{len(response.content)} bytes of {kind[:60]}"

@@ -20,6 +20,7 @@ from modulith.conf import (
     modulith_settings,
     refuse_development_key,
 )
+from modulith.conf.keys import SigningKeys
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
 from modulith.runtime import runtime
@@ -63,13 +64,16 @@ def test_a_project_that_sets_nothing_gets_the_defaults() -> None:
         "api_keys": ("dev-api-key",),
         "api_title": "API",
         "api_version": "1.0.0",
+        "internal_keys": SigningKeys(),
         "internal_secret": "",
+        "internal_sigv4": False,
         "discovery": "static",
         "service_urls": "",
         "cloudmap_namespace": "internal",
         "remote_connect_timeout": 1.0,
         "remote_read_timeout": 3.0,
         "breaker_reset_seconds": 10.0,
+        "nonce_store": "database",
         "nonce_cache": "default",
         "queue_prefix": "modulith",
         "event_bus": "modulith",
@@ -78,6 +82,11 @@ def test_a_project_that_sets_nothing_gets_the_defaults() -> None:
         "consumer_wait_seconds": 20,
         "log_correlation_fields": (),
         "otel": False,
+        "metrics_emf": False,
+        "metrics_emf_interval": 60.0,
+        "metrics_networks": ("127.0.0.0/8", "::1/128"),
+        "metrics_token": "",
+        "metrics_cache_seconds": 10.0,
     }
 
 
@@ -224,6 +233,12 @@ OUT_OF_BOUNDS = {
         "MODULITH_DISCOVERY",
         "dns",
         "MODULITH_DISCOVERY must be one of static, cloudmap, not 'dns'",
+    ),
+    "a-network-that-is-not-one": (
+        "MODULITH_METRICS_NETWORKS",
+        "10.0.0.0/16,10.0.0.0/33",
+        "MODULITH_METRICS_NETWORKS must list networks such as 10.0.0.0/16 or 127.0.0.1 "
+        "(0.0.0.0/0 and ::/0 for any), not '10.0.0.0/33'",
     ),
     "a-negative-duration": (
         "MODULITH_OUTBOX_RETENTION",

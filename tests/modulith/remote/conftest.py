@@ -10,11 +10,15 @@ from typing import Any
 
 import pytest
 
+from modulith.conf.keys import SigningKeys
 from modulith.modules import Topology
+from modulith.remote.signing import Signer
 from tests.service import Service
 
 SECRET = "internal-test-secret"
 PRICES = "/internal/inventory/InventoryQueries/prices"
+# What every service of these tests signs with: MODULITH_INTERNAL_SECRET's one key.
+SIGNER = Signer(SigningKeys.single(SECRET))
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +37,7 @@ def inventory_alone(log_dir: Path, name: str, **env: str) -> Service:
             "MODULITH_MODULES": "inventory",
             "MODULITH_TRANSPORT": "sqs",
             "MODULITH_INTERNAL_SECRET": SECRET,
+            "DJANGO_DEBUG": "1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
@@ -51,27 +56,36 @@ def inventory_service(
         yield service
 
 
-def running_only(settings: Any, modules: list[str], service_urls: str) -> None:
-    """This process runs only `modules`; the others answer at `service_urls`."""
-    settings.MODULITH_INTERNAL_SECRET = SECRET
+def running_only(
+    settings: Any, modules: list[str], service_urls: str, *, keys: str | None = None
+) -> None:
+    """This process runs only `modules`; the others answer at `service_urls`. It signs with
+    SECRET, or with `keys` (MODULITH_INTERNAL_KEYS) when given."""
+    if keys is None:
+        settings.MODULITH_INTERNAL_SECRET = SECRET
+    else:
+        settings.MODULITH_INTERNAL_KEYS = keys
     settings.MODULITH_SERVICE_URLS = service_urls
     settings.MODULITH_TRANSPORT = "sqs"
     settings.MODULITH_TOPOLOGY = Topology.load(settings.MODULITH_MANIFESTS, modules)
 
 
-def orders_without_inventory(settings: Any, inventory_url: str) -> None:
+def orders_without_inventory(settings: Any, inventory_url: str, *, keys: str | None = None) -> None:
     """This process becomes the orders+payments service; inventory runs elsewhere."""
-    running_only(settings, ["orders", "payments"], f"inventory={inventory_url}")
+    running_only(settings, ["orders", "payments"], f"inventory={inventory_url}", keys=keys)
 
 
 class FakeProvider:
-    """A real HTTP server on 127.0.0.1 that answers every POST with `status` and `body`, and
-    counts the requests that reached it."""
+    """A real HTTP server on 127.0.0.1 that answers every POST with `status` and `body` (JSON,
+    or bytes as they are, of `content_type`), counts the requests that reached it and keeps
+    the last one's headers and body."""
 
     def __init__(self) -> None:
         self.status = 200
         self.body: Any = []
+        self.content_type = "application/json"
         self.requests = 0
+        self.last: tuple[dict[str, str], bytes, str] = ({}, b"", "")
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -86,12 +100,15 @@ class FakeProvider:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with provider._lock:
                     provider.requests += 1
-                    status, body = provider.status, json.dumps(provider.body).encode()
+                    provider.last = (dict(self.headers.items()), received, self.path)
+                    status, body = provider.status, provider.body
+                    content_type = provider.content_type
+                body = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -1,37 +1,34 @@
 """The internal API gives nothing away: it checks the signature before it says anything, signs
 the caller's name, remembers nonces where every instance of the provider sees them, and
-answers a failure without its exception; the client behind it fails over in bounded time."""
+answers a failure without its exception; the client behind it fails over in bounded time.
+(Attacks on a running provider: tests/security/.)"""
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
-from django.db import connections
 
 from contracts.inventory import InventoryQueries, StockReserved
 from contracts.orders import OrderQueries
 from modulith.bus import DependencyUnavailable, Envelope
+from modulith.conf.keys import SigningKeys
 from modulith.contracts import ProviderError, ProviderUnavailable
 from modulith.remote.signing import CALLER, NONCE, Signer
 from modulith.runtime import runtime
 from tests.celery.conftest import RedisServer, redis_server  # noqa: F401  (the shared cache)
 from tests.modulith.remote.conftest import (
     PRICES,
-    SECRET,
+    SIGNER,
     FakeProvider,
     inventory_alone,
     orders_without_inventory,
     running_only,
 )
-from tests.processes import database_variable, manage
 from tests.service import Service
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
@@ -54,7 +51,9 @@ def test_an_unknown_port_is_refused_exactly_like_a_known_one_before_the_signatur
     inventory_service: Service, path: str, signed_by: str | None
 ) -> None:
     def headers(to: str) -> dict[str, str]:
-        return Signer(signed_by).headers("POST", to, BODY, "orders") if signed_by else {}
+        if signed_by is None:
+            return {}
+        return Signer(SigningKeys.single(signed_by)).headers("POST", to, BODY, "orders")
 
     known = post(inventory_service.url, PRICES, headers(PRICES))
     unknown = post(inventory_service.url, path, headers(path))
@@ -68,14 +67,14 @@ def test_only_a_signed_call_learns_that_a_port_method_does_not_exist(
 ) -> None:
     path = UNKNOWN[0]
 
-    answer = post(inventory_service.url, path, Signer(SECRET).headers("POST", path, BODY, "orders"))
+    answer = post(inventory_service.url, path, SIGNER.headers("POST", path, BODY, "orders"))
 
     assert answer.status_code == 404
     assert answer.json()["error"] == "not_found"
 
 
 def test_a_tampered_caller_name_is_refused(inventory_service: Service) -> None:
-    signed = Signer(SECRET).headers("POST", PRICES, BODY, caller="orders")
+    signed = SIGNER.headers("POST", PRICES, BODY, caller="orders")
     tampered = post(inventory_service.url, PRICES, {**signed, CALLER: "payments"})
     untouched = post(inventory_service.url, PRICES, signed)
 
@@ -91,7 +90,7 @@ def test_invalid_arguments_name_the_field_without_echoing_the_values_sent(
     inventory_service: Service,
 ) -> None:
     body = b'{"skus": "KB-SECRET-VALUE"}'
-    headers = Signer(SECRET).headers("POST", PRICES, body, caller="orders")
+    headers = SIGNER.headers("POST", PRICES, body, caller="orders")
 
     answer = post(inventory_service.url, PRICES, headers, body)
 
@@ -128,7 +127,7 @@ def test_a_replay_to_another_instance_of_the_provider_is_refused(
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
     first, second = providers_sharing_redis
-    headers = Signer(SECRET).headers("POST", PRICES, BODY, caller="orders")
+    headers = SIGNER.headers("POST", PRICES, BODY, caller="orders")
 
     answered = post(first.url, PRICES, headers)
     replayed = post(second.url, PRICES, headers)
@@ -157,7 +156,7 @@ def broken_inventory(
 
 
 def test_a_provider_failure_answers_without_the_exception(broken_inventory: Service) -> None:
-    headers = Signer(SECRET).headers("POST", PRICES, BODY, caller="orders")
+    headers = SIGNER.headers("POST", PRICES, BODY, caller="orders")
 
     answer = post(broken_inventory.url, PRICES, headers)
 
@@ -179,6 +178,22 @@ def test_the_caller_sees_which_method_failed_and_nothing_more(
         runtime().ports.resolve(InventoryQueries).prices(["KB-1"])
 
     assert str(raised.value) == "inventory failed: HTTP 500: InventoryQueries.prices failed"
+
+
+def test_an_html_error_page_is_described_not_passed_on(
+    settings: Any, fake_provider: FakeProvider
+) -> None:
+    """A provider's debug page (or a proxy's error page) is nobody's message: the caller's
+    error, and so its log, says what kind of body came back, not what it held."""
+    fake_provider.status = 500
+    fake_provider.content_type = "text/html; charset=utf-8"
+    fake_provider.body = b"<html><title>OperationalError at /internal/</title>...</html>"
+    orders_without_inventory(settings, fake_provider.url)
+
+    with pytest.raises(ProviderError) as raised:
+        runtime().ports.resolve(InventoryQueries).prices(["KB-1"])
+
+    assert str(raised.value) == "inventory failed: HTTP 500: 61 bytes of text/html"
 
 
 RESET = 0.5
@@ -240,18 +255,3 @@ def test_inside_a_delivery_a_remote_call_makes_one_attempt(
     with pytest.raises(DependencyUnavailable):  # a delivery: the bus retries it later
         runtime().dispatcher.handle(stock_reserved, topology.module("payments"))
     assert fake_provider.requests == 3 + 1
-
-
-def test_migrate_modules_creates_the_cache_table_in_djangos_database_only(tmp_path: Path) -> None:
-    files = {alias: tmp_path / f"{alias}.sqlite3" for alias in connections}
-    databases = {database_variable(alias): f"sqlite:///{file}" for alias, file in files.items()}
-
-    migrated = manage("migrate_modules", timeout=60, MODULITH_VAR_DIR=str(tmp_path), **databases)
-
-    assert migrated.returncode == 0, migrated.stderr
-    with_the_table = set()
-    for alias, file in files.items():
-        with closing(sqlite3.connect(file)) as db:
-            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'modulith_cache'").fetchone():
-                with_the_table.add(alias)
-    assert with_the_table == {"default"}

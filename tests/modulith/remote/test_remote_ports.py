@@ -8,16 +8,19 @@ from typing import Any
 
 import httpx
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from contracts.inventory import InventoryQueries, ProductPrice
 from modules.orders.models import Order
+from modulith.conf.keys import SigningKeys
 from modulith.contracts import ProviderError, ProviderUnavailable
+from modulith.models import CallNonce
 from modulith.remote.signing import NONCE, Signer
+from tests.modulith.observability.conftest import LogLines, json_log  # noqa: F401
 from tests.modulith.remote.conftest import (
     PRICES,
     SECRET,
+    SIGNER,
     FakeProvider,
     orders_without_inventory,
 )
@@ -55,7 +58,11 @@ def test_arguments_are_validated_before_they_leave(
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"X-API-Key": "dev-api-key"}, Signer("wrong-secret").headers("POST", PRICES, b"{}", "x")],
+    [
+        {},
+        {"X-API-Key": "dev-api-key"},
+        Signer(SigningKeys.single("wrong-secret")).headers("POST", PRICES, b"{}", "orders"),
+    ],
 )
 def test_an_unsigned_or_badly_signed_internal_call_is_refused(
     inventory_service: Service, headers: dict[str, str]
@@ -68,7 +75,7 @@ def test_an_unsigned_or_badly_signed_internal_call_is_refused(
 
 def test_a_replayed_signature_is_refused(inventory_service: Service) -> None:
     body = b'{"skus": ["KB-1"]}'
-    headers = Signer(SECRET).headers("POST", PRICES, body, caller="orders")
+    headers = SIGNER.headers("POST", PRICES, body, caller="orders")
 
     first = httpx.post(inventory_service.url + PRICES, content=body, headers=headers)
     replay = httpx.post(inventory_service.url + PRICES, content=body, headers=headers)
@@ -76,8 +83,8 @@ def test_a_replayed_signature_is_refused(inventory_service: Service) -> None:
     assert first.status_code == 200
     assert replay.status_code == 401
     assert "replay" in replay.json()["message"]
-    # Remembered in the default cache (a table in Django's own database), not the module's.
-    assert cache.get(f"modulith:nonce:{headers[NONCE]}") == 1
+    # Remembered in a table of Django's own database, not the module's.
+    assert CallNonce.objects.using("default").filter(nonce=headers[NONCE]).exists()
 
 
 def test_internal_endpoints_are_not_under_the_public_api(inventory_service: Service) -> None:
@@ -86,7 +93,7 @@ def test_internal_endpoints_are_not_under_the_public_api(inventory_service: Serv
 
 def test_an_unknown_port_method_is_a_404(inventory_service: Service) -> None:
     path = "/internal/inventory/InventoryQueries/delete_everything"
-    headers = Signer(SECRET).headers("POST", path, b"{}", caller="orders")
+    headers = SIGNER.headers("POST", path, b"{}", caller="orders")
 
     assert (
         httpx.post(inventory_service.url + path, content=b"{}", headers=headers).status_code == 404
@@ -95,7 +102,7 @@ def test_an_unknown_port_method_is_a_404(inventory_service: Service) -> None:
 
 def test_bad_arguments_are_a_422_from_the_provider(inventory_service: Service) -> None:
     body = b'{"skus": "KB-1"}'
-    headers = Signer(SECRET).headers("POST", PRICES, body, caller="orders")
+    headers = SIGNER.headers("POST", PRICES, body, caller="orders")
 
     response = httpx.post(inventory_service.url + PRICES, content=body, headers=headers)
 
@@ -131,32 +138,51 @@ def test_the_breaker_opens_after_repeated_failures_and_then_fails_fast(settings:
 
 
 def test_placing_an_order_while_inventory_is_down_is_a_503_and_stores_nothing(
-    settings: Any, client: Client
+    settings: Any,
+    client: Client,
+    json_log: LogLines,  # noqa: F811
 ) -> None:
     orders_without_inventory(settings, f"http://127.0.0.1:{free_port()}")
 
     started = time.monotonic()
     response = place(client, ("KB-1", 1))
 
-    # The framework's own mapping of its port errors: the project configures none.
+    # The framework's own mapping of its port errors: the project configures none. The client
+    # reads what failed and what to do; how it failed is in the log, under the trace id.
     assert response.status_code == 503
-    assert response.json()["error"] == "provider_unavailable"
-    assert "inventory is unavailable" in response.json()["message"]
+    assert response.json() == {
+        "error": "provider_unavailable",
+        "message": "inventory is unavailable; try again later",
+        "errors": [],
+        "traceId": response["X-Trace-Id"],
+    }
+    [logged] = [line for line in json_log() if line["logger"] == "modulith.http.errors"]
+    assert "ConnectError" in logged["message"]
+    assert logged["trace_id"] == response["X-Trace-Id"]
     assert time.monotonic() - started < 5
     assert not Order.objects.exists()
 
 
 def test_placing_an_order_while_inventory_refuses_the_call_is_a_502_and_stores_nothing(
-    settings: Any, client: Client, fake_provider: FakeProvider
+    settings: Any,
+    client: Client,
+    fake_provider: FakeProvider,
+    json_log: LogLines,  # noqa: F811
 ) -> None:
-    fake_provider.status = 400  # answered, but with an error: no retry, no breaker
+    fake_provider.status = 401  # answered, but with an error: no retry, no breaker
+    fake_provider.body = {"error": "unauthorized", "message": "the signature is stale"}
     orders_without_inventory(settings, fake_provider.url)
 
     response = place(client, ("KB-1", 1))
 
     assert response.status_code == 502
     assert response.json()["error"] == "provider_error"
-    assert response.json()["message"].startswith("inventory failed: HTTP 400")
+    assert response.json()["message"] == "inventory could not answer this request; try again later"
+    assert "signature" not in response.text
+    logged = [line["message"] for line in json_log() if line["logger"] == "modulith.http.errors"]
+    assert logged == [
+        "POST /api/orders answered 502: inventory failed: HTTP 401: the signature is stale"
+    ]
     assert fake_provider.requests == 1
     assert not Order.objects.exists()
 

@@ -8,8 +8,8 @@ from modulith.runtime import runtime
 
 class Command(BaseCommand):
     help = (
-        "Migrates Django's own database and the database of every module running here, and "
-        "creates the cache table in Django's own database (when the cache is a table)."
+        "Migrates Django's own database and the database of every module running here "
+        "(`migrate` once per database)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,10 +25,4 @@ class Command(BaseCommand):
                 interactive=False,
                 check_unapplied=check,
                 verbosity=max(0, options["verbosity"] - 1),
-            )
-        if not check:
-            # Nonces of internal calls (and anything else cached) live there, never in a
-            # module's database; a no-op for a cache that is not a table, or already there.
-            call_command(
-                "createcachetable", database="default", verbosity=max(0, options["verbosity"] - 1)
             )
