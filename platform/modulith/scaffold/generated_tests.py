@@ -24,6 +24,7 @@ def _imports(plan: Plan) -> Imports:
     imports.add(f"contracts.{names.name}", names.created, names.port)
     imports.add(plan.package, "services")
     imports.add(f"{plan.package}.models", names.model)
+    imports.add("modulith.conf", "modulith_settings")
     imports.add("modulith.ports", "query_port")
     imports.add("modulith.testing.scenario", "Scenario", "ScenarioFactory")
     return imports
