@@ -230,9 +230,9 @@ def _refuse_unknown(project: object) -> None:
 
 
 def refuse_development_key(current: ModulithSettings, *, debug: bool) -> None:
-    """With DEBUG off, the development API key is refused, where it would open something: a
-    running module's API. Checked once, when the process starts: test runners turn DEBUG off
-    after that, with the development key still in use."""
+    """With DEBUG off, the development API key is refused where it would open something: a
+    running module's API (the deployment check modulith.E011). A project with no module yet,
+    or none that serves an API, needs no key."""
     serves_api = any(module.api for module in current.topology.running_modules)
     if serves_api and not debug and DEVELOPMENT_API_KEY in current.api_keys:
         raise ConfigurationError(
