@@ -49,7 +49,8 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.harness import PRODUCTION, ROOT
+
 DESCRIPTION = "Relay throughput, outbox to queue, for the sqs, eventbridge and sns transports."
 TRANSPORTS = ("sqs", "eventbridge", "sns")
 PUBLISHER = "payments"  # PaymentCaptured: one subscriber (orders), so one delivery an event
@@ -129,6 +130,7 @@ def _set_up_django(workdir: Path, endpoint: str) -> None:
     os.environ.update(aws_environment(endpoint))
     os.environ.update(
         {
+            **PRODUCTION,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "MODULITH_VAR_DIR": str(var),
             "DATABASE_URL": f"sqlite:///{var / 'default.sqlite3'}",

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 WIRE_VERSION = "0"
+# Where an envelope keeps its JSON once made (the dataclass is frozen; this is no field).
+_JSON = "_json"
 
 
 class MalformedEvent(ValueError):
@@ -55,7 +57,14 @@ class Envelope:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_wire(), separators=(",", ":"), sort_keys=True)
+        """The wire form as a message body; made once per envelope (the relay sizes its batches
+        by it and the transport then sends it)."""
+        body: str | None = self.__dict__.get(_JSON)
+        if body is None:
+            body = self.__dict__[_JSON] = json.dumps(
+                self.to_wire(), separators=(",", ":"), sort_keys=True
+            )
+        return body
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> "Envelope":

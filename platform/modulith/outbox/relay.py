@@ -151,8 +151,7 @@ class Relay:
         chunk: list[Delivery] = []
         size = 0
         for delivery in batch:
-            wire = json.dumps(delivery.event.wire, separators=(",", ":")).encode()
-            entry = len(wire) + ENTRY_OVERHEAD_BYTES
+            entry = _body_bytes(delivery) + ENTRY_OVERHEAD_BYTES
             full = len(chunk) == self.transport.batch_size
             if chunk and (full or size + entry > self.transport.max_batch_bytes):
                 yield chunk
@@ -206,3 +205,12 @@ class Relay:
                 report.add(self.outcomes.failed(alias, delivery, outcome, envelope))
         report.add(self.outcomes.delivered(alias, route, delivered))
         return report, unreached, reason
+
+
+def _body_bytes(delivery: Delivery) -> int:
+    """The size of the body the transport will send: the envelope's JSON, made here once and
+    sent as it is (a damaged row, never sent, is sized by its stored form)."""
+    try:
+        return len(envelope_of(delivery.event).to_json().encode())
+    except MalformedEvent:
+        return len(json.dumps(delivery.event.wire, separators=(",", ":")).encode())
