@@ -3,18 +3,19 @@
 # container does is chosen by its command and its environment.
 #
 #   docker build -t modulith .
-#   docker run -p 8000:8000 modulith          # the monolith on embedded defaults
-#   docker run -p 8000:8000 -e MODULITH_LOAD_DEMO_CATALOGUE=1 modulith   # with demo products
+#   docker run -p 8000:8000 -e DJANGO_DEBUG=1 modulith   # tried out: development, plain HTTP
+#   docker run -p 8000:8000 -e DJANGO_DEBUG=1 -e MODULITH_LOAD_DEMO_CATALOGUE=1 modulith
 #   docker run modulith worker                # any other role of deploy/entrypoint.sh
 #
 # On AWS Lambda the function's command picks the handler (ImageConfig Command ["lambda", "web"],
 # "consume" or "relay"; deploy/lambda/ holds the stacks). Lambda runs the image as a user of its
 # own on a read-only file system but /tmp: the stacks give every database as a URL.
 #
-# The embedded defaults (DJANGO_DEBUG=1, the development secret key and API key, SQLite files
-# under /app/var, the in-process bus) are for trying the image out. Production sets
-# DJANGO_DEBUG=0, DJANGO_SECRET_KEY (a long random secret) and MODULITH_API_KEYS (its own keys),
-# plus the database URLs; with DJANGO_DEBUG=0 the settings refuse to start without the first two.
+# The image runs with DEBUG off (DJANGO_DEBUG is never set here): the settings refuse to start
+# without DJANGO_SECRET_KEY (a long random secret) and MODULITH_API_KEYS (its own keys), and
+# serve HTTPS behind a TLS-terminating load balancer (README.md: "What a deployment's
+# environment says"). DJANGO_DEBUG=1 tries it out on the embedded defaults (the development
+# secret key and API key, SQLite files under /app/var, the in-process bus, plain HTTP).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 JOBS ?= 2
 
-.PHONY: install run test lint check-python clean
+.PHONY: install run test lint check-python clean image
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "modulith needs Python 3.11 or newer: set PYTHON=/path/to/python3.11")'
@@ -20,13 +20,16 @@ $(BIN)/.installed: pyproject.toml platform/pyproject.toml | check-python
 
 install: $(BIN)/.installed
 
-## make run: the monolith on embedded defaults (SQLite files under var/, in-process bus)
+## make run: the monolith on embedded defaults (SQLite files under var/, in-process bus), in
+## development: DEBUG on (off unless asked for), so the development secret key and API key
 run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" BIND=127.0.0.1:$(PORT) MODULITH_LOAD_DEMO_CATALOGUE=1 \
-		LOG_FORMAT=$${LOG_FORMAT:-plain} \
+		DJANGO_DEBUG=1 LOG_FORMAT=$${LOG_FORMAT:-plain} \
 		./deploy/entrypoint.sh web
 
-## make lint: boundaries, style and types
+## make lint: boundaries, style and types (mypy's Django plugin and the two manage.py checks load
+## the settings: in development)
+lint: export DJANGO_DEBUG := 1
 lint: install
 	PYTHONPATH=$(CURDIR):$(CURDIR)/platform $(BIN)/lint-imports
 	$(BIN)/ruff check .
@@ -54,6 +57,13 @@ test: lint
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache
+
+## make image: the one image of every role, from the Dockerfile, with Docker or podman (podman
+## builds in Docker's format, which keeps the HEALTHCHECK). IMAGE=name:tag names it.
+CONTAINER_ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)
+IMAGE ?= modulith:latest
+image:
+	$(CONTAINER_ENGINE) build $(if $(filter podman,$(CONTAINER_ENGINE)),--format docker) -t $(IMAGE) .
 
 ## make split: every module as its own service (web + consumer, SQLite files of its own under
 ## var/split/), the AWS emulator, and nginx as the front door on 127.0.0.1:$(SPLIT_PORT)

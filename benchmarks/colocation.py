@@ -123,6 +123,7 @@ def clean_env() -> dict[str, str]:
 def monolith(directory: Path) -> Iterator[str]:
     port = free_port()
     env = clean_env() | {
+        "DJANGO_DEBUG": "1",  # as the split (`make split`) runs: the same conditions on both sides
         "MODULITH_VAR_DIR": str(directory),
         "BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",

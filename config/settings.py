@@ -9,10 +9,10 @@ from modulith.conf import (
     deployment,
     env_bool,
     env_int,
-    env_list,
     env_str,
     logging_config,
     middleware,
+    security_settings,
 )
 from modulith.errors import ConfigurationError
 
@@ -32,15 +32,22 @@ MODULITH_API_TITLE = "Modulith shop"
 # (orderId -> order_id).
 MODULITH_LOG_CORRELATION_FIELDS = ["orderId"]
 
+# Off unless development asks for it (`make run`, `make split` and the tests set
+# DJANGO_DEBUG=1): a deployment that forgets the variable runs with DEBUG off, and so needs a
+# secret key and API keys of its own.
 DEVELOPMENT_SECRET_KEY = "django-insecure-development-only"
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY if DEBUG else "")
 if not DEBUG and not SECRET_KEY:
     raise ConfigurationError(
-        "DJANGO_DEBUG=0 needs DJANGO_SECRET_KEY: set it to a long random secret"
+        "DEBUG is off (DJANGO_DEBUG unset or 0) and needs DJANGO_SECRET_KEY: set it to a long "
+        "random secret, or DJANGO_DEBUG=1 for development"
     )
 
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or (["*"] if DEBUG else ["localhost", "127.0.0.1"])
+# ALLOWED_HOSTS, HTTPS behind the load balancer (redirect, HSTS, secure cookies, the proxy's
+# X-Forwarded-Proto) and CSRF_TRUSTED_ORIGINS, from DJANGO_* variables: on with DEBUG off, so
+# that `manage.py check --deploy` is clean as deployed (docs/settings.md).
+globals().update(security_settings(debug=DEBUG))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -4,34 +4,41 @@ from decimal import Decimal
 from typing import Literal, Protocol
 from uuid import UUID
 
+from contracts.types import Currency, Quantity, Sku
 from modulith.contracts import ContractModel, Event
 
 
 class ReservedLine(ContractModel):
-    sku: str
-    quantity: int
+    sku: Sku
+    quantity: Quantity
 
 
 class StockReserved(Event):
+    # 2.0: quantities are at least 1, SKUs clean text.
+    schema_version = "2.0"
     order_id: UUID
     items: list[ReservedLine]
 
 
 class StockReservationFailed(Event):
+    # 2.0: SKUs are clean text.
+    schema_version = "2.0"
     order_id: UUID
     reason: Literal["OUT_OF_STOCK"]
-    skus: list[str]
+    skus: list[Sku]
 
 
 class StockReleased(Event):
+    # 2.0: quantities are at least 1, SKUs clean text.
+    schema_version = "2.0"
     order_id: UUID
     items: list[ReservedLine]
 
 
 class ProductPrice(ContractModel):
-    sku: str
+    sku: Sku
     unit_price: Decimal
-    currency: str
+    currency: Currency
 
 
 class InventoryQueries(Protocol):

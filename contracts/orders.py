@@ -4,23 +4,26 @@ from decimal import Decimal
 from typing import Literal, Protocol
 from uuid import UUID
 
-from modulith.contracts import ContractModel, Event
+from contracts.types import Currency, CustomerId, Quantity, Sku
+from modulith.contracts import CleanText, ContractModel, Event
 
 CancellationReason = Literal["OUT_OF_STOCK", "PAYMENT_DECLINED"]
 
 
 class OrderedLine(ContractModel):
-    sku: str
-    quantity: int
+    sku: Sku
+    quantity: Quantity
     unit_price: Decimal
 
 
 class OrderPlaced(Event):
+    # 2.0: customer ids and SKUs are clean text, quantities at least 1, the currency a code.
+    schema_version = "2.0"
     order_id: UUID
-    customer_id: str
+    customer_id: CustomerId
     items: list[OrderedLine]
     total: Decimal
-    currency: str
+    currency: Currency
 
 
 class OrderConfirmed(Event):
@@ -36,10 +39,10 @@ class PaymentRequest(ContractModel):
     """What it takes to charge for an order."""
 
     order_id: UUID
-    customer_id: str
+    customer_id: CustomerId
     amount: Decimal
-    currency: str
-    payment_token: str
+    currency: Currency
+    payment_token: CleanText
 
 
 class OrderQueries(Protocol):

@@ -4,14 +4,17 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
+from contracts.types import Currency
 from modulith.contracts import Event
 
 
 class PaymentCaptured(Event):
+    # 2.0: the currency is a code of three capital letters.
+    schema_version = "2.0"
     order_id: UUID
     payment_id: UUID
     amount: Decimal
-    currency: str
+    currency: Currency
 
 
 class PaymentFailed(Event):

@@ -9,8 +9,8 @@
 #   migrate        migrate and exit
 #   manage ARGS    any manage.py command
 #   lambda FN      an AWS Lambda function of the image (ImageConfig Command ["lambda", FN]):
-#                  web, consume or relay (modulith.lambdas), through the runtime interface
-#                  client, which takes the invocations from the Lambda Runtime API
+#                  web, consume, relay or migrate (modulith.lambdas), through the runtime
+#                  interface client, which takes the invocations from the Lambda Runtime API
 set -eu
 cd "$(dirname "$0")/.."
 role="${1:-web}"
@@ -33,9 +33,16 @@ case "$role" in
       --workers "${WEB_CONCURRENCY:-2}" \
       --timeout "${WEB_TIMEOUT:-30}" "$@"
     ;;
-  worker | beat)
+  worker)
     python manage.py check  # a bad configuration is one clear line here, not a traceback
-    exec celery -A config "$role" --loglevel "${LOG_LEVEL:-INFO}" "$@"
+    exec celery -A config worker --loglevel "${LOG_LEVEL:-INFO}" "$@"
+    ;;
+  beat)
+    python manage.py check
+    # Beat keeps its last run times in a file: on the writable /tmp, the root file system
+    # being read-only where the image runs (a restart runs a due sweep once more: harmless).
+    exec celery -A config beat --loglevel "${LOG_LEVEL:-INFO}" \
+      --schedule "${CELERY_BEAT_SCHEDULE:-/tmp/celerybeat-schedule}" "$@"
     ;;
   relay) exec python manage.py relay "$@" ;;
   consume) exec python manage.py consume "$@" ;;
@@ -44,19 +51,31 @@ case "$role" in
   lambda)
     function="${1:-}"
     case "$function" in
-      web | consume | relay) ;;
+      web | consume | relay | migrate) ;;
       *)
-        echo "lambda runs one function: use lambda web, lambda consume or lambda relay" >&2
+        echo "lambda runs one function: use lambda web, lambda consume, lambda relay or lambda migrate" >&2
         exit 64
         ;;
     esac
     if [ -z "${AWS_LAMBDA_RUNTIME_API:-}" ]; then
       echo "lambda $function runs inside AWS Lambda (which sets AWS_LAMBDA_RUNTIME_API);" \
-        "elsewhere run the web, consume or relay role" >&2
+        "elsewhere run the web, consume, relay or migrate role" >&2
       exit 64
     fi
     export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings}"
-    exec python -m awslambdaric "modulith.lambdas.$function.handler"
+    # The runtime interface client sets no SIGTERM handler: as PID 1 (the image run by hand,
+    # or by a runtime emulator) it would ignore the signal until killed. It runs as this
+    # shell's child instead, and the shell passes SIGTERM on.
+    python -m awslambdaric "modulith.lambdas.$function.handler" &
+    child=$!
+    trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT
+    status=0
+    wait "$child" || status=$?
+    if kill -0 "$child" 2>/dev/null; then  # the trap ended the first wait: wait for the exit
+      status=0
+      wait "$child" || status=$?
+    fi
+    exit "$status"
     ;;
   *)
     echo "unknown role '$role': use web, worker, beat, relay, consume, migrate, manage or lambda" >&2

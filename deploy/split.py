@@ -6,7 +6,8 @@
 `up` starts the AWS emulator (moto), provisions the queues, bus and rules, then, for every
 module, its web process and its consumer through deploy/entrypoint.sh, with the environment
 `manage.py extract` describes: its own SQLite files under var/split/<module>/, the URLs of the
-services it calls, one internal secret for all. nginx is the front door on 127.0.0.1:PORT and
+services it calls, one internal secret for all, in development (DJANGO_DEBUG=1: the development
+secret key and API key, plain HTTP). nginx is the front door on 127.0.0.1:PORT and
 routes /api/<module> to the module's service, as an ALB's path rules would; /internal/ is not
 exposed. Every PID goes to var/split/pids.json (and the URLs to urls.json), and `down` stops
 exactly those process groups.
@@ -39,6 +40,9 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 NAMES = "split"  # queue prefix and event bus
 DEMO_DATA = {"inventory": {"MODULITH_LOAD_DEMO_CATALOGUE": "1"}}
+# The split is development: DEBUG on, asked for explicitly (it is off by default).
+DEVELOPMENT = {"DJANGO_DEBUG": "1"}
+DEVELOPMENT_API_KEY = "dev-api-key"  # what the services accept with DEBUG on
 INSTALL_NGINX = "apt-get install -y --no-install-recommends nginx"
 
 
@@ -95,7 +99,7 @@ def _start_all(
 ) -> dict[str, str]:
     topology = _topology()
     endpoint = _start_emulator(state, pids, emulator_port)
-    shared = {**_base_env(), **_aws_env(endpoint), "MODULITH_TRANSPORT": transport}
+    shared = {**_base_env(), **DEVELOPMENT, **_aws_env(endpoint), "MODULITH_TRANSPORT": transport}
     _run(state, "provision", [sys.executable, "manage.py", "provision"], shared)
     ports = {m.name: free_port() for m in topology.modules}
     secret = secrets.token_hex(32)
@@ -137,7 +141,7 @@ def _topology() -> "Topology":
     for name in list(os.environ):
         if _foreign(name):
             del os.environ[name]
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ.update(DEVELOPMENT, DJANGO_SETTINGS_MODULE="config.settings")
     import django
 
     from modulith.conf import modulith_settings
@@ -221,7 +225,13 @@ def _start_front_door(
     command = [nginx, "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-e", "error.log"]
     pids.add("nginx", _spawn(state, "nginx", command, _base_env()))
     front_door = f"http://{HOST}:{port}"
-    _wait_http(f"{front_door}/api/inventory/products", "the front door", state, pids["nginx"])
+    _wait_http(
+        f"{front_door}/api/inventory/products",
+        "the front door",
+        state,
+        pids["nginx"],
+        headers={"X-API-Key": DEVELOPMENT_API_KEY},
+    )
     return front_door
 
 
@@ -239,7 +249,10 @@ def _print_urls(state: Path, transport: str, urls: Mapping[str, str]) -> None:
     for name, url in urls.items():
         print(f"  {name:<11} {url}")
     front_door = urls["front door"]
-    print(f"  try: curl -s {front_door}/api/inventory/products   docs: {front_door}/api/docs")
+    print(
+        f"  try: curl -s -H 'X-API-Key: {DEVELOPMENT_API_KEY}' {front_door}/api/inventory/products"
+    )
+    print(f"  docs: {front_door}/api/docs")
     print("stop it with: make split-down")
 
 
@@ -288,14 +301,21 @@ def _run(state: Path, name: str, command: list[str], env: Mapping[str, str]) -> 
         raise SplitError(f"{name} failed (exit {done.returncode}); see {state / name}.log")
 
 
-def _wait_http(url: str, what: str, state: Path, pid: int, timeout: float = 60) -> None:
+def _wait_http(
+    url: str,
+    what: str,
+    state: Path,
+    pid: int,
+    timeout: float = 60,
+    headers: Mapping[str, str] | None = None,
+) -> None:
     """Until `url` answers 200; fails at once when the process group `pid` has gone."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _group_alive(pid):
             raise SplitError(f"{what} exited; see its log in {state}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url, timeout=2).status_code == 200:
+            if httpx.get(url, headers=headers, timeout=2).status_code == 200:
                 return
         time.sleep(0.2)
     raise SplitError(f"{what} did not answer {url} within {timeout:.0f} s; logs in {state}")

@@ -26,9 +26,11 @@ def stock_reserved(order_id: UUID) -> StockReserved:
     return StockReserved(order_id=order_id, items=[ReservedLine(sku="KB-1", quantity=1)])
 
 
-def payment_captured(order_id: UUID, amount: str = "10.00") -> PaymentCaptured:
+def payment_captured(
+    order_id: UUID, amount: str = "10.00", currency: str = "EUR"
+) -> PaymentCaptured:
     return PaymentCaptured(
-        order_id=order_id, payment_id=uuid4(), amount=Decimal(amount), currency="EUR"
+        order_id=order_id, payment_id=uuid4(), amount=Decimal(amount), currency=currency
     )
 
 

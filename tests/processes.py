@@ -49,9 +49,22 @@ def environment_without_settings() -> dict[str, str]:
     }
 
 
+# A project process runs in development unless its test says otherwise: DEBUG on, so the
+# development secret key and API key. A test of production behaviour passes DJANGO_DEBUG="0"
+# with a secret key and API keys of its own (DEBUG_OFF).
+DEVELOPMENT = {"DJANGO_DEBUG": "1"}
+TEST_API_KEY = "a-test-api-key"
+DEBUG_OFF = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "a-long-secret-key-that-only-these-tests-use-0123456789abcdef",
+    "MODULITH_API_KEYS": TEST_API_KEY,
+}
+
+
 def project_env(**overrides: str) -> dict[str, str]:
-    """The environment of a project process that shares this test's databases."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}"}
+    """The environment of a project process that shares this test's databases: development
+    unless `overrides` say otherwise."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}", **DEVELOPMENT}
     env.update({database_variable(alias): database_url(alias) for alias in connections})
     env.update(overrides)
     return env

@@ -21,4 +21,6 @@ manifest = Module(
     },
     provides={InventoryQueries: "modules.inventory.queries.InventoryQueriesImpl"},
     api="modules.inventory.api.router",
+    # A partner's checkout puts the orders it takes on the bus, for inventory to reserve.
+    accepts_from={OrderPlaced: "partner.checkout"},
 )

@@ -12,7 +12,12 @@ def on_stock_reservation_failed(event: StockReservationFailed) -> None:
 
 
 def on_payment_captured(event: PaymentCaptured) -> None:
-    services.order_confirm(order_id=event.order_id)
+    try:
+        services.order_confirm(
+            order_id=event.order_id, amount=event.amount, currency=event.currency
+        )
+    except services.PaymentMismatch as mismatch:  # no retry makes the amounts agree
+        raise PermanentFailure(str(mismatch)) from None
 
 
 def on_payment_failed(event: PaymentFailed) -> None:

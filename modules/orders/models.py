@@ -16,7 +16,7 @@ class CancellationReason(models.TextChoices):
 
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    customer_id = models.CharField(max_length=100, db_index=True)
+    customer_id = models.CharField(max_length=100)
     status = models.CharField(
         max_length=10, choices=OrderStatus.choices, default=OrderStatus.PENDING
     )
@@ -33,6 +33,12 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # A customer's orders, newest first, a page at a time (keyset pagination).
+            models.Index(
+                fields=["customer_id", "-created_at", "-id"], name="order_customer_newest"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"

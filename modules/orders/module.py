@@ -17,4 +17,7 @@ manifest = Module(
     provides={OrderQueries: "modules.orders.queries.OrderQueriesImpl"},
     uses=(InventoryQueries,),
     api="modules.orders.api.router",
+    # The till's billing system reports the card payments it takes for orders; each must
+    # match its order's total and currency like any other capture.
+    accepts_from={PaymentCaptured: "billing.legacy"},
 )

@@ -25,6 +25,10 @@ class RequestedLine:
     quantity: int
 
 
+class PaymentMismatch(Exception):
+    """A capture that is not what the order costs: no later attempt can make it so."""
+
+
 @dataclass(frozen=True)
 class PlacedOrder:
     order: Order
@@ -73,11 +77,18 @@ def order_place(
     return PlacedOrder(order, replayed=False)
 
 
-def order_confirm(*, order_id: UUID) -> None:
+def order_confirm(*, order_id: UUID, amount: Decimal, currency: str) -> None:
+    """Confirms a pending order paid in full: a capture of another amount or currency than the
+    order's total raises PaymentMismatch and leaves the order as it was."""
     with atomic(using=DATABASE):
         order = _pending(order_id)
         if order is None:
             return
+        if (amount, currency) != (order.total, order.currency):
+            raise PaymentMismatch(
+                f"order {order.id} costs {order.total} {order.currency}; "
+                f"a capture of {amount} {currency} does not pay for it"
+            )
         order.status = OrderStatus.CONFIRMED
         order.save(update_fields=["status", "updated_at"])
         publish(OrderConfirmed(order_id=order.id))

@@ -1,15 +1,17 @@
-"""Payments' public HTTP API, mounted at /api/payments."""
+"""Payments' public HTTP API, mounted at /api/payments. Every operation needs an API key (the
+framework's default)."""
 
 from decimal import Decimal
 from uuid import UUID
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router
 from pydantic import Field
 
 from modules.payments import queries
 from modules.payments.models import Payment
-from modulith.http import CamelSchema
+from modulith.http import CamelSchema, paginated
 
 router = Router(by_alias=True)
 
@@ -28,5 +30,7 @@ class OrderFilter(CamelSchema):
 
 
 @router.get("", response=list[PaymentOut])
-def list_payments(request: HttpRequest, filters: Query[OrderFilter]) -> list[Payment]:
-    return list(queries.payment_list(order_id=filters.order_id))
+@paginated("created_at")
+def list_payments(request: HttpRequest, filters: Query[OrderFilter]) -> QuerySet[Payment]:
+    """An order's payments, oldest first, a page at a time."""
+    return queries.payment_list(order_id=filters.order_id)

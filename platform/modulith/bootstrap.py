@@ -175,6 +175,7 @@ def message_processor(
         sqs=current.aws.sqs,
         queues=current.aws.queues,
         backoff=current.relay.policy,
+        max_bytes=current.max_event_bytes,
         deletes=deletes,
     )
 

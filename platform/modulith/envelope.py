@@ -7,9 +7,13 @@
 A message sent straight to SQS carries this JSON as its body, and EventBridge delivers the same
 shape to a queue, so consumers parse one format. Only the fields we need are read: the emulator
 omits `account`, and foreign producers vary.
+
+Whatever comes from outside is parsed by `parse_json`, which bounds what parsing may cost
+before it starts: the size of the text, and how deep its arrays and objects nest.
 """
 
 import json
+import re
 import secrets
 import time
 import uuid
@@ -18,6 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 WIRE_VERSION = "0"
+# How deep the arrays and objects of a message may nest. Ours nest 5 deep; a foreign producer's
+# data gets room, but not the thousands of levels that exhaust a recursive parser or validator.
+MAX_DEPTH = 32
 # Where an envelope keeps its JSON once made (the dataclass is frozen; this is no field).
 _JSON = "_json"
 
@@ -37,7 +44,56 @@ def new_event_id() -> uuid.UUID:
 
 
 class MalformedEvent(ValueError):
-    """A message that is not an event in the wire format: it can never be handled."""
+    """A message that is not an event in the wire format: it can never be handled. `reason` is
+    its kind, a label for metrics: malformed, oversized or too_deep."""
+
+    def __init__(self, message: str, *, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# A JSON string, or an unterminated one up to the end (the parser then refuses it): possessive,
+# so a scan never backtracks and costs time in proportion to the text.
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\Z)', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]++")
+_INNERMOST_PAIR = re.compile(r"\[\]|\{\}")
+
+
+def parse_json(text: str, *, max_bytes: int) -> Any:
+    """A JSON document from outside, refused (MalformedEvent) before any parsing when it is
+    larger than `max_bytes` of UTF-8 or nests deeper than MAX_DEPTH: the work it costs is
+    bounded by its size, whatever it holds."""
+    size = len(text) if len(text) > max_bytes else len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise MalformedEvent(
+            f"body is {size} bytes, more than the {max_bytes} an event may have "
+            "(MODULITH_MAX_EVENT_BYTES)",
+            reason="oversized",
+        )
+    _check_depth(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MalformedEvent(f"body is not JSON: {error}") from None
+    except RecursionError:  # deeper than the interpreter's stack, however the scan missed it
+        raise MalformedEvent(
+            f"body nests deeper than {MAX_DEPTH} levels", reason="too_deep"
+        ) from None
+
+
+def _check_depth(text: str) -> None:
+    """Strips the strings, keeps the brackets, and removes the innermost pairs once a level:
+    after MAX_DEPTH rounds nothing may be left. Each round is one pass in C over the brackets.
+    Brackets that do not pair up are not JSON: the parser says where, and stops at its own
+    recursion limit (RecursionError) before any deeper."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(MAX_DEPTH):
+        inner = _INNERMOST_PAIR.sub("", brackets)
+        if inner == brackets:  # empty, or unpaired
+            return
+        brackets = inner
+    if brackets and _INNERMOST_PAIR.search(brackets):
+        raise MalformedEvent(f"body nests deeper than {MAX_DEPTH} levels", reason="too_deep")
 
 
 @dataclass(frozen=True)
@@ -49,6 +105,9 @@ class Envelope:
     schema_version: str
     data: dict[str, Any]
     trace: dict[str, str] = field(default_factory=dict)
+    # A foreign producer's shape (a flat `detail`, or a message naming its event in an
+    # attribute), which our modules never send.
+    foreign: bool = False
 
     @property
     def traceparent(self) -> str:
@@ -95,17 +154,14 @@ class Envelope:
             if isinstance(metadata, dict) and isinstance(detail.get("data"), dict):
                 return cls._from_own(event_name, source, metadata, detail["data"])
             return cls._from_foreign(wire, event_name, source, detail)
-        except (TypeError, ValueError) as error:
-            if isinstance(error, MalformedEvent):
-                raise
-            raise MalformedEvent(str(error)) from error
+        except MalformedEvent:
+            raise
+        except (TypeError, ValueError, OverflowError) as error:
+            raise MalformedEvent(str(error)) from None
 
     @classmethod
-    def from_json(cls, body: str) -> "Envelope":
-        try:
-            wire = json.loads(body)
-        except json.JSONDecodeError as error:
-            raise MalformedEvent(f"body is not JSON: {error}") from None
+    def from_json(cls, body: str, *, max_bytes: int) -> "Envelope":
+        wire = parse_json(body, max_bytes=max_bytes)
         if not isinstance(wire, dict):
             raise MalformedEvent("body must be a JSON object")
         return cls.from_wire(wire)
@@ -119,12 +175,15 @@ class Envelope:
             for key, value in metadata.items()
             if key not in {"eventId", "schemaVersion", "occurredAt"}
         }
+        version = metadata.get("schemaVersion", "1.0")
+        if not isinstance(version, str):
+            raise MalformedEvent("metadata.schemaVersion must be a string")
         return cls(
-            event_id=uuid.UUID(str(metadata["eventId"])),
+            event_id=_uuid(_required_str(metadata, "eventId", "metadata.")),
             event_name=event_name,
             source=source,
-            occurred_at=datetime.fromisoformat(str(metadata["occurredAt"])),
-            schema_version=str(metadata.get("schemaVersion", "1.0")),
+            occurred_at=datetime.fromisoformat(_required_str(metadata, "occurredAt", "metadata.")),
+            schema_version=version,
             data=data,
             trace=trace,
         )
@@ -135,20 +194,28 @@ class Envelope:
     ) -> "Envelope":
         time = wire.get("time")
         return cls(
-            event_id=uuid.UUID(_required_str(wire, "id")),
+            event_id=_uuid(_required_str(wire, "id")),
             event_name=event_name,
             source=source,
             occurred_at=datetime.fromisoformat(time) if isinstance(time, str) else _now(),
             schema_version="1.0",
             data=detail,
+            foreign=True,
         )
 
 
-def _required_str(wire: dict[str, Any], key: str) -> str:
+def _required_str(wire: dict[str, Any], key: str, within: str = "") -> str:
     value = wire.get(key)
     if not isinstance(value, str) or not value:
-        raise MalformedEvent(f"{key} is missing")
+        raise MalformedEvent(f"{within}{key} is missing")
     return value
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise MalformedEvent(f"event id {value[:100]!r} is not a UUID") from None
 
 
 def _iso(moment: datetime) -> str:

@@ -16,10 +16,15 @@ from modulith.errors import ConfigurationError
 
 @dataclass(frozen=True)
 class Module:
-    """What a module publishes, handles, provides and uses.
+    """What a module publishes, handles, provides and uses, and whom it believes.
 
     `handles` maps an event class to the dotted path of one handler or several.
     `provides` maps a query port (a Protocol) to the dotted path of its implementation.
+    `accepts_from` maps an event class this module handles to the `source` (or sources) of
+    the producers outside the application it also believes that event from. Every other event
+    is believed only from the module that publishes it (`<module>.service`). The class is the
+    event's schema: the publisher's contract when a module publishes that name (it must be the
+    same class), else the contract of an event only producers outside publish.
     The module's name is also its Django app label and its database alias.
     """
 
@@ -30,6 +35,7 @@ class Module:
     provides: Mapping[type[Any], str] = field(default_factory=dict)
     uses: tuple[type[Any], ...] = ()
     api: str | None = None
+    accepts_from: Mapping[type[Any], str | tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def database(self) -> str:
@@ -49,6 +55,13 @@ class Module:
     @property
     def handled_event_names(self) -> tuple[str, ...]:
         return tuple(event_type.event_name for event_type in self.handles)
+
+    def foreign_sources(self, event_name: str) -> tuple[str, ...]:
+        """The sources outside the application this module believes the event from."""
+        for event_type, sources in self.accepts_from.items():
+            if event_type.event_name == event_name:
+                return (sources,) if isinstance(sources, str) else tuple(sources)
+        return ()
 
 
 @dataclass(frozen=True)
@@ -112,9 +125,37 @@ class Topology:
     def is_running(self, name: str) -> bool:
         return name in self.running
 
+    @cached_property
+    def _external_types(self) -> dict[str, type[Any]]:
+        """Events only producers outside the application publish, by name, with the class a
+        module accepts them as (two differing classes are a system check's error)."""
+        return {
+            event_type.event_name: event_type
+            for module in reversed(self.modules)
+            for event_type in module.accepts_from
+            if event_type.event_name not in self._event_types
+        }
+
+    @cached_property
+    def module_sources(self) -> frozenset[str]:
+        """The `source` of every module's events."""
+        return frozenset(module.source for module in self.modules)
+
     def event_type(self, event_name: str) -> type[Any] | None:
+        """The schema of an event: its publisher's class, else the class a module accepts it
+        as from outside."""
         entry = self._event_types.get(event_name)
-        return entry[1] if entry else None
+        return entry[1] if entry else self._external_types.get(event_name)
+
+    def sources_of(self, subscriber: Module, event_name: str) -> tuple[str, ...]:
+        """The `source`s the subscriber believes the event from: the module that publishes it,
+        then the producers outside the application the subscriber declares."""
+        own = (self.publisher_of(event_name).source,) if self.is_published(event_name) else ()
+        return own + subscriber.foreign_sources(event_name)
+
+    def is_published(self, event_name: str) -> bool:
+        """Whether a module of the application publishes the event."""
+        return event_name in self._event_types
 
     def publisher_of(self, event_name: str) -> Module:
         entry = self._event_types.get(event_name)

@@ -1,8 +1,10 @@
 """`provision` builds, against the AWS emulator, every resource the topology needs: a queue and
 a dead-letter queue per subscribing module, the bus, one rule per subscribing module routing
-its detail-types to its queue, and the queue policy that lets the rule deliver. It is
-idempotent, repairs drift, and `topology` describes the same resources, as JSON or as a
-CloudFormation template that cfn-lint accepts."""
+to its queue each of its detail-types from the sources it believes it from (the publisher's,
+and the foreign producers it declares), and the queue policies: the rule alone may deliver,
+and nothing may reach a queue but over TLS. It is idempotent, repairs drift, and `topology`
+describes the same resources, as JSON or as a CloudFormation template that cfn-lint
+accepts."""
 
 import json
 import subprocess
@@ -63,6 +65,48 @@ def handled_detail_types() -> dict[str, list[str]]:
         manifest.name: sorted(event_type.event_name for event_type in manifest.handles)
         for manifest in manifests
         if manifest.handles
+    }
+
+
+def believed_pairs() -> dict[str, set[tuple[str, str]]]:
+    """Straight from the manifests: for each subscribing module, the (source, detail-type)
+    pairs it believes: each handled event from its publisher, and from the sources the module
+    accepts it from."""
+    manifests: list[Module] = [import_string(path) for path in django_settings.MODULITH_MANIFESTS]
+    publisher = {e.event_name: f"{m.name}.service" for m in manifests for e in m.publishes}
+    return {
+        manifest.name: {
+            (source, event_type.event_name)
+            for event_type in manifest.handles
+            for source in [
+                publisher[event_type.event_name],
+                *manifest.foreign_sources(event_type.event_name),
+            ]
+        }
+        for manifest in manifests
+        if manifest.handles
+    }
+
+
+def pattern_pairs(pattern: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (source, detail-type) pairs an event pattern matches: every field of a pattern must
+    match, and `$or` takes any of its patterns."""
+    if "$or" in pattern:
+        assert set(pattern) == {"$or"}, pattern
+        return {pair for each in pattern["$or"] for pair in pattern_pairs(each)}
+    assert set(pattern) == {"source", "detail-type"}, pattern
+    return {(source, name) for source in pattern["source"] for name in pattern["detail-type"]}
+
+
+def deny_insecure_transport(policy: dict[str, Any], resource: str, action: str) -> None:
+    """The policy's last statement refuses every request to `resource` not made over TLS."""
+    assert policy["Statement"][-1] == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": action,
+        "Resource": resource,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
 
 
@@ -128,19 +172,25 @@ def test_provision_creates_the_bus_and_a_rule_per_module_that_routes_its_detail_
     assert events.describe_event_bus(Name=resources.bus)["Name"] == resources.bus
     rules = {r["Name"]: r for r in events.list_rules(EventBusName=resources.bus)["Rules"]}
     assert set(rules) == {f"{resources.prefix}-{m}" for m in SUBSCRIBERS}
+    believed = believed_pairs()
+    assert believed["orders"] >= {
+        ("payments.service", "PaymentCaptured"),
+        ("billing.legacy", "PaymentCaptured"),
+        ("payments.service", "PaymentFailed"),
+    }
+    assert ("billing.legacy", "PaymentFailed") not in believed["orders"]
     for module, detail_types in handled_detail_types().items():
         rule = rules[f"{resources.prefix}-{module}"]
         pattern = json.loads(rule["EventPattern"])
-        assert set(pattern) == {"detail-type"}, module
-        assert sorted(pattern["detail-type"]) == detail_types, module
-        assert len(pattern["detail-type"]) == len(detail_types), module
+        assert pattern_pairs(pattern) == believed[module], module
+        assert sorted({name for _, name in pattern_pairs(pattern)}) == detail_types, module
         assert rule["State"] == "ENABLED", module
         queue = queue_attributes(sqs, f"{resources.prefix}-{module}")
         targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=resources.bus)
         assert [t["Arn"] for t in targets["Targets"]] == [queue["QueueArn"]], module
 
 
-def test_each_module_queue_lets_its_own_rule_and_only_that_rule_send_to_it(
+def test_each_module_queue_lets_its_own_rule_and_only_that_rule_send_to_it_over_tls(
     resources: AwsContext,
 ) -> None:
     provision()
@@ -149,12 +199,25 @@ def test_each_module_queue_lets_its_own_rule_and_only_that_rule_send_to_it(
     for module in SUBSCRIBERS:
         queue = queue_attributes(sqs, f"{resources.prefix}-{module}")
         rule = events.describe_rule(Name=f"{resources.prefix}-{module}", EventBusName=resources.bus)
-        [statement] = json.loads(queue["Policy"])["Statement"]
+        policy = json.loads(queue["Policy"])
+        statement, _ = policy["Statement"]
         assert statement["Effect"] == "Allow", module
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}, module
         assert statement["Action"] == "sqs:SendMessage", module
         assert statement["Resource"] == queue["QueueArn"], module
         assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": rule["Arn"]}}, module
+        deny_insecure_transport(policy, queue["QueueArn"], "sqs:*")
+
+
+def test_each_dead_letter_queue_refuses_every_request_not_over_tls(resources: AwsContext) -> None:
+    provision()
+
+    sqs = resources.client("sqs")
+    for module in SUBSCRIBERS:
+        dead_letters = queue_attributes(sqs, f"{resources.prefix}-{module}-dlq")
+        policy = json.loads(dead_letters["Policy"])
+        assert len(policy["Statement"]) == 1, module
+        deny_insecure_transport(policy, dead_letters["QueueArn"], "sqs:*")
 
 
 def test_provisioning_twice_changes_nothing_the_second_time_and_says_so(
@@ -192,6 +255,7 @@ def test_a_dry_run_on_an_empty_account_lists_every_creation_and_creates_nothing(
         assert any(line.startswith(f"would create rule {prefix}-{module} ") for line in planned)
         assert f"would create rule target {prefix}-{module} ({prefix}-{module})" in planned
         assert f"would create queue policy {prefix}-{module} (allow {prefix}-{module})" in planned
+        assert f"would create queue policy {prefix}-{module}-dlq (deny non-TLS)" in planned
     assert f"would create event bus {resources.bus}" in planned, planned
     # The plan is what a real run then does, line for line.
     assert planned == [f"would {line}" for line in provision()]
@@ -225,6 +289,7 @@ def test_a_rule_pattern_changed_by_hand_is_reported_and_put_back_with_its_target
     events = resources.client("events")
     name = f"{resources.prefix}-payments"
     before = account_state(resources)
+    # As provisioned before rules matched sources: any producer's StockReserved got through.
     events.put_rule(
         Name=name,
         EventBusName=resources.bus,
@@ -236,7 +301,10 @@ def test_a_rule_pattern_changed_by_hand_is_reported_and_put_back_with_its_target
     assert repaired == [f"update rule {name} (event pattern)"]
     assert account_state(resources) == before
     rule = events.describe_rule(Name=name, EventBusName=resources.bus)
-    assert json.loads(rule["EventPattern"]) == {"detail-type": ["StockReserved"]}
+    assert json.loads(rule["EventPattern"]) == {
+        "source": ["inventory.service"],
+        "detail-type": ["StockReserved"],
+    }
 
 
 def test_a_missing_queue_policy_and_rule_target_are_reported_and_put_back(
@@ -293,5 +361,7 @@ def test_topology_as_cloudformation_passes_cfn_lint(resources: AwsContext, tmp_p
     kinds = [resource["Type"] for resource in template["Resources"].values()]
     assert kinds.count("AWS::SQS::Queue") == 2 * len(SUBSCRIBERS)
     assert kinds.count("AWS::Events::Rule") == len(SUBSCRIBERS)
-    assert kinds.count("AWS::SQS::QueuePolicy") == len(SUBSCRIBERS)
+    assert kinds.count("AWS::SQS::QueuePolicy") == 2 * len(SUBSCRIBERS)  # and their DLQs'
     assert kinds.count("AWS::Events::EventBus") == 1
+    orders_rule = template["Resources"]["OrdersRule"]["Properties"]["EventPattern"]
+    assert pattern_pairs(orders_rule) == believed_pairs()["orders"]

@@ -53,18 +53,20 @@ def use(settings: Any, transport: str) -> None:
     call_command("provision", stdout=StringIO())
 
 
-def reserve_stock(count: int, *, sku: str = "SKU-1") -> list[UUID]:
+def reserve_stock(count: int, *, size: int = 0) -> list[UUID]:
     """`count` StockReserved events (one subscriber: payments), committed in one transaction;
     their deliveries are scheduled after the commit."""
     with transaction.atomic(using="inventory"):
-        return [
-            publish(StockReserved(order_id=uuid4(), items=[ReservedLine(sku=sku, quantity=1)]))
-            for _ in range(count)
-        ]
+        return [publish(reserved(size=size)) for _ in range(count)]
 
 
-def reserved(*, sku: str = "SKU-1") -> StockReserved:
-    return StockReserved(order_id=uuid4(), items=[ReservedLine(sku=sku, quantity=1)])
+def reserved(*, size: int = 0) -> StockReserved:
+    """A reservation of one line, or of as many lines as make `size` bytes of items on the
+    wire (a SKU is at most 64 characters: a large event has many lines)."""
+    line = ReservedLine(sku="L" * 64, quantity=1)
+    line_bytes = len(line.model_dump_json(by_alias=True)) + 1  # and its comma
+    lines = [line] * (size // line_bytes) if size else [ReservedLine(sku="SKU-1", quantity=1)]
+    return StockReserved(order_id=uuid4(), items=lines)
 
 
 def stock_reserved_envelope() -> Envelope:
@@ -219,7 +221,10 @@ def test_a_process_that_runs_only_orders_routes_by_every_manifest(
     )  # as bootstrap does
 
     routes = transport.routes("OrderPlaced")
-    outcomes = transport.send("inventory", [Envelope.from_json(order_placed["Body"])])
+    outcomes = transport.send(
+        "inventory",
+        [Envelope.from_json(order_placed["Body"], max_bytes=modulith_settings().max_event_bytes)],
+    )
 
     assert not only_orders.is_running("inventory")
     assert routes == ["inventory"]
@@ -250,7 +255,10 @@ def test_through_eventbridge_an_order_placed_reaches_the_inventory_queue_only(
     assert envelope["detail"] == stored.wire["detail"]
     assert envelope["detail"]["metadata"]["eventId"] == str(stored.id)
     assert envelope["detail"]["data"]["orderId"] == response.json()["orderId"]
-    assert Envelope.from_json(message["Body"]).event_id == stored.id
+    assert (
+        Envelope.from_json(message["Body"], max_bytes=modulith_settings().max_event_bytes).event_id
+        == stored.id
+    )
     assert messages_on(aws, "orders", 0) == []
     assert messages_on(aws, "payments", 0) == []
 
@@ -289,7 +297,10 @@ def test_through_sns_an_order_placed_reaches_the_inventory_queue_only_as_sent(
     [message] = messages_on(aws, "inventory", 1)
     # Raw message delivery: the body is the wire JSON itself, not SNS's notification around it.
     assert json.loads(message["Body"]) == stored.wire
-    assert Envelope.from_json(message["Body"]).event_id == stored.id
+    assert (
+        Envelope.from_json(message["Body"], max_bytes=modulith_settings().max_event_bytes).event_id
+        == stored.id
+    )
     assert attribute(message, "eventType") == "OrderPlaced"
     assert attribute(message, "eventId") == str(stored.id)
     traceparent = stored.wire["detail"]["metadata"]["traceparent"]
@@ -339,7 +350,7 @@ def test_through_sns_an_entry_the_topic_refuses_is_dead_lettered_and_the_others_
     settings.MODULITH_MAX_EVENT_BYTES = 512 * 1024  # let the outbox take it
     with transaction.atomic(using="inventory"):
         small = [publish(reserved()) for _ in range(2)]
-        too_large = publish(reserved(sku="L" * 300_000))
+        too_large = publish(reserved(size=300_000))
         small.append(publish(reserved()))
 
     assert statuses("inventory", small) == {DeliveryStatus.DELIVERED: 3}
@@ -446,7 +457,7 @@ def test_events_that_fit_one_at_a_time_but_not_ten_to_a_batch_still_arrive(
     use(settings, "sqs")
     limit = modulith_settings().max_event_bytes
     fault_proxy.fail_batch_entries("SendMessageBatch", every=1, times=5)
-    event_ids = reserve_stock(5, sku="X" * (limit - 1000))
+    event_ids = reserve_stock(5, size=limit - 1000)
     fault_proxy.disarm()
     assert statuses("inventory", event_ids) == {DeliveryStatus.PENDING: 5}
 
@@ -600,10 +611,8 @@ def test_an_event_over_the_size_limit_is_refused_in_the_publishers_transaction(
 
     def small_then_large() -> None:
         with transaction.atomic(using="inventory"):
-            publish(StockReserved(order_id=uuid4(), items=[ReservedLine(sku="S", quantity=1)]))
-            publish(
-                StockReserved(order_id=uuid4(), items=[ReservedLine(sku="L" * 2048, quantity=1)])
-            )
+            publish(reserved())
+            publish(reserved(size=2048))
 
     with pytest.raises(EventTooLarge) as refused:
         small_then_large()
@@ -623,8 +632,8 @@ def test_an_event_refused_for_its_size_leaves_the_transaction_usable(
 ) -> None:
     use(settings, "sqs")
     settings.MODULITH_MAX_EVENT_BYTES = 2048
-    large = StockReserved(order_id=uuid4(), items=[ReservedLine(sku="L" * 2048, quantity=1)])
-    small = StockReserved(order_id=uuid4(), items=[ReservedLine(sku="S", quantity=1)])
+    large = reserved(size=2048)
+    small = reserved()
 
     with transaction.atomic(using="inventory"):
         with pytest.raises(EventTooLarge):

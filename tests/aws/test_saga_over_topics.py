@@ -3,8 +3,9 @@ modules' queues, subscribed with filter policies and raw delivery, receive what 
 
 In the monolith all modules run in one process: the test process places orders and relays
 their events, and one `manage.py consume` process consumes every module's queue. A foreign
-producer's `aws sns publish`, naming its event in the eventType attribute, is handled like a
-foreign EventBridge event; a bad one is dead-lettered with its reason.
+producer's `aws sns publish`, naming its event in the eventType attribute and its source in
+the source attribute (a partner's checkout, which inventory's manifest accepts OrderPlaced
+from), is handled like a foreign EventBridge event; a bad one is dead-lettered with its reason.
 """
 
 import json
@@ -30,6 +31,9 @@ from tests.aws.test_consumer import TRACE_ID, consumer, receive
 from tests.shop import product, published, run_the_saga, stock
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+# The source of a partner's checkout, which inventory's manifest accepts OrderPlaced from.
+PARTNER = "partner.checkout"
 
 
 @pytest.fixture
@@ -71,13 +75,14 @@ def test_a_foreign_producers_sns_message_is_handled_once_and_a_bad_one_dead_lett
     bad = {"orderId": "not-a-uuid", "items": "two mice"}
     traceparent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
-    sns_publish(topics, "orders", bad, eventType="OrderPlaced")
+    sns_publish(topics, "orders", bad, eventType="OrderPlaced", source=PARTNER)
     for _ in range(2):  # the producer sends it again, as it may after a timeout
         sns_publish(
             topics,
             "orders",
             good,
             eventType="OrderPlaced",
+            source=PARTNER,
             eventId=event_id,
             traceparent=traceparent,
         )
@@ -119,6 +124,7 @@ def test_a_foreign_message_handled_in_the_trace_its_traceparent_attribute_names(
         "orders",
         data,
         eventType="OrderPlaced",
+        source=PARTNER,
         traceparent=f"00-{TRACE_ID}-00f067aa0ba902b7-01",
     )
     assert receive(consumer("inventory")) == ConsumerReport(handled=1)

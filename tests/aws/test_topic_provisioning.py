@@ -2,7 +2,8 @@
 publishing module and, for each subscribing module, a subscription of its queue to the topic
 of every module whose events it handles: a filter policy on the event name lets through only
 those events, and raw message delivery hands the queue the wire JSON itself. Each queue's
-policy admits its rule and those topics, no others. It is idempotent, repairs drift, and
+policy admits its rule and those topics, no others; each topic's admits publishers of its own
+account only; both refuse requests not over TLS. It is idempotent, repairs drift, and
 `topology` describes the same resources, as JSON or as a template that cfn-lint accepts."""
 
 import json
@@ -17,6 +18,7 @@ from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
 from tests.aws.test_provisioning import (
     SUBSCRIBERS,
+    deny_insecure_transport,
     handled_detail_types,
     provision,
     queue_attributes,
@@ -38,6 +40,7 @@ MUTATING_CALLS = {
     "sns.Subscribe",
     "sns.Unsubscribe",
     "sns.SetSubscriptionAttributes",
+    "sns.SetTopicAttributes",
     "AmazonSQS.SetQueueAttributes",
 }
 
@@ -124,7 +127,9 @@ def test_each_queue_admits_its_rule_and_only_the_topics_it_subscribes_to(
     for module in SUBSCRIBERS:
         queue = queue_attributes(sqs, f"{fan_out.prefix}-{module}")
         rule = events.describe_rule(Name=f"{fan_out.prefix}-{module}", EventBusName=fan_out.bus)
-        from_rule, from_topics = json.loads(queue["Policy"])["Statement"]
+        policy = json.loads(queue["Policy"])
+        from_rule, from_topics, _ = policy["Statement"]
+        deny_insecure_transport(policy, queue["QueueArn"], "sqs:*")
         assert from_rule["Principal"] == {"Service": "events.amazonaws.com"}, module
         assert from_rule["Condition"] == {"ArnEquals": {"aws:SourceArn": rule["Arn"]}}, module
         assert from_topics["Effect"] == "Allow", module
@@ -134,6 +139,49 @@ def test_each_queue_admits_its_rule_and_only_the_topics_it_subscribes_to(
         sources = from_topics["Condition"]["ArnEquals"]["aws:SourceArn"]
         expected = {arns[f"{fan_out.prefix}-{p}"] for s, p in SUBSCRIPTIONS if s == module}
         assert set([sources] if isinstance(sources, str) else sources) == expected, module
+
+
+def test_each_topic_admits_publishers_of_its_own_account_only_and_over_tls_only(
+    fan_out: AwsContext,
+) -> None:
+    provision()
+
+    sns = fan_out.client("sns")
+    account = fan_out.client("sts").get_caller_identity()["Account"]
+    for name, arn in topics(fan_out).items():
+        policy = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+        own_account, _ = policy["Statement"]
+        assert own_account == {
+            "Sid": "PublishFromTheAccountOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": arn,
+            "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account}},
+        }, name
+        deny_insecure_transport(policy, arn, "sns:Publish")
+
+
+def test_a_topic_policy_changed_by_hand_is_reported_and_put_back(fan_out: AwsContext) -> None:
+    provision()
+    sns, name = fan_out.client("sns"), f"{fan_out.prefix}-payments"
+    arn = topics(fan_out)[name]
+    wanted = sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"]
+    anyone = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": arn}
+        ],
+    }
+    sns.set_topic_attributes(
+        TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(anyone)
+    )
+
+    repaired = provision()
+
+    assert repaired == [f"update topic policy {name} (publish from this account only, over TLS)"]
+    current = sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"]
+    assert json.loads(current) == json.loads(wanted)
 
 
 def test_provisioning_twice_changes_nothing_the_second_time_and_says_so(
@@ -164,6 +212,10 @@ def test_a_dry_run_on_an_empty_account_lists_the_topics_and_subscriptions_and_cr
     assert topics(fan_out) == {}
     for module in PUBLISHERS:
         assert f"would create topic {prefix}-{module}" in planned, planned
+        assert (
+            f"would create topic policy {prefix}-{module} "
+            "(publish from this account only, over TLS)"
+        ) in planned, planned
     for (subscriber, publisher), event_names in SUBSCRIPTIONS.items():
         line = (
             f"would create subscription {prefix}-{subscriber} to {prefix}-{publisher} "
@@ -240,10 +292,9 @@ def test_without_the_sns_transport_there_are_no_topics(aws: AwsContext, settings
     assert topics(aws) == {}
     described = topology("json")
     assert (described["topics"], described["subscriptions"]) == ([], [])
-    [statement] = json.loads(queue_attributes(aws.client("sqs"), f"{aws.prefix}-orders")["Policy"])[
-        "Statement"
-    ]
-    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    policy = json.loads(queue_attributes(aws.client("sqs"), f"{aws.prefix}-orders")["Policy"])
+    [from_rule] = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert from_rule["Principal"] == {"Service": "events.amazonaws.com"}
 
 
 def test_topology_as_json_lists_the_topics_and_subscriptions_provision_creates(
@@ -282,7 +333,14 @@ def test_topology_as_cloudformation_with_topics_passes_cfn_lint(
     kinds = [resource["Type"] for resource in resources.values()]
     assert kinds.count("AWS::SNS::Topic") == len(PUBLISHERS)
     assert kinds.count("AWS::SNS::Subscription") == len(SUBSCRIPTIONS)
-    assert kinds.count("AWS::SQS::QueuePolicy") == len(SUBSCRIBERS)
+    assert kinds.count("AWS::SQS::QueuePolicy") == 2 * len(SUBSCRIBERS)  # and their DLQs'
+    assert kinds.count("AWS::SNS::TopicPolicy") == len(PUBLISHERS)
+    topic_policy = resources["PaymentsTopicPolicy"]["Properties"]
+    assert topic_policy["Topics"] == [{"Ref": "PaymentsTopic"}]
+    own_account, _ = topic_policy["PolicyDocument"]["Statement"]
+    assert own_account["Condition"] == {
+        "StringNotEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}
+    }
     for (subscriber, publisher), event_names in SUBSCRIPTIONS.items():
         name = f"{subscriber.capitalize()}From{publisher.capitalize()}Subscription"
         assert resources[name]["Properties"] == {

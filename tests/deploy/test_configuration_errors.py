@@ -18,14 +18,8 @@ SECRET = "some-long-test-secret-that-is-only-used-by-this-test"
 # (environment, the variable the message must name)
 CASES = {
     "debug-off-without-secret-key": ({"DJANGO_DEBUG": "0"}, "DJANGO_SECRET_KEY"),
-    "debug-off-with-development-api-key-by-default": (
-        {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": SECRET},
-        "MODULITH_API_KEYS",
-    ),
-    "debug-off-with-development-api-key-listed": (
-        {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": SECRET, "MODULITH_API_KEYS": "k1,dev-api-key"},
-        "MODULITH_API_KEYS",
-    ),
+    # Blank is unset: DEBUG is off unless development asks for it.
+    "debug-unset-without-secret-key": ({"DJANGO_DEBUG": ""}, "DJANGO_SECRET_KEY"),
     "unknown-module": ({"MODULITH_MODULES": "orders,nonsense"}, "MODULITH_MODULES"),
     "unknown-transport": ({"MODULITH_TRANSPORT": "carrier-pigeon"}, "MODULITH_TRANSPORT"),
     "unknown-handler-mode": ({"MODULITH_ASYNC_HANDLERS": "someday"}, "MODULITH_ASYNC_HANDLERS"),
@@ -65,13 +59,15 @@ PLANTED = {
 
 
 def environment(var_dir: Path, **overrides: str) -> dict[str, str]:
-    """This environment without the project's own settings, then the case's."""
+    """This environment without the project's own settings, in development (DEBUG on), then
+    the case's."""
     inherited = environment_without_settings()
     return {
         **inherited,
         "PATH": f"{BIN}{os.pathsep}{inherited.get('PATH', '')}",
         "MODULITH_VAR_DIR": str(var_dir),
         "XDG_RUNTIME_DIR": str(var_dir),
+        "DJANGO_DEBUG": "1",
         **overrides,
     }
 
@@ -107,6 +103,46 @@ def test_manage_py_reports_one_line(tmp_path: Path, overrides: dict[str, str], v
     assert lines[0].startswith("configuration error:"), result.stderr
     assert variable in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+# A process that serves the public API refuses the development key with DEBUG off; one that
+# serves none (a consumer, a relay, a migration) is given no API key at all.
+DEVELOPMENT_KEY = {
+    "by-default": {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": SECRET},
+    "listed": {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": SECRET,
+        "MODULITH_API_KEYS": "k,dev-api-key",
+    },
+}
+
+
+@pytest.mark.parametrize("overrides", DEVELOPMENT_KEY.values(), ids=DEVELOPMENT_KEY.keys())
+def test_the_deployment_check_refuses_the_development_api_key_with_debug_off(
+    tmp_path: Path, overrides: dict[str, str]
+) -> None:
+    deploy = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--tag", "modulith"],
+        cwd=ROOT,
+        env=environment(tmp_path, **overrides),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    worker = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=environment(tmp_path, **overrides),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert deploy.returncode == 1, deploy.stderr
+    assert "(modulith.E011) MODULITH_API_KEYS holds the development key" in deploy.stderr
+    assert worker.returncode == 0, worker.stderr
 
 
 def planted_project(tmp_path: Path, path: str, says: str, instead: str) -> Path:
@@ -170,12 +206,21 @@ def test_a_manifest_naming_what_cannot_work_stops_gunicorn_with_one_line(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "case", ["debug-off-without-secret-key", "unknown-transport", "max-attempts-not-a-number"]
+    "case",
+    [
+        "debug-off-without-secret-key",
+        "unknown-transport",
+        "max-attempts-not-a-number",
+        "debug-off-with-development-api-key",
+    ],
 )
 def test_gunicorn_stops_with_the_line(tmp_path: Path, case: str) -> None:
     """The settings fail in the worker, while it loads the application: gunicorn must give up
     rather than boot a new worker again and again."""
-    overrides, variable = CASES[case]
+    overrides, variable = {
+        **CASES,
+        "debug-off-with-development-api-key": (DEVELOPMENT_KEY["by-default"], "MODULITH_API_KEYS"),
+    }[case]
 
     returncode, output = gunicorn(ROOT, environment(tmp_path, **overrides))
 

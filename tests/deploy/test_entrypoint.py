@@ -29,7 +29,8 @@ API_KEY = "test-key"
 
 def image_environment(var_dir: Path, port: int) -> dict[str, str]:
     """The environment of a production-like container: no database URL (SQLite files under
-    var_dir), no broker (Celery eager, embedded relay), DEBUG off with keys of its own."""
+    var_dir), no broker (Celery eager, embedded relay), DEBUG off (as the image leaves it) with
+    keys of its own, behind a load balancer that terminates TLS (see `request`)."""
     inherited = environment_without_settings()
     return {
         **inherited,
@@ -39,7 +40,6 @@ def image_environment(var_dir: Path, port: int) -> dict[str, str]:
         "DJANGO_STATIC_ROOT": str(var_dir / "static"),
         "MODULITH_LOAD_DEMO_CATALOGUE": "1",
         "WEB_CONCURRENCY": "1",
-        "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "some-long-test-secret-that-is-only-used-by-this-test",
         "MODULITH_API_KEYS": API_KEY,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -60,8 +60,11 @@ class Response:
 def request(
     url: str, *, data: Any = None, headers: dict[str, str] | None = None, timeout: float = 5
 ) -> Response:
+    """A request as the load balancer passes it on: it took it over TLS (DEBUG off redirects
+    plain HTTP to HTTPS)."""
     body = None if data is None else json.dumps(data).encode()
-    all_headers = {"Content-Type": "application/json"} if body is not None else {}
+    all_headers = {"X-Forwarded-Proto": "https"}
+    all_headers |= {"Content-Type": "application/json"} if body is not None else {}
     all_headers.update(headers or {})
     req = urllib.request.Request(url, data=body, headers=all_headers)
     try:
@@ -169,7 +172,9 @@ def test_the_entrypoint_serves_the_monolith_and_completes_the_saga(web: Server) 
     status = order["status"]
     while status != "CONFIRMED" and time.monotonic() < deadline:
         time.sleep(0.1)
-        fetched = request(f"{web.base_url}/api/orders/{order['orderId']}")
+        fetched = request(
+            f"{web.base_url}/api/orders/{order['orderId']}", headers={"X-API-Key": API_KEY}
+        )
         assert fetched.status == 200, fetched.body
         status = fetched.json()["status"]
     assert status == "CONFIRMED", web.output()
@@ -212,7 +217,7 @@ def test_every_request_leaves_one_json_line_and_no_gunicorn_access_line(web: Ser
     wait_until_ready(web)
     path = f"/api/orders/{uuid4()}"
 
-    missing = request(web.base_url + path)
+    missing = request(web.base_url + path, headers={"X-API-Key": API_KEY})
 
     assert missing.status == 404, missing.body
     deadline = time.monotonic() + 5

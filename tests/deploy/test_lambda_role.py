@@ -84,7 +84,9 @@ def test_the_web_function_answers_invocations_and_the_saga_ends_before_each_answ
     assert placed.body["statusCode"] == 201, placed
     assert placed.body["headers"]["traceparent"].startswith("00-")
     order_id = json.loads(placed.body["body"])["orderId"]
-    read = web_function.api.invoke(http_api("GET", f"/api/orders/{order_id}"))
+    read = web_function.api.invoke(
+        http_api("GET", f"/api/orders/{order_id}", headers={"X-API-Key": API_KEY})
+    )
     assert read.body["statusCode"] == 200, read
     # Confirmed at once: deliveries ran inline before the first answer, no thread after it.
     assert '"status": "CONFIRMED"' in read.body["body"]
@@ -109,15 +111,20 @@ def test_a_thread_executor_stops_the_functions_start_in_one_line(tmp_path: Path)
 @pytest.mark.parametrize(
     ("role", "line"),
     [
-        (["lambda"], "lambda runs one function: use lambda web, lambda consume or lambda relay"),
+        (
+            ["lambda"],
+            "lambda runs one function: use lambda web, lambda consume, lambda relay or "
+            "lambda migrate",
+        ),
         (
             ["lambda", "worker"],
-            "lambda runs one function: use lambda web, lambda consume or lambda relay",
+            "lambda runs one function: use lambda web, lambda consume, lambda relay or "
+            "lambda migrate",
         ),
         (
             ["lambda", "consume"],
             "lambda consume runs inside AWS Lambda (which sets AWS_LAMBDA_RUNTIME_API); "
-            "elsewhere run the web, consume or relay role",
+            "elsewhere run the web, consume, relay or migrate role",
         ),
     ],
 )

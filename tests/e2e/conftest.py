@@ -38,8 +38,12 @@ NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
 )
 START_TIMEOUT = 90.0  # three services and three consumers start at once on two cores
-# Retries within seconds, not the production defaults.
-QUICK = {"MODULITH_VISIBILITY_TIMEOUT": "3", "MODULITH_RETRY_BASE_SECONDS": "0.5"}
+# Retries within seconds, and gauges read at every scrape, not the production defaults.
+QUICK = {
+    "MODULITH_VISIBILITY_TIMEOUT": "3",
+    "MODULITH_RETRY_BASE_SECONDS": "0.5",
+    "MODULITH_METRICS_CACHE_SECONDS": "0",
+}
 
 
 class Startable(Protocol):

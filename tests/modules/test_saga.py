@@ -151,14 +151,15 @@ def test_released_stock_can_be_sold_again(client: Client) -> None:
     assert product(client, "ONLY")["onHand"] == 0
 
 
-def test_orders_are_listed_by_customer(client: Client) -> None:
+def test_orders_are_listed_by_customer_newest_first(client: Client) -> None:
     stock(client, "KB-1", 5)
     mine = [place(client, ("KB-1", 1), customer="alice").json()["orderId"] for _ in range(2)]
     place(client, ("KB-1", 1), customer="bob")
 
     listed = client.get("/api/orders", {"customerId": "alice"}).json()
 
-    assert sorted(o["orderId"] for o in listed) == sorted(mine)
+    assert [o["orderId"] for o in listed["items"]] == mine[::-1]
+    assert listed["next"] is None
 
 
 def test_by_default_an_order_is_final_within_a_second(

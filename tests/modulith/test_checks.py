@@ -13,12 +13,12 @@ from django.core.checks import CheckMessage, run_checks
 from django.test import override_settings
 
 from contracts.inventory import InventoryQueries
-from contracts.orders import OrderPlaced
+from contracts.orders import OrderConfirmed, OrderPlaced
 from modulith import ConfigurationError, Module
 from modulith.checks import TAG, raise_for_errors
 from modulith.checks.apps import app_errors
 from modulith.checks.databases import database_errors
-from modulith.checks.events import event_errors
+from modulith.checks.events import event_errors, foreign_source_errors
 from modulith.checks.manifests import manifest_errors
 from modulith.conf import modulith_settings
 from modulith.contracts import Event
@@ -243,10 +243,100 @@ def test_handling_an_event_no_module_publishes_is_modulith_e005() -> None:
 
     assert error.id == "modulith.E005"
     assert error.obj == "reports"
-    assert error.msg == "reports handles ReportRequested, which no module publishes"
+    assert error.msg == (
+        "reports handles ReportRequested, which no module publishes and reports accepts from no "
+        "producer outside"
+    )
     assert error.hint == (
-        "Add ReportRequested to the publishes of the module that sends it, or remove its "
-        "handler from reports's manifest."
+        "Add ReportRequested to the publishes of the module that sends it, declare the producer "
+        'outside in reports\'s accepts_from ({ReportRequested: "<its source>"}), or remove the '
+        "handler."
+    )
+
+
+def reports_accepting(
+    handled: type[Event], accepts_from: dict[type[Any], str | tuple[str, ...]]
+) -> tuple[Module, Topology]:
+    """A reports module handling `handled` and declaring producers outside, running beside the
+    shop's orders and payments (which it does not run)."""
+    reports = Module(
+        name="reports",
+        app="reports",
+        handles={handled: "reports.handlers.on_event"},
+        accepts_from=accepts_from,
+    )
+    modules = (shop_module("orders"), shop_module("payments"), reports)
+    return reports, Topology(modules=modules, running=frozenset({"reports"}))
+
+
+def test_an_event_only_producers_outside_publish_is_handled_once_declared() -> None:
+    reports, topology = reports_accepting(
+        ReportRequested, {ReportRequested: ("backoffice.reports", "partner.portal")}
+    )
+
+    assert event_errors(topology, [reports]) == []
+    assert foreign_source_errors(topology, [reports]) == []
+    assert topology.event_type("ReportRequested") is ReportRequested
+    assert topology.sources_of(reports, "ReportRequested") == (
+        "backoffice.reports",
+        "partner.portal",
+    )
+
+
+@pytest.mark.parametrize(
+    "source", ["", "aws.events", "partner checkout", "x" * 257, "-leading", "tab\there"]
+)
+def test_a_foreign_source_an_event_cannot_carry_is_modulith_e020(source: str) -> None:
+    reports, topology = reports_accepting(OrderPlaced, {OrderPlaced: source})
+
+    error = only(foreign_source_errors(topology, [reports]))
+
+    assert (error.id, error.obj) == ("modulith.E020", "reports")
+    assert error.msg == (
+        f"reports accepts OrderPlaced from {source!r}, which is not a source an event can carry"
+    )
+
+
+def test_accepting_an_event_from_a_modules_own_source_is_modulith_e021() -> None:
+    reports, topology = reports_accepting(
+        OrderPlaced, {OrderPlaced: ("partner.checkout", "payments.service")}
+    )
+
+    error = only(foreign_source_errors(topology, [reports]))
+
+    assert error.id == "modulith.E021"
+    assert error.msg == (
+        "reports accepts OrderPlaced from payments.service, the source of a module of this "
+        "application: only that module's own events may carry it"
+    )
+
+
+def test_accepting_from_outside_an_event_the_module_does_not_handle_is_modulith_e022() -> None:
+    reports, topology = reports_accepting(OrderPlaced, {OrderConfirmed: "partner.checkout"})
+
+    error = only(foreign_source_errors(topology, [reports]))
+
+    assert error.id == "modulith.E022"
+    assert error.msg == "reports accepts OrderConfirmed from outside but has no handler for it"
+
+
+class OrderPlacedElsewhere(Event):
+    """A class of its own for an event orders publishes: another schema under the same name."""
+
+    event_name = "OrderPlaced"
+
+
+def test_accepting_an_event_as_another_class_than_its_publishers_is_modulith_e023() -> None:
+    reports, topology = reports_accepting(
+        OrderPlacedElsewhere, {OrderPlacedElsewhere: "partner.checkout"}
+    )
+
+    error = only(foreign_source_errors(topology, [reports]))
+
+    assert error.id == "modulith.E023"
+    assert error.msg == (
+        f"reports accepts OrderPlaced as {__name__}.OrderPlacedElsewhere, but orders publishes "
+        "it as contracts.orders.OrderPlaced: an event has one schema"
     )
 
 
@@ -370,7 +460,8 @@ def test_manage_py_check_of_one_app_checks_that_module_only() -> None:
     assert [(message.id, message.obj) for message in messages] == [("modulith.E009", "payments")]
 
 
-@override_settings(DATABASE_ROUTERS=[])
+# The test runner turns DEBUG off: a server would then refuse the development API key.
+@override_settings(DATABASE_ROUTERS=[], MODULITH_API_KEYS=["a-key-of-this-test"])
 def test_at_start_the_errors_stop_the_process_one_line_each() -> None:
     with pytest.raises(ConfigurationError) as stopped:
         raise_for_errors()
@@ -384,9 +475,22 @@ def test_at_start_the_errors_stop_the_process_one_line_each() -> None:
     assert lines[1].startswith("modulith.E009 orders's models do not go to its database 'orders'")
 
 
-@override_settings(DATABASE_ROUTERS=[], SILENCED_SYSTEM_CHECKS=["modulith.E009"])
+@override_settings(
+    DATABASE_ROUTERS=[],
+    SILENCED_SYSTEM_CHECKS=["modulith.E009"],
+    MODULITH_API_KEYS=["a-key-of-this-test"],
+)
 def test_a_silenced_check_does_not_stop_a_start() -> None:
     raise_for_errors()
+
+
+@override_settings(DEBUG=False, MODULITH_API_KEYS=["k1", "dev-api-key"])
+def test_a_server_with_debug_off_refuses_the_development_api_key_and_a_worker_does_not() -> None:
+    with pytest.raises(ConfigurationError) as stopped:
+        raise_for_errors(serves_requests=True)
+
+    assert str(stopped.value).startswith("modulith.E011 MODULITH_API_KEYS holds the development")
+    raise_for_errors(serves_requests=False)  # a consumer, a relay, a migration: no API, no key
 
 
 def test_an_api_that_is_not_a_router_stops_the_urls_with_the_checks_line() -> None:

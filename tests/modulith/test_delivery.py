@@ -147,16 +147,17 @@ def test_an_event_of_a_newer_major_version_is_refused_with_that_reason() -> None
         source="payments.service",
         occurred_at=Envelope.from_json(
             '{"id": "6f1c9b1e-8f0e-4a8e-9d0e-6f1d2c3b4a59", "source": "x", '
-            '"detail-type": "PaymentCaptured", "time": "2026-01-01T00:00:00Z", "detail": {}}'
+            '"detail-type": "PaymentCaptured", "time": "2026-01-01T00:00:00Z", "detail": {}}',
+            max_bytes=1000,
         ).occurred_at,
-        schema_version="2.0",
+        schema_version="3.0",
         data={"orderId": str(uuid4()), "paymentId": str(uuid4()), "amount": "1", "currency": "EUR"},
     )
 
     [outcome] = runtime().transport.send("orders", [envelope])
 
     assert outcome.permanent
-    assert "schema version 2.0 is newer than the version 1.0 orders knows" in outcome.error
+    assert "schema version 3.0 is newer than the version 2.0 orders knows" in outcome.error
 
 
 def test_an_event_committed_while_the_process_died_is_delivered_once_its_claim_lapses(

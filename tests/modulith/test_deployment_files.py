@@ -3,6 +3,7 @@ stacks); the files are generated from the manifests, and these tests fail when t
 them."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from modulith.deployment import DeploymentOptions, deployment_files
 from modulith.modules import Module, Topology
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+BIN = Path(sys.executable).parent
 REGENERATE = "python manage.py deployment --out deploy/"
 TOPOLOGY: Topology = modulith_settings().topology
 GENERATED = deployment_files(TOPOLOGY, DeploymentOptions())
@@ -45,6 +47,7 @@ def test_compose_runs_every_module_as_its_own_service(module: Module) -> None:
         env = services[name]["environment"]
         assert env["MODULITH_MODULES"] == module.name
         assert env["MODULITH_TRANSPORT"] in {"sqs", "sns", "eventbridge"}
+        assert env["DJANGO_DEBUG"] == "1"  # a split on one machine, with an emulator
         assert service_urls(env.get("MODULITH_SERVICE_URLS", "")) == {
             provider: f"http://{provider}:8000" for provider in providers_used_by(module)
         }
@@ -62,44 +65,161 @@ def test_the_compose_front_door_routes_each_module_to_its_service() -> None:
     assert "location /internal/ { return 404; }" in routes
 
 
+def ecs_stack(module: Module, files: dict[str, str] | None = None) -> dict[str, Any]:
+    text = (files or GENERATED)[f"ecs/{module.name}.json"]
+    return dict(json.loads(text))
+
+
+def containers(stack: dict[str, Any], task_definition: str) -> dict[str, dict[str, Any]]:
+    """The containers of one of the stack's task definitions, by name."""
+    properties = stack["Resources"][task_definition]["Properties"]
+    return {c["Name"]: c for c in properties["ContainerDefinitions"]}
+
+
+def environment_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["Name"]: e["Value"] for e in container["Environment"]}
+
+
+def task_definitions(module: Module) -> list[str]:
+    kinds = ["Web", "Consumer", "Migrate"] if module.handles else ["Web", "Migrate"]
+    return [f"{kind}TaskDefinition" for kind in kinds]
+
+
 @pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
-def test_every_module_has_a_fargate_task_definition(module: Module) -> None:
-    definition = json.loads((DEPLOY / "ecs" / f"{module.name}.json").read_text())
-    containers = {c["name"]: c for c in definition["containerDefinitions"]}
-
-    assert definition["requiresCompatibilities"] == ["FARGATE"]
-    assert definition["networkMode"] == "awsvpc"
-    assert sorted(containers) == (["consumer", "web"] if module.handles else ["web"])
-    assert containers["web"]["portMappings"][0]["containerPort"] == 8000
-    assert "/health/live" in " ".join(containers["web"]["healthCheck"]["command"])
-    for container in containers.values():
-        env = {e["name"]: e["value"] for e in container["environment"]}
-        secrets = {s["name"] for s in container["secrets"]}
-        assert env["MODULITH_MODULES"] == module.name
-        assert service_urls(env.get("MODULITH_SERVICE_URLS", "")) == {
-            provider: f"${{{provider.upper()}_SERVICE_URL}}"
-            for provider in providers_used_by(module)
-        }
-        assert {f"{module.name.upper()}_DATABASE_URL", "DATABASE_URL"} <= secrets
-        assert container["logConfiguration"]["logDriver"] == "awslogs"
-        assert not any("<" in value for value in env.values()), env  # no unfilled values
-
-
-def test_services_that_call_or_answer_signed_calls_get_the_secret_from_a_secret() -> None:
-    definitions: dict[str, Any] = {
-        m.name: json.loads((DEPLOY / "ecs" / f"{m.name}.json").read_text())
-        for m in TOPOLOGY.modules
+def test_every_module_service_is_a_fargate_stack_of_its_roles(module: Module) -> None:
+    stack = ecs_stack(module)
+    roles = {
+        name: container["Command"]
+        for definition in task_definitions(module)
+        for name, container in containers(stack, definition).items()
+        if name != "otel-collector"
     }
+
+    assert roles == {
+        "web": ["web"],
+        "migrate": ["migrate"],
+        **({"consumer": ["consume"]} if module.handles else {}),
+    }
+    for definition in task_definitions(module):
+        properties = stack["Resources"][definition]["Properties"]
+        assert properties["RequiresCompatibilities"] == ["FARGATE"]
+        assert properties["NetworkMode"] == "awsvpc"
+        for name, container in containers(stack, definition).items():
+            assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+            if name == "otel-collector":
+                continue
+            env = environment_of(container)
+            assert env["MODULITH_MODULES"] == module.name
+            assert env["DJANGO_DEBUG"] == "0"
+            assert service_urls(env.get("MODULITH_SERVICE_URLS", "")) == {
+                provider: f"http://{provider}.internal:8000"
+                for provider in providers_used_by(module)
+            }
+            assert {s["Name"] for s in container["Secrets"]} >= {
+                f"{module.name.upper()}_DATABASE_URL",
+                "DATABASE_URL",
+            }
+            assert not any("<" in str(value) for value in env.values()), env
+    web = containers(stack, "WebTaskDefinition")["web"]
+    assert web["PortMappings"][0]["ContainerPort"] == 8000
+    assert "/health/live" in " ".join(web["HealthCheck"]["Command"])
+
+
+@pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
+def test_each_role_gets_only_the_secrets_it_uses(module: Module) -> None:
+    stack = ecs_stack(module)
+    signed = bool(module.uses or module.provides)
+    databases = {"DATABASE_URL", f"{module.name.upper()}_DATABASE_URL", "DJANGO_SECRET_KEY"}
+    expected = {
+        "web": databases
+        | {"MODULITH_API_KEYS"}
+        | ({"MODULITH_INTERNAL_SECRET"} if signed else set()),
+        "consumer": databases | ({"MODULITH_INTERNAL_SECRET"} if module.uses else set()),
+        "migrate": databases | ({"MODULITH_INTERNAL_SECRET"} if module.uses else set()),
+    }
+
+    for definition in task_definitions(module):
+        properties = stack["Resources"][definition]["Properties"]
+        for name, container in containers(stack, definition).items():
+            if name == "otel-collector":
+                assert "Secrets" not in container
+                continue
+            given = {s["Name"] for s in container["Secrets"]}
+            assert given == expected[name], name
+            # The execution role of the task reads exactly those secrets.
+            role = properties["ExecutionRoleArn"]["Fn::GetAtt"][0]
+            [policy] = stack["Resources"][role]["Properties"]["Policies"]
+            [statement] = policy["PolicyDocument"]["Statement"]
+            assert statement["Action"] == "secretsmanager:GetSecretValue"
+            assert sorted(r["Ref"] for r in statement["Resource"]) == sorted(
+                s["ValueFrom"]["Ref"] for s in container["Secrets"]
+            )
+
+
+@pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
+def test_every_container_has_a_read_only_root_and_no_capabilities(module: Module) -> None:
+    stack = ecs_stack(module)
+
+    for definition in task_definitions(module):
+        properties = stack["Resources"][definition]["Properties"]
+        volumes = {v["Name"] for v in properties["Volumes"]}
+        for name, container in containers(stack, definition).items():
+            assert container["ReadonlyRootFilesystem"] is True, name
+            assert container["LinuxParameters"]["Capabilities"] == {"Drop": ["ALL"]}, name
+            if name != "otel-collector":
+                assert container["User"] == "10001:10001"
+                mounts = {m["ContainerPath"]: m["SourceVolume"] for m in container["MountPoints"]}
+                assert set(mounts) == {"/tmp", "/home/app"}  # writable, and nothing else
+                assert set(mounts.values()) <= volumes
+
+
+def test_every_role_that_sends_traces_may_write_to_x_ray() -> None:
+    """The ECS task roles (their collector sidecar) and every Lambda function's role (active
+    tracing)."""
+    xray = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"}
     for module in TOPOLOGY.modules:
-        if module.uses or module.provides:
-            web = definitions[module.name]["containerDefinitions"][0]
-            assert "MODULITH_INTERNAL_SECRET" in {s["name"] for s in web["secrets"]}
+        for shape, stack in (("ecs", ecs_stack(module)), ("lambda", lambda_stack(module))):
+            roles = {
+                name: resource["Properties"]
+                for name, resource in stack["Resources"].items()
+                if resource["Type"] == "AWS::IAM::Role" and "Execution" not in name
+            }
+            assert roles, (shape, module.name)
+            for name, role in roles.items():
+                assert role["ManagedPolicyArns"] == [xray], (shape, name)
+
+
+def test_no_generated_file_turns_debug_on() -> None:
+    """Not the files that deploy to AWS or Kubernetes, nor the image. compose.yaml is the split
+    on one machine with the AWS emulator, development as `make split` is, and says so."""
+    for name, text in GENERATED.items():
+        if name == "compose.yaml":
+            assert "Development, as\n# `make split` is: DJANGO_DEBUG=1" in text
+            continue
+        assert not re.search(r"DJANGO_DEBUG\W+(1|true|on)\b", text, re.I), name
+    dockerfile = (DEPLOY.parent / "Dockerfile").read_text()
+    assert not re.search(r"^\s*ENV[^\n]*DJANGO_DEBUG=1", dockerfile, re.M)
+
+
+@pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
+def test_the_services_set_djangos_https_settings_behind_the_load_balancer(module: Module) -> None:
+    web = environment_of(containers(ecs_stack(module), "WebTaskDefinition")["web"])
+    lambda_web = lambda_stack(module)["Resources"]["MigrateFunction"]["Properties"]
+    lambda_env = lambda_web["Environment"]["Variables"]
+    config = yaml.safe_load(GENERATED[f"k8s/{module.name}/configmap.yaml"])["data"]
+
+    for env in (web, lambda_env, config):
+        assert env["DJANGO_SECURE_SSL_REDIRECT"] == "1"
+        assert env["DJANGO_SECURE_PROXY_SSL_HEADER"] == "X-Forwarded-Proto"
+        assert "DJANGO_SECURE_HSTS_SECONDS" in env
+        assert "https://" in str(env["DJANGO_CSRF_TRUSTED_ORIGINS"])
+    assert web["DJANGO_CSRF_TRUSTED_ORIGINS"] == {"Fn::Sub": "https://${PublicHost}"}
 
 
 def test_the_files_for_the_sns_transport_give_every_process_that_transport() -> None:
     files = deployment_files(TOPOLOGY, DeploymentOptions(transport="sns"))
     services = yaml.safe_load(files["compose.yaml"])["services"]
-    definitions = [json.loads(files[f"ecs/{m.name}.json"]) for m in TOPOLOGY.modules]
+    stacks = [ecs_stack(m, files) for m in TOPOLOGY.modules]
 
     transports = {
         name: service["environment"]["MODULITH_TRANSPORT"]
@@ -108,11 +228,11 @@ def test_the_files_for_the_sns_transport_give_every_process_that_transport() -> 
     }
     assert "provision" in transports
     assert set(transports.values()) == {"sns"}
-    for definition in definitions:
-        for container in definition["containerDefinitions"]:
-            env = {e["name"]: e["value"] for e in container["environment"]}
-            assert env["MODULITH_TRANSPORT"] == "sns", container["name"]
-    assert "`sns:Publish` to the module's own topic" in files["ecs/README.md"]
+    for stack in stacks:
+        for name, container in containers(stack, "WebTaskDefinition").items():
+            if name != "otel-collector":
+                assert environment_of(container)["MODULITH_TRANSPORT"] == "sns", name
+    assert "with sns its own topic" in files["ecs/README.md"]
 
 
 def lambda_stack(module: Module) -> dict[str, Any]:
@@ -134,17 +254,29 @@ def sub(value: Any) -> str:
 
 
 @pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
-def test_every_module_has_a_lambda_stack_of_three_functions_from_the_one_image(
+def test_every_module_has_a_lambda_stack_of_its_functions_from_the_one_image(
     module: Module,
 ) -> None:
     stack = lambda_stack(module)
     functions = of_type(stack, "AWS::Lambda::Function")
 
-    assert sorted(functions) == ["ConsumeFunction", "RelayFunction", "WebFunction"]
+    assert sorted(functions) == [
+        "ConsumeFunction",
+        "MigrateFunction",
+        "RelayFunction",
+        "WebFunction",
+    ]
     for name, function in functions.items():
         properties = function["Properties"]
         assert properties["PackageType"] == "Image"
-        assert properties["Code"] == {"ImageUri": {"Ref": "ImageUri"}}
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        image = properties["Code"]["ImageUri"]
+        if name == "MigrateFunction":  # the release's image, before the others move to it
+            assert image == {
+                "Fn::If": ["MigrationImageGiven", {"Ref": "MigrationImageUri"}, {"Ref": "ImageUri"}]
+            }
+        else:
+            assert image == {"Ref": "ImageUri"}
         assert properties["ImageConfig"]["Command"] == [
             "lambda",
             name.removesuffix("Function").lower(),
@@ -214,19 +346,40 @@ def test_the_http_api_routes_the_modules_paths_to_its_web_function(module: Modul
 @pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
 def test_each_function_may_touch_only_its_modules_queue_secrets_and_bus(module: Module) -> None:
     stack = lambda_stack(module)
-    own_secrets = {
+    databases = {
         "DjangoDatabaseUrlSecretArn",
         f"{module.name.capitalize()}DatabaseUrlSecretArn",
         "DjangoSecretKeySecretArn",
-        "ApiKeysSecretArn",
-    } | ({"InternalSecretArn"} if module.uses or module.provides else set())
+    }
+    signed = {"InternalSecretArn"} if module.uses or module.provides else set()
+    own_secrets = {
+        "WebRole": databases | {"ApiKeysSecretArn"} | signed,
+        # A function that serves no API reads no API key; the internal secret only where the
+        # module calls another's port.
+        "ConsumeRole": databases | ({"InternalSecretArn"} if module.uses else set()),
+        "RelayRole": databases | ({"InternalSecretArn"} if module.uses else set()),
+    }
 
     for role in ("WebRole", "ConsumeRole", "RelayRole"):
         allowed = statements(stack, role)
-        assert {ref["Ref"] for ref in allowed["Secrets"]["Resource"]} == own_secrets
+        assert {ref["Ref"] for ref in allowed["Secrets"]["Resource"]} == own_secrets[role]
+        function = stack["Resources"][role.replace("Role", "Function")]["Properties"]
+        given = {
+            value["Ref"]
+            for name, value in function["Environment"]["Variables"].items()
+            if name.endswith("_SECRET_ARN")
+        }
+        assert given == own_secrets[role]
         assert allowed["Secrets"]["Action"] == "secretsmanager:GetSecretValue"
         assert allowed["Publish"]["Action"] == "events:PutEvents"
         assert sub(allowed["Publish"]["Resource"]).endswith(":event-bus/modulith")
+        # Only the module's own events: its source, its detail-types (checked per entry).
+        assert allowed["Publish"]["Condition"] == {
+            "StringEquals": {
+                "events:source": f"{module.name}.service",
+                "events:detail-type": sorted(e.event_name for e in module.publishes),
+            }
+        }
         assert allowed["Logs"]["Resource"] == {
             "Fn::GetAtt": [role.replace("Role", "LogGroup"), "Arn"]
         }
@@ -324,18 +477,43 @@ def test_with_the_sns_transport_functions_may_publish_only_to_the_modules_own_to
         assert web["MODULITH_TRANSPORT"] == "sns"
 
 
-def test_cfn_lint_accepts_every_lambda_stack(tmp_path: Path) -> None:
-    cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    paths = [str(DEPLOY / "lambda" / f"{m.name}.json") for m in TOPOLOGY.modules]
-    # With the sns transport too: its publishing statement differs.
-    over_topics = deployment_files(TOPOLOGY, DeploymentOptions(transport="sns"), ["lambda"])
-    for module in TOPOLOGY.modules:
-        path = tmp_path / f"{module.name}-sns.json"
-        path.write_text(over_topics[f"lambda/{module.name}.json"])
-        paths.append(str(path))
+def test_cfn_lint_accepts_every_stack(tmp_path: Path) -> None:
+    """Every stack of ECS and Lambda, with each transport: their publishing statements, the
+    topics and the routes their alarms watch differ."""
+    paths = [str(DEPLOY / "ecs" / "shared.json")]
+    paths += [
+        str(DEPLOY / shape / f"{m.name}.json")
+        for shape in ("ecs", "lambda")
+        for m in TOPOLOGY.modules
+    ]
+    for transport in ("sns", "sqs"):
+        files = deployment_files(
+            TOPOLOGY, DeploymentOptions(transport=transport), ["ecs", "lambda"]
+        )
+        for name, text in files.items():
+            if name.endswith(".json"):
+                path = tmp_path / transport / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+                paths.append(str(path))
 
     result = subprocess.run(
-        [str(cfn_lint), *paths], capture_output=True, text=True, timeout=180, check=False
+        [str(BIN / "cfn-lint"), *paths], capture_output=True, text=True, timeout=300, check=False
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shellcheck_accepts_the_release_scripts_and_the_entrypoint() -> None:
+    scripts = [str(path) for path in DEPLOY.glob("*/release-*.sh")]
+    assert len(scripts) == 2 * len(TOPOLOGY.modules)
+
+    result = subprocess.run(
+        [str(BIN / "shellcheck"), *scripts, str(DEPLOY / "entrypoint.sh")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -162,7 +162,15 @@ def test_the_shop_is_a_distribution_of_its_own_on_the_framework(tmp_path: Path) 
         for requirement in map(Requirement, meta.get_all("Requires-Dist") or [])
         if requirement.name == "django-modulith" and requirement.marker is None
     ]
-    assert framework.extras == {"aws", "celery", "lambda", "postgres", "prometheus", "remote"}
+    assert framework.extras == {
+        "aws",
+        "celery",
+        "lambda",
+        "otel",
+        "postgres",
+        "prometheus",
+        "remote",
+    }
 
 
 def test_the_core_venv_has_none_of_the_optional_libraries(core_python: Path) -> None:

@@ -35,6 +35,11 @@ PORT_EDGES = {
     ("orders", "inventory", "InventoryQueries"),
     ("payments", "orders", "OrderQueries"),
 }
+# What the manifests accept from producers outside: (source, subscriber, event).
+FOREIGN_EDGES = {
+    ("partner.checkout", "inventory", "OrderPlaced"),
+    ("billing.legacy", "orders", "PaymentCaptured"),
+}
 
 
 @pytest.fixture
@@ -54,6 +59,11 @@ def test_the_text_names_every_module_event_and_port(topology: Topology) -> None:
     assert "StockReleased: inventory -> (no subscribers)\n" in text
     assert "InventoryQueries: orders -> inventory\n" in text
     assert "OrderQueries: payments -> orders\n" in text
+    outside = text.split("Events from outside (source -> subscriber)\n")[1].split("\n\n")[0]
+    assert outside.splitlines() == [
+        "  OrderPlaced: partner.checkout -> inventory",
+        "  PaymentCaptured: billing.legacy -> orders",
+    ]
 
 
 def test_the_text_names_each_modules_handlers_ports_and_their_providers(
@@ -67,15 +77,17 @@ def test_the_text_names_each_modules_handlers_ports_and_their_providers(
     assert "PaymentCaptured from payments: modules.orders.handlers.on_payment_captured" in orders
     assert "provides   OrderQueries: modules.orders.queries.OrderQueriesImpl" in orders
     assert "uses       InventoryQueries from inventory" in orders
+    assert "accepts    PaymentCaptured from billing.legacy" in orders
     assert (
         "handles    StockReserved from inventory: modules.payments.handlers.on_stock_reserved"
         in (payments)
     )
     assert "provides   -" in payments
+    assert "accepts    -" in payments
     assert "uses       OrderQueries from orders" in payments
 
 
-def test_the_mermaid_flowchart_has_an_edge_per_event_subscriber_and_a_dotted_one_per_port(
+def test_the_mermaid_flowchart_has_an_edge_per_subscriber_source_outside_and_port(
     topology: Topology,
 ) -> None:
     lines = documentation.mermaid(topology).splitlines()
@@ -92,9 +104,20 @@ def test_the_mermaid_flowchart_has_an_edge_per_event_subscriber_and_a_dotted_one
     ports = {
         m.groups() for line in lines if (m := re.fullmatch(r" +(\w+) -\.->\|(\w+)\| (\w+)", line))
     }
+    sources: dict[str, str] = {
+        m.group(1): m.group(2)
+        for line in lines
+        if (m := re.fullmatch(r' +(\w+)\(\["([\w.]+)"\]\)', line))
+    }
+    foreign = {
+        m.groups() for line in lines if (m := re.fullmatch(r" +(\w+) ==>\|(\w+)\| (\w+)", line))
+    }
     assert {(a, b, label) for a, label, b in events} == EVENT_EDGES
     assert {(a, b, label) for a, label, b in ports} == PORT_EDGES
-    assert len(lines) == 1 + 3 + len(EVENT_EDGES) + len(PORT_EDGES)
+    assert {(sources[a], b, label) for a, label, b in foreign} == FOREIGN_EDGES
+    assert len(lines) == 1 + 3 + len(sources) + len(EVENT_EDGES) + len(FOREIGN_EDGES) + len(
+        PORT_EDGES
+    )
 
 
 def test_the_dot_output_is_a_well_formed_digraph_with_the_same_edges(topology: Topology) -> None:
@@ -110,19 +133,27 @@ def test_the_dot_output_is_a_well_formed_digraph_with_the_same_edges(topology: T
     assert depth == 0, "unbalanced braces"
 
     nodes: set[str] = set()
+    sources: set[str] = set()
     events: set[tuple[str, ...]] = set()
     ports: set[tuple[str, ...]] = set()
+    foreign: set[tuple[str, ...]] = set()
+    edge_line = r' +"([\w.]+)" -> "(\w+)" \[label="(\w+)"(, style=dashed|, style=bold)?\];'
     for line in lines[1:-1]:
-        if edge := re.fullmatch(r' +"(\w+)" -> "(\w+)" \[label="(\w+)"(, style=dashed)?\];', line):
-            source_node, target, label, dashed = edge.groups()
-            (ports if dashed else events).add((source_node, target, label))
+        if edge := re.fullmatch(edge_line, line):
+            source_node, target, label, style = edge.groups()
+            kind = {", style=dashed": ports, ", style=bold": foreign}.get(style, events)
+            kind.add((source_node, target, label))
         elif node := re.fullmatch(r' +"(\w+)";', line):
             nodes.add(node.group(1))
+        elif source_node := re.fullmatch(r' +"([\w.]+)" \[shape=ellipse, style=dashed\];', line):
+            sources.add(source_node.group(1))
         else:
             assert re.fullmatch(r" +(rankdir=LR|node \[shape=box\]);", line), line
     assert nodes == {"inventory", "orders", "payments"}
+    assert sources == {source for source, _, _ in FOREIGN_EDGES}
     assert events == EVENT_EDGES
     assert ports == PORT_EDGES
+    assert foreign == FOREIGN_EDGES
 
 
 @pytest.mark.skipif(

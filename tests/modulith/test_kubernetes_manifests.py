@@ -9,6 +9,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -27,6 +28,10 @@ MANIFESTS: dict[str, dict[str, Any]] = {
     for name, text in deployment_files(TOPOLOGY, DeploymentOptions(), ["k8s"]).items()
     if name.endswith(".yaml")
 }
+# KEDA's kinds are custom resources: checked against KEDA's schema (schemas/), not the API's.
+KEDA = {name: doc for name, doc in MANIFESTS.items() if doc["apiVersion"].startswith("keda.sh/")}
+BUILT_IN = {name: doc for name, doc in MANIFESTS.items() if name not in KEDA}
+KEDA_SCHEMAS = json.loads((Path(__file__).parent / "schemas" / "keda-v1alpha1.json").read_text())
 
 
 def manifest(module: Module, file: str) -> dict[str, Any]:
@@ -48,15 +53,104 @@ def workloads(module: Module) -> list[dict[str, Any]]:
     return [manifest(module, file) for file in files]
 
 
-def task_definition(module: Module) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads((DEPLOY / "ecs" / f"{module.name}.json").read_text())
-    return found
+def ecs_containers(module: Module) -> dict[str, dict[str, Any]]:
+    """The containers of the module's ECS stack, by name (the collector sidecars left out)."""
+    stack = json.loads((DEPLOY / "ecs" / f"{module.name}.json").read_text())
+    return {
+        container["Name"]: container
+        for resource in stack["Resources"].values()
+        if resource["Type"] == "AWS::ECS::TaskDefinition"
+        for container in resource["Properties"]["ContainerDefinitions"]
+        if container["Name"] != "otel-collector"
+    }
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-@pytest.mark.parametrize("name", sorted(MANIFESTS))
+@pytest.mark.parametrize("name", sorted(BUILT_IN))
 def test_every_manifest_is_a_valid_object_of_the_kubernetes_api(name: str, version: str) -> None:
     kubernetes_validate.validate(MANIFESTS[name], version, strict=True)
+
+
+@pytest.mark.parametrize("name", sorted(KEDA))
+def test_every_keda_object_is_valid_against_kedas_schema(name: str) -> None:
+    document = MANIFESTS[name]
+    jsonschema.validate(document, KEDA_SCHEMAS[document["kind"]])
+
+
+def test_the_keda_schema_refuses_a_misspelt_field_and_a_wrong_type() -> None:
+    planted = copy.deepcopy(MANIFESTS["k8s/orders/consumer-scaler.yaml"])
+    planted["spec"]["triggers"][0]["metadta"] = planted["spec"]["triggers"][0].pop("metadata")
+    with pytest.raises(jsonschema.ValidationError, match="'metadta' was unexpected"):
+        jsonschema.validate(planted, KEDA_SCHEMAS["ScaledObject"])
+
+    planted = copy.deepcopy(MANIFESTS["k8s/orders/consumer-scaler.yaml"])
+    planted["spec"]["minReplicaCount"] = "one"
+    with pytest.raises(jsonschema.ValidationError) as raised:
+        jsonschema.validate(planted, KEDA_SCHEMAS["ScaledObject"])
+    assert list(raised.value.absolute_path) == ["spec", "minReplicaCount"]
+
+
+@pytest.mark.parametrize("module", [m for m in TOPOLOGY.modules if m.handles], ids=lambda m: m.name)
+def test_the_consumer_scales_on_its_own_queue_and_the_web_on_cpu(module: Module) -> None:
+    scaler = manifest(module, "consumer-scaler.yaml")
+    autoscaler = manifest(module, "web-autoscaler.yaml")
+
+    assert (
+        scaler["spec"]["scaleTargetRef"]["name"]
+        == manifest(module, "consumer.yaml")["metadata"]["name"]
+    )
+    [trigger] = scaler["spec"]["triggers"]
+    assert trigger["type"] == "aws-sqs-queue"
+    assert trigger["metadata"]["queueURL"].endswith(f"/modulith-{module.name}")
+    auth = manifest(module, "consumer-scaler-auth.yaml")
+    assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+    assert auth["spec"]["podIdentity"] == {"provider": "aws", "identityOwner": "workload"}
+    assert (
+        autoscaler["spec"]["scaleTargetRef"]["name"]
+        == manifest(module, "web.yaml")["metadata"]["name"]
+    )
+    [metric] = autoscaler["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    for workload in ("web.yaml", "consumer.yaml"):  # the autoscalers own the replicas
+        assert "replicas" not in manifest(module, workload)["spec"]
+
+
+@pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
+def test_no_pod_holds_a_kubernetes_api_token(module: Module) -> None:
+    assert manifest(module, "serviceaccount.yaml")["automountServiceAccountToken"] is False
+    for workload in workloads(module):
+        assert pod_spec(workload)["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
+def test_only_the_load_balancer_the_callers_and_the_scraper_reach_the_web(module: Module) -> None:
+    isolation = manifest(module, "network-isolation.yaml")["spec"]
+    web = manifest(module, "network-web.yaml")["spec"]
+
+    # Every pod of the module: no ingress at all, unless another policy opens it.
+    assert isolation["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": f"modulith-{module.name}"
+    }
+    assert isolation["policyTypes"] == ["Ingress"]
+    assert "ingress" not in isolation
+    assert web["podSelector"] == manifest(module, "web.yaml")["spec"]["selector"]
+    sources = [rule["from"][0] for rule in web["ingress"]]
+    assert all(rule["ports"] == [{"protocol": "TCP", "port": "http"}] for rule in web["ingress"])
+    assert {"ipBlock": {"cidr": "${LOAD_BALANCER_CIDR}"}} in sources
+    assert {
+        "namespaceSelector": {
+            "matchLabels": {"kubernetes.io/metadata.name": "${METRICS_NAMESPACE}"}
+        }
+    } in sources
+    callers = {
+        user.name
+        for user in TOPOLOGY.modules
+        if any(TOPOLOGY.provider_of(port)[0].name == module.name for port in user.uses)
+    }
+    pods = [
+        s["podSelector"]["matchExpressions"][0]["values"] for s in sources if "podSelector" in s
+    ]
+    assert pods == ([[f"modulith-{name}" for name in sorted(callers)]] if callers else [])
 
 
 def test_the_validator_reports_a_wrong_type_by_its_field() -> None:
@@ -87,7 +181,7 @@ def entrypoint_roles() -> set[str]:
 
 @pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)
 def test_each_workload_runs_a_role_of_the_image_as_ecs_does(module: Module) -> None:
-    roles = {c["name"]: c["command"] for c in task_definition(module)["containerDefinitions"]}
+    roles = {name: c["Command"] for name, c in ecs_containers(module).items()}
 
     assert container(manifest(module, "web.yaml"))["args"] == roles["web"] == ["web"]
     if module.handles:
@@ -141,16 +235,20 @@ def test_every_pod_runs_unprivileged_as_the_images_user(module: Module) -> None:
 def test_pods_have_the_ecs_variables_from_a_config_map_and_its_secrets_from_secrets(
     module: Module,
 ) -> None:
-    ecs = task_definition(module)["containerDefinitions"][0]
+    ecs = ecs_containers(module)
     config = manifest(module, "configmap.yaml")
 
-    assert set(config["data"]) == {e["name"] for e in ecs["environment"]}
+    # ECS's own: its region from the stack, its metrics as EMF, its collector on localhost.
+    own = {"AWS_DEFAULT_REGION", "MODULITH_METRICS_EMF", "OTEL_EXPORTER_OTLP_ENDPOINT"}
+    assert set(config["data"]) | own == {e["Name"] for e in ecs["web"]["Environment"]} | {
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    }
     assert config["data"]["MODULITH_MODULES"] == module.name
     for workload in workloads(module):
         env = container(workload)
         assert env["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
         secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env["env"]}
-        assert set(secrets) == {s["name"] for s in ecs["secrets"]}
+        assert set(secrets) == {s["Name"] for s in ecs[env["name"]]["Secrets"]}
         assert all(ref["key"] == name for name, ref in secrets.items())
         database = secrets[f"{module.name.upper()}_DATABASE_URL"]["name"]
         assert database == f"modulith-{module.name}"  # a module's database is its own secret
@@ -174,10 +272,12 @@ def test_the_services_a_module_calls_are_where_its_config_says(module: Module) -
 
 @pytest.mark.parametrize("module", [m for m in TOPOLOGY.modules if m.handles], ids=lambda m: m.name)
 def test_the_consumer_has_the_time_to_stop_that_ecs_gives_it(module: Module) -> None:
-    ecs = {c["name"]: c for c in task_definition(module)["containerDefinitions"]}
     consumer = pod_spec(manifest(module, "consumer.yaml"))
 
-    assert consumer["terminationGracePeriodSeconds"] == ecs["consumer"]["stopTimeout"]
+    assert (
+        consumer["terminationGracePeriodSeconds"]
+        == ecs_containers(module)["consumer"]["StopTimeout"]
+    )
 
 
 @pytest.mark.parametrize("module", TOPOLOGY.modules, ids=lambda m: m.name)

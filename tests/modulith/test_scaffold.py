@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 def shipped(client: Client, order_id: str) -> list[str]:
     response = client.get("/api/shipping", {"reference": order_id})
-    return [shipment["reference"] for shipment in response.json()]
+    return [shipment["reference"] for shipment in response.json()["items"]]
 
 
 def test_a_confirmed_order_is_shipped(client: Client) -> None:
@@ -76,6 +76,7 @@ def tree_env(tree: Path) -> dict[str, str]:
     }
     env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "platform")])
     env["MODULITH_VAR_DIR"] = str(tree / "var")
+    env["DJANGO_DEBUG"] = "1"  # development: the development secret key and API key
     return env
 
 

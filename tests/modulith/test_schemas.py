@@ -292,8 +292,8 @@ def test_check_fails_naming_the_field_when_a_stored_schema_differs_breakingly(
         contracts("check", "--dir", str(directory))
 
     assert (
-        "OrderPlaced 1.0: field couponCode was removed; "
-        "raise the major schema version (2.0) to allow it"
+        "OrderPlaced 2.0: field couponCode was removed; "
+        "raise the major schema version (3.0) to allow it"
     ) in str(refused.value)
 
 

@@ -1,6 +1,7 @@
 """What the attacks on internal calls share: a provider (inventory alone, gunicorn on
 127.0.0.1) with keys made for this run, the framework's own signer for them, and databases
-made fresh for a test.
+made fresh for a test. The attacks on consumers reach the real emulator through the fixtures
+of tests/aws.
 
 The keys are random, made here, and never printed: an assertion says whether a text holds one
 (`leaks`), never the text and the key side by side."""
@@ -19,6 +20,7 @@ from contracts.inventory import InventoryQueries, ProductPrice
 from modulith.conf.keys import SigningKeys
 from modulith.remote.signing import Signer
 from modulith.runtime import runtime
+from tests.aws.conftest import aws, aws_emulator  # noqa: F401  (the emulator and its names)
 from tests.modulith.remote.conftest import (  # noqa: F401  (_a_region: autouse, for the split)
     _a_region,
     inventory_alone,

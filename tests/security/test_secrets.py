@@ -98,6 +98,7 @@ def test_djangos_filter_masks_every_secret_setting_of_modulith() -> None:
         "MODULITH_API_KEYS",
         "MODULITH_INTERNAL_KEYS",
         "MODULITH_INTERNAL_SECRET",
+        "MODULITH_METRICS_TOKEN",
     ]
     for name in secret_settings:  # by name: on the debug page, and in META under runserver
         assert masked.cleanse_setting(name, "a-value") == masked.cleansed_substitute, name

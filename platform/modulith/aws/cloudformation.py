@@ -11,7 +11,9 @@ from modulith.aws.resources import (
     RuleSpec,
     SubscriptionSpec,
     TopicSpec,
+    dead_letter_queue_policy,
     queue_policy,
+    topic_policy,
 )
 
 BUS = "EventBus"
@@ -54,6 +56,15 @@ def _queue(spec: QueueSpec) -> dict[str, Any]:
             "Properties": {
                 "QueueName": spec.dead_letter_name,
                 "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS,
+            },
+        },
+        f"{name}DeadLetterQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": f"{name}DeadLetterQueue"}],
+                "PolicyDocument": dead_letter_queue_policy(
+                    {"Fn::GetAtt": [f"{name}DeadLetterQueue", "Arn"]}
+                ),
             },
         },
         f"{name}Queue": {
@@ -100,11 +111,19 @@ def _rule(spec: RuleSpec, subscriptions: tuple[SubscriptionSpec, ...]) -> dict[s
 
 
 def _topic(spec: TopicSpec) -> dict[str, Any]:
+    name = _logical(spec.module)
     return {
-        f"{_logical(spec.module)}Topic": {
+        f"{name}Topic": {
             "Type": "AWS::SNS::Topic",
             "Properties": {"TopicName": spec.name},
-        }
+        },
+        f"{name}TopicPolicy": {
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {
+                "Topics": [{"Ref": f"{name}Topic"}],
+                "PolicyDocument": topic_policy({"Ref": f"{name}Topic"}, {"Ref": "AWS::AccountId"}),
+            },
+        },
     }
 
 

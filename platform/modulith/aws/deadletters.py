@@ -1,6 +1,5 @@
 """Dead letters on SQS: the messages in a module's dead-letter queue, and replaying them."""
 
-import json
 from collections.abc import Callable, Iterator, Set
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,9 +13,11 @@ from modulith.aws.messages import (
     DEAD_LETTERED_AT,
     EVENT_ID,
     EVENT_NAME,
+    SQS_MAX_MESSAGE_BYTES,
 )
 from modulith.aws.models import HandlingFailure
 from modulith.deadletters import DeadLetterEntry, Replayed
+from modulith.envelope import parse_json
 from modulith.modules import Module
 
 # Long enough to list or replay a page of messages before they become visible again.
@@ -136,9 +137,11 @@ def _release(sqs: Any, url: str, messages: list[dict[str, Any]]) -> None:
 
 
 def _body_field(message: dict[str, Any], read: Callable[[dict[str, Any]], Any]) -> str:
+    """A field of the body, or "?" for a body that is not an event (many are dead for that):
+    parsed within the same bounds as a consumer parses it."""
     try:
-        return str(read(json.loads(message["Body"])))
-    except (ValueError, KeyError, TypeError):
+        return str(read(parse_json(message["Body"], max_bytes=SQS_MAX_MESSAGE_BYTES)))
+    except (ValueError, KeyError, TypeError, AttributeError):
         return "?"
 
 

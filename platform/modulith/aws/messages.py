@@ -8,15 +8,18 @@ too). A foreign producer publishing to a topic (`aws sns publish`) sends its dat
 and names the event in the `eventType` attribute: such a message is read like a foreign
 EventBridge event, its data the whole body, its id the `eventId` attribute if it gives one
 (a UUID), else the queue message's id.
+
+Everything a message carries is untrusted: its body is parsed within bounds (size, depth), and
+its attributes are read strictly; what fails is MalformedEvent, dead-lettered at once.
 """
 
-import json
+import re
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from modulith.envelope import Envelope, MalformedEvent
+from modulith.envelope import Envelope, MalformedEvent, parse_json
 from modulith.observability.trace import traceparent_from_xray
 
 EVENT_NAME = "eventType"  # what the subscriptions' filter policies match
@@ -31,6 +34,12 @@ DEAD_LETTER_SOURCE = "deadLetterSourceQueue"
 DEAD_LETTERED_AT = "deadLetteredAt"
 # How many times a message was sent again because what its handlers need was down.
 HOLDS = "modulithHolds"
+# The most a holds count says: an outage of years at the longest pause. A bound on the attribute,
+# not on holding: a count at the bound stays there.
+MAX_HOLDS = 999_999
+_HOLDS_VALUE = re.compile(r"[0-9]{1,6}")
+# The largest message SQS takes: no message can be larger, whatever a setting says.
+SQS_MAX_MESSAGE_BYTES = 1024 * 1024
 
 Message = dict[str, Any]  # as ReceiveMessage returns it
 
@@ -52,14 +61,12 @@ def string_attribute(value: str) -> dict[str, str]:
     return {"DataType": "String", "StringValue": value}
 
 
-def message_envelope(message: Message) -> Envelope:
+def message_envelope(message: Message, *, max_bytes: int) -> Envelope:
     """The event a received SQS message carries, with the trace it came in (the body's, else
-    the traceparent attribute's, else the X-Ray header's). Raises MalformedEvent."""
+    the traceparent attribute's, else the X-Ray header's). Raises MalformedEvent, also for a
+    body over `max_bytes`."""
     attributes = message.get("MessageAttributes", {})
-    try:
-        wire = json.loads(message["Body"])
-    except json.JSONDecodeError as error:
-        raise MalformedEvent(f"body is not JSON: {error}") from None
+    wire = parse_json(message["Body"], max_bytes=max_bytes)
     if not isinstance(wire, dict):
         raise MalformedEvent("body must be a JSON object")
     event_name = _attribute(attributes, EVENT_NAME)
@@ -72,6 +79,22 @@ def message_envelope(message: Message) -> Envelope:
         message.get("Attributes", {}).get("AWSTraceHeader")
     )
     return replace(envelope, trace={"traceparent": traceparent}) if traceparent else envelope
+
+
+def holds(message: Message) -> int:
+    """How many times the message was held already (0 for one never held). Raises
+    MalformedEvent for a count that is not a small non-negative integer in digits: the count
+    becomes an exponent of the backoff, so it is read before anything trusts it."""
+    value = message.get("MessageAttributes", {}).get(HOLDS)
+    if value is None:
+        return 0
+    text = value.get("StringValue")
+    if not isinstance(text, str) or not _HOLDS_VALUE.fullmatch(text):
+        shown = repr(text[:20]) if isinstance(text, str) else "no value"
+        raise MalformedEvent(
+            f"the {HOLDS} attribute must be a whole number from 0 to {MAX_HOLDS}, not {shown}"
+        )
+    return int(text)
 
 
 def _foreign_wire(

@@ -16,7 +16,9 @@ from modulith.aws.messages import (
     DEAD_LETTERED_AT,
     EVENT_ID,
     HOLDS,
+    MAX_HOLDS,
     Message,
+    holds,
     message_envelope,
     string_attribute,
 )
@@ -26,7 +28,7 @@ from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFa
 from modulith.envelope import Envelope, MalformedEvent
 from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
-from modulith.observability.metrics import MESSAGES_HANDLED
+from modulith.observability.metrics import MESSAGES_DEAD_LETTERED, MESSAGES_HANDLED
 from modulith.outbox.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -80,10 +82,15 @@ class MessageProcessor:
 
     A transient failure (an exception in a handler) is recorded (HandlingFailure) and hides the
     message for a backoff delay; after MODULITH_MAX_RECEIVES receives the queue's redrive
-    policy moves it to the dead-letter queue. A permanent failure (not an event, data that
-    fails its schema, a type the module does not handle) goes to the dead-letter queue at once,
-    with the reason as a message attribute. A dependency that is down raises
+    policy moves it to the dead-letter queue. A permanent failure (not an event, too large or
+    too deep, a malformed attribute, a source that is not the event's publisher nor a foreign
+    producer the module declares, data that fails its schema, a type the module does not
+    handle) goes to the dead-letter queue at once, with the reason as a message attribute,
+    counted by kind in modulith_messages_dead_lettered. A dependency that is down raises
     DependencyUnavailable and leaves the message untouched: the caller holds it.
+
+    `max_bytes`: the largest body it parses (MODULITH_MAX_EVENT_BYTES); a larger one is
+    dead-lettered unread.
 
     `deletes`: whether it deletes the messages it is done with (handled, duplicates, dead-
     lettered). A Lambda event source mapping deletes them itself: those its function does not
@@ -98,6 +105,7 @@ class MessageProcessor:
         sqs: Any,
         queues: QueueDirectory,
         backoff: RetryPolicy,
+        max_bytes: int,
         deletes: bool = True,
     ) -> None:
         self.dispatcher = dispatcher
@@ -105,6 +113,7 @@ class MessageProcessor:
         self.sqs = sqs
         self.queues = queues
         self.backoff = backoff
+        self.max_bytes = max_bytes
         self.deletes = deletes
 
     def process(self, message: Message) -> ConsumerReport:
@@ -118,10 +127,11 @@ class MessageProcessor:
     def _process(self, message: Message) -> ConsumerReport:
         envelope: Envelope | None = None
         try:
-            envelope = message_envelope(message)
+            holds(message)  # a count sent again later must be sound before anything else
+            envelope = message_envelope(message, max_bytes=self.max_bytes)
             first_time = self.dispatcher.handle(envelope, self.module)
         except (MalformedEvent, PermanentFailure) as failure:
-            self.dead_letter(message, str(failure))
+            self._refuse(message, failure)
             return ConsumerReport(dead=1)
         except DependencyUnavailable:
             raise
@@ -130,6 +140,10 @@ class MessageProcessor:
             return ConsumerReport(retried=1)
         self._done(message)
         return ConsumerReport(handled=1) if first_time else ConsumerReport(duplicates=1)
+
+    def _refuse(self, message: Message, failure: MalformedEvent | PermanentFailure) -> None:
+        MESSAGES_DEAD_LETTERED.labels(self.module.name, failure.reason).inc()
+        self.dead_letter(message, str(failure))
 
     def dead_letter(self, message: Message, reason: str) -> None:
         """Moves the message to the dead-letter queue with its reason: sent before it is
@@ -153,11 +167,16 @@ class MessageProcessor:
         outage out (a Lambda function): the message is sent again as a new one, delayed by
         the pause's backoff, so its receive count starts afresh and the outage uses up none of
         its receives. Sent before the original is deleted: a crash in between duplicates it,
-        which the inbox absorbs."""
-        holds = int(message.get("MessageAttributes", {}).get(HOLDS, {}).get("StringValue", "0"))
-        delay = pause.delay(holds + 1).total_seconds()
-        attributes = _kept_attributes(message, room_for=2) | _event_id_attribute(message)
-        attributes[HOLDS] = _number(holds + 1)
+        which the inbox absorbs. One whose holds count is unsound (it was held before it was
+        processed) is dead-lettered instead, as processing would have."""
+        try:
+            held = min(holds(message) + 1, MAX_HOLDS)
+        except MalformedEvent as malformed:
+            self._refuse(message, malformed)
+            return
+        delay = pause.delay(held).total_seconds()
+        attributes = _kept_attributes(message, room_for=2) | self._event_id_attribute(message)
+        attributes[HOLDS] = _number(held)
         options: dict[str, Any] = {}
         if header := message.get("Attributes", {}).get("AWSTraceHeader"):
             options["MessageSystemAttributes"] = {"AWSTraceHeader": string_attribute(header)}
@@ -169,6 +188,16 @@ class MessageProcessor:
             **options,
         )
         self._done(message)
+
+    def _event_id_attribute(self, message: Message) -> dict[str, Any]:
+        """The event's id as an attribute, for a copy of the message: a foreign message that
+        names no id is known by its message id, which a copy, a new message, would not
+        share."""
+        try:
+            envelope = message_envelope(message, max_bytes=self.max_bytes)
+        except MalformedEvent:  # dead-lettered with its reason when it comes back
+            return {}
+        return {EVENT_ID: string_attribute(str(envelope.event_id))}
 
     def _retry_later(self, message: Message, envelope: Envelope | None, error: Exception) -> None:
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
@@ -229,15 +258,6 @@ def _kept_attributes(message: Message, *, room_for: int) -> dict[str, Any]:
         if value.get("DataType") == "String"
     ]
     return dict(kept[: MAX_MESSAGE_ATTRIBUTES - room_for])
-
-
-def _event_id_attribute(message: Message) -> dict[str, Any]:
-    """The event's id as an attribute, for a copy of the message: a foreign message that names
-    no id is known by its message id, which a copy, a new message, would not share."""
-    try:
-        return {EVENT_ID: string_attribute(str(message_envelope(message).event_id))}
-    except MalformedEvent:  # dead-lettered with its reason when it comes back
-        return {}
 
 
 def _number(value: int) -> dict[str, str]:

@@ -15,7 +15,9 @@ from modulith.aws.resources import (
     RuleSpec,
     SubscriptionSpec,
     TopicSpec,
+    dead_letter_queue_policy,
     queue_policy,
+    topic_policy,
 )
 
 _MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -61,7 +63,7 @@ class Provisioner:
             queue_arn = queue_arns.get(rule.queue_name)
             rule_arn = self._rule(rule, queue_arn)
             topics = [s.topic_name for s in resources.subscriptions_of(rule.module)]
-            self._queue_policy(
+            self._module_queue_policy(
                 rule, queue_arn, rule_arn, {topic: topic_arns.get(topic) for topic in topics}
             )
         for subscription in resources.subscriptions:
@@ -84,6 +86,11 @@ class Provisioner:
             spec.dead_letter_name,
             {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
             kind="dead-letter queue",
+        )
+        self._queue_policy(
+            spec.dead_letter_name,
+            dead_letter_queue_policy(dead_letter_arn) if dead_letter_arn else None,
+            "deny non-TLS",
         )
         attributes = {"VisibilityTimeout": str(spec.visibility_timeout)}
         if dead_letter_arn:
@@ -172,7 +179,7 @@ class Provisioner:
                 Targets=[{"Id": RULE_TARGET_ID, "Arn": queue_arn}],
             )
 
-    def _queue_policy(
+    def _module_queue_policy(
         self,
         rule: RuleSpec,
         queue_arn: str | None,
@@ -183,39 +190,60 @@ class Provisioner:
         detail = f"allow {rule.name}" + (
             f" and topics {', '.join(topic_arns)}" if topic_arns else ""
         )
-        if queue_arn is None:  # the queue is only planned (a dry run): so is its policy
-            self._change("create", "queue policy", rule.queue_name, detail)
-            return
-        url = self._queue_url(rule.queue_name)
-        assert url is not None  # it has an ARN
-        current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
-        existing = current.get("Attributes", {}).get("Policy")
         sources = [arn for arn in topic_arns.values() if arn]
-        if rule_arn is None or len(sources) < len(topic_arns):  # a source is only planned
-            self._change(
-                "update" if existing else "create", "queue policy", rule.queue_name, detail
-            )
-            return
-        policy = json.dumps(queue_policy(queue_arn, rule_arn, sources))
-        if _same("Policy", existing, policy):
-            return
+        known = queue_arn and rule_arn and len(sources) == len(topic_arns)
+        policy = queue_policy(queue_arn, rule_arn, sources) if known else None
+        self._queue_policy(rule.queue_name, policy, detail)
+
+    def _queue_policy(self, name: str, policy: dict[str, Any] | None, detail: str) -> None:
+        """Ensures the queue's policy; `policy` is None while the queue, or something the
+        policy names, is only planned (a dry run)."""
+        url = self._queue_url(name)
+        existing = None
+        if url is not None:
+            current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+            existing = current.get("Attributes", {}).get("Policy")
         action = "update" if existing else "create"
-        if self._change(action, "queue policy", rule.queue_name, detail):
-            self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+        if url is None or policy is None:
+            self._change(action, "queue policy", name, detail)
+            return
+        wanted = json.dumps(policy)
+        if not _same("Policy", existing, wanted) and self._change(
+            action, "queue policy", name, detail
+        ):
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": wanted})
 
     # Topics and their subscriptions (the sns transport) -------------------------------
 
     def _topic(self, spec: TopicSpec) -> str | None:
-        """Ensures the topic exists; its ARN (None when only planned)."""
+        """Ensures the topic exists, with its policy; its ARN (None when only planned)."""
         arn = self.aws.topics.arn(spec.name)
         try:
-            self.sns.get_topic_attributes(TopicArn=arn)
-            return arn
+            attributes = self.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
         except self.sns.exceptions.NotFoundException:
-            pass
-        if not self._change("create", "topic", spec.name):
-            return None
-        return str(self.sns.create_topic(Name=spec.name)["TopicArn"])
+            created = self._change("create", "topic", spec.name)
+            if created:
+                arn = str(self.sns.create_topic(Name=spec.name)["TopicArn"])
+            # A new topic has AWS's default policy, which lets the account do anything.
+            self._topic_policy(spec, arn if created else None, "create")
+            return arn if created else None
+        self._topic_policy(spec, arn, "update", attributes.get("Policy"))
+        return arn
+
+    def _topic_policy(
+        self, spec: TopicSpec, arn: str | None, action: str, current: str | None = None
+    ) -> None:
+        detail = "publish from this account only, over TLS"
+        if arn is None:  # the topic is only planned: so is its policy
+            self._change(action, "topic policy", spec.name, detail)
+            return
+        wanted = json.dumps(topic_policy(arn, arn.split(":")[4]))
+        if not _same("Policy", current, wanted) and self._change(
+            action, "topic policy", spec.name, detail
+        ):
+            self.sns.set_topic_attributes(
+                TopicArn=arn, AttributeName="Policy", AttributeValue=wanted
+            )
 
     def _subscription(
         self, spec: SubscriptionSpec, topic_arn: str | None, queue_arn: str | None
@@ -260,7 +288,7 @@ class Provisioner:
 
 
 def _same(attribute: str, current: str | None, wanted: str) -> bool:
-    if current is None:
+    if not current:  # absent, or emptied by hand
         return False
     if attribute in _JSON_ATTRIBUTES:
         return bool(_normalised(json.loads(current)) == _normalised(json.loads(wanted)))

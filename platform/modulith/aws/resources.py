@@ -2,16 +2,22 @@
 prints.
 
 Every module that subscribes to events gets a queue, its dead-letter queue with a redrive
-policy, and a rule on the bus routing its detail-types to the queue. The bus and rules exist
-whatever MODULITH_TRANSPORT is, so foreign producers can always reach the modules. With the
+policy, and a rule on the bus routing to the queue each of its detail-types from the sources
+it believes it from: the module that publishes it, and the producers outside the application
+the subscriber declares (`Module.accepts_from`). The bus and rules exist whatever
+MODULITH_TRANSPORT is, so declared foreign producers can always reach the modules. With the
 sns transport, every module that publishes events also gets a topic, and each subscribing
 module's queue a subscription to the topic of every module whose events it handles: a filter
 policy on the event name attribute lets through only those events, and raw message delivery
 hands the queue the wire JSON itself.
+
+The policies agree with the manifests: a module queue admits only its rule and the topics it
+subscribes to, a topic only publishers of its own account (whose roles may publish only to
+their own module's topic), and every queue and topic refuses requests that are not over TLS.
 """
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from modulith.aws.messages import EVENT_NAME
@@ -36,11 +42,25 @@ class RuleSpec:
     module: str
     name: str
     bus: str
-    detail_types: tuple[str, ...]
     queue_name: str
+    # By detail-type, the sources the module believes it from.
+    sources: Mapping[str, tuple[str, ...]] = field(hash=False)
+
+    @property
+    def detail_types(self) -> tuple[str, ...]:
+        return tuple(sorted(self.sources))
 
     def event_pattern(self) -> dict[str, Any]:
-        return {"detail-type": list(self.detail_types)}
+        """Each detail-type from its own sources only: the detail-types believed from the same
+        sources share a pattern, and several patterns are alternatives (`$or`)."""
+        by_sources: dict[tuple[str, ...], list[str]] = {}
+        for detail_type in self.detail_types:
+            by_sources.setdefault(tuple(sorted(self.sources[detail_type])), []).append(detail_type)
+        patterns = [
+            {"source": list(sources), "detail-type": detail_types}
+            for sources, detail_types in sorted(by_sources.items())
+        ]
+        return patterns[0] if len(patterns) == 1 else {"$or": patterns}
 
 
 @dataclass(frozen=True)
@@ -112,8 +132,11 @@ def aws_topology(
                 module=module.name,
                 name=names.rule(module.name),
                 bus=names.bus,
-                detail_types=tuple(sorted(module.handled_event_names)),
                 queue_name=names.queue(module.name),
+                sources={
+                    event: topology.sources_of(module, event)
+                    for event in module.handled_event_names
+                },
             )
             for module in subscribers
         ),
@@ -142,13 +165,51 @@ def _handled_of(subscriber: Module, publisher: Module) -> tuple[str, ...]:
 
 def queue_policy(queue_arn: Any, rule_arn: Any, topic_arns: Sequence[Any] = ()) -> dict[str, Any]:
     """Lets the module's rule, and the topics it subscribes to, and nothing else, deliver
-    events to the module's queue. The ARNs are strings, or CloudFormation references in a
-    template."""
+    events to the module's queue, over TLS only. The ARNs are strings, or CloudFormation
+    references in a template."""
     statements = [_allow("AllowModuleRule", "events.amazonaws.com", queue_arn, rule_arn)]
     if topic_arns:
         sources = topic_arns[0] if len(topic_arns) == 1 else list(topic_arns)
         statements.append(_allow("AllowModuleTopics", "sns.amazonaws.com", queue_arn, sources))
+    statements.append(_deny_insecure_transport("sqs:*", queue_arn))
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def dead_letter_queue_policy(queue_arn: Any) -> dict[str, Any]:
+    """A dead-letter queue takes what its module's consumer and redrive policy put there, over
+    TLS only."""
+    return {"Version": "2012-10-17", "Statement": [_deny_insecure_transport("sqs:*", queue_arn)]}
+
+
+def topic_policy(topic_arn: Any, account: Any) -> dict[str, Any]:
+    """A module's topic takes publications only from principals of its own account, whose
+    roles may publish only to their own module's topic, and only over TLS: no other account
+    and no AWS service speaks on it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PublishFromTheAccountOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account}},
+            },
+            _deny_insecure_transport("sns:Publish", topic_arn),
+        ],
+    }
+
+
+def _deny_insecure_transport(action: str, resource: Any) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": action,
+        "Resource": resource,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
 
 
 def _allow(sid: str, service: str, queue_arn: Any, source_arns: Any) -> dict[str, Any]:

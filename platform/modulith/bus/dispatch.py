@@ -1,5 +1,13 @@
-"""Handing one event to one subscribing module: inbox and effects in one transaction."""
+"""Handing one event to one subscribing module: inbox and effects in one transaction.
 
+Before any handler sees an event, the dispatcher decides whether to believe it: the module
+must handle its name, its `source` must be the module that publishes it or a foreign producer
+the subscriber declares (`Module.accepts_from`), its major schema version must be one the
+subscriber knows, and its data must pass the contract, validated strictly as the JSON it came
+as. Whatever fails is a PermanentFailure: no retry can change it.
+"""
+
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class PermanentFailure(Exception):
-    """The event can never be handled as it is: bad data, an unknown type, a newer major
-    version, or (raised by a handler) a reference to what will never exist. Dead-lettered at
-    once; any other exception of a handler is retried."""
+    """The event can never be handled as it is: bad data, an unknown type, a source the
+    subscriber does not believe, a newer major version, or (raised by a handler) a reference
+    to what will never exist, or a claim that contradicts what the module knows. Dead-lettered
+    at once; any other exception of a handler is retried.
+
+    `reason` is the kind of failure, a label for metrics: a handler's is `handler`."""
+
+    def __init__(self, message: str, *, reason: str = "handler") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class DependencyUnavailable(Exception):
@@ -125,25 +140,55 @@ def _run(
 def _parse(envelope: Envelope, subscriber: Module, topology: Topology) -> Any:
     event_type = topology.event_type(envelope.event_name)
     if event_type is None or not subscriber.handlers_for(envelope.event_name):
-        raise PermanentFailure(f"{subscriber.name} does not handle {envelope.event_name} events")
+        raise PermanentFailure(
+            f"{subscriber.name} does not handle {envelope.event_name} events", reason="not_handled"
+        )
+    _believe(envelope, subscriber, topology)
     known, given = _major(event_type.schema_version), _major(envelope.schema_version)
     if given > known:
         raise PermanentFailure(
             f"{envelope.event_name} schema version {envelope.schema_version} is newer than "
-            f"the version {event_type.schema_version} {subscriber.name} knows"
+            f"the version {event_type.schema_version} {subscriber.name} knows",
+            reason="newer_version",
         )
     try:
-        return event_type.model_validate(envelope.data)
+        # As the JSON it came as, strictly: "5" is no number, and a lone surrogate no text.
+        return event_type.model_validate_json(json.dumps(envelope.data), strict=True)
     except pydantic.ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc']) or 'data'}: {issue['msg']}"
             for issue in error.errors()
         )
-        raise PermanentFailure(f"{envelope.event_name} data is invalid: {problems}") from None
+        raise PermanentFailure(
+            f"{envelope.event_name} data is invalid: {problems}", reason="invalid_data"
+        ) from None
+
+
+def _believe(envelope: Envelope, subscriber: Module, topology: Topology) -> None:
+    """The event comes from its publisher, or from a foreign producer the subscriber declares;
+    a module's own source in a foreign producer's shape (no metadata) is a forgery, since the
+    modules never send that shape."""
+    name, source = envelope.event_name, envelope.source
+    believed = topology.sources_of(subscriber, name)
+    if source not in believed:
+        raise PermanentFailure(
+            f"{subscriber.name} does not accept {name} from source {source[:100]!r}: only from "
+            f"{', '.join(believed)} (a foreign producer is declared in the manifest's "
+            "accepts_from)",
+            reason="untrusted_source",
+        )
+    if envelope.foreign and source in topology.module_sources:
+        raise PermanentFailure(
+            f"{name} from {source} came without its metadata, which that module's events "
+            "always carry",
+            reason="untrusted_source",
+        )
 
 
 def _major(version: str) -> int:
-    try:
-        return int(version.split(".", 1)[0])
-    except ValueError:
-        raise PermanentFailure(f"schema version {version!r} is not MAJOR.MINOR") from None
+    major = version.split(".", 1)[0]
+    if not (major.isascii() and major.isdigit() and len(major) <= 6):
+        raise PermanentFailure(
+            f"schema version {version[:20]!r} is not MAJOR.MINOR", reason="malformed"
+        )
+    return int(major)

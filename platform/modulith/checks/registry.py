@@ -3,6 +3,7 @@
 
 from django.core import checks
 
+from modulith.checks.api_keys import check_api_keys
 from modulith.checks.apps import check_apps
 from modulith.checks.databases import check_databases
 from modulith.checks.events import check_events
@@ -17,3 +18,5 @@ def register_checks() -> None:
     # Asks the database, and must not stop `migrate`, which runs the checks before it makes
     # the table: `check --deploy --database default`, and the start of a server.
     checks.register(check_nonce_store, TAG, checks.Tags.database, deploy=True)
+    # Only where the public API is served: see modulith.checks.api_keys.
+    checks.register(check_api_keys, TAG, deploy=True)

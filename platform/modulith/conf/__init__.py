@@ -1,5 +1,6 @@
 """Configuration: what a project's settings module calls (the deployment, the middleware, the
-logging, values from the environment), and the framework's own settings object."""
+logging, the security settings, values from the environment), and the framework's own settings
+object."""
 
 from modulith.conf.deployment import Deployment, deployment, on_lambda, running_modules
 from modulith.conf.environment import (
@@ -13,6 +14,7 @@ from modulith.conf.environment import (
 )
 from modulith.conf.logs import logging_config
 from modulith.conf.middleware import middleware
+from modulith.conf.security import security_settings
 from modulith.conf.settings import (
     DiscoveryKind,
     HandlerMode,
@@ -46,4 +48,5 @@ __all__ = [
     "refuse_development_key",
     "reload_settings",
     "running_modules",
+    "security_settings",
 ]

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from ipaddress import ip_network
 from typing import Any, Literal
 
 from django.conf import settings as django_settings
@@ -101,6 +102,25 @@ class ModulithSettings:
     log_correlation_fields: tuple[str, ...] = ()
     # By default on when OpenTelemetry's own variables ask for an exporter: see otel_default.
     otel: bool = False
+    # CloudWatch EMF lines on standard output: by default on Lambda, see metrics_emf_default.
+    metrics_emf: bool = False
+    metrics_emf_interval: float = setting(60.0, minimum=1)
+    # Who may scrape /metrics: callers from these networks (the TCP peer's address), and, when
+    # a token is set, only with it as a bearer token. Loopback by default: a sidecar agent.
+    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    metrics_token: str = secret("")
+    # How long the outbox gauges read from the databases serve scrapes before they are read again.
+    metrics_cache_seconds: float = setting(10.0, minimum=0)
+
+    def __post_init__(self) -> None:
+        for network in self.metrics_networks:
+            try:
+                ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigurationError(
+                    "MODULITH_METRICS_NETWORKS must list networks such as 10.0.0.0/16 or "
+                    f"127.0.0.1 (0.0.0.0/0 and ::/0 for any), not {network!r}"
+                ) from None
 
     @classmethod
     def load(cls, project: object, environ: Mapping[str, str] = os.environ) -> "ModulithSettings":
@@ -163,6 +183,11 @@ def otel_default(project: object, environ: Mapping[str, str]) -> bool:
     )
 
 
+def metrics_emf_default(project: object, environ: Mapping[str, str]) -> bool:
+    """A Lambda function cannot be scraped: its metrics leave as EMF lines in its log."""
+    return on_lambda(environ)
+
+
 DERIVED: dict[str, Callable[[object, Mapping[str, str]], Any]] = {
     "topology": topology_default,
     "async_handlers": async_handlers_default,
@@ -170,6 +195,7 @@ DERIVED: dict[str, Callable[[object, Mapping[str, str]], Any]] = {
     "internal_keys": internal_keys_default,
     "nonce_store": nonce_store_default,
     "otel": otel_default,
+    "metrics_emf": metrics_emf_default,
 }
 # Settings that are Python objects, set in Django's settings only.
 DJANGO_ONLY = frozenset({"topology"})

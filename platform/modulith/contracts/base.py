@@ -23,6 +23,11 @@ class Event(ContractModel):
 
     `event_name` is the wire name (EventBridge `detail-type`); `schema_version` is
     "MAJOR.MINOR": a reader refuses a major version higher than the one it knows.
+
+    A subscriber validates an event's data as the JSON it came as, in pydantic's strict mode:
+    a number must be a JSON number (`"5"` is not 5), a boolean a JSON boolean; what JSON has no
+    type for (UUIDs, decimals, datetimes, enumerations) comes as a string, as the publisher
+    wrote it.
     """
 
     event_name: ClassVar[str]

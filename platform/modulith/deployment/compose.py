@@ -20,7 +20,8 @@ HEADER = [
     "#",
     "# The split topology on one machine: the AWS emulator, `provision`, every module as its",
     "# own service (a web and a consumer container of the same image, on a volume of their",
-    "# own), and nginx routing /api/<module> as an ALB's path rules would.",
+    "# own), and nginx routing /api/<module> as an ALB's path rules would. Development, as",
+    "# `make split` is: DJANGO_DEBUG=1 (the development secret key and API key, plain HTTP).",
     "#",
     "#   export MODULITH_INTERNAL_SECRET=$(openssl rand -hex 32)",
     "#   docker compose -f deploy/compose.yaml up --build",
@@ -38,6 +39,8 @@ EMULATOR_AWS = {
     "AWS_SECRET_ACCESS_KEY": "test",
 }
 WEB_HEALTH = {"interval": "5s", "timeout": "5s", "retries": 5, "start_period": "60s"}
+# A split on one machine with an emulator for AWS is development: DEBUG is off unless asked for.
+DEVELOPMENT = {"DJANGO_DEBUG": "1"}
 
 
 def compose_file(topology: Topology, options: DeploymentOptions) -> str:
@@ -115,4 +118,10 @@ def _app(options: DeploymentOptions, *command: str) -> dict[str, Any]:
 
 
 def _aws(options: DeploymentOptions) -> dict[str, str]:
-    return {**EMULATOR_AWS, "MODULITH_TRANSPORT": options.transport, **bus_names(options)}
+    """The emulator's AWS, in development."""
+    return {
+        **DEVELOPMENT,
+        **EMULATOR_AWS,
+        "MODULITH_TRANSPORT": options.transport,
+        **bus_names(options),
+    }

@@ -4,13 +4,15 @@ import json
 from collections.abc import Iterable
 
 from modulith.deployment.compose import compose_file
-from modulith.deployment.ecs import task_definition
+from modulith.deployment.ecs import module_template
 from modulith.deployment.ecs_readme import ecs_readme
+from modulith.deployment.ecs_shared import shared_template
 from modulith.deployment.k8s import k8s_files
 from modulith.deployment.lambda_readme import lambda_readme
-from modulith.deployment.lambda_stack import lambda_template
+from modulith.deployment.lambda_stack import lambda_functions, lambda_template
 from modulith.deployment.nginx import front_door_routes
 from modulith.deployment.options import DeploymentOptions
+from modulith.deployment.release import ecs_release_script, lambda_release_script
 from modulith.deployment.service import GENERATED
 from modulith.modules import Topology
 
@@ -44,16 +46,33 @@ def _compose_front_door(topology: Topology, options: DeploymentOptions) -> str:
 
 
 def _ecs_files(topology: Topology, options: DeploymentOptions) -> dict[str, str]:
-    definitions = {
-        f"ecs/{m.name}.json": json.dumps(task_definition(topology, m, options), indent=2) + "\n"
+    stacks = {"ecs/shared.json": _json(shared_template(topology, options))}
+    stacks |= {
+        f"ecs/{m.name}.json": _json(module_template(topology, m, options, index))
+        for index, m in enumerate(topology.modules)
+    }
+    scripts = {
+        f"ecs/release-{m.name}.sh": ecs_release_script(
+            m, options.queue_prefix, web_tasks=options.replicas
+        )
         for m in topology.modules
     }
-    return {**definitions, "ecs/README.md": ecs_readme(topology, definitions.values())}
+    return {**stacks, **scripts, "ecs/README.md": ecs_readme(topology, options)}
+
+
+def _json(document: object) -> str:
+    return json.dumps(document, indent=2) + "\n"
 
 
 def _lambda_files(topology: Topology, options: DeploymentOptions) -> dict[str, str]:
     templates = {
-        f"lambda/{m.name}.json": json.dumps(lambda_template(topology, m, options), indent=2) + "\n"
+        f"lambda/{m.name}.json": _json(lambda_template(topology, m, options))
         for m in topology.modules
     }
-    return {**templates, "lambda/README.md": lambda_readme(topology)}
+    scripts = {
+        f"lambda/release-{m.name}.sh": lambda_release_script(
+            m, options.queue_prefix, lambda_functions(m)
+        )
+        for m in topology.modules
+    }
+    return {**templates, **scripts, "lambda/README.md": lambda_readme(topology)}

@@ -2,9 +2,12 @@
 what differs between accounts (render with envsubst), as the ECS task definitions have."""
 
 from modulith.deployment.front_door import front_door_rules
+from modulith.deployment.k8s_collector import COLLECTOR_DIRECTORY, collector_manifests
+from modulith.deployment.k8s_network import isolation, web_access
 from modulith.deployment.k8s_objects import Manifest, config_map, service_account
 from modulith.deployment.k8s_readme import k8s_readme
 from modulith.deployment.k8s_routing import ingress, service
+from modulith.deployment.k8s_scaling import consumer_scaler, queue_authentication, web_autoscaler
 from modulith.deployment.k8s_workloads import consumer_deployment, migration_job, web_deployment
 from modulith.deployment.options import DeploymentOptions
 from modulith.deployment.service import GENERATED
@@ -25,23 +28,32 @@ def k8s_files(topology: Topology, options: DeploymentOptions) -> dict[str, str]:
         for name, found in manifests.items()
         for manifest in found
     }
+    files |= {
+        f"k8s/{COLLECTOR_DIRECTORY}/{manifest.file}": _render(manifest)
+        for manifest in collector_manifests(options)
+    }
     return {**files, "k8s/README.md": k8s_readme(topology, options, manifests, files.values())}
 
 
 def module_manifests(
     topology: Topology, module: Module, options: DeploymentOptions
 ) -> list[Manifest]:
-    """In the order they are applied: identity and configuration, the migration, the pods,
-    then the routes to them."""
+    """In the order they are applied: identity and configuration, the migration, the pods and
+    their scaling, then the routes to them and who may use them."""
     manifests = [
         service_account(module),
         config_map(topology, module, options),
         migration_job(topology, module, options),
         web_deployment(topology, module, options),
     ]
+    manifests.append(web_autoscaler(module, options))
     if module.handles:
-        manifests.append(consumer_deployment(topology, module, options))
-    manifests.append(service(module, options))
+        manifests += [
+            consumer_deployment(topology, module, options),
+            queue_authentication(module),
+            consumer_scaler(module, options),
+        ]
+    manifests += [service(module, options), isolation(module), web_access(topology, module)]
     rules = [rule for rule in front_door_rules(topology) if rule.module == module.name]
     if rules:
         manifests.append(ingress(module, rules))

@@ -1,14 +1,20 @@
 """What every Kubernetes object of a module service shares: its names and labels, its identity
 (a ServiceAccount bound to an IAM role) and its configuration (a ConfigMap, two Secrets)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from modulith.deployment.options import DeploymentOptions
-from modulith.deployment.service import CloudEnvironment, cloud_environment
+from modulith.deployment.service import (
+    CloudEnvironment,
+    cloud_environment,
+    https_environment,
+    tracing_environment,
+)
 from modulith.modules import Module, Topology
 
 SHARED_SECRET = "modulith-shared"  # what every service holds alike: one Secret for all
+COLLECTOR = "modulith-otel-collector"  # the ADOT collector's Deployment and Service
 NAME_LABEL = "app.kubernetes.io/name"
 # The oldest Kubernetes the manifests are written for, and the newest the validator knows.
 KUBERNETES_VERSIONS = ("1.30", "1.37")
@@ -49,7 +55,12 @@ def environment(topology: Topology, module: Module, options: DeploymentOptions) 
     Service names; a call between services arrives with that name as its Host."""
     urls = {m.name: f"http://{object_name(m)}:{options.port}" for m in topology.modules}
     hosts = f"${{PUBLIC_HOST}},{object_name(module)}"
-    return cloud_environment(topology, module, options, urls=urls, allowed_hosts=hosts)
+    env = cloud_environment(topology, module, options, urls=urls, allowed_hosts=hosts)
+    variables = env.variables | {
+        **https_environment("${PUBLIC_HOST}", "${HSTS_SECONDS}"),
+        **tracing_environment(f"http://{COLLECTOR}:4318"),
+    }
+    return replace(env, variables=variables)
 
 
 def service_account(module: Module) -> Manifest:
@@ -64,6 +75,9 @@ def service_account(module: Module) -> Manifest:
             "apiVersion": "v1",
             "kind": "ServiceAccount",
             "metadata": {**metadata(module, object_name(module)), "annotations": annotation},
+            # No API token in the pods: they never call the Kubernetes API. (IRSA's web
+            # identity token is a volume of its own.)
+            "automountServiceAccountToken": False,
         },
     )
 
@@ -85,12 +99,19 @@ def config_map(topology: Topology, module: Module, options: DeploymentOptions) -
     )
 
 
-def secret_variables(env: CloudEnvironment, module: Module) -> list[dict[str, Any]]:
-    """Each secret variable from the Secret that holds it: the module's own (its database URLs)
-    or the one every service shares. A missing key stops the pod with the key's name."""
-    own = [(name, object_name(module)) for name in env.own_secrets]
-    shared = [(name, SHARED_SECRET) for name in env.shared_secrets]
+def secret_variables(env: CloudEnvironment, module: Module, role: str) -> list[dict[str, Any]]:
+    """Each secret variable the role uses, from the Secret that holds it: the module's own (its
+    database URLs) or the one every service shares. A missing key stops the pod with the key's
+    name."""
     return [
-        {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": name}}}
-        for name, secret in sorted(own + shared)
+        {
+            "name": name,
+            "valueFrom": {
+                "secretKeyRef": {
+                    "name": object_name(module) if name in env.own_secrets else SHARED_SECRET,
+                    "key": name,
+                }
+            },
+        }
+        for name in sorted(env.secrets_of(module, role))
     ]

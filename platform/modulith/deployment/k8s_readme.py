@@ -3,6 +3,7 @@ and the placeholders they hold."""
 
 from collections.abc import Iterable, Mapping
 
+from modulith.deployment.k8s_collector import COLLECTOR_DIRECTORY, collector_manifests
 from modulith.deployment.k8s_objects import (
     KUBERNETES_VERSIONS,
     SHARED_SECRET,
@@ -35,13 +36,23 @@ def k8s_readme(
             "",
             *_files(manifests[first.name]),
             "",
-            "A module that handles no event has no `consumer.yaml`; one with no public API, no",
+            "A module that handles no event has no `consumer*.yaml`; one with no public API, no",
             "`ingress.yaml`. Every pod runs as the image's user "
             f"{options.run_as_user}, with a read-only root",
             "filesystem, no capabilities, no privilege escalation and the RuntimeDefault seccomp",
-            "profile (the `restricted` Pod Security Standard). A test validates every file",
-            "against the Kubernetes API schemas of "
-            f"{' and '.join(KUBERNETES_VERSIONS)} (unknown fields are errors).",
+            "profile (the `restricted` Pod Security Standard), and without a Kubernetes API",
+            "token (`automountServiceAccountToken: false`; IRSA's token is a volume of its own).",
+            "The NetworkPolicies let no one reach a module's pods but the ALB (from",
+            "`LOAD_BALANCER_CIDR`) and the modules that call its query port, to the web's port,",
+            "and the scraper's namespace (`METRICS_NAMESPACE`; the ALB routes no `/metrics`).",
+            "The web scales on CPU (a HorizontalPodAutoscaler); the consumer on its queue's",
+            "depth with KEDA's `aws-sqs-queue` scaler (KEDA installed in the cluster), which",
+            "reads the queue with the consumer pods' own role; neither Deployment sets",
+            "`replicas`, which the autoscalers own. Spans go to the ADOT collector in",
+            f"`{COLLECTOR_DIRECTORY}/` (apply it once), which sends them to X-Ray. A test",
+            "validates every file against the Kubernetes API schemas of "
+            f"{' and '.join(KUBERNETES_VERSIONS)} (unknown fields are errors), and the KEDA",
+            "objects against KEDA's own schema.",
             "",
             "The services share one namespace: they call each other by their Services' short",
             "names. The cluster needs the AWS Load Balancer Controller (the `alb` IngressClass)",
@@ -66,6 +77,11 @@ def k8s_readme(
             "```sh",
             'render() { for f in "$@"; do envsubst < "deploy/k8s/$f"; echo ---; done; }',
             "",
+            "# once: the trace pipeline every module service shares",
+            "render "
+            + " ".join(f"{COLLECTOR_DIRECTORY}/{m.file}" for m in collector_manifests(options))
+            + " | kubectl apply -f -",
+            "",
             *_release(manifests),
             "```",
             "",
@@ -78,12 +94,19 @@ def k8s_readme(
             f"  the internal calls it answers, e.g. `{object_name(first)}`).",
             "- `CERTIFICATE_ARN`: the ACM certificate of that host name, for the ALB's HTTPS",
             "  listener (HTTP redirects to it).",
+            "- `LOAD_BALANCER_CIDR`: the addresses of the ALB's subnets (its nodes connect to the",
+            "  pods); `METRICS_NAMESPACE`: the namespace of the Prometheus that scrapes /metrics.",
+            "- `HSTS_SECONDS`: Strict-Transport-Security's max-age (3600 first, a year once HTTPS",
+            "  is known to work); `AWS_ACCOUNT_ID` and `AWS_REGION`: the queues' account and",
+            "  region, for KEDA.",
+            "- `COLLECTOR_ROLE_ARN`: the collector's IAM role, with `AWSXRayDaemonWriteAccess`.",
             "- `*_ROLE_ARN`: the module's IAM role, trusting the cluster's OIDC provider for",
             f"  `system:serviceaccount:<namespace>:{object_name(first)}` (and so on), with the",
             "  permissions of the ECS task role: the module's own queue (`sqs:ReceiveMessage`,",
             "  `DeleteMessage`, `ChangeMessageVisibility`, `GetQueueUrl`) and publishing",
-            "  (`events:PutEvents`; with the sqs transport, `sqs:SendMessage` to the subscribers'",
-            "  queues).",
+            "  (`events:PutEvents` with the module's own `events:source`, `<module>.service`; with",
+            "  the sqs transport, `sqs:SendMessage` to the subscribers' queues; with sns its own",
+            "  topic).",
             "",
         ]
     )

@@ -104,10 +104,8 @@ def _deployment(
     *,
     surge: bool,
 ) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "replicas": options.replicas,
-        "selector": {"matchLabels": selector(module, component)},
-    }
+    # No replicas: the autoscaler of the role owns them (k8s_scaling).
+    spec: dict[str, Any] = {"selector": {"matchLabels": selector(module, component)}}
     if surge:  # a new pod is ready before an old one stops: the web keeps its capacity
         spec["strategy"] = {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     pod = {
@@ -135,6 +133,7 @@ def _deployment(
 def _pod(module: Module, options: DeploymentOptions, container: dict[str, Any]) -> dict[str, Any]:
     return {
         "serviceAccountName": object_name(module),
+        "automountServiceAccountToken": False,
         # The other Services' addresses as variables would crowd the environment (and the
         # app's MODULITH_ names): the services find each other by DNS.
         "enableServiceLinks": False,
@@ -165,7 +164,7 @@ def _container(
         "image": "${IMAGE}",
         "args": [role],
         "envFrom": [{"configMapRef": {"name": object_name(module)}}],
-        "env": secret_variables(env, module),
+        "env": secret_variables(env, module, role),
         "resources": resources,
         "securityContext": {
             "allowPrivilegeEscalation": False,

@@ -133,6 +133,8 @@ def queue_arn(name: str) -> dict[str, str]:
 
 
 def _to_bus(topology: Topology, module: Module, names: ResourceNames) -> list[Statement]:
+    """The bus, for the module's own events only: each entry must carry the module's source
+    and one of its detail-types (EventBridge checks every entry of a PutEvents call)."""
     if not module.publishes:
         return []
     return [
@@ -143,6 +145,12 @@ def _to_bus(topology: Topology, module: Module, names: ResourceNames) -> list[St
             "Resource": {
                 "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
                 f"event-bus/{names.bus}"
+            },
+            "Condition": {
+                "StringEquals": {
+                    "events:source": module.source,
+                    "events:detail-type": sorted(e.event_name for e in module.publishes),
+                }
             },
         }
     ]

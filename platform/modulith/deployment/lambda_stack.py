@@ -1,7 +1,8 @@
 """A module's Lambda shape as a CloudFormation template (`lambda/<module>.json`): the image's
-three functions (web, consume, relay), the SQS event source with partial batch responses,
-the relay's schedule, and the HTTP API routes of the module as the front door (and, when a
-listener is given, an ALB target group), each function with a role of its own.
+functions (web, consume, relay, and migrate for a release), the SQS event source with partial
+batch responses, the relay's schedule, and the HTTP API routes of the module as the front door
+(and, when a listener is given, an ALB target group), each function with a role of its own,
+traced by X-Ray (active tracing) and metered by its EMF lines, with the module's alarms.
 
 The queues, the dead-letter queues and the bus are the topology's (`manage.py provision`, or
 `manage.py topology --format cloudformation`); this template refers to them by name."""
@@ -9,6 +10,10 @@ The queues, the dead-letter queues and the bus are the topology's (`manage.py pr
 from typing import Any
 
 from modulith.aws.names import ResourceNames
+from modulith.deployment.alarms import age_parameter, module_alarms
+from modulith.deployment.cfn import logical as _logical
+from modulith.deployment.cfn import managed_policy
+from modulith.deployment.ecs_iam import XRAY_POLICY
 from modulith.deployment.lambda_iam import (
     function_statements,
     internal_call_statements,
@@ -17,7 +22,13 @@ from modulith.deployment.lambda_iam import (
     role,
 )
 from modulith.deployment.options import DeploymentOptions
-from modulith.deployment.service import SECRET, bus_names, module_environment
+from modulith.deployment.service import (
+    SECRET,
+    bus_names,
+    https_environment,
+    module_environment,
+    role_secrets,
+)
 from modulith.extraction import database_variable
 from modulith.modules import Module, Topology
 
@@ -31,6 +42,8 @@ CONSUME_TIMEOUT_SECONDS = 25
 # The relay sweeps for all but a claim's time of this, once a minute.
 RELAY_TIMEOUT_SECONDS = 60
 RELAY_SCHEDULE = "rate(1 minute)"
+# A release migrates through this function before the others move to the new image.
+MIGRATE_TIMEOUT_SECONDS = 900
 LOG_RETENTION_DAYS = 30
 # The public stage's throttling, by default: steady requests a second, and the burst above it.
 THROTTLING_RATE = 100
@@ -46,6 +59,9 @@ ACCESS_LOG_FORMAT = (
 )
 OWN_API = "CreateHttpApi"
 BEHIND_ALB = "BehindAlb"
+ALERTS = "AlertsGiven"
+MIGRATION_IMAGE = "MigrationImageGiven"
+CONSUMING = "ConsumeEnabledNow"
 
 
 def lambda_template(
@@ -53,31 +69,44 @@ def lambda_template(
 ) -> dict[str, Any]:
     names = ResourceNames(prefix=options.queue_prefix, bus=options.event_bus)
     env, secrets, providers = _environment(topology, module, options)
-    secret_arns = [{"Ref": parameter} for parameter in secrets.values()]
-    roles = ["web"] if module.api or module.provides else []
-    roles += ["consume"] if module.handles else []
-    roles += ["relay"]
+    roles = lambda_functions(module)
     resources: dict[str, Any] = {}
     for name in roles:
+        # Each function reads only the secrets its role uses (the API keys: web alone).
+        own = role_secrets(module, name, secrets)
+        function_env = {
+            key: value
+            for key, value in env.items()
+            if not key.endswith("_SECRET_ARN") or key.removesuffix("_SECRET_ARN") in own
+        }
         statements = function_statements(
             topology,
             module,
             names,
             transport=options.transport,
             log_group=f"{_logical(name)}LogGroup",
-            secrets=secret_arns,
+            secrets=[{"Ref": secrets[variable]} for variable in own],
         )
         if name == "consume":
             statements += queue_statements(module, names)
         if name in CALLING_ROLES:
             apis = {provider: {"Ref": _api_parameter(provider)} for provider in providers}
             statements += internal_call_statements(apis)
-        resources |= _function(module, options, name, env, statements)
+        if name == "migrate":  # it publishes nothing: the databases and its log only
+            statements = [s for s in statements if s["Sid"] in {"Logs", "Network", "Secrets"}]
+        resources |= _function(module, options, name, function_env, statements)
     if module.handles:
         resources |= _event_source(module, names)
     resources |= _schedule()
     if "web" in roles:
         resources |= _http_api(module, options) | _alb_target(module, options)
+    resources |= module_alarms(
+        topology,
+        module,
+        names,
+        transport=options.transport,
+        actions={"Fn::If": [ALERTS, [{"Ref": "AlertTopicArn"}], {"Ref": "AWS::NoValue"}]},
+    )
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": (
@@ -86,12 +115,26 @@ def lambda_template(
         ),
         "Parameters": _parameters(module, secrets, providers, with_web="web" in roles),
     }
+    template["Conditions"] = {
+        ALERTS: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertTopicArn"}, ""]}]},
+        MIGRATION_IMAGE: {"Fn::Not": [{"Fn::Equals": [{"Ref": "MigrationImageUri"}, ""]}]},
+    }
+    if module.handles:
+        template["Conditions"][CONSUMING] = {"Fn::Equals": [{"Ref": "ConsumeEnabled"}, "true"]}
     if "web" in roles:
-        template["Conditions"] = {
+        template["Conditions"] |= {
             OWN_API: {"Fn::Equals": [{"Ref": "HttpApiId"}, ""]},
             BEHIND_ALB: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlbListenerArn"}, ""]}]},
         }
     return template | {"Resources": resources, "Outputs": _outputs(roles)}
+
+
+def lambda_functions(module: Module) -> list[str]:
+    """The module's functions: web when it serves an API or a query port, consume when it
+    handles events, relay and migrate always."""
+    roles = ["web"] if module.api or module.provides else []
+    roles += ["consume"] if module.handles else []
+    return [*roles, "relay", "migrate"]
 
 
 def _environment(
@@ -115,6 +158,7 @@ def _environment(
         **plain,
         **bus_names(options),
         "DJANGO_DEBUG": "0",
+        **https_environment("${PublicHost}", "${HstsSeconds}"),
         # The HTTP API's own host name, and whatever else the parameter adds.
         "DJANGO_ALLOWED_HOSTS": {
             "Fn::Sub": ".execute-api.${AWS::Region}.amazonaws.com,${AllowedHosts}"
@@ -125,9 +169,11 @@ def _environment(
         pair.split("=", 1)[0] for pair in plain.get("MODULITH_SERVICE_URLS", "").split(",")
     ]
     if "MODULITH_SERVICE_URLS" in env:
-        env["MODULITH_SERVICE_URLS"] = {"Fn::Sub": env["MODULITH_SERVICE_URLS"]}
         # The providers' internal routes are IAM-authorised: calls carry SigV4 too.
         env["MODULITH_INTERNAL_SIGV4"] = "1"
+    for name, value in env.items():
+        if isinstance(value, str) and "${" in value:
+            env[name] = {"Fn::Sub": value}
     return dict(sorted(env.items())), secrets, [name for name in providers if name]
 
 
@@ -144,7 +190,16 @@ def _function(
         "web": WEB_TIMEOUT_SECONDS,
         "consume": CONSUME_TIMEOUT_SECONDS,
         "relay": RELAY_TIMEOUT_SECONDS,
+        "migrate": MIGRATE_TIMEOUT_SECONDS,
     }[name]
+    image = (
+        {"Fn::If": [MIGRATION_IMAGE, {"Ref": "MigrationImageUri"}, {"Ref": "ImageUri"}]}
+        if name == "migrate"
+        else {"Ref": "ImageUri"}
+    )
+    function_role = role(f"{options.queue_prefix}-{module.name}-{name}", statements)
+    # Active tracing: Lambda sends the invocations' segments to X-Ray with the function's role.
+    function_role["Properties"]["ManagedPolicyArns"] = [managed_policy(XRAY_POLICY)]
     return {
         f"{logical}LogGroup": {
             "Type": "AWS::Logs::LogGroup",
@@ -153,13 +208,13 @@ def _function(
                 "RetentionInDays": LOG_RETENTION_DAYS,
             },
         },
-        f"{logical}Role": role(f"{options.queue_prefix}-{module.name}-{name}", statements),
+        f"{logical}Role": function_role,
         f"{logical}Function": {
             "Type": "AWS::Lambda::Function",
             "Properties": {
                 "FunctionName": function_name,
                 "PackageType": "Image",
-                "Code": {"ImageUri": {"Ref": "ImageUri"}},
+                "Code": {"ImageUri": image},
                 "ImageConfig": {"Command": ["lambda", name]},
                 "Architectures": ["x86_64"],
                 "MemorySize": options.memory,
@@ -171,6 +226,7 @@ def _function(
                     "SecurityGroupIds": {"Ref": "SecurityGroupIds"},
                 },
                 "LoggingConfig": {"LogGroup": {"Ref": f"{logical}LogGroup"}},
+                "TracingConfig": {"Mode": "Active"},
             },
         },
     }
@@ -186,6 +242,8 @@ def _event_source(module: Module, names: ResourceNames) -> dict[str, Any]:
                 "BatchSize": 10,
                 # The function names the records that failed; the others are deleted.
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                # Off until the first release has migrated the databases.
+                "Enabled": {"Fn::If": [CONSUMING, True, False]},
                 # Consumers at once, and so database connections at once, at most.
                 "ScalingConfig": {"MaximumConcurrency": {"Ref": "ConsumerConcurrency"}},
             },
@@ -359,6 +417,31 @@ def _parameters(
             "Type": "String",
             "Description": "The image in ECR, by tag or digest (the same for every function)",
         },
+        "MigrationImageUri": {
+            "Type": "String",
+            "Default": "",
+            "Description": "The image of the migrate function (the release's, migrated before "
+            "ImageUri moves to it); empty: ImageUri",
+        },
+        "PublicHost": {
+            "Type": "String",
+            "Description": "The public host name the module answers for (a custom domain, or "
+            "the HTTP API's own): its https origin is trusted for CSRF",
+        },
+        "HstsSeconds": {
+            "Type": "Number",
+            "Default": 3600,
+            "MinValue": 0,
+            "Description": "Strict-Transport-Security max-age; raise it (31536000) once HTTPS "
+            "is known to work",
+        },
+        "AlertTopicArn": {
+            "Type": "String",
+            "Default": "",
+            "Description": "The SNS topic the alarms notify (the ECS shared stack's "
+            "AlertTopicArn output, say); empty: none",
+        },
+        **age_parameter(),
         "SubnetIds": {
             "Type": "List<AWS::EC2::Subnet::Id>",
             "Description": "Private subnets that reach the module's database, and SQS, "
@@ -376,6 +459,13 @@ def _parameters(
         },
     }
     if module.handles:
+        parameters["ConsumeEnabled"] = {
+            "Type": "String",
+            "Default": "true",
+            "AllowedValues": ["true", "false"],
+            "Description": "Whether the consume function takes the queue's messages (false "
+            "until a first release has migrated the databases)",
+        }
         parameters["ConsumerConcurrency"] = {
             "Type": "Number",
             "Default": 5,
@@ -465,7 +555,3 @@ def _route_name(path: str) -> str:
     """/api/orders/{proxy+} -> ApiOrdersProxy"""
     parts = path.replace("{proxy+}", "proxy").strip("/").split("/")
     return "".join(_logical(part) for part in parts)
-
-
-def _logical(name: str) -> str:
-    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))

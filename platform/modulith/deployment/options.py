@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from modulith.aws.names import ResourceNames
+
 
 @dataclass(frozen=True)
 class DeploymentOptions:
@@ -17,3 +19,15 @@ class DeploymentOptions:
     memory: int = 1024
     run_as_user: int = 10001  # the image's USER, numeric so that runAsNonRoot can check it
     replicas: int = 2
+    # The queues' redrive and visibility, as the framework's settings default them.
+    max_receives: int = 5
+    visibility_timeout: int = 30
+    # The trace pipeline's sidecar (ECS) and Deployment (EKS): the AWS Distro for
+    # OpenTelemetry collector, which exports to X-Ray.
+    collector_image: str = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+    # The Cloud Map private DNS namespace of the services on ECS (`<module>.internal`).
+    namespace: str = "internal"
+
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames(prefix=self.queue_prefix, bus=self.event_bus)

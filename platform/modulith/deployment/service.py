@@ -34,6 +34,21 @@ class CloudEnvironment:
     def secrets(self) -> tuple[str, ...]:
         return self.own_secrets + self.shared_secrets
 
+    def secrets_of(self, module: Module, role: str) -> tuple[str, ...]:
+        return role_secrets(module, role, self.secrets)
+
+
+def role_secrets(module: Module, role: str, available: Iterable[str]) -> tuple[str, ...]:
+    """What one role uses of the module's secrets: every role its databases and the Django
+    secret key (the settings want it with DEBUG off); the API keys only `web`, which serves the
+    API; the internal secret `web` when it calls or answers signed calls, the others when the
+    module calls another's query port (their handlers may: the runtime checks the secret at
+    start)."""
+    unused = set() if role == "web" else {"MODULITH_API_KEYS"}
+    if role != "web" and not module.uses:
+        unused.add(SECRET)
+    return tuple(name for name in available if name not in unused)
+
 
 def module_environment(
     topology: Topology, module: Module, options: DeploymentOptions, urls: dict[str, str]
@@ -74,6 +89,27 @@ def cloud_environment(
         "MODULITH_MIGRATE_ON_START": "0",
     }
     return CloudEnvironment(env, ("DATABASE_URL", database), tuple(shared))
+
+
+def https_environment(public_host: str, hsts_seconds: str) -> dict[str, str]:
+    """Django's HTTPS settings behind a load balancer that ends TLS and says so in
+    X-Forwarded-Proto: `manage.py check --deploy` is clean with them."""
+    return {
+        "DJANGO_CSRF_TRUSTED_ORIGINS": f"https://{public_host}",
+        "DJANGO_SECURE_SSL_REDIRECT": "1",
+        "DJANGO_SECURE_HSTS_SECONDS": hsts_seconds,
+        "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+    }
+
+
+def tracing_environment(collector: str) -> dict[str, str]:
+    """Spans to an OpenTelemetry collector (the ADOT collector, which sends them to X-Ray)
+    over OTLP/HTTP."""
+    return {
+        "OTEL_TRACES_EXPORTER": "otlp_proto_http",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
+    }
 
 
 def placeholders(texts: Iterable[str]) -> list[str]:

@@ -1,7 +1,9 @@
-"""The HTTP side of the framework: the API, its errors, API keys, health and tracing."""
+"""The HTTP side of the framework: the API, its errors, API keys, pagination, health and
+tracing."""
 
 from modulith.http.api import build_api
 from modulith.http.auth import ApiKey
+from modulith.http.pagination import paginated
 from modulith.http.schemas import CamelSchema
 
-__all__ = ["ApiKey", "CamelSchema", "build_api"]
+__all__ = ["ApiKey", "CamelSchema", "build_api", "paginated"]

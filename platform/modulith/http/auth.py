@@ -1,4 +1,4 @@
-"""API keys for requests that change state."""
+"""API keys: every operation of the public API needs one unless it says otherwise."""
 
 import hmac
 from typing import Any
@@ -10,7 +10,9 @@ from modulith.conf import modulith_settings
 
 
 class ApiKey(APIKeyHeader):
-    """Accepts a request whose `X-API-Key` is one of MODULITH_API_KEYS."""
+    """Accepts a request whose `X-API-Key` is one of MODULITH_API_KEYS. Every key may call
+    every operation that asks for one: a key is a trusted client (the storefront's backend,
+    the back office), not a customer."""
 
     param_name = "X-API-Key"
 

@@ -1,8 +1,9 @@
 """Liveness, readiness and metrics, for the load balancer, the orchestrator and Prometheus.
 
-Served by a middleware ahead of everything else: a health check or a scrape carries the task's
-IP as its Host header, which ALLOWED_HOSTS rightly refuses for every other path. (The front
-door does not route /metrics: scrapers reach tasks directly.)
+Served by a middleware ahead of everything else: a health check carries the task's IP as its
+Host header, which ALLOWED_HOSTS may not list, and comes over plain HTTP. A scrape is checked
+as any request is (its Host, its caller: modulith.http.scrape). (The front door does not route
+/metrics: scrapers reach tasks directly.)
 """
 
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from modulith.observability.metrics import metrics_view
+from modulith.http.scrape import scrape
 from modulith.runtime import runtime
 
 LIVE_PATH = "/health/live"
@@ -28,7 +29,7 @@ class HealthCheckMiddleware:
         if request.path == READY_PATH:
             return _only_get(request) or ready()
         if request.path == METRICS_PATH:
-            return metrics_view(request)
+            return scrape(request)
         return self.get_response(request)
 
 

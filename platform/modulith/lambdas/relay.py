@@ -1,7 +1,8 @@
 """The relay function: a scheduled sweep (an EventBridge schedule) of the running modules'
 outboxes. On Lambda, deliveries after commit run inline before the response; this catches
 the rest (a delivery that failed and is due again, a function cut off after its commit) and
-purges what is past its retention, as `manage.py relay --once` does."""
+purges what is past its retention, as `manage.py relay --once` does. Each run reports the
+outbox gauges (pending, the oldest's age, dead letters) with its metrics, once a minute."""
 
 import logging
 import threading
@@ -11,6 +12,7 @@ from modulith.lambdas.start import LambdaContext, cold_start, invocation
 
 cold_start()  # Django first: the runtime's imports load models
 
+from modulith.observability import emf  # noqa: E402
 from modulith.runtime import runtime  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         with invocation(context):
             report = current.relay.drain(aliases, stop)
+            if emf.enabled():
+                emf.record_outbox()
     finally:
         deadline.cancel()
     log.info("relay: %s%s", report, "; more is due" if report.more_due else "")

@@ -19,6 +19,7 @@ from django.db import close_old_connections
 from modulith.errors import ConfigurationError
 from modulith.extras import LAMBDA, require
 from modulith.lambdas.environment import load_secrets
+from modulith.observability import emf
 from modulith.observability.logs import log_context
 
 
@@ -58,10 +59,14 @@ def cold_start(*, serves_requests: bool = False) -> None:
 def invocation(context: LambdaContext) -> Iterator[None]:
     """One invocation: its log lines carry the request id, and database connections are
     reused from the last one unless broken or past CONN_MAX_AGE, as Django does around each
-    request (the web function's requests do it again; it costs a check per connection)."""
+    request (the web function's requests do it again; it costs a check per connection). It
+    ends with the metrics it counted, as EMF lines in its log (when MODULITH_METRICS_EMF is
+    on, as it is by default on Lambda): the function is frozen once it answers."""
     with log_context(aws_request_id=context.aws_request_id):
         close_old_connections()
         try:
             yield
         finally:
             close_old_connections()
+            if emf.enabled():
+                emf.flush()

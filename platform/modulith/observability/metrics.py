@@ -1,6 +1,7 @@
 """What the bus did, as metrics: Prometheus when prometheus-client (the [prometheus] extra) is
-installed, served by `metrics_view` in the text exposition format; without it, every
-instrument is a no-op and /metrics answers 404 with one line naming the extra.
+installed, served by `metrics_view` in the text exposition format (without it, /metrics
+answers 404 with one line naming the extra); and, where `MODULITH_METRICS_EMF` is on (by default
+on Lambda), as CloudWatch EMF lines under the same names (`modulith.observability.emf`).
 
 Counters count what the bus did in this process: events published (committed to the outbox),
 deliveries the relay handed over, retried or dead-lettered, and queue messages a consumer
@@ -9,12 +10,13 @@ process running a module reports the same values: deliveries pending (the outbox
 of the oldest one, and dead letters. Several processes: see `modulith.observability.prometheus`.
 """
 
-from typing import Protocol, Self
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
 from modulith import extras
+from modulith.observability import emf
 
 PROMETHEUS = extras.installed(extras.PROMETHEUS)
 if PROMETHEUS:
@@ -23,37 +25,51 @@ if PROMETHEUS:
 WITHOUT_PROMETHEUS = "metrics need prometheus-client: pip install 'django-modulith[prometheus]'\n"
 
 
-class Counter(Protocol):
-    def labels(self, *values: str) -> Self: ...
+class Instrument:
+    """One metric, counted in prometheus-client when it is installed and as EMF when that is
+    on (`modulith.observability.emf`), under the same name and labels."""
 
-    def inc(self, amount: float = 1) -> None: ...
+    def __init__(
+        self, name: str, documentation: str, labels: list[str], *, gauge: bool, unit: str
+    ) -> None:
+        self.labelnames = tuple(labels)
+        # Prometheus exposes a counter with the suffix _total: EMF names it the same.
+        self.emf = emf.Metric(name if gauge else f"{name}_total", unit, gauge=gauge)
+        self._prometheus: Any = None
+        if PROMETHEUS:
+            make = prometheus.gauge if gauge else prometheus.counter
+            self._prometheus = make(name, documentation, labels)
+
+    def labels(self, *values: str) -> "Labelled":
+        child = self._prometheus.labels(*values) if self._prometheus is not None else None
+        return Labelled(self, tuple(zip(self.labelnames, values, strict=True)), child)
 
 
-class Gauge(Protocol):
-    def labels(self, *values: str) -> Self: ...
+class Labelled:
+    """An instrument with its label values: `inc` for a counter, `set` for a gauge."""
 
-    def set(self, value: float) -> None: ...
-
-
-class Unmetered:
-    """A counter or gauge that records nothing: metrics without prometheus-client."""
-
-    def labels(self, *values: str) -> Self:
-        return self
+    def __init__(self, instrument: Instrument, dimensions: emf.Dimensions, child: Any) -> None:
+        self.instrument = instrument
+        self.dimensions = dimensions
+        self._child = child
 
     def inc(self, amount: float = 1) -> None:
-        pass
+        if self._child is not None:
+            self._child.inc(amount)
+        emf.RECORDER.add(self.instrument.emf, self.dimensions, amount)
 
     def set(self, value: float) -> None:
-        pass
+        if self._child is not None:
+            self._child.set(value)
+        emf.RECORDER.set(self.instrument.emf, self.dimensions, value)
 
 
-def _counter(name: str, documentation: str, labels: list[str]) -> Counter:
-    return prometheus.counter(name, documentation, labels) if PROMETHEUS else Unmetered()
+def _counter(name: str, documentation: str, labels: list[str]) -> Instrument:
+    return Instrument(name, documentation, labels, gauge=False, unit="Count")
 
 
-def _gauge(name: str, documentation: str, labels: list[str]) -> Gauge:
-    return prometheus.gauge(name, documentation, labels) if PROMETHEUS else Unmetered()
+def _gauge(name: str, documentation: str, labels: list[str]) -> Instrument:
+    return Instrument(name, documentation, labels, gauge=True, unit="None")
 
 
 EVENTS_PUBLISHED = _counter(
@@ -81,6 +97,13 @@ MESSAGES_HANDLED = _counter(
     "Queue messages a consumer finished with, by subscribing module and outcome "
     "(handled, duplicate, retried, dead).",
     ["module", "outcome"],
+)
+MESSAGES_DEAD_LETTERED = _counter(
+    "modulith_messages_dead_lettered",
+    "Queue messages a consumer sent to the dead-letter queue at once, by subscribing module and "
+    "reason: malformed, oversized, too_deep, untrusted_source, not_handled, newer_version, "
+    "invalid_data, or handler (a handler's PermanentFailure).",
+    ["module", "reason"],
 )
 DELIVERY_ERRORS = _counter(
     "modulith_delivery_errors",

@@ -7,22 +7,18 @@ one of them. Set PROMETHEUS_MULTIPROC_DIR to an empty directory before the proce
 each scrape. The gauges need nothing: they are read from the databases.
 """
 
-import logging
 import os
 import threading
 from collections.abc import Iterable
 
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
-from modulith.observability import process
-
-log = logging.getLogger(__name__)
+from modulith.conf import modulith_settings
+from modulith.observability import outbox_gauges
 
 
 def counter(name: str, documentation: str, labels: list[str]) -> Counter:
@@ -35,25 +31,18 @@ def gauge(name: str, documentation: str, labels: list[str]) -> Gauge:
 
 
 class OutboxCollector:
-    """Gauges of every running module's outbox, queried when scraped."""
+    """Gauges of every running module's outbox, read from its database by a scrape at most
+    once every MODULITH_METRICS_CACHE_SECONDS (`outbox_gauges`)."""
 
     def describe(self) -> Iterable[Metric]:
         return _families()
 
     def collect(self) -> Iterable[Metric]:
         pending, oldest, dead = _families()
-        now = timezone.now()
-        described = process.current()
-        for module in described.running:
-            try:
-                state = described.outbox_state(module.database)
-            except DatabaseError as error:
-                log.warning("no outbox metrics for %s: %s", module.name, error)
-                continue
-            since = state.oldest_pending
-            pending.add_metric([module.name], state.pending)
-            oldest.add_metric([module.name], (now - since).total_seconds() if since else 0.0)
-            dead.add_metric([module.name], state.dead)
+        for reading in outbox_gauges.read(max_age=modulith_settings().metrics_cache_seconds):
+            pending.add_metric([reading.module], reading.pending)
+            oldest.add_metric([reading.module], reading.oldest_age_seconds)
+            dead.add_metric([reading.module], reading.dead)
         return [pending, oldest, dead]
 
 

@@ -16,7 +16,10 @@ class RetryPolicy:
     def delay(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failure: half fixed, half random ("equal jitter"),
         so retries spread out without ever coming back at once."""
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
+        # The exponent is capped: past 2**64 the cap is reached whatever the base, and a count
+        # read from outside must not buy a number of a billion digits.
+        exponent = min(max(attempts - 1, 0), 64)
+        ceiling = min(self.max_seconds, self.base_seconds * 2**exponent)
         return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
     def exhausted(self, attempts: int) -> bool:

@@ -67,6 +67,6 @@ def _values(names: Names) -> dict[str, str]:
             0,
             f"def list_{names.plural}",
             ["request: HttpRequest", "filters: Query[ListFilter]"],
-            f" -> list[{names.model}]:",
+            f" -> QuerySet[{names.model}]:",
         ),
     }

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from django.utils import timezone
 
 from modulith.bus import Envelope
+from modulith.conf import modulith_settings
 from modulith.modules import Topology
 from modulith.testing.activity import Activity
 from modulith.testing.published import published_ids
@@ -77,15 +78,15 @@ class Delivered:
         )
 
 
-def foreign_envelope(topology: Topology, event: Any) -> Envelope:
-    """The event as its publisher's relay hands it over, and as it comes out of a queue."""
-    publisher = topology.publisher_of(event.event_name)
+def foreign_envelope(topology: Topology, event: Any, source: str | None = None) -> Envelope:
+    """The event as its publisher's relay (or the producer outside whose `source` is given)
+    hands it over, and as it comes out of a queue."""
     envelope = Envelope(
         event_id=uuid.uuid4(),
         event_name=event.event_name,
-        source=publisher.source,
+        source=source or topology.publisher_of(event.event_name).source,
         occurred_at=timezone.now(),
         schema_version=event.schema_version,
         data=event.model_dump(mode="json", by_alias=True),
     )
-    return Envelope.from_json(envelope.to_json())
+    return Envelope.from_json(envelope.to_json(), max_bytes=modulith_settings().max_event_bytes)

@@ -132,9 +132,11 @@ class Scenario:
             self.topology, self.activity, event_type, matching, timeout, self._since
         )
 
-    def deliver(self, event: Any) -> Delivered:
+    def deliver(self, event: Any, *, source: str | None = None) -> Delivered:
         """Hands `event` to the scenario's modules that handle it, as the relay or a queue
-        consumer would; raises DeliveryFailed if a handler fails."""
+        consumer would; raises DeliveryFailed if a handler fails, or if a subscriber does not
+        believe the event from `source` (by default its publisher's; a producer outside the
+        application by the source its events carry, which the subscriber must declare)."""
         subscribers = [
             module.name
             for module in self.topology.subscribers_of(event.event_name)
@@ -145,7 +147,7 @@ class Scenario:
                 f"no module of this scenario ({', '.join(self.modules)}) handles {event.event_name}"
             )
         return Delivered(
-            foreign_envelope(self.topology, event),
+            foreign_envelope(self.topology, event, source),
             tuple(subscribers),
             topology=self.topology,
             activity=self.activity,

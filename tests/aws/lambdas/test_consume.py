@@ -162,14 +162,15 @@ def test_while_the_database_is_down_records_are_sent_again_and_keep_their_receiv
 
 def publish_foreign(data: dict[str, Any], **attributes: str) -> None:
     """A foreign producer's `sns publish` of PaymentCaptured data on payments' topic, which
-    orders' queue receives through its subscription (raw delivery, the attributes kept)."""
+    orders' queue receives through its subscription (raw delivery, the attributes kept): the
+    till's billing system, whose source orders' manifest accepts PaymentCaptured from."""
     current = runtime()
+    named = {"eventType": "PaymentCaptured", "source": "billing.legacy"} | attributes
     current.aws.sns.publish(
         TopicArn=current.aws.topics.arn(current.aws.names.topic("payments")),
         Message=json.dumps(data),
         MessageAttributes={
-            name: {"DataType": "String", "StringValue": value}
-            for name, value in ({"eventType": "PaymentCaptured"} | attributes).items()
+            name: {"DataType": "String", "StringValue": value} for name, value in named.items()
         },
     )
 

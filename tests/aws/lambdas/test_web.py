@@ -60,13 +60,14 @@ def test_an_order_placed_through_the_front_door_is_read_back_confirmed(shape: Ev
     assert placed.status == 201, placed
     assert placed.headers["content-type"] == "application/json; charset=utf-8"
     assert placed.body["status"] == "PENDING"
-    read = call(shape("GET", f"/api/orders/{placed.body['orderId']}"))
+    keyed = {"X-API-Key": API_KEY}
+    read = call(shape("GET", f"/api/orders/{placed.body['orderId']}", headers=keyed))
     assert read.status == 200, read
     # The saga ran inline before each answer: no thread is left to finish it on Lambda.
     assert read.body["status"] == "CONFIRMED"
     assert read.body["total"] == "20.00"
-    listed = call(shape("GET", "/api/orders?customerId=c1"))
-    assert [o["orderId"] for o in listed.body] == [placed.body["orderId"]]
+    listed = call(shape("GET", "/api/orders?customerId=c1", headers=keyed))
+    assert [o["orderId"] for o in listed.body["items"]] == [placed.body["orderId"]]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -93,7 +94,11 @@ def test_writing_needs_an_api_key(shape: Event) -> None:
 
 def test_the_callers_traceparent_is_continued_and_returned() -> None:
     answer = call(
-        http_api("GET", "/api/inventory/products/NOPE", headers={"traceparent": TRACEPARENT})
+        http_api(
+            "GET",
+            "/api/inventory/products/NOPE",
+            headers={"traceparent": TRACEPARENT, "X-API-Key": API_KEY},
+        )
     )
 
     assert answer.status == 404
@@ -106,7 +111,7 @@ def test_the_callers_traceparent_is_continued_and_returned() -> None:
 
 def test_the_load_balancers_x_ray_header_gives_the_trace() -> None:
     # alb() carries the header an ALB adds: Root=1-67891233-abcdef012345678912345678
-    answer = call(alb("GET", "/api/inventory/products/NOPE"))
+    answer = call(alb("GET", "/api/inventory/products/NOPE", headers={"X-API-Key": API_KEY}))
 
     assert answer.headers["x-trace-id"] == "67891233abcdef012345678912345678"
 
@@ -124,7 +129,9 @@ def test_each_request_leaves_one_access_line_with_the_invocations_request_id(
 ) -> None:
     invocation = context()
 
-    web.handler(http_api("GET", "/api/inventory/products/NOPE"), invocation)
+    web.handler(
+        http_api("GET", "/api/inventory/products/NOPE", headers={"X-API-Key": API_KEY}), invocation
+    )
 
     [line] = [line for line in json_log() if line["logger"] == "modulith.http"]
     assert (line["http_path"], line["http_status"]) == ("/api/inventory/products/NOPE", 404)

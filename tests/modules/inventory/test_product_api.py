@@ -40,19 +40,29 @@ def test_posting_an_existing_product_restocks_it(client: Client) -> None:
     assert Product.objects.count() == 1
 
 
-def test_products_are_listed_by_sku(client: Client) -> None:
-    stock(client, "B-2", 1)
-    stock(client, "A-1", 1)
+def test_products_are_listed_by_sku_a_page_at_a_time(client: Client) -> None:
+    for sku in ("C-3", "A-1", "B-2"):
+        stock(client, sku, 1)
 
-    listed = client.get("/api/inventory/products").json()
+    first = client.get("/api/inventory/products", {"limit": 2}).json()
+    second = client.get(first["next"]).json()
 
-    assert [p["sku"] for p in listed] == ["A-1", "B-2"]
+    assert [p["sku"] for p in first["items"]] == ["A-1", "B-2"]
+    assert [p["sku"] for p in second["items"]] == ["C-3"]
+    assert second["next"] is None
 
 
-def test_reading_needs_no_api_key(client: Client, anonymous_client: Client) -> None:
+@pytest.mark.parametrize("path", ["/api/inventory/products", "/api/inventory/products/KB-1"])
+def test_reading_the_catalogue_needs_an_api_key(
+    client: Client, anonymous_client: Client, path: str
+) -> None:
     stock(client, "KB-1", 5)
 
-    assert anonymous_client.get("/api/inventory/products/KB-1").status_code == 200
+    refused = anonymous_client.get(path)
+
+    assert refused.status_code == 401
+    assert "X-API-Key" in refused.json()["message"]
+    assert client.get(path).status_code == 200
 
 
 def test_an_unknown_product_is_a_404(client: Client) -> None:
@@ -75,6 +85,9 @@ def test_an_unknown_product_is_a_404(client: Client) -> None:
         ({"sku": ""}, "sku"),
         ({"sku": "has space"}, "sku"),
         ({"name": None}, "name"),
+        ({"name": "Key\nboard"}, "name"),
+        ({"name": "Key\u202eboard"}, "name"),
+        ({"name": 7}, "name"),
     ],
 )
 def test_bad_product_input_is_refused_naming_the_field(

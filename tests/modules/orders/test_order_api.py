@@ -66,6 +66,26 @@ def keyboard(catalogue: Catalogue) -> None:
             "valid string",
         ),
         (
+            {"customerId": 42, "items": [{"sku": "KB-1", "quantity": 1}]},
+            "customerId",
+            "valid string",
+        ),
+        (
+            {"customerId": "alice\u0000", "items": [{"sku": "KB-1", "quantity": 1}]},
+            "customerId",
+            "must not contain control or bidirectional formatting characters (found U+0000",
+        ),
+        (
+            {"customerId": "alice\u202egnp.exe", "items": [{"sku": "KB-1", "quantity": 1}]},
+            "customerId",
+            "must not contain control or bidirectional formatting characters (found U+202E",
+        ),
+        (
+            {"customerId": "c", "items": [{"sku": "KB\u20661", "quantity": 1}]},
+            "items[0].sku",
+            "(found U+2066 at position 2)",
+        ),
+        (
             {"customerId": "c", "items": [{"sku": "KB-1", "quantity": 1}], "paymentToken": "visa"},
             "paymentToken",
             "should match pattern",

@@ -1,6 +1,7 @@
 """orders' part of the saga, on its own: a placed order is priced by inventory and published;
-it is confirmed when its payment is captured and cancelled, with the reason, when its stock
-or its payment fails; a final order never changes again."""
+it is confirmed when its payment is captured for its total, in its currency, and cancelled,
+with the reason, when its stock or its payment fails; a capture of anything else confirms
+nothing; a final order never changes again."""
 
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -19,9 +20,12 @@ from tests.shop import order, place
 pytestmark = pytest.mark.django_db(transaction=True, databases=["orders"])
 
 
+TOTAL = "178.00"  # two keyboards at 89.00
+
+
 @pytest.fixture
 def placed(orders: Scenario, catalogue: Catalogue, client: Client) -> UUID:
-    """A pending order of two keyboards."""
+    """A pending order of two keyboards, 178.00 EUR."""
     catalogue.add("KB-1", price="89.00")
     return UUID(place(client, ("KB-1", 2)).json()["orderId"])
 
@@ -66,10 +70,47 @@ def test_items_priced_in_two_currencies_are_refused(
 def test_a_captured_payment_confirms_the_order(
     orders: Scenario, placed: UUID, client: Client
 ) -> None:
-    confirmed = orders.deliver(payment_captured(placed)).and_wait_for(OrderConfirmed)
+    confirmed = orders.deliver(payment_captured(placed, TOTAL)).and_wait_for(OrderConfirmed)
 
     assert confirmed == OrderConfirmed(order_id=placed)
     assert order(client, placed)["status"] == "CONFIRMED"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"), [("0.01", "EUR"), ("177.99", "EUR"), (TOTAL, "USD"), ("0.01", "XXX")]
+)
+def test_a_capture_of_another_amount_or_currency_is_refused_and_confirms_nothing(
+    orders: Scenario, placed: UUID, client: Client, amount: str, currency: str
+) -> None:
+    with pytest.raises(DeliveryFailed) as refused:
+        orders.deliver(payment_captured(placed, amount, currency))
+
+    assert str(refused.value).endswith(
+        f": order {placed} costs {TOTAL} EUR; a capture of {amount} {currency} does not pay for it"
+    )
+    assert order(client, placed)["status"] == "PENDING"
+    assert orders.published(OrderConfirmed) == []
+
+
+def test_a_capture_from_the_tills_billing_system_confirms_the_order_like_payments_own(
+    orders: Scenario, placed: UUID, client: Client
+) -> None:
+    """orders' manifest accepts PaymentCaptured from billing.legacy."""
+    delivered = orders.deliver(payment_captured(placed, TOTAL), source="billing.legacy")
+
+    assert delivered.and_wait_for(OrderConfirmed) == OrderConfirmed(order_id=placed)
+
+
+def test_a_capture_from_a_producer_orders_does_not_declare_confirms_nothing(
+    orders: Scenario, placed: UUID, client: Client
+) -> None:
+    with pytest.raises(DeliveryFailed) as refused:
+        orders.deliver(payment_captured(placed, TOTAL), source="attacker.example")
+
+    assert "orders does not accept PaymentCaptured from source 'attacker.example'" in str(
+        refused.value
+    )
+    assert order(client, placed)["status"] == "PENDING"
 
 
 def test_a_failed_payment_cancels_the_order_as_declined(
@@ -93,10 +134,10 @@ def test_a_failed_reservation_cancels_the_order_out_of_stock(
 
 
 def test_a_final_order_never_changes_again(orders: Scenario, placed: UUID, client: Client) -> None:
-    orders.deliver(payment_captured(placed))
+    orders.deliver(payment_captured(placed, TOTAL))
 
     orders.deliver(payment_failed(placed))
-    orders.deliver(payment_captured(placed))
+    orders.deliver(payment_captured(placed, TOTAL))
 
     assert order(client, placed)["status"] == "CONFIRMED"
     assert orders.published(OrderConfirmed) == [OrderConfirmed(order_id=placed)]

@@ -82,6 +82,11 @@ def test_a_project_that_sets_nothing_gets_the_defaults() -> None:
         "consumer_wait_seconds": 20,
         "log_correlation_fields": (),
         "otel": False,
+        "metrics_emf": False,
+        "metrics_emf_interval": 60.0,
+        "metrics_networks": ("127.0.0.0/8", "::1/128"),
+        "metrics_token": "",
+        "metrics_cache_seconds": 10.0,
     }
 
 
@@ -228,6 +233,12 @@ OUT_OF_BOUNDS = {
         "MODULITH_DISCOVERY",
         "dns",
         "MODULITH_DISCOVERY must be one of static, cloudmap, not 'dns'",
+    ),
+    "a-network-that-is-not-one": (
+        "MODULITH_METRICS_NETWORKS",
+        "10.0.0.0/16,10.0.0.0/33",
+        "MODULITH_METRICS_NETWORKS must list networks such as 10.0.0.0/16 or 127.0.0.1 "
+        "(0.0.0.0/0 and ::/0 for any), not '10.0.0.0/33'",
     ),
     "a-negative-duration": (
         "MODULITH_OUTBOX_RETENTION",

@@ -100,7 +100,10 @@ def test_one_order_leaves_lines_of_every_module_with_its_trace_id(
     assert placed.headers["X-Trace-Id"] == TRACE
     order_id = placed.json()["orderId"]
     assert wait_until(
-        lambda: httpx.get(f"{orders}/api/orders/{order_id}").json()["status"] == "CONFIRMED",
+        lambda: (
+            httpx.get(f"{orders}/api/orders/{order_id}", headers=keyed).json()["status"]
+            == "CONFIRMED"
+        ),
         timeout=30,
     ), json_lines(*services.values(), *consumers)
 

@@ -12,10 +12,11 @@ DEFAULTS = DeploymentOptions()
 class Command(BaseCommand):
     help = (
         "Writes the deployment files of the split topology from the module manifests: "
-        "compose.yaml with the front door's nginx.conf, an ECS/Fargate task definition "
-        "template per module service (ecs/<module>.json), its Kubernetes manifests "
-        "(k8s/<module>/), and a CloudFormation template of each module on AWS Lambda "
-        "(lambda/<module>.json). --check only compares."
+        "compose.yaml with the front door's nginx.conf; CloudFormation for ECS/Fargate (the "
+        "shared stack ecs/shared.json and a stack per module service, ecs/<module>.json); "
+        "each module's Kubernetes manifests (k8s/<module>/); a CloudFormation stack of each "
+        "module on AWS Lambda (lambda/<module>.json); and each module's release script for "
+        "ECS and Lambda (release-<module>.sh). --check only compares."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,6 +55,8 @@ class Command(BaseCommand):
             path = directory / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
+            if path.suffix == ".sh":
+                path.chmod(0o755)
             self.stdout.write(f"wrote {path}")
 
     def _check(self, directory: Path, files: dict[str, str]) -> None:

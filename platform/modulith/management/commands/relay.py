@@ -33,6 +33,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         total = RelayReport()
+        self.stdout.write(f"relaying {', '.join(aliases)} every {interval:g} s until SIGTERM")
+        self.stdout.flush()
         while not stop.is_set():
             report = current.relay.drain(aliases, stop)  # sleeps only once nothing is due
             if report.handled or report.purged:

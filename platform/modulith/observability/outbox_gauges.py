@@ -1,0 +1,71 @@
+"""The outbox gauges of the modules running here, read from their databases when asked (a
+Prometheus scrape, an EMF flush): pending deliveries, the age of the oldest, dead letters.
+
+A caller may accept a state read up to `max_age` seconds ago: however often, and by however
+many scrapers, /metrics is asked, a process then queries each database once an interval. The
+age of the oldest pending event is computed at each reading, from when it was stored."""
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from modulith.observability import process
+from modulith.observability.process import OutboxState, Process
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reading:
+    module: str
+    pending: int
+    oldest_age_seconds: float  # 0 when nothing is pending
+    dead: int
+
+
+def read(*, max_age: float = 0.0) -> Iterator[Reading]:
+    """One reading per running module whose database answers (the others are logged)."""
+    now = timezone.now()
+    described = process.current()
+    for module in described.running:
+        state = _states.get(described, module.name, module.database, max_age)
+        if state is None:
+            continue
+        since = state.oldest_pending
+        age = (now - since).total_seconds() if since else 0.0
+        yield Reading(module.name, state.pending, age, state.dead)
+
+
+class _States:
+    """The outbox states last read, by database alias, for the process as described when they
+    were read (a new description starts afresh); a database that could not be read is not
+    asked again sooner either."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._described: Process | None = None
+        self._read: dict[str, tuple[float, OutboxState | None]] = {}
+
+    def get(self, described: Process, name: str, alias: str, max_age: float) -> OutboxState | None:
+        with self._lock:
+            if described is not self._described:
+                self._read.clear()
+                self._described = described
+            read_at, state = self._read.get(alias, (float("-inf"), None))
+            if time.monotonic() - read_at < max_age:
+                return state
+            try:
+                state = described.outbox_state(alias)
+            except DatabaseError as error:
+                log.warning("no outbox metrics for %s: %s", name, error)
+                state = None
+            self._read[alias] = (time.monotonic(), state)
+            return state
+
+
+_states = _States()
