@@ -132,9 +132,6 @@ def _set_up_django(workdir: Path, endpoint: str) -> None:
         {
             **PRODUCTION,
             "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_DEBUG": "0",  # with DEBUG on, Django would record every statement
-            "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 50,
-            "MODULITH_API_KEYS": "benchmark-key",
             "MODULITH_VAR_DIR": str(var),
             "DATABASE_URL": f"sqlite:///{var / 'default.sqlite3'}",
             "MODULITH_MODULES": "*",
