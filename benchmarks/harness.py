@@ -20,6 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("orders", "inventory", "payments")
 # Variables of the calling shell that would change what this process runs.
 FOREIGN_PREFIXES = ("DJANGO_", "MODULITH_", "CELERY_", "LOG_")
+# What production sets, and every benchmark with it: DEBUG off (with DEBUG on Django records
+# every SQL statement), which needs a secret key and API keys of its own.
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 50,
+    "MODULITH_API_KEYS": "benchmark-key",
+}
 
 
 def configure_environment(
@@ -32,10 +39,8 @@ def configure_environment(
             del os.environ[name]
     os.environ.update(
         {
+            **PRODUCTION,
             "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 50,
-            "MODULITH_API_KEYS": "benchmark-key",
             "MODULITH_VAR_DIR": str(var),
             "DATABASE_URL": f"sqlite:///{var / 'default.sqlite3'}",
             "MODULITH_MODULES": "*",

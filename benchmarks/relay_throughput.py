@@ -16,7 +16,10 @@ deleted afterwards), and measures events per second from the outbox to the subsc
   (SendMessageBatch, PutEvents or PublishBatch of 10, then of 1): the emulator's ceiling in
   this run;
 - the relay alone: the same sweep through a Relay built with a transport that accepts every
-  event and sends nothing, so what remains is the relay's own work in SQLite.
+  event and sends nothing, so what remains is the relay's own work in SQLite;
+- relay / raw, CPU s: the same comparison in events per CPU second of this process and the
+  emulator's together, over the same timed rounds. On a machine busy with other work the wall
+  clock measures the neighbours as much as the relay; CPU seconds measure what each path costs.
 
 The emulator does work proportional to a queue's depth for every message it accepts (at 500
 deep, a message costs it several times what it does on an empty queue; real SQS does not), so
@@ -49,7 +52,8 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.harness import PRODUCTION, ROOT
+
 DESCRIPTION = "Relay throughput, outbox to queue, for the sqs, eventbridge and sns transports."
 TRANSPORTS = ("sqs", "eventbridge", "sns")
 PUBLISHER = "payments"  # PaymentCaptured: one subscriber (orders), so one delivery an event
@@ -73,12 +77,37 @@ class Results:
     """Events per second of every run, by (transport, mode, "relay" | "raw")."""
 
     runs: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
+    # Events per CPU second of this process and the emulator together.
+    cpu_runs: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
 
-    def add(self, key: tuple[str, str, str], rate: float) -> None:
+    def add(self, key: tuple[str, str, str], rate: float, cpu_rate: float) -> None:
         self.runs.setdefault(key, []).append(rate)
+        self.cpu_runs.setdefault(key, []).append(cpu_rate)
 
     def median(self, key: tuple[str, str, str]) -> float:
         return statistics.median(self.runs[key])
+
+    def cpu_median(self, key: tuple[str, str, str]) -> float:
+        return statistics.median(self.cpu_runs[key])
+
+
+class CpuClock:
+    """CPU seconds of this process and of the emulator's: what the timed work cost the
+    machine, which other work on it does not move the way it moves wall seconds."""
+
+    def __init__(self) -> None:
+        self.emulator: int | None = None
+        self.spent = 0.0
+
+    def now(self) -> float:
+        own = time.process_time()
+        if self.emulator is None:
+            return own
+        stat = Path(f"/proc/{self.emulator}/stat").read_text().rsplit(")", 1)[1].split()
+        return own + (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CPU = CpuClock()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with Emulator(log_dir=Path(workdir) / "moto") as emulator:
             _set_up_django(Path(workdir), emulator.endpoint)
+            CPU.emulator = emulator.pid
             results = Results()
             for _ in range(args.repeat):
                 for transport in args.transports:
@@ -129,10 +159,8 @@ def _set_up_django(workdir: Path, endpoint: str) -> None:
     os.environ.update(aws_environment(endpoint))
     os.environ.update(
         {
+            **PRODUCTION,
             "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_DEBUG": "0",  # with DEBUG on, Django would record every statement
-            "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 50,
-            "MODULITH_API_KEYS": "benchmark-key",
             "MODULITH_VAR_DIR": str(var),
             "DATABASE_URL": f"sqlite:///{var / 'default.sqlite3'}",
             "MODULITH_MODULES": "*",
@@ -277,10 +305,11 @@ def _run(
     round_size: int,
 ) -> None:
     timed_round(BATCH)  # warm-up, not counted
+    CPU.spent = 0.0
     elapsed = sum(
         timed_round(min(round_size, events - start)) for start in range(0, events, round_size)
     )
-    results.add(key, events / elapsed)
+    results.add(key, events / elapsed, events / CPU.spent)
     transport, mode, sender = key
     print(
         f"{transport:12} {mode:8} {sender:6} {events} events in {elapsed:6.2f} s: "
@@ -400,8 +429,9 @@ def _raw_sender(
 
 
 def _timed(work: Callable[[], None]) -> float:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), CPU.now()
     work()
+    CPU.spent += CPU.now() - cpu
     return time.perf_counter() - started
 
 
@@ -441,25 +471,30 @@ def _table(
         f"outbox to queue. Whole benchmark: {total:.0f} s on {os.cpu_count()} CPUs, load "
         f"average {load[0]:.1f} at the start and {load[1]:.1f} at the end.",
         "",
-        "| transport | calls | relay (events/s) | raw boto3 (events/s) | relay / raw |",
-        "|---|---|---:|---:|---:|",
+        "| transport | calls | relay (events/s) | raw boto3 (events/s) | relay / raw "
+        "| relay / raw, CPU s |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for mode in MODES:
         relay = results.median(("none", mode, "relay"))
         lines.append(
-            f"| none: the relay alone, on SQLite | {MODE_LABELS['none', mode]} | {relay:.0f} | | |"
+            f"| none: the relay alone, on SQLite | {MODE_LABELS['none', mode]} | {relay:.0f} "
+            "| | | |"
         )
     for transport in args.transports:
         for mode in MODES:
             relay = results.median((transport, mode, "relay"))
             raw = results.median((transport, mode, "raw"))
+            cpu = results.cpu_median((transport, mode, "relay")) / results.cpu_median(
+                (transport, mode, "raw")
+            )
             lines.append(
                 f"| {transport} | {MODE_LABELS[transport, mode]} | {relay:.0f} | {raw:.0f} "
-                f"| {relay / raw:.2f} |"
+                f"| {relay / raw:.2f} | {cpu:.2f} |"
             )
         lines.append(
             f"| {transport} | batched / 1 a call | "
-            f"{_ratio(results, transport, 'relay')} | {_ratio(results, transport, 'raw')} | |"
+            f"{_ratio(results, transport, 'relay')} | {_ratio(results, transport, 'raw')} | | |"
         )
     return "\n".join(lines)
 

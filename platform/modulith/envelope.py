@@ -14,6 +14,8 @@ before it starts: the size of the text, and how deep its arrays and objects nest
 
 import json
 import re
+import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +25,22 @@ WIRE_VERSION = "0"
 # How deep the arrays and objects of a message may nest. Ours nest 5 deep; a foreign producer's
 # data gets room, but not the thousands of levels that exhaust a recursive parser or validator.
 MAX_DEPTH = 32
+# Where an envelope keeps its JSON once made (the dataclass is frozen; this is no field).
+_JSON = "_json"
+
+
+def new_event_id() -> uuid.UUID:
+    """A time-ordered UUID (version 7, RFC 9562: milliseconds since the epoch, then the
+    fraction of the millisecond in 12 bits, then 62 random bits). Events published one after
+    the other get increasing ids, so the outbox's and the inbox's indexes on them grow at their
+    right edge: with random ids every insert split a full page somewhere in the history, and
+    the pages a commit (and so a checkpoint) writes grew with it."""
+    nanoseconds = time.time_ns()
+    milliseconds, rest = divmod(nanoseconds, 1_000_000)
+    fraction = rest * 4096 // 1_000_000
+    value = (milliseconds & (2**48 - 1)) << 80 | 7 << 76 | fraction << 64
+    value |= 0b10 << 62 | secrets.randbits(62)
+    return uuid.UUID(int=value)
 
 
 class MalformedEvent(ValueError):
@@ -114,7 +132,14 @@ class Envelope:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_wire(), separators=(",", ":"), sort_keys=True)
+        """The wire form as a message body; made once per envelope (the relay sizes its batches
+        by it and the transport then sends it)."""
+        body: str | None = self.__dict__.get(_JSON)
+        if body is None:
+            body = self.__dict__[_JSON] = json.dumps(
+                self.to_wire(), separators=(",", ":"), sort_keys=True
+            )
+        return body
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> "Envelope":

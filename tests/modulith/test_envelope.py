@@ -4,11 +4,11 @@ import json
 import time
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import RFC_4122, UUID
 
 import pytest
 
-from modulith.envelope import MAX_DEPTH, Envelope, MalformedEvent, parse_json
+from modulith.envelope import MAX_DEPTH, Envelope, MalformedEvent, new_event_id, parse_json
 
 EVENT_ID = UUID("0b5c8e5e-4a5e-4c1e-9f50-1d8c2a6b9e01")
 MAX_BYTES = 256 * 1024  # MODULITH_MAX_EVENT_BYTES's default
@@ -182,3 +182,25 @@ def test_the_json_form_is_compact_and_stable() -> None:
     assert json.loads(text) == order_placed().to_wire()
     assert ", " not in text
     assert text == order_placed().to_json()
+
+
+def test_event_ids_are_time_ordered_uuids_so_the_outbox_indexes_grow_at_their_end() -> None:
+    before = time.time_ns() // 1_000_000
+    ids = [new_event_id() for _ in range(1000)]
+    after = time.time_ns() // 1_000_000
+    assert {event_id.version for event_id in ids} == {7}
+    assert {event_id.variant for event_id in ids} == {RFC_4122}
+    milliseconds = [event_id.int >> 80 for event_id in ids]
+    assert milliseconds == sorted(milliseconds)
+    assert before <= milliseconds[0]
+    assert milliseconds[-1] <= after
+    assert len(set(ids)) == len(ids)
+    # As SQLite stores them (hex text) and PostgreSQL compares them (bytes), in order.
+    assert [event_id.hex for event_id in ids[::100]] == sorted(e.hex for e in ids[::100])
+
+
+def test_an_envelope_is_serialised_once_and_its_json_is_not_part_of_its_equality() -> None:
+    envelope = order_placed()
+    assert envelope.to_json() is envelope.to_json()
+    assert envelope == order_placed()
+    assert json.loads(envelope.to_json()) == envelope.to_wire()

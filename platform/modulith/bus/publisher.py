@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from modulith.envelope import Envelope
+from modulith.envelope import Envelope, new_event_id
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
 from modulith.observability.logs import event_fields
@@ -75,7 +75,7 @@ def publish(event: Any) -> uuid.UUID:
             f"publish {event.event_name} inside transaction.atomic(using={alias!r}) "
             "so the event commits with the writes it describes"
         )
-    event_id = uuid.uuid4()
+    event_id = new_event_id()
     attributes = event_attributes(module.name, event.event_name, event_id)
     # The event carries the trace of the work that published it (a new one outside any).
     with span(f"publish {event.event_name}", kind="producer", attributes=attributes):
