@@ -5,8 +5,6 @@ object."""
 from modulith.conf.deployment import Deployment, deployment, on_lambda, running_modules
 from modulith.conf.environment import (
     env_bool,
-    env_duration,
-    env_float,
     env_int,
     env_list,
     env_str,
@@ -35,8 +33,6 @@ __all__ = [
     "affects_settings",
     "deployment",
     "env_bool",
-    "env_duration",
-    "env_float",
     "env_int",
     "env_list",
     "env_str",
