@@ -55,4 +55,4 @@ def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
 
 def sweep() -> Any:
     current = runtime()
-    return current.relay.sweep(m.database for m in current.topology.running_modules)
+    return current.relay.sweep(current.topology.running_databases)

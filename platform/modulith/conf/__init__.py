@@ -2,7 +2,14 @@
 logging, the security settings, values from the environment), and the framework's own settings
 object."""
 
-from modulith.conf.deployment import Deployment, deployment, on_lambda, running_modules
+from modulith.conf.deployment import (
+    Deployment,
+    database_variable,
+    deployment,
+    load_topology,
+    on_lambda,
+    running_modules,
+)
 from modulith.conf.environment import (
     env_bool,
     env_int,
@@ -31,11 +38,13 @@ __all__ = [
     "ModulithSettings",
     "TransportName",
     "affects_settings",
+    "database_variable",
     "deployment",
     "env_bool",
     "env_int",
     "env_list",
     "env_str",
+    "load_topology",
     "logging_config",
     "middleware",
     "modulith_settings",
