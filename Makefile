@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 JOBS ?= 2
 
-.PHONY: install run test lint check-python clean image
+.PHONY: install run test system-packages lint check-python clean image
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "modulith needs Python 3.11 or newer: set PYTHON=/path/to/python3.11")'
@@ -51,9 +51,16 @@ vendor-js:
 	cp build/npm/node_modules/mermaid/dist/mermaid.min.js platform/modulith/static/modulith/
 	cp build/npm/node_modules/mermaid/LICENSE platform/modulith/static/modulith/mermaid.LICENSE
 
-## make test: the whole suite, with the checks of `make lint`
-test: lint
-	$(BIN)/pytest -n $(JOBS)
+## make test: the whole suite, on a fresh machine too: the Debian packages it needs (installed
+## as root with apt-get, otherwise named in one line: .ci/system-packages), the checks of `make
+## lint`, pytest on SQLite files (the container tests included, as root), then the tests that
+## need PostgreSQL, on a throwaway cluster of their own (.ci/with-postgres)
+test: system-packages lint
+	$(BIN)/pytest -n $(JOBS) -m 'not postgres'
+	bash .ci/with-postgres $(BIN)/pytest -n $(JOBS) -m postgres
+
+system-packages:
+	@bash .ci/system-packages
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache

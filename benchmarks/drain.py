@@ -17,9 +17,9 @@ DELIVERED after one attempt, and the transport must have accepted each event onc
 process writes the ids it accepted to a file, counted here.
 
 On SQLite (the default) each size is drained by one relay; small sizes several times (--rounds),
-the median counted. --postgres starts a throwaway PostgreSQL cluster (as .ci/run does; stopped
-by PID at the end) for the payments database and drains the same backlog with one relay and
-with --relays relay processes at once.
+the median counted. --postgres starts a throwaway PostgreSQL cluster (as .ci/with-postgres
+does; stopped by PID at the end) for the payments database and drains the same backlog with one
+relay and with --relays relay processes at once.
 """
 
 from __future__ import annotations

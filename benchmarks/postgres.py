@@ -1,5 +1,5 @@
-"""A throwaway PostgreSQL cluster for a benchmark, started the way .ci/run starts one for the
-tests: initdb into a temporary directory under /tmp (as the postgres user when root), a free
+"""A throwaway PostgreSQL cluster for a benchmark, started the way .ci/with-postgres starts one
+for the tests: initdb into a temporary directory under /tmp (as the postgres user when root), a free
 port on 127.0.0.1, durability off (fsync, synchronous_commit, full_page_writes); one role and
 the databases asked for. Stopped at the end by the postmaster's PID, and its directory removed.
 """

@@ -120,8 +120,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Redis and SQS hand a task that a worker took but never acknowledged (tasks are acknowledged
 # late: the worker died mid-task) to another worker after this many seconds. Keep it above the
-# relay's claim on a delivery (60 s): a task handed out again before the claim lapses finds
-# the delivery claimed and does nothing, and beat's sweep delivers it once the claim lapses.
+# relay's claim on a delivery (MODULITH_CLAIM_SECONDS, 15 s by default): a task handed out
+# again before the claim lapses finds the delivery claimed and does nothing, and beat's sweep
+# delivers it once the claim lapses.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "modulith-celery")
 

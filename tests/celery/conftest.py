@@ -13,7 +13,6 @@
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,25 +30,10 @@ import redis
 from config.celery import app as celery_app
 from tests.aws.conftest import aws, aws_emulator  # noqa: F401  (the SQS broker's emulator)
 from tests.processes import BackgroundProcess, free_port
+from tests.system import program
 
 HOST = "127.0.0.1"
 CELERY = Path(sys.executable).with_name("celery")
-APT_INSTALL = ["apt-get", "install", "-y", "-qq", "--no-install-recommends"]
-
-
-def _redis_binary() -> str:
-    found = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        pytest.skip("redis-server is not installed (apt-get install redis-server, as root)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    lock = ["-o", "DPkg::Lock::Timeout=300"]  # another apt-get may be running
-    command = [*APT_INSTALL, *lock, "redis-server"]
-    if subprocess.run(command, env=env, capture_output=True, timeout=600).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-        subprocess.run(command, env=env, capture_output=True, timeout=600, check=True)
-    return shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class RedisServer:
@@ -121,7 +105,7 @@ class RedisServer:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(_redis_binary(), tmp_path_factory.mktemp("redis"))
+    server = RedisServer(program("redis-server", "redis-server"), tmp_path_factory.mktemp("redis"))
     server.start()
     try:
         yield server

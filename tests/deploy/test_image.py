@@ -3,11 +3,13 @@ as the image's user, on a read-only root file system with /tmp and the home writ
 capability dropped, on the host's network (127.0.0.1 only).
 
 The monolith serves and completes an order; every other role starts; and every role stops
-within 10 s of SIGTERM without losing the request or message in hand. Run by `.ci/run` (its
-container phase) and by `pytest -m container`; the first run builds the stand-in for the base
-image (tests/deploy/podman.py), later ones reuse the store.
+within 10 s of SIGTERM without losing the request or message in hand. Part of `make test` (as
+root: podman and debootstrap build as root here); `pytest -m container` runs them alone. The
+first run builds the stand-in for the base image (tests/deploy/podman.py), later ones reuse the
+store (var/containers/).
 """
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -26,17 +28,29 @@ import pytest
 
 from modulith.envelope import Envelope
 from tests.aws.emulator import Emulator, aws_environment
-from tests.celery.conftest import RedisServer, _redis_binary
+from tests.celery.conftest import RedisServer
 from tests.deploy.lambda_runtime import RuntimeApi
 from tests.deploy.podman import Podman, store_directory
 from tests.e2e import shop_api
 from tests.events import order_placed
 from tests.lambda_events import http_api
 from tests.processes import free_port, project_env
+from tests.system import program
 
 # The first test of a fresh store pays for the build (debootstrap, the stand-in, the image):
-# up to five minutes on two busy cores.
-pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(900)]
+# up to five minutes on two busy cores. One xdist worker runs them all, on one build.
+pytestmark = [
+    pytest.mark.container,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    pytest.mark.xdist_group("image"),
+]
+if os.geteuid() != 0:
+    pytest.skip(
+        "builds and runs the image with podman and debootstrap, which need root here: make "
+        "test as root runs these",
+        allow_module_level=True,
+    )
 
 TAG = "localhost/modulith:test"
 STOP_SECONDS = 10
@@ -347,7 +361,7 @@ def _credentials() -> dict[str, Any]:
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    server = RedisServer(_redis_binary(), tmp_path)
+    server = RedisServer(program("redis-server", "redis-server"), tmp_path)
     server.start()
     try:
         yield server.url

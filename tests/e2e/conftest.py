@@ -7,7 +7,6 @@ nginx is the front door in both, configured by the same generator as `make split
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,12 +30,10 @@ from tests.aws.emulator import Emulator, aws_environment
 from tests.e2e.shop_api import client
 from tests.processes import ROOT, free_port, project_env
 from tests.service import Service
+from tests.system import program
 
 TOPOLOGY: Topology = modulith_settings().topology
 SECRET = f"e2e-{secrets.token_hex(16)}"
-NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-)
 START_TIMEOUT = 90.0  # three services and three consumers start at once on two cores
 # Retries within seconds, and gauges read at every scrape, not the production defaults.
 QUICK = {
@@ -73,12 +70,12 @@ class FrontDoor:
         return self.directory / "nginx.conf"
 
     def start(self, timeout: float = 15) -> "FrontDoor":
-        assert NGINX, "nginx is not installed"
+        nginx = program("nginx", "nginx")
         self.directory.mkdir(parents=True, exist_ok=True)
         self._write_config()
         with (self.directory / "nginx.out").open("wb") as out:
             self.process = subprocess.Popen(
-                [NGINX, "-p", f"{self.directory}/", "-c", str(self.config), "-e", "error.log"],
+                [nginx, "-p", f"{self.directory}/", "-c", str(self.config), "-e", "error.log"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -259,8 +256,7 @@ def split_overrides() -> dict[str, str]:
 @pytest.fixture
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
     """`monolith`, or the split over `eventbridge`, `sqs` or `sns` (the parameter)."""
-    if NGINX is None:
-        pytest.skip("nginx is not installed (apt-get install -y --no-install-recommends nginx)")
+    program("nginx", "nginx")  # before anything starts
     kind = str(request.param)
     started = Shop(kind=kind, log_dir=tmp_path)
     try:

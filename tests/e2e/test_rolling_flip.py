@@ -23,7 +23,7 @@ from modules.payments.models import Payment
 from modulith.rolling.steps import RollingPlan, RollingStep, rolling_plan
 from modulith.store.models import Delivery, DeliveryStatus
 from tests.aws.emulator import Emulator, aws_environment
-from tests.e2e.conftest import NGINX, QUICK, TOPOLOGY
+from tests.e2e.conftest import QUICK, TOPOLOGY
 from tests.e2e.outage_checks import (
     MODULES,
     SUBSCRIBERS,
@@ -36,6 +36,7 @@ from tests.e2e.outage_checks import (
 from tests.e2e.rolling import DECLINED, Customers, RollingShop, Stopper, Task
 from tests.e2e.shop_api import client, product, stock, wait_until
 from tests.processes import manage
+from tests.system import program
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
 
@@ -60,8 +61,8 @@ def require(vendor: str) -> None:
     actual = connections["orders"].vendor
     if actual != vendor:
         pytest.skip(
-            f"runs when the databases are {vendor} (these are {actual}): the SQLite phase "
-            "runs the flip over sqs, CI's PostgreSQL phase over sns and eventbridge"
+            f"runs when the databases are {vendor} (these are {actual}): make test runs the "
+            "flip over sqs on SQLite, over sns and eventbridge on a PostgreSQL cluster"
         )
 
 
@@ -80,8 +81,7 @@ def aws(emulator: Emulator) -> dict[str, str]:
 def rolling(
     tmp_path: Path, aws: dict[str, str], request: pytest.FixtureRequest
 ) -> Iterator[RollingShop]:
-    if NGINX is None:
-        pytest.skip("nginx is not installed (apt-get install -y --no-install-recommends nginx)")
+    program("nginx", "nginx")  # before anything starts
     shop = RollingShop(TOPOLOGY, RUNS[request.param], tmp_path, aws)
     try:
         yield shop

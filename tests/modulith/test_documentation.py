@@ -1,8 +1,6 @@
 """The module map: the topology as text, Mermaid and Graphviz, and the committed docs/modules.md."""
 
-import os
 import re
-import shutil
 import subprocess
 from io import StringIO
 from pathlib import Path
@@ -13,6 +11,7 @@ from django.core.management import call_command
 from modulith import documentation
 from modulith.conf import modulith_settings
 from modulith.modules import Topology
+from tests.system import program
 
 MANIFESTS = [
     "modules.orders.module.manifest",
@@ -156,12 +155,9 @@ def test_the_dot_output_is_a_well_formed_digraph_with_the_same_edges(topology: T
     assert foreign == FOREIGN_EDGES
 
 
-@pytest.mark.skipif(
-    shutil.which("dot") is None and not os.environ.get("CI"),
-    reason="Graphviz's dot is not installed (CI installs it, and there this test runs)",
-)
 def test_graphviz_accepts_the_dot_output(topology: Topology) -> None:
-    subprocess.run(["dot", "-Tcanon"], input=documentation.dot(topology), text=True, check=True)
+    dot = program("dot", "graphviz")
+    subprocess.run([dot, "-Tcanon"], input=documentation.dot(topology), text=True, check=True)
 
 
 def test_the_map_shows_every_module_whichever_run_here_in_a_stable_order(

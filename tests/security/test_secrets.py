@@ -2,7 +2,6 @@
 inside verification (with DEBUG on, which masks no local variable, and off, which masks those
 marked sensitive), not in a log line, whichever way a call fails."""
 
-import dataclasses
 import json
 import sys
 from typing import Any
@@ -87,11 +86,7 @@ def test_the_debug_page_of_a_failure_inside_verification_shows_no_key(settings: 
 
 
 def test_djangos_filter_masks_every_secret_setting_of_modulith() -> None:
-    secret_settings = [
-        f"MODULITH_{spec.name.upper()}"
-        for spec in dataclasses.fields(ModulithSettings)
-        if spec.metadata.get("secret")
-    ]
+    secret_settings = ModulithSettings.secrets()
     masked = SafeExceptionReporterFilter()
 
     assert sorted(secret_settings) == [

@@ -12,8 +12,6 @@ from modulith.conf.deployment import (
 )
 from modulith.conf.environment import (
     env_bool,
-    env_duration,
-    env_float,
     env_int,
     env_list,
     env_str,
@@ -43,8 +41,6 @@ __all__ = [
     "database_variable",
     "deployment",
     "env_bool",
-    "env_duration",
-    "env_float",
     "env_int",
     "env_list",
     "env_str",

@@ -1,6 +1,6 @@
-"""The framework's settings: one typed, frozen object with every default, read from Django's
-settings where the project sets them, else from the environment (the same `MODULITH_*`
-names), else the default here. A project sets only what differs.
+"""The framework's settings: one frozen pydantic model with every default, read from Django's
+settings where the project sets them, else from the environment (the same `MODULITH_*` names),
+else the default here. A project sets only what differs.
 
 The framework reads settings only through `modulith_settings()`; nothing else reads
 `settings.MODULITH_*`. It is loaded and checked once, when the process starts (the app's
@@ -8,143 +8,247 @@ The framework reads settings only through `modulith_settings()`; nothing else re
 overrides a setting gets a fresh one (`reload_settings()` on `setting_changed`).
 """
 
+import difflib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from ipaddress import ip_network
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from django.conf import settings as django_settings
+from django.views.decorators.debug import sensitive_variables
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from modulith.conf.deployment import load_topology, on_lambda
 from modulith.conf.keys import SigningKeys
-from modulith.conf.values import ABSENT, given, parse
+from modulith.conf.values import Duration, Names, Refused, one_line
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
+
+T = TypeVar("T")
 
 PREFIX = "MODULITH_"
 DEVELOPMENT_API_KEY = "dev-api-key"
 # Django settings the defaults depend on: overriding one in a test reloads the settings too.
 DEPENDENCIES = frozenset({"CELERY_BROKER_URL"})
+# The dotted paths the topology is loaded from: a Django setting read by deployment() too.
+MANIFESTS = "MODULITH_MANIFESTS"
+# Read from the environment by modulith.conf.deployment, before Django's settings exist.
+ENVIRONMENT_ONLY = frozenset({"MODULITH_MODULES", "MODULITH_VAR_DIR", "MODULITH_CACHE_URL"})
+# Settings that are Python objects, set in Django's settings only.
+DJANGO_ONLY = frozenset({"topology"})
 
 TransportName = Literal["inprocess", "sqs", "sns", "eventbridge"]
 HandlerMode = Literal["inline", "thread", "celery"]
 DiscoveryKind = Literal["static", "cloudmap"]
 NonceStoreKind = Literal["database", "cache"]
-NO_KEYS = SigningKeys()
 
 
-def setting(default: float, *, minimum: float, maximum: float | None = None) -> Any:
-    """A number's field: its default and the bounds its value must keep."""
-    return field(default=default, metadata={"minimum": minimum, "maximum": maximum})
+def setting_name(field: str) -> str:
+    """The name a field of ModulithSettings has in Django's settings and the environment."""
+    return PREFIX + field.upper()
 
 
-def secret(default: Any) -> Any:
-    """A secret's field: left out of the object's repr, and of any error about its value."""
-    return field(default=default, repr=False, metadata={"secret": True})
+def secret(default: T) -> T:
+    """A secret's field: left out of the settings' repr, and of any error about its value."""
+    return Field(default, repr=False)
 
 
-@dataclass(frozen=True)
-class ModulithSettings:
-    """Each field is the setting `MODULITH_<FIELD>`; docs/settings.md says what each trades."""
+def _networks(networks: tuple[str, ...]) -> tuple[str, ...]:
+    for network in networks:
+        try:
+            ip_network(network, strict=False)
+        except ValueError:
+            raise Refused(
+                "list networks such as 10.0.0.0/16 or 127.0.0.1 (0.0.0.0/0 and ::/0 for any)",
+                network,
+            ) from None
+    return networks
 
-    # Every module of the project and which of them run here; by default loaded from
+
+def _keys(value: object, info: ValidationInfo) -> SigningKeys:
+    # Its errors name the setting and the pair's position, never a secret.
+    return SigningKeys.parse(setting_name(info.field_name or ""), value)
+
+
+Networks = Annotated[Names, AfterValidator(_networks)]
+Keys = Annotated[InstanceOf[SigningKeys], BeforeValidator(_keys)]
+
+
+class ModulithSettings(BaseModel):
+    """Each field is the setting `MODULITH_<FIELD>`; docs/settings.md says what each trades.
+    A default that depends on where the process runs is in DEPENDENT_DEFAULTS, below."""
+
+    model_config = ConfigDict(
+        alias_generator=setting_name,
+        frozen=True,
+        extra="forbid",  # a misspelt setting would be ignored and its default used
+        allow_inf_nan=False,
+        arbitrary_types_allowed=True,  # Topology, SigningKeys
+        hide_input_in_errors=True,  # pydantic's own messages never show a value (a secret)
+    )
+
+    # Every module of the project and which of them run here: by default loaded from
     # MODULITH_MANIFESTS and MODULITH_MODULES.
-    topology: Topology
+    topology: InstanceOf[Topology]
 
     # The event bus.
     transport: TransportName = "inprocess"
-    # By default inline on Lambda, which freezes a function's threads: see async_handlers_default.
-    async_handlers: HandlerMode = "thread"
-    max_attempts: int = setting(5, minimum=1)
-    retry_base_seconds: float = setting(1.0, minimum=0)
-    retry_max_seconds: float = setting(300.0, minimum=0)
-    max_event_bytes: int = setting(256 * 1024, minimum=1)
-    relay_interval: float = setting(2.0, minimum=0.01)
-    claim_seconds: float = setting(15.0, minimum=0.01)
-    route_probe_max_seconds: float = setting(30.0, minimum=0.01)
-    outbox_retention: timedelta = timedelta(days=7)
-    inbox_retention: timedelta = timedelta(days=14)
-    # By default on unless Celery has a broker (then beat sweeps) or this is a Lambda function
-    # (its relay function's schedule sweeps): see embedded_relay_default.
-    embedded_relay: bool = True
+    async_handlers: HandlerMode = "thread"  # inline on Lambda
+    max_attempts: int = Field(5, ge=1)
+    retry_base_seconds: float = Field(1.0, ge=0)
+    retry_max_seconds: float = Field(300.0, ge=0)
+    max_event_bytes: int = Field(256 * 1024, ge=1)
+    relay_interval: float = Field(2.0, ge=0.01)
+    # A claimed delivery is left alone by other relays until its claim lapses: a relay that
+    # dies mid-send delays its deliveries by this much, and loses none. Above the longest send
+    # plus handling; the AWS clients that send are timed to stay well within it.
+    claim_seconds: float = Field(15.0, ge=0.01)
+    route_probe_max_seconds: float = Field(30.0, ge=0.01)
+    outbox_retention: Duration = timedelta(days=7)
+    inbox_retention: Duration = timedelta(days=14)
+    embedded_relay: bool = True  # off when Celery has a broker, or on Lambda
 
     # The public API.
-    api_keys: tuple[str, ...] = secret((DEVELOPMENT_API_KEY,))
+    api_keys: Names = secret((DEVELOPMENT_API_KEY,))
     api_title: str = "API"
     api_version: str = "1.0.0"
 
-    # Query ports whose provider runs elsewhere. By default the one key of
-    # MODULITH_INTERNAL_SECRET, if set: see internal_keys_default.
-    internal_keys: SigningKeys = field(default=NO_KEYS, repr=False, metadata={"secret": True})
+    # Query ports whose provider runs elsewhere.
+    internal_keys: Keys = secret(SigningKeys())  # MODULITH_INTERNAL_SECRET's, if that is set
     internal_secret: str = secret("")
     # Internal calls signed with AWS SigV4 too, for providers behind IAM-authorised routes.
     internal_sigv4: bool = False
     discovery: DiscoveryKind = "static"
     service_urls: str = ""
     cloudmap_namespace: str = "internal"
-    remote_connect_timeout: float = setting(1.0, minimum=0.001)
-    remote_read_timeout: float = setting(3.0, minimum=0.001)
-    breaker_reset_seconds: float = setting(10.0, minimum=0)
-    # By default the cache when MODULITH_CACHE_URL names one: see nonce_store_default.
-    nonce_store: NonceStoreKind = "database"
+    remote_connect_timeout: float = Field(1.0, ge=0.001)
+    remote_read_timeout: float = Field(3.0, ge=0.001)
+    breaker_reset_seconds: float = Field(10.0, ge=0)
+    nonce_store: NonceStoreKind = "database"  # the cache when MODULITH_CACHE_URL names one
     nonce_cache: str = "default"
 
     # AWS transports (boto3 itself is configured the standard way).
     queue_prefix: str = "modulith"
     event_bus: str = "modulith"
-    max_receives: int = setting(5, minimum=1, maximum=1000)
-    visibility_timeout: int = setting(30, minimum=0, maximum=43200)
-    consumer_wait_seconds: int = setting(20, minimum=0, maximum=20)
+    max_receives: int = Field(5, ge=1, le=1000)
+    visibility_timeout: int = Field(30, ge=0, le=43200)
+    consumer_wait_seconds: int = Field(20, ge=0, le=20)
 
     # Observability.
-    log_correlation_fields: tuple[str, ...] = ()
-    # By default on when OpenTelemetry's own variables ask for an exporter: see otel_default.
-    otel: bool = False
-    # CloudWatch EMF lines on standard output: by default on Lambda, see metrics_emf_default.
-    metrics_emf: bool = False
-    metrics_emf_interval: float = setting(60.0, minimum=1)
+    log_correlation_fields: Names = ()
+    otel: bool = False  # on when OpenTelemetry's own variables ask for an exporter
+    # CloudWatch EMF lines on standard output.
+    metrics_emf: bool = False  # on on Lambda
+    metrics_emf_interval: float = Field(60.0, ge=1)
     # Who may scrape /metrics: callers from these networks (the TCP peer's address), and, when
     # a token is set, only with it as a bearer token. Loopback by default: a sidecar agent.
-    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    metrics_networks: Networks = ("127.0.0.0/8", "::1/128")
     metrics_token: str = secret("")
     # How long the outbox gauges read from the databases serve scrapes before they are read again.
-    metrics_cache_seconds: float = setting(10.0, minimum=0)
+    metrics_cache_seconds: float = Field(10.0, ge=0)
 
-    def __post_init__(self) -> None:
-        for network in self.metrics_networks:
-            try:
-                ip_network(network, strict=False)
-            except ValueError:
-                raise ConfigurationError(
-                    "MODULITH_METRICS_NETWORKS must list networks such as 10.0.0.0/16 or "
-                    f"127.0.0.1 (0.0.0.0/0 and ::/0 for any), not {network!r}"
-                ) from None
+    @model_validator(mode="before")
+    @classmethod
+    @sensitive_variables()  # every local holds secrets
+    def _single_secret_is_the_key_default(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """MODULITH_INTERNAL_SECRET, the one shared secret of earlier versions, is the key
+        `default`: `MODULITH_INTERNAL_SECRET=s` is `MODULITH_INTERNAL_KEYS=default:s`."""
+        single = given.get("MODULITH_INTERNAL_SECRET")
+        if not single or not isinstance(single, str):
+            return given
+        if "MODULITH_INTERNAL_KEYS" in given:
+            raise ConfigurationError(
+                "MODULITH_INTERNAL_KEYS and MODULITH_INTERNAL_SECRET are both set: keep "
+                "MODULITH_INTERNAL_KEYS (MODULITH_INTERNAL_SECRET=s is the key default:s)"
+            )
+        return {**given, "MODULITH_INTERNAL_KEYS": SigningKeys.single(single)}
 
     @classmethod
+    @sensitive_variables()  # every local holds secrets
     def load(cls, project: object, environ: Mapping[str, str] = os.environ) -> "ModulithSettings":
         """From `project` (Django's settings, or any object with MODULITH_* attributes), then
-        `environ`; raises ConfigurationError at the first bad value."""
-        _refuse_unknown(project)
-        values: dict[str, Any] = {}
-        explicit: set[str] = set()
-        for spec in fields(cls):
-            name = PREFIX + spec.name.upper()
-            raw = given(project, environ, name, from_environ=spec.name not in DJANGO_ONLY)
-            if raw is not ABSENT:
-                values[spec.name] = parse(name, raw, spec)
-                explicit.add(spec.name)
-            elif spec.name in DERIVED:
-                values[spec.name] = DERIVED[spec.name](project, environ)
-        _refuse_two_kinds_of_keys(values, explicit)
-        return cls(**values)
+        `environ`, then the defaults; raises ConfigurationError at the first bad value."""
+        given = _given(project, environ)
+        for field, default in DEPENDENT_DEFAULTS.items():
+            name = setting_name(field)
+            if name not in given and (value := default(project, environ)) is not None:
+                given[name] = value
+        try:
+            return cls.model_validate(given)
+        except ValidationError as error:
+            raise ConfigurationError(_one_line(error, given)) from None
+
+    @classmethod
+    def default(cls, field: str) -> Any:
+        """A setting's own default (where no default of DEPENDENT_DEFAULTS replaces it)."""
+        return cls.model_fields[field].default
+
+    @classmethod
+    def secrets(cls) -> frozenset[str]:
+        """The names of the secret settings."""
+        return frozenset(setting_name(f) for f, info in cls.model_fields.items() if not info.repr)
 
 
-def topology_default(project: object, environ: Mapping[str, str]) -> Topology:
+def _given(project: object, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What the project sets, by setting name: every MODULITH_* Django setting (so that the
+    model refuses a misspelt one), then the environment's value of each setting it leaves
+    unset (blank counts as unset). Text is taken stripped."""
+    given: dict[str, Any] = {}
+    for name in dir(project):
+        if name in ENVIRONMENT_ONLY:
+            raise ConfigurationError(
+                f"{name} is read from the environment by modulith.conf.deployment(), not from "
+                "Django's settings: set the environment variable instead"
+            )
+        if name.startswith(PREFIX) and name != MANIFESTS:
+            value = getattr(project, name)
+            given[name] = value.strip() if isinstance(value, str) else value
+    for field in ModulithSettings.model_fields:
+        name = setting_name(field)
+        text = "" if field in DJANGO_ONLY else environ.get(name, "").strip()
+        if text and name not in given:
+            given[name] = text
+    return given
+
+
+def _one_line(error: ValidationError, given: Mapping[str, Any]) -> str:
+    problems = error.errors()
+    # A misspelt name first: the value it was meant to set is not in force either.
+    first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
+    name = str(first["loc"][0])
+    if first["type"] == "extra_forbidden":
+        known = [setting_name(field) for field in ModulithSettings.model_fields]
+        close = difflib.get_close_matches(name, known, n=1)
+        meant = f" (did you mean {close[0]}?)" if close else ""
+        return (
+            f"{name} is not a modulith setting{meant}: a misspelt name would leave its "
+            "default in force (docs/settings.md lists them)"
+        )
+    field = ModulithSettings.model_fields[name.removeprefix(PREFIX).lower()]
+    return one_line(
+        name,
+        first,
+        given.get(name),
+        choices=get_args(field.annotation),  # a Literal's
+        secret=name in ModulithSettings.secrets(),
+    )
+
+
+def _topology(project: object, environ: Mapping[str, str]) -> Topology:
     """Unset, there are no modules yet: a project adopting modulith installs it first, and
     turns its apps into modules one at a time (docs/adopting.md)."""
-    manifests = getattr(project, "MODULITH_MANIFESTS", [])
+    manifests = getattr(project, MANIFESTS, [])
     if not isinstance(manifests, list | tuple):
         raise ConfigurationError(
             "MODULITH_MANIFESTS must be a list of the dotted paths of your modules' manifests, "
@@ -153,80 +257,46 @@ def topology_default(project: object, environ: Mapping[str, str]) -> Topology:
     return load_topology(manifests, environ)
 
 
-def async_handlers_default(project: object, environ: Mapping[str, str]) -> HandlerMode:
+def _inline_on_lambda(project: object, environ: Mapping[str, str]) -> HandlerMode | None:
     """On Lambda, deliveries after commit run before the response: a function is frozen as
     soon as it answers, and a thread would deliver only in some later invocation, if ever."""
-    return "inline" if on_lambda(environ) else "thread"
+    return "inline" if on_lambda(environ) else None
 
 
-def embedded_relay_default(project: object, environ: Mapping[str, str]) -> bool:
-    """Without a Celery broker (none, or memory://: tasks run eagerly) no beat sweeps the
-    outboxes, so the web process does; on Lambda, the relay function's schedule does."""
+def _no_embedded_relay(project: object, environ: Mapping[str, str]) -> bool | None:
+    """With a Celery broker (other than memory://, where tasks run eagerly) beat sweeps the
+    outboxes; on Lambda, the relay function's schedule does. Otherwise the web process does."""
     broker = getattr(project, "CELERY_BROKER_URL", "") or ""
-    return broker in {"", "memory://"} and not on_lambda(environ)
+    return False if broker not in {"", "memory://"} or on_lambda(environ) else None
 
 
-def internal_keys_default(project: object, environ: Mapping[str, str]) -> SigningKeys:
-    """MODULITH_INTERNAL_SECRET, the one shared secret of earlier versions, is the key
-    `default`: `MODULITH_INTERNAL_SECRET=s` is `MODULITH_INTERNAL_KEYS=default:s`."""
-    raw = given(project, environ, PREFIX + "INTERNAL_SECRET", from_environ=True)
-    return SigningKeys.single(raw.strip()) if isinstance(raw, str) else NO_KEYS
-
-
-def nonce_store_default(project: object, environ: Mapping[str, str]) -> NonceStoreKind:
+def _nonces_in_the_cache(project: object, environ: Mapping[str, str]) -> NonceStoreKind | None:
     """Redis, when MODULITH_CACHE_URL names one (every instance shares it); otherwise a table
     in Django's own database, made by `migrate`."""
-    return "cache" if environ.get("MODULITH_CACHE_URL", "").strip() else "database"
+    return "cache" if environ.get("MODULITH_CACHE_URL", "").strip() else None
 
 
-def otel_default(project: object, environ: Mapping[str, str]) -> bool:
-    return environ.get("OTEL_TRACES_EXPORTER", "none").strip() not in {"", "none"} or bool(
-        environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-    )
+def _otel_asked_for(project: object, environ: Mapping[str, str]) -> bool | None:
+    exporter = environ.get("OTEL_TRACES_EXPORTER", "none").strip() not in {"", "none"}
+    return True if exporter or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() else None
 
 
-def metrics_emf_default(project: object, environ: Mapping[str, str]) -> bool:
+def _emf_on_lambda(project: object, environ: Mapping[str, str]) -> bool | None:
     """A Lambda function cannot be scraped: its metrics leave as EMF lines in its log."""
-    return on_lambda(environ)
+    return True if on_lambda(environ) else None
 
 
-DERIVED: dict[str, Callable[[object, Mapping[str, str]], Any]] = {
-    "topology": topology_default,
-    "async_handlers": async_handlers_default,
-    "embedded_relay": embedded_relay_default,
-    "internal_keys": internal_keys_default,
-    "nonce_store": nonce_store_default,
-    "otel": otel_default,
-    "metrics_emf": metrics_emf_default,
+# Defaults that depend on where the process runs and on what else is set, for the settings the
+# project leaves unset: each gives the value that replaces the field's own default, or None to
+# keep it.
+DEPENDENT_DEFAULTS: dict[str, Callable[[object, Mapping[str, str]], Any]] = {
+    "topology": _topology,
+    "async_handlers": _inline_on_lambda,
+    "embedded_relay": _no_embedded_relay,
+    "nonce_store": _nonces_in_the_cache,
+    "otel": _otel_asked_for,
+    "metrics_emf": _emf_on_lambda,
 }
-# Settings that are Python objects, set in Django's settings only.
-DJANGO_ONLY = frozenset({"topology"})
-# Read from the environment by modulith.conf.deployment, before Django's settings exist.
-ENVIRONMENT_ONLY = frozenset({"MODULITH_MODULES", "MODULITH_VAR_DIR", "MODULITH_CACHE_URL"})
-
-
-def _refuse_two_kinds_of_keys(values: Mapping[str, Any], explicit: set[str]) -> None:
-    if {"internal_keys", "internal_secret"} <= explicit and values["internal_secret"]:
-        raise ConfigurationError(
-            "MODULITH_INTERNAL_KEYS and MODULITH_INTERNAL_SECRET are both set: keep "
-            "MODULITH_INTERNAL_KEYS (MODULITH_INTERNAL_SECRET=s is the key default:s)"
-        )
-
-
-def _refuse_unknown(project: object) -> None:
-    """A misspelt setting would be ignored and its default used: refused instead."""
-    known = {PREFIX + spec.name.upper() for spec in fields(ModulithSettings)}
-    for name in sorted(dir(project)):
-        if name in ENVIRONMENT_ONLY:
-            raise ConfigurationError(
-                f"{name} is read from the environment by modulith.conf.deployment(), not from "
-                "Django's settings: set the environment variable instead"
-            )
-        if name.startswith(PREFIX) and name not in {*known, "MODULITH_MANIFESTS"}:
-            raise ConfigurationError(
-                f"{name} is not a modulith setting (see docs/settings.md): a misspelt name "
-                "would leave its default in force"
-            )
 
 
 def refuse_development_key(current: ModulithSettings, *, debug: bool) -> None:

@@ -1,138 +1,133 @@
-"""One setting's value, from Django's settings (a Python value, or text) or the environment
-(text), checked against the type and bounds of its field in ModulithSettings."""
+"""Values of settings, converted and checked by pydantic, from Django's settings (a Python
+value, or text) or the environment (text); a bad one is one line naming the setting and what it
+accepts: `MODULITH_MAX_ATTEMPTS must be a whole number, not 'abc'`."""
 
-from collections.abc import Mapping
-from dataclasses import Field
+import math
 from datetime import timedelta
-from types import MappingProxyType
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, TypeVar
 
-from modulith.conf.environment import (
-    parse_bool,
-    parse_duration,
-    parse_float,
-    parse_int,
-    parse_list,
-)
-from modulith.conf.keys import SigningKeys
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
 from modulith.errors import ConfigurationError
 
-ABSENT: Any = object()
+T = TypeVar("T")
 
+DURATION = "be a duration such as 90 (seconds), 30m, 12h or 14d"
+NAMES = "be a list of names (or comma-separated text)"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-def given(project: object, environ: Mapping[str, str], name: str, *, from_environ: bool) -> Any:
-    """The value the project gives `name`: its Django setting, else its environment variable
-    (blank counts as unset), else ABSENT."""
-    value = getattr(project, name, ABSENT)
-    if value is ABSENT and from_environ:
-        value = environ.get(name, "").strip() or ABSENT
-    return value
-
-
-def parse(name: str, raw: object, spec: "Field[Any]") -> Any:
-    if spec.type is SigningKeys:  # its errors name the pair, never the secret
-        return SigningKeys.parse(name, raw)
-    if not spec.metadata.get("secret"):
-        return _parse(name, raw, spec)
-    try:
-        return _parse(name, raw, spec)
-    except ConfigurationError:
-        raise ConfigurationError(
-            f"{name} must be {SECRET_FORMS.get(spec.type, 'text')} (the value is not shown: "
-            "it is a secret)"
-        ) from None
-
-
-# What a secret setting accepts, for an error that cannot show what it was given.
-SECRET_FORMS: dict[Any, str] = {
-    str: "text",
-    tuple[str, ...]: "a list of keys (or comma-separated text)",
+# What a value must be, by the type of pydantic's error.
+_ACCEPTS = {
+    "int_parsing": "be a whole number",
+    "int_type": "be a whole number",
+    "int_from_float": "be a whole number",
+    "float_parsing": "be a number",
+    "float_type": "be a number",
+    "finite_number": "be a finite number",
+    "bool_parsing": "be 1 or 0 (true or false)",
+    "bool_type": "be 1 or 0 (true or false)",
+    "string_type": "be text",
+}
+# Bounds, by the type of pydantic's error: the words, and the key of the bound in its context.
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "less_than_equal": ("at most", "le"),
 }
 
 
-def _parse(name: str, raw: object, spec: "Field[Any]") -> Any:
-    kind = spec.type
-    if get_origin(kind) is Literal:
-        return _choice(name, raw, get_args(kind))
-    if kind is bool:
-        return raw if isinstance(raw, bool) else parse_bool(name, _text(name, raw, "True or False"))
-    if kind is int:
-        whole = raw if _is_int(raw) else parse_int(name, _text(name, raw, "a whole number"))
-        return _bounded(name, whole, spec)
-    if kind is float:
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return _bounded(name, float(raw), spec)
-        return _bounded(name, parse_float(name, _text(name, raw, "a number")), spec)
-    if kind is timedelta:
-        return _duration(name, raw)
-    if kind is str:
-        return _text(name, raw, "text").strip()
-    if get_origin(kind) is tuple:
-        return _names(name, raw)
-    if get_origin(kind) is Mapping:
-        return _mapping(name, raw, spec.metadata["keys"])
-    if isinstance(kind, type) and isinstance(raw, kind):
-        return raw
-    raise ConfigurationError(f"{name} must be a {getattr(kind, '__name__', kind)}, not {raw!r}")
+class Refused(ValueError):
+    """A value a setting's own validator refuses: what the setting must be (`be a duration
+    such as ...`), and the part of the value that is not (a list's one bad item)."""
+
+    def __init__(self, accepts: str, shown: object) -> None:
+        super().__init__(accepts)
+        self.accepts = accepts
+        self.shown = shown
 
 
-def _text(name: str, raw: object, accepted: str) -> str:
-    if not isinstance(raw, str):
-        raise ConfigurationError(f"{name} must be {accepted}, not {raw!r}")
-    return raw
+def one_line(
+    name: str,
+    error: ErrorDetails,
+    value: object,
+    *,
+    choices: tuple[str, ...] = (),
+    secret: bool = False,
+) -> str:
+    """The line that says what `name` must be, from pydantic's error about `value` (a choice
+    among `choices`, if any). A secret's value is never shown."""
+    refused = error.get("ctx", {}).get("error")
+    if isinstance(refused, Refused):
+        accepts, value = refused.accepts, refused.shown
+    elif error["type"] in _BOUNDS:
+        words, key = _BOUNDS[error["type"]]
+        accepts = f"be {words} {error['ctx'][key]:g}"
+        value = _Number(value)
+    elif error["type"] == "finite_number":
+        accepts, value = _ACCEPTS["finite_number"], _Number(value)
+    elif error["type"] == "literal_error":
+        accepts = f"be one of {', '.join(choices)}"
+    elif error["type"] == "is_instance_of":
+        accepts = f"be a {error['ctx']['class']}"
+    else:
+        accepts = _ACCEPTS.get(error["type"], f"be {error['msg'].removeprefix('Input should be ')}")
+    if secret:
+        return f"{name} must {accepts} (the value is not shown: it is a secret)"
+    return f"{name} must {accepts}, not {value!r}"
 
 
-def _is_int(raw: object) -> bool:
-    return isinstance(raw, int) and not isinstance(raw, bool)
+class _Number:
+    """A number as it was written: `0`, not `'0'`, whether it came as text or not."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return self.value if isinstance(self.value, str) else repr(self.value)
 
 
-def _choice(name: str, raw: object, choices: tuple[str, ...]) -> str:
-    value = raw.strip() if isinstance(raw, str) else raw
-    if value not in choices:
-        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-    return str(value)
+def convert(name: str, adapter: "TypeAdapter[T]", value: object) -> T:
+    """`value` as the adapter's type (pydantic's lax conversion: text such as `7` or `off`
+    too), or a ConfigurationError in one line."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as error:
+        raise ConfigurationError(one_line(name, error.errors()[0], value)) from None
 
 
-def _bounded(name: str, value: Any, spec: "Field[Any]") -> Any:
-    minimum, maximum = spec.metadata.get("minimum"), spec.metadata.get("maximum")
-    if value != value or value in {float("inf"), float("-inf")}:  # nan, inf
-        raise ConfigurationError(f"{name} must be a finite number, not {value!r}")
-    if minimum is not None and value < minimum:
-        raise ConfigurationError(f"{name} must be at least {minimum:g}, not {value!r}")
-    if maximum is not None and value > maximum:
-        raise ConfigurationError(f"{name} must be at most {maximum:g}, not {value!r}")
-    return value
+def parse_list(text: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
-def _duration(name: str, raw: object) -> timedelta:
-    if isinstance(raw, timedelta):
-        if raw < timedelta(0):
-            raise ConfigurationError(f"{name} must not be negative, not {raw}")
-        return raw
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return parse_duration(name, str(raw))
-    accepted = "a duration such as 90 (seconds), 30m, 12h or 14d"
-    return parse_duration(name, _text(name, raw, accepted))
+def _duration(value: object) -> timedelta:
+    """Seconds (`90`, or a number), a number and a unit (`30m`, `12h`, `14d`), or a timedelta;
+    never negative."""
+    seconds: float | None = None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+        try:
+            seconds = float(number) * _UNITS[unit]
+        except ValueError:
+            seconds = None
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        raise Refused(DURATION, value)
+    return timedelta(seconds=seconds)
 
 
-def _names(name: str, raw: object) -> tuple[str, ...]:
-    if isinstance(raw, str):
-        return tuple(parse_list(raw))
-    if isinstance(raw, list | tuple) and all(isinstance(item, str) for item in raw):
-        return tuple(item.strip() for item in raw if item.strip())
-    raise ConfigurationError(
-        f"{name} must be a list of names (or comma-separated text), not {raw!r}"
-    )
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return parse_list(value)
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return tuple(item.strip() for item in value if item.strip())
+    raise Refused(NAMES, value)
 
 
-def _mapping(name: str, raw: object, keys: tuple[str, ...]) -> Mapping[str, str]:
-    if (
-        not isinstance(raw, Mapping)
-        or set(raw) != set(keys)
-        or not all(isinstance(value, str) for value in raw.values())
-    ):
-        raise ConfigurationError(
-            f"{name} must map {' and '.join(repr(key) for key in keys)} to dotted paths, "
-            f"not {raw!r}"
-        )
-    return MappingProxyType(dict(raw))
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+# A list: in Django's settings a list or tuple of texts, in the environment comma-separated.
+Names = Annotated[tuple[str, ...], BeforeValidator(_names)]

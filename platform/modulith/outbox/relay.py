@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.db import DatabaseError
 
 from modulith.bus.publisher import Scheduler
+from modulith.conf import ModulithSettings
 from modulith.envelope import Envelope, MalformedEvent
 from modulith.outbox.claims import Claims
 from modulith.outbox.outages import RouteBreaker
@@ -24,12 +25,6 @@ from modulith.store.envelopes import envelope_of
 from modulith.store.models import Delivery
 
 log = logging.getLogger(__name__)
-
-# A claimed delivery is left alone by other relays until its claim lapses; a relay that dies
-# mid-send therefore delays its deliveries by this much, and loses none. Keep it above the
-# longest send plus handling (MODULITH_CLAIM_SECONDS); the AWS clients that send are timed
-# to stay well within it.
-CLAIM_SECONDS = 15
 
 # A sweep purges at most this many batches of each kind per module database (the retention's
 # batch size each), so it never holds the database for long; the next sweep goes on.
@@ -44,7 +39,7 @@ class Relay:
         self,
         transport: Transport,
         policy: RetryPolicy,
-        claim_seconds: float = CLAIM_SECONDS,
+        claim_seconds: float = ModulithSettings.default("claim_seconds"),
         outages: RouteBreaker | None = None,
         retention: Retention | None = None,
     ) -> None:

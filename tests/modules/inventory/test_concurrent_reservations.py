@@ -146,7 +146,7 @@ def require_postgresql() -> None:
     if vendor != "postgresql":
         pytest.skip(
             f"needs PostgreSQL: the inventory database is {vendor} here "
-            "(set INVENTORY_DATABASE_URL=postgres://...; CI's PostgreSQL phase runs it)"
+            "(make test runs it on a throwaway PostgreSQL cluster)"
         )
 
 

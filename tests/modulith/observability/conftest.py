@@ -38,7 +38,6 @@ def json_log() -> Iterator[LogLines]:
 @pytest.fixture
 def spans(settings: Any) -> Iterator[Any]:
     """OpenTelemetry switched on, with every finished span kept in memory (the exporter)."""
-    pytest.importorskip("opentelemetry.sdk")
     exporter = _exporter()
     exporter.clear()
     settings.MODULITH_OTEL = True
