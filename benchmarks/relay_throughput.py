@@ -161,8 +161,8 @@ def _topology(transport: str) -> Iterator[Any]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from modulith.bootstrap import build_runtime
     from modulith.runtime import install, runtime
+    from modulith.runtime.bootstrap import build_runtime
 
     name = f"bench{uuid.uuid4().hex[:8]}"
     settings.MODULITH_TRANSPORT = transport
@@ -202,7 +202,7 @@ def _delete_resources(current: Any, name: str) -> None:
 
 
 def _empty_outbox() -> None:
-    from modulith.store.models import Delivery, OutboxEvent
+    from modulith.database.store.models import Delivery, OutboxEvent
 
     Delivery.objects.using(PUBLISHER).all().delete()  # before their events, as the purge does
     OutboxEvent.objects.using(PUBLISHER).all().delete()
@@ -224,7 +224,7 @@ class AcceptingTransport:
         return [SUBSCRIBER]
 
     def send(self, route: str, envelopes: Sequence[Any], **options: Any) -> list[Any]:
-        from modulith.outbox.transport import DELIVERED
+        from modulith.transports.transport import DELIVERED
 
         return [DELIVERED] * len(envelopes)
 

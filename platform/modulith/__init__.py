@@ -5,8 +5,14 @@ them). Names that touch the database live in `modulith.bus`, `modulith.ports` an
 `modulith.http`, imported once apps are ready.
 """
 
-from modulith.errors import ConfigurationError, Conflict, DomainError, InvalidInput, NotFound
 from modulith.modules import Module
+from modulith.modules.errors import (
+    ConfigurationError,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+)
 
 __all__ = [
     "ConfigurationError",

@@ -30,10 +30,10 @@ from modulith.aws.consumer import QueueConsumer
 from modulith.aws.messages import DEAD_LETTER_REASON, DEAD_LETTER_SOURCE
 from modulith.aws.models import HandlingFailure
 from modulith.aws.processor import ConsumerReport
-from modulith.bootstrap import queue_consumer
 from modulith.bus import Envelope, publish
+from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.runtime.bootstrap import queue_consumer
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
 from tests.faults import database_down

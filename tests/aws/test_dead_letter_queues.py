@@ -9,10 +9,10 @@ from uuid import UUID, uuid4
 import pytest
 from django.core.management import call_command
 
-from modulith.aws.deadletters import DeadMessage, QueueDeadLetters
+from modulith.aws.dead_letter_queues import DeadMessage, QueueDeadLetters
 from modulith.aws.processor import ConsumerReport
-from modulith.deadletters import Replayed
-from modulith.outbox.deadletters import OutboxDeadLetters
+from modulith.outbox.dead_deliveries import OutboxDeadLetters
+from modulith.outbox.dead_letters import Replayed
 from modulith.runtime import runtime
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import (

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 
 from modules.orders.models import Order, OrderStatus
+from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus, InboxRecord
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import captured, depth, pending_order, send, use_queues, wire_body
 from tests.processes import manage

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from modulith.database.store.models import Delivery, DeliveryStatus
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import captured, send, use_queues, wire_body
 from tests.outbox_rows import stored_events

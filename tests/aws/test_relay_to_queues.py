@@ -23,12 +23,12 @@ from django.test import Client
 from contracts.inventory import ReservedLine, StockReserved
 from contracts.orders import OrderCancelled
 from contracts.payments import PaymentFailed
-from modulith.bootstrap import TRANSPORTS
 from modulith.bus import Envelope, EventTooLarge, publish
 from modulith.conf import modulith_settings
+from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.modules import Topology
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus, OutboxEvent
+from modulith.runtime.bootstrap import TRANSPORTS
 from tests.aws.emulator import SHADOWING_VARIABLES, AwsContext, Emulator, aws_environment
 from tests.aws.fault_proxy import FaultProxy
 from tests.conftest import sweep

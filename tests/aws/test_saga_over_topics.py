@@ -19,11 +19,11 @@ from django.core.management import call_command
 from django.test import Client
 
 from modules.inventory.models import Reservation
-from modulith.aws.deadletters import DeadMessage, QueueDeadLetters
+from modulith.aws.dead_letter_queues import DeadMessage, QueueDeadLetters
 from modulith.aws.messages import DEAD_LETTER_REASON
 from modulith.aws.processor import ConsumerReport
+from modulith.database.store.models import InboxRecord, OutboxEvent
 from modulith.runtime import runtime
-from modulith.store.models import InboxRecord, OutboxEvent
 from tests.aws.cli import aws_cli
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import AwsContext

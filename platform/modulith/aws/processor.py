@@ -25,11 +25,11 @@ from modulith.aws.messages import (
 from modulith.aws.models import HandlingFailure
 from modulith.aws.names import QueueDirectory
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
-from modulith.envelope import Envelope, MalformedEvent
 from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.metrics import MESSAGES_DEAD_LETTERED, MESSAGES_HANDLED
 from modulith.outbox.retry import RetryPolicy
+from modulith.transports.envelope import Envelope, MalformedEvent
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TRUE = {"1", "true", "yes", "on"}

@@ -20,8 +20,8 @@ from django.conf import settings as django_settings
 from modulith.conf.deployment import load_topology, on_lambda
 from modulith.conf.keys import SigningKeys
 from modulith.conf.values import ABSENT, given, parse
-from modulith.errors import ConfigurationError
 from modulith.modules import Topology
+from modulith.modules.errors import ConfigurationError
 
 PREFIX = "MODULITH_"
 DEVELOPMENT_API_KEY = "dev-api-key"

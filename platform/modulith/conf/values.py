@@ -15,7 +15,7 @@ from modulith.conf.environment import (
     parse_list,
 )
 from modulith.conf.keys import SigningKeys
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 ABSENT: Any = object()
 

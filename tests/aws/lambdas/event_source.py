@@ -6,7 +6,7 @@ reads the emulator's real queue and calls the consume handler directly."""
 import time
 from typing import Any
 
-from modulith.lambdas import consume
+from modulith.aws.lambdas import consume
 from modulith.runtime import runtime
 from tests.lambda_events import context, sqs_event
 

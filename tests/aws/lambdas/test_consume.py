@@ -10,11 +10,11 @@ from uuid import uuid4
 import pytest
 
 from modules.orders.models import OrderStatus
+from modulith.aws.lambdas import consume
 from modulith.aws.messages import DEAD_LETTER_SOURCE, EVENT_ID, HOLDS
 from modulith.aws.models import HandlingFailure
-from modulith.lambdas import consume
+from modulith.database.store.models import InboxRecord, OutboxEvent
 from modulith.runtime import runtime
-from modulith.store.models import InboxRecord, OutboxEvent
 from tests.aws.emulator import AwsContext
 from tests.aws.lambdas.event_source import EventSource, failures
 from tests.aws.test_consumer import (

@@ -12,7 +12,6 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import override_settings
 
-from modulith.bootstrap import EXECUTORS, TRANSPORTS, build_runtime
 from modulith.conf import (
     HandlerMode,
     ModulithSettings,
@@ -21,9 +20,10 @@ from modulith.conf import (
     refuse_development_key,
 )
 from modulith.conf.keys import SigningKeys
-from modulith.errors import ConfigurationError
 from modulith.modules import Topology
+from modulith.modules.errors import ConfigurationError
 from modulith.runtime import runtime
+from modulith.runtime.bootstrap import EXECUTORS, TRANSPORTS, build_runtime
 
 MANIFESTS = django_settings.MODULITH_MANIFESTS
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "settings.md"

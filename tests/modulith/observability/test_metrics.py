@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from modulith.bootstrap import queue_consumer
 from modulith.runtime import runtime
+from modulith.runtime.bootstrap import queue_consumer
 from tests.aws.emulator import AwsContext
 from tests.conftest import sweep
 from tests.modulith.test_delivery import capture_payment_for

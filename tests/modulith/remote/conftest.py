@@ -12,7 +12,7 @@ import pytest
 
 from modulith.conf.keys import SigningKeys
 from modulith.modules import Topology
-from modulith.remote.signing import Signer
+from modulith.ports.remote.signing import Signer
 from tests.service import Service
 
 SECRET = "internal-test-secret"

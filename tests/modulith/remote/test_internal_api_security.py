@@ -18,10 +18,10 @@ from contracts.orders import OrderQueries
 from modulith.bus import DependencyUnavailable, Envelope
 from modulith.conf.keys import SigningKeys
 from modulith.contracts import ProviderError, ProviderUnavailable
-from modulith.remote.signing import CALLER, NONCE, Signer
+from modulith.ports.remote.signing import CALLER, NONCE, Signer
 from modulith.runtime import runtime
 from tests.celery.conftest import RedisServer, redis_server  # noqa: F401  (the shared cache)
-from tests.modulith.remote.conftest import (
+from tests.modulith.ports.remote.conftest import (
     PRICES,
     SIGNER,
     FakeProvider,

@@ -15,9 +15,9 @@ from modules.orders.models import Order
 from modulith.conf.keys import SigningKeys
 from modulith.contracts import ProviderError, ProviderUnavailable
 from modulith.models import CallNonce
-from modulith.remote.signing import NONCE, Signer
+from modulith.ports.remote.signing import NONCE, Signer
 from tests.modulith.observability.conftest import LogLines, json_log  # noqa: F401
-from tests.modulith.remote.conftest import (
+from tests.modulith.ports.remote.conftest import (
     PRICES,
     SECRET,
     SIGNER,

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from modulith.conf.keys import SigningKeys
-from modulith.remote.signing import (
+from modulith.ports.remote.signing import (
     CALLER,
     KEY,
     NONCE,

@@ -10,10 +10,10 @@ from urllib.parse import quote
 import pytest
 
 from contracts.inventory import InventoryQueries
-from modulith.errors import ConfigurationError
-from modulith.remote.signing import SIGNATURE
+from modulith.modules.errors import ConfigurationError
+from modulith.ports.remote.signing import SIGNATURE
 from modulith.runtime import runtime
-from tests.modulith.remote.conftest import FakeProvider, orders_without_inventory
+from tests.modulith.ports.remote.conftest import FakeProvider, orders_without_inventory
 
 ACCESS_KEY = "AKIDMODULITHTEST"
 SECRET_KEY = "a-test-secret-access-key"

@@ -7,13 +7,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith import extras
 from modulith.aws.consumer import QueueConsumer
 from modulith.aws.drain import QueueDepth, QueueDrain
 from modulith.aws.processor import ConsumerReport
-from modulith.bootstrap import queue_consumer
+from modulith.conf import extras
 from modulith.modules import Module
 from modulith.runtime import Runtime, runtime
+from modulith.runtime.bootstrap import queue_consumer
 
 # SQS's counts are approximate: a drained queue must read empty this long.
 DRAIN_EMPTY_FOR_SECONDS = 30.0

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith import extras
+from modulith.conf import extras
 from modulith.runtime import runtime
 
 
