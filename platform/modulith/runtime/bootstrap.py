@@ -6,31 +6,22 @@ once it is known to be there."""
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.db import InterfaceError, OperationalError
 
-from modulith.aws.consumer import QueueConsumer
-from modulith.aws.context import AwsContext
-from modulith.aws.dead_letter_queues import QueueDeadLetters
-from modulith.aws.models import HandlingFailure
-from modulith.aws.names import ResourceNames
-from modulith.aws.processor import MessageProcessor
-from modulith.aws.transports.eventbridge import EventBridgeTransport
-from modulith.aws.transports.sns import SnsTransport
-from modulith.aws.transports.sqs import SqsTransport
 from modulith.bus.dispatch import Dispatcher
 from modulith.bus.publisher import Scheduler
 from modulith.conf import (
     HandlerMode,
     ModulithSettings,
-    TransportName,
     affects_settings,
     extras,
     on_lambda,
     reload_settings,
 )
 from modulith.contracts import ProviderUnavailable
-from modulith.modules import Module, Topology
+from modulith.modules import Topology
 from modulith.modules.errors import ConfigurationError
 from modulith.outbox import executors
 from modulith.outbox.dead_deliveries import OutboxDeadLetters
@@ -43,19 +34,7 @@ from modulith.ports import PortResolver, RemoteFactory
 from modulith.ports.remote.discovery import CloudMapDiscovery, Discovery, StaticDiscovery
 from modulith.ports.remote.signing import Signer
 from modulith.runtime import Runtime, install
-from modulith.transports.inprocess import InProcessTransport
-from modulith.transports.transport import Transport
-
-TransportFactory = Callable[[Topology, AwsContext, Dispatcher], Transport]
-TRANSPORTS: dict[TransportName, TransportFactory] = {
-    "inprocess": lambda topology, aws, dispatcher: InProcessTransport(topology, dispatcher),
-    "sqs": lambda topology, aws, dispatcher: SqsTransport(topology, aws),
-    "sns": lambda topology, aws, dispatcher: SnsTransport(topology, aws),
-    "eventbridge": lambda topology, aws, dispatcher: EventBridgeTransport(aws),
-}
-QUEUE_TRANSPORTS = {"sqs", "eventbridge", "sns"}
-# The events fan out through topics, to which the modules' queues subscribe.
-TOPIC_TRANSPORTS = {"sns"}
+from modulith.runtime.transports import TransportFactory, TransportKind, transport_kind
 
 
 def _celery(relay: Relay) -> Scheduler:
@@ -70,8 +49,7 @@ EXECUTORS: dict[HandlerMode, Callable[[Relay], Scheduler]] = {
     "thread": executors.thread_pool,
     "celery": _celery,
 }
-# What a choice needs beyond the core.
-TRANSPORT_EXTRAS = {"sqs": extras.AWS, "eventbridge": extras.AWS, "sns": extras.AWS}
+# What a choice needs beyond the core (a transport's is in its registry line).
 EXECUTOR_EXTRAS = {"celery": extras.CELERY}
 POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"}
 
@@ -91,30 +69,18 @@ def build_runtime(
         settings = ModulithSettings.load(django_settings)
     topology = settings.topology if topology is None else topology
     providers = dict(providers or {})
-    uses_queues = transport is None and settings.transport in QUEUE_TRANSPORTS
-    _check_extras(settings, transport_from_settings=transport is None)
+    _check_extras(settings)
+    # The settings' transport, or the one a test harness gives (queues then none of its own).
+    kind = transport_kind(settings.transport) if transport is None else TransportKind(transport)
     if transport is None:
-        _check_transport_reaches_everyone(settings.transport, topology)
-        transport = TRANSPORTS[settings.transport]
-    aws = AwsContext(
-        names=ResourceNames(prefix=settings.queue_prefix, bus=settings.event_bus),
-        max_receives=settings.max_receives,
-        visibility_timeout=settings.visibility_timeout,
-        wait_seconds=settings.consumer_wait_seconds,
-        fan_out=settings.transport in TOPIC_TRANSPORTS,
-    )
+        _check_transport_reaches_everyone(settings.transport, kind, topology)
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
         topology,
         unavailable=(OperationalError, InterfaceError, ProviderUnavailable),
     )
-    if uses_queues and not aws.region:
-        raise ConfigurationError(
-            f"MODULITH_TRANSPORT={settings.transport} needs an AWS region: set "
-            "AWS_DEFAULT_REGION (or AWS_REGION, or a profile with a region)"
-        )
     relay = Relay(
-        transport(topology, aws, dispatcher),
+        kind.build(topology, settings, dispatcher),
         RetryPolicy(
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,
@@ -128,69 +94,39 @@ def build_runtime(
         retention=Retention(
             outbox=settings.outbox_retention,
             inbox=settings.inbox_retention,
-            # A failure is kept while its message may still come back (from a DLQ).
-            kept_with_inbox={HandlingFailure: "last_failed_at"},
+            # A failure is kept while its message may still come back (from a DLQ): the queue
+            # consumer's model, found by name as the core knows no transport's.
+            kept_with_inbox={apps.get_model("modulith", "HandlingFailure"): "last_failed_at"},
         ),
     )
     _refuse_threads_on_lambda(settings)
     relay.scheduler = EXECUTORS[settings.async_handlers](relay)
     dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
-    if uses_queues:
-        dead_letters += (QueueDeadLetters(aws),)
+    if kind.uses_queues:
+        dead_letters += kind.dead_letters(relay.transport)
     return Runtime(
         topology=topology,
         transport=relay.transport,
         relay=relay,
         dispatcher=dispatcher,
         ports=PortResolver(
-            topology, remote=_remote_ports(settings, topology, aws, providers), providers=providers
+            topology, remote=_remote_ports(settings, topology, providers), providers=providers
         ),
         max_event_bytes=settings.max_event_bytes,
-        aws=aws,
-        uses_queues=uses_queues,
+        settings=settings,
+        kind=kind,
         dead_letters=dead_letters,
     )
 
 
-def queue_consumer(
-    current: Runtime, module: Module, wait_seconds: int | None = None
-) -> QueueConsumer:
-    """The consumer of one running module's queue."""
-    return QueueConsumer(
-        messages=message_processor(current, module),
-        # A dependency that is down is probed as often as a route that is.
-        pause=current.relay.outages.backoff,
-        wait_seconds=current.aws.wait_seconds if wait_seconds is None else wait_seconds,
-    )
-
-
-def message_processor(
-    current: Runtime, module: Module, *, deletes: bool = True
-) -> MessageProcessor:
-    """What takes each message of a running module's queue through its handlers; `deletes`
-    False for a Lambda event source mapping, which deletes the messages itself."""
-    return MessageProcessor(
-        dispatcher=current.dispatcher,
-        module=module,
-        sqs=current.aws.sqs,
-        queues=current.aws.queues,
-        backoff=current.relay.policy,
-        max_bytes=current.max_event_bytes,
-        deletes=deletes,
-    )
-
-
-def _check_extras(settings: ModulithSettings, *, transport_from_settings: bool) -> None:
-    """Every extra the settings ask for is installed (the remote ports' is checked with them).
-    A transport given by a test harness needs nothing of the settings' transport."""
-    chosen: list[tuple[str, str, dict[str, extras.Extra]]] = [
-        ("MODULITH_ASYNC_HANDLERS", settings.async_handlers, EXECUTOR_EXTRAS)
-    ]
-    if transport_from_settings:
-        chosen.insert(0, ("MODULITH_TRANSPORT", settings.transport, TRANSPORT_EXTRAS))
-    for name, value, needs in chosen:
-        if value in needs:
-            extras.require(needs[value], needed_by=f"{name}={value}")
+def _check_extras(settings: ModulithSettings) -> None:
+    """Every extra the settings ask for is installed (the transport's is checked as it is
+    found, the remote ports' with them)."""
+    if settings.async_handlers in EXECUTOR_EXTRAS:
+        extras.require(
+            EXECUTOR_EXTRAS[settings.async_handlers],
+            needed_by=f"MODULITH_ASYNC_HANDLERS={settings.async_handlers}",
+        )
     if settings.otel:
         extras.require(extras.OTEL, needed_by="MODULITH_OTEL=1")
     for alias, database in django_settings.DATABASES.items():
@@ -198,9 +134,11 @@ def _check_extras(settings: ModulithSettings, *, transport_from_settings: bool) 
             extras.require(extras.POSTGRES, needed_by=f"the {alias} database on PostgreSQL")
 
 
-def _check_transport_reaches_everyone(transport: str, topology: Topology) -> None:
+def _check_transport_reaches_everyone(
+    transport: str, kind: TransportKind, topology: Topology
+) -> None:
     absent = [m.name for m in topology.modules if not topology.is_running(m.name)]
-    if transport not in QUEUE_TRANSPORTS and absent:
+    if not kind.uses_queues and absent:
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={transport} cannot reach {', '.join(absent)}, which do not run "
             "in this process: their events would be lost; use sqs, sns or eventbridge"
@@ -208,7 +146,7 @@ def _check_transport_reaches_everyone(transport: str, topology: Topology) -> Non
 
 
 def _remote_ports(
-    settings: ModulithSettings, topology: Topology, aws: AwsContext, provided: Collection[type[Any]]
+    settings: ModulithSettings, topology: Topology, provided: Collection[type[Any]]
 ) -> RemoteFactory | None:
     """Remote clients for the ports whose providers run elsewhere (and were not provided);
     checked at start, so a missing secret or address is one line now rather than a failed
@@ -233,7 +171,7 @@ def _remote_ports(
 
     from modulith.ports.remote.ports import RemotePorts
 
-    discovery = _discovery(settings, aws)
+    discovery = _discovery(settings)
     if isinstance(discovery, StaticDiscovery):
         missing = sorted(needed - set(discovery.urls))
         if missing:
@@ -262,9 +200,13 @@ def _sigv4(settings: ModulithSettings) -> Any:
     return SigV4.from_environment()
 
 
-def _discovery(settings: ModulithSettings, aws: AwsContext) -> Discovery:
+def _discovery(settings: ModulithSettings) -> Discovery:
     if settings.discovery == "cloudmap":
-        return CloudMapDiscovery(aws.client("servicediscovery"), settings.cloudmap_namespace)
+        extras.require(extras.AWS, needed_by="MODULITH_DISCOVERY=cloudmap")
+        # The [aws] extra's module, imported now that it is known to be installed.
+        from modulith.aws.clients import client
+
+        return CloudMapDiscovery(client("servicediscovery"), settings.cloudmap_namespace)
     return StaticDiscovery.parse(settings.service_urls)
 
 

@@ -2,15 +2,16 @@
 
 from dataclasses import dataclass
 
-from modulith.aws.context import AwsContext
 from modulith.bus.dispatch import Dispatcher
 from modulith.bus.publisher import Publishing, install_publishing
+from modulith.conf import ModulithSettings
 from modulith.modules import Topology
 from modulith.observability import process
 from modulith.outbox.dead_letters import DeadLetters
 from modulith.outbox.gauges import outbox_state
 from modulith.outbox.relay import Relay
 from modulith.ports import PortResolver, install_resolver
+from modulith.runtime.transports import TransportKind
 from modulith.transports.transport import Transport
 
 
@@ -22,9 +23,10 @@ class Runtime:
     dispatcher: Dispatcher
     ports: PortResolver
     max_event_bytes: int
-    aws: AwsContext
-    # Whether events travel through queues this process must consume (sqs, sns, eventbridge).
-    uses_queues: bool
+    settings: ModulithSettings
+    # What its transport is: whether events travel through queues this process must consume
+    # (sqs, sns, eventbridge), whether they fan out through topics.
+    kind: TransportKind
     # Every place this transport keeps dead letters: the outbox's, and its queues' if any.
     dead_letters: tuple[DeadLetters, ...]
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, overload
 from django.test.signals import setting_changed
 
 from modulith.bus import Dispatcher, Envelope
-from modulith.conf import affects_settings, modulith_settings
+from modulith.conf import ModulithSettings, affects_settings, modulith_settings
 from modulith.modules import Topology
 from modulith.modules.errors import ConfigurationError
 from modulith.runtime import Runtime, install, runtime
@@ -155,7 +155,9 @@ class Scenario:
         )
 
     def _install(self) -> Runtime:
-        def transport(topology: Topology, aws: object, dispatcher: Dispatcher) -> ScenarioTransport:
+        def transport(
+            topology: Topology, settings: ModulithSettings, dispatcher: Dispatcher
+        ) -> ScenarioTransport:
             return ScenarioTransport(topology, dispatcher, self.activity)
 
         built = build_runtime(

@@ -17,16 +17,20 @@ whose receive count starts afresh. An outage delays them; it uses up none of the
 import logging
 from typing import Any
 
+from modulith.aws.context import aws_context
 from modulith.aws.lambdas.start import LambdaContext, cold_start, invocation
 
 cold_start()  # Django first: the imports below load models
 
 from modulith.aws.lambdas.records import Record, message_of, queue_name  # noqa: E402
-from modulith.aws.processor import ConsumerReport, MessageProcessor  # noqa: E402
+from modulith.aws.processor import (  # noqa: E402
+    ConsumerReport,
+    MessageProcessor,
+    message_processor,
+)
 from modulith.bus.dispatch import DependencyUnavailable  # noqa: E402
 from modulith.modules import Module  # noqa: E402
 from modulith.runtime import runtime  # noqa: E402
-from modulith.runtime.bootstrap import message_processor  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +111,7 @@ class Processors:
         return self._by_queue[name]
 
     def _module_of(self, queue: str) -> Module:
-        names = self.current.aws.names
+        names = aws_context(self.current).names
         running = [m for m in self.current.topology.running_modules if m.handles]
         for module in running:
             if names.queue(module.name) == queue:

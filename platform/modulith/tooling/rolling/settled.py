@@ -21,14 +21,14 @@ from django.db.models import QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from modulith.aws.context import AwsContext
+from modulith.aws.context import AwsContext, aws_context
 from modulith.aws.drain import queue_depth
 from modulith.conf import extras
 from modulith.database.store.models import Delivery, DeliveryStatus
 from modulith.modules import Module
 from modulith.modules.errors import ConfigurationError
 from modulith.runtime import Runtime
-from modulith.runtime.bootstrap import TOPIC_TRANSPORTS
+from modulith.runtime.transports import transport_kind
 from modulith.tooling.rolling.steps import DONE, DRAIN, RollingPlan
 
 # How long a queue's waiting messages may go without a consumer taking one.
@@ -40,7 +40,7 @@ def unsettled(
 ) -> list[str]:
     """What keeps `step` of `plan` from starting now, one phrase each; empty: it may start."""
     extras.require(extras.AWS, needed_by="the readiness check of a rolling flip")
-    if not current.aws.region:
+    if not aws_context(current).region:
         raise ConfigurationError(
             "the readiness check reads the queues: set AWS_DEFAULT_REGION (and the "
             "MODULITH_QUEUE_PREFIX of the queue transport)"
@@ -55,7 +55,7 @@ def _not_provisioned(current: Runtime, transport: str) -> list[str]:
     # The [aws] extra's module (botocore), imported now that it is known to be installed.
     from modulith.aws.provision import Provisioner
 
-    aws = replace(current.aws, fan_out=transport in TOPIC_TRANSPORTS)
+    aws = replace(aws_context(current), fan_out=transport_kind(transport).fans_out)
     changes = Provisioner(aws, dry_run=True).apply(aws.resources(current.topology))
     if not changes:
         return []
@@ -101,7 +101,7 @@ def _outbox(module: Module, grace: timedelta) -> str:
 
 def _queues(current: Runtime, plan: RollingPlan, *, empty: bool) -> list[str]:
     problems = []
-    aws = current.aws
+    aws = aws_context(current)
     for module in (m for m in current.topology.modules if m.handles):
         if empty:
             problems += _left_over(aws, module, plan.transport)
