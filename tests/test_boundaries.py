@@ -199,6 +199,24 @@ VIOLATIONS = [
         ),
         id="a-module-imports-config",
     ),
+    pytest.param(
+        Violation(
+            file="platform/modulith/runtime/bootstrap.py",
+            code="from modulith.aws.transports.sqs import SqsTransport\n",
+            contract_id="transports-are-plug-ins",
+            importer="modulith.runtime.bootstrap",
+        ),
+        id="the-composition-root-imports-an-aws-transport-instead-of-finding-it-by-name",
+    ),
+    pytest.param(
+        Violation(
+            file="platform/modulith/bus/publisher.py",
+            code="from modulith.outbox.relay import Relay\n",
+            contract_id="framework-layers",
+            importer="modulith.bus.publisher",
+        ),
+        id="the-bus-imports-the-outbox-above-it",
+    ),
 ]
 
 
