@@ -12,7 +12,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.management import execute_from_command_line
 
-    from modulith.errors import ConfigurationError
+    from modulith.modules.errors import ConfigurationError
 
     try:
         execute_from_command_line(sys.argv)

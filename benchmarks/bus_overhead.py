@@ -98,7 +98,7 @@ def _paths() -> dict[str, SagaPath]:
     from django.conf import settings
 
     from benchmarks.saga import bus_saga, plain_saga
-    from modulith.bootstrap import build_runtime
+    from modulith.runtime.bootstrap import build_runtime
 
     runtimes = {}
     for mode in ("inline", "thread"):

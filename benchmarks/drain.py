@@ -150,8 +150,8 @@ def _seed_backlog(size: int) -> set[str]:
     from benchmarks.seeding import Seeder, ago, spread
     from contracts.payments import PaymentCaptured
     from modulith.bus import Envelope
+    from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
     from modulith.runtime import runtime
-    from modulith.store.models import Delivery, DeliveryStatus, OutboxEvent
 
     topology = runtime().topology
     placeholder = UUID(int=0)
@@ -267,7 +267,7 @@ def _check(drain: Drain, seeded: set[str]) -> None:
     """Every delivery DELIVERED after one attempt; every event accepted, none twice."""
     from django.db.models import Count, Sum
 
-    from modulith.store.models import Delivery
+    from modulith.database.store.models import Delivery
 
     outcome = dict(
         Delivery.objects.using(PUBLISHER)
@@ -285,7 +285,7 @@ def _check(drain: Drain, seeded: set[str]) -> None:
 def _empty_outbox() -> None:
     from django.db import connections
 
-    from modulith.store.models import Delivery, OutboxEvent
+    from modulith.database.store.models import Delivery, OutboxEvent
 
     connection = connections[PUBLISHER]
     with connection.cursor() as cursor:
@@ -311,7 +311,7 @@ class AcceptingTransport:
         return ["orders"]
 
     def send(self, route: str, envelopes: Sequence[Any], **options: Any) -> list[Any]:
-        from modulith.outbox.transport import DELIVERED
+        from modulith.transports.transport import DELIVERED
 
         self.sink.write("".join(f"{envelope.event_id}\n" for envelope in envelopes))
         return [DELIVERED] * len(envelopes)
@@ -324,9 +324,9 @@ def _relay_process(args: argparse.Namespace) -> int:
     from django.db.models import Q
     from django.db.models.functions import Now
 
+    from modulith.database.store.models import Delivery, DeliveryStatus
     from modulith.outbox.outcomes import RelayReport
     from modulith.runtime import runtime
-    from modulith.store.models import Delivery, DeliveryStatus
 
     relay = runtime().relay
     due = Delivery.objects.using(PUBLISHER).filter(

@@ -163,7 +163,7 @@ def _untimed(clock: SagaClock, sagas: int, threaded: bool) -> None:
 
 def _templates(alias: str) -> tuple[list[EventTemplate], list[InboxTemplate]]:
     """One of each kind of event in this module's outbox, one of each kind of inbox record."""
-    from modulith.store.models import Delivery, InboxRecord, OutboxEvent
+    from modulith.database.store.models import Delivery, InboxRecord, OutboxEvent
 
     events: dict[str, EventTemplate] = {}
     for event in OutboxEvent.objects.using(alias).order_by("created_at"):
@@ -220,7 +220,7 @@ def _seed_chunk(
     moment: Callable[[int], datetime],
 ) -> None:
     from benchmarks.seeding import Seeder
-    from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+    from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 
     events, inbox = templates
     size = len(rows)
@@ -270,7 +270,7 @@ def _seed_chunk(
 
 
 def _row_counts() -> dict[str, int]:
-    from modulith.store.models import Delivery, InboxRecord, OutboxEvent
+    from modulith.database.store.models import Delivery, InboxRecord, OutboxEvent
 
     return {
         name: sum(model.objects.using(alias).count() for alias in MODULES)
@@ -329,7 +329,7 @@ def _retention(var: Path, args: argparse.Namespace) -> str:
     )
     from benchmarks.saga import SagaClock, bus_saga, run_one, stock
     from modulith.conf import modulith_settings
-    from modulith.embedded_relay import start_background_relay
+    from modulith.outbox.embedded_relay import start_background_relay
 
     settings = modulith_settings()
     stock(1_000_000)

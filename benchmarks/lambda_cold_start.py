@@ -27,9 +27,9 @@ from benchmarks.harness import ROOT, configure_environment, load_average, machin
 
 SUBJECTS = {
     "django.setup() (baseline)": "import django; django.setup()",
-    "web": "import modulith.lambdas.web",
-    "consume": "import modulith.lambdas.consume",
-    "relay": "import modulith.lambdas.relay",
+    "web": "import modulith.aws.lambdas.web",
+    "consume": "import modulith.aws.lambdas.consume",
+    "relay": "import modulith.aws.lambdas.relay",
 }
 TIMED = "import time; started = time.perf_counter()\n{code}\nprint(time.perf_counter() - started)"
 

@@ -189,8 +189,8 @@ def _topology(transport: str) -> Iterator[Any]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from modulith.bootstrap import build_runtime
     from modulith.runtime import install, runtime
+    from modulith.runtime.bootstrap import build_runtime
 
     name = f"bench{uuid.uuid4().hex[:8]}"
     settings.MODULITH_TRANSPORT = transport
@@ -209,8 +209,14 @@ def _topology(transport: str) -> Iterator[Any]:
         _empty_outbox()
 
 
+def _aws(current: Any) -> Any:
+    from modulith.aws.context import aws_context
+
+    return aws_context(current)
+
+
 def _delete_resources(current: Any, name: str) -> None:
-    sqs, events = current.aws.sqs, current.aws.events
+    sqs, events = _aws(current).sqs, _aws(current).events
     for rule in events.list_rules(EventBusName=name)["Rules"]:
         targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=name)["Targets"]
         if targets:
@@ -221,16 +227,16 @@ def _delete_resources(current: Any, name: str) -> None:
     events.delete_event_bus(Name=name)
     for url in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []):
         sqs.delete_queue(QueueUrl=url)
-    sns = current.aws.sns
-    for topic in current.aws.resources(current.topology).topics:
-        arn = current.aws.topics.arn(topic.name)
+    sns = _aws(current).sns
+    for topic in _aws(current).resources(current.topology).topics:
+        arn = _aws(current).topics.arn(topic.name)
         for subscription in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]:
             sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
         sns.delete_topic(TopicArn=arn)
 
 
 def _empty_outbox() -> None:
-    from modulith.store.models import Delivery, OutboxEvent
+    from modulith.database.store.models import Delivery, OutboxEvent
 
     Delivery.objects.using(PUBLISHER).all().delete()  # before their events, as the purge does
     OutboxEvent.objects.using(PUBLISHER).all().delete()
@@ -252,7 +258,7 @@ class AcceptingTransport:
         return [SUBSCRIBER]
 
     def send(self, route: str, envelopes: Sequence[Any], **options: Any) -> list[Any]:
-        from modulith.outbox.transport import DELIVERED
+        from modulith.transports.transport import DELIVERED
 
         return [DELIVERED] * len(envelopes)
 
@@ -383,8 +389,8 @@ def _raw_sender(
 
     call: Callable[[list[dict[str, Any]]], str | None]
     if transport == "sns":
-        sns = current.aws.sns
-        topic = current.aws.topics.arn(current.aws.names.topic(PUBLISHER))
+        sns = _aws(current).sns
+        topic = _aws(current).topics.arn(current.aws.names.topic(PUBLISHER))
         entries = [message(i, envelope, "Message") for i, envelope in enumerate(envelopes)]
 
         def call(chunk: list[dict[str, Any]]) -> str | None:
@@ -392,7 +398,7 @@ def _raw_sender(
             return f"PublishBatch failed: {sent['Failed'][:3]}" if sent.get("Failed") else None
 
     elif transport == "sqs":
-        sqs, url = current.aws.sqs, current.aws.queues.url(SUBSCRIBER)
+        sqs, url = _aws(current).sqs, _aws(current).queues.url(SUBSCRIBER)
         entries = [message(i, envelope, "MessageBody") for i, envelope in enumerate(envelopes)]
 
         def call(chunk: list[dict[str, Any]]) -> str | None:
@@ -402,7 +408,7 @@ def _raw_sender(
             )
 
     else:
-        events, bus = current.aws.events, current.aws.names.bus
+        events, bus = _aws(current).events, _aws(current).names.bus
         entries = [
             {
                 "EventBusName": bus,
@@ -438,7 +444,7 @@ def _timed(work: Callable[[], None]) -> float:
 def _drain(current: Any, expected: int) -> None:
     """Takes the round's messages off the subscriber's queue (they reached it through the rule,
     for eventbridge, or the subscription, for sns), checking that exactly `expected` arrived."""
-    sqs, url = current.aws.sqs, current.aws.queues.url(SUBSCRIBER)
+    sqs, url = _aws(current).sqs, _aws(current).queues.url(SUBSCRIBER)
     seen: set[str] = set()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

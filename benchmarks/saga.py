@@ -42,8 +42,8 @@ from modules.orders.models import Order, OrderLine, OrderStatus
 from modules.orders.services import RequestedLine, order_place
 from modules.payments import gateway
 from modules.payments.models import Payment, PaymentStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
 from modulith.ports import query_port
-from modulith.store.models import Delivery, DeliveryStatus
 
 SKU = "BENCH-SAGA"
 CUSTOMER = "bench"

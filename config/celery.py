@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-from modulith.beat import schedule_outbox_sweep
+from modulith.outbox.beat import schedule_outbox_sweep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

@@ -14,7 +14,7 @@ from modulith.conf import (
     middleware,
     security_settings,
 )
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -92,7 +92,7 @@ TEMPLATES = [
 # One database per module (its name is its alias), Django's own apps on `default`; the cache
 # from MODULITH_CACHE_URL (Redis), else a table in `default`.
 DATABASES = _deployment.databases
-DATABASE_ROUTERS = ["modulith.db.ModuleRouter"]
+DATABASE_ROUTERS = ["modulith.database.router.ModuleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = _deployment.caches
 

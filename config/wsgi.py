@@ -1,19 +1,19 @@
 """The WSGI entry point (gunicorn, runserver). The embedded relay starts in the app's ready()
-(see modulith.embedded_relay), not here."""
+(see modulith.outbox.embedded_relay), not here."""
 
 import os
 import sys
 
 from django.core.wsgi import get_wsgi_application
 
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 try:
     application = get_wsgi_application()
     # Imported once Django is set up (django-ninja, which the checks import, reads settings).
-    from modulith.checks import raise_for_errors
+    from modulith.modules.checks import raise_for_errors
 
     raise_for_errors()  # a WSGI server runs no system checks: a broken manifest stops here
 except ConfigurationError as error:

@@ -9,7 +9,7 @@
 #   migrate        migrate and exit
 #   manage ARGS    any manage.py command
 #   lambda FN      an AWS Lambda function of the image (ImageConfig Command ["lambda", FN]):
-#                  web, consume, relay or migrate (modulith.lambdas), through the runtime
+#                  web, consume, relay or migrate (modulith.aws.lambdas), through the runtime
 #                  interface client, which takes the invocations from the Lambda Runtime API
 set -eu
 cd "$(dirname "$0")/.."
@@ -66,7 +66,7 @@ case "$role" in
     # The runtime interface client sets no SIGTERM handler: as PID 1 (the image run by hand,
     # or by a runtime emulator) it would ignore the signal until killed. It runs as this
     # shell's child instead, and the shell passes SIGTERM on.
-    python -m awslambdaric "modulith.lambdas.$function.handler" &
+    python -m awslambdaric "modulith.aws.lambdas.$function.handler" &
     child=$!
     trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT
     status=0

@@ -160,7 +160,7 @@ def _module_env(
     secret: str,
 ) -> dict[str, str]:
     """`service_environment` of the module, with this machine's values filled in."""
-    from modulith.extraction import database_variable, service_environment
+    from modulith.tooling.extraction import database_variable, service_environment
 
     urls = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     env = service_environment(topology, [module], transport=transport, urls=urls)
@@ -212,7 +212,7 @@ def _start_front_door(
     port: int,
 ) -> str:
     """nginx, configured from the manifests, in the foreground in var/split/nginx/."""
-    from modulith.deployment import front_door_routes, standalone_nginx_conf
+    from modulith.tooling.deployment import front_door_routes, standalone_nginx_conf
 
     prefix = state / "nginx"
     prefix.mkdir(exist_ok=True)

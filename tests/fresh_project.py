@@ -22,7 +22,7 @@ _deployment = deployment(MODULITH_MANIFESTS, BASE_DIR / "var")
 INSTALLED_APPS += ["ninja", "modulith", *_deployment.installed_apps]
 MIDDLEWARE = middleware(*MIDDLEWARE)
 DATABASES = _deployment.databases
-DATABASE_ROUTERS = ["modulith.db.ModuleRouter"]
+DATABASE_ROUTERS = ["modulith.database.router.ModuleRouter"]
 CACHES = _deployment.caches
 LOGGING = logging_config()
 """

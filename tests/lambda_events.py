@@ -1,5 +1,5 @@
 """Events in the shapes AWS documents for a Lambda function, and the context the runtime
-interface client passes with each: what the functions of `modulith.lambdas` are called with.
+interface client passes with each: what the functions of `modulith.aws.lambdas` are called with.
 
 - API Gateway HTTP API, payload format 2.0:
   https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html

@@ -6,8 +6,8 @@ from uuid import UUID, uuid4
 
 from django.utils import timezone
 
-from modulith.envelope import Envelope
-from modulith.store.models import Delivery, OutboxEvent
+from modulith.database.store.models import Delivery, OutboxEvent
+from modulith.transports.envelope import Envelope
 
 
 def stored_events(

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from django.test import Client
 
-from modulith.store.models import OutboxEvent
+from modulith.database.store.models import OutboxEvent
 from tests.conftest import wait_until
 
 

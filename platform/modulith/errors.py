@@ -1,32 +1,20 @@
-"""Errors the framework and modules raise; `modulith.http.errors` maps them to statuses."""
+"""Moved to `modulith.modules.errors`: this path keeps working, with a DeprecationWarning."""
 
+from modulith.conf.moved import moved
+from modulith.modules.errors import (
+    ConfigurationError,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+)
 
-class ConfigurationError(Exception):
-    """The environment describes a deployment that cannot work. Reported in one line."""
+__all__ = [
+    "ConfigurationError",
+    "Conflict",
+    "DomainError",
+    "InvalidInput",
+    "NotFound",
+]
 
-
-class DomainError(Exception):
-    """A business rule refused a request. Subclasses say which HTTP status fits."""
-
-    status_code = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class InvalidInput(DomainError):
-    status_code = 422
-    code = "invalid_input"
-
-
-class NotFound(DomainError):
-    status_code = 404
-    code = "not_found"
-
-
-class Conflict(DomainError):
-    status_code = 409
-    code = "conflict"
+moved("modulith.errors", "modulith.modules.errors")

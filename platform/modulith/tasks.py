@@ -5,10 +5,10 @@ composition root installed in it."""
 from celery import shared_task
 
 from modulith.bus.publisher import Scheduler
+from modulith.database.store.models import Delivery
 from modulith.observability.metrics import DELIVERY_ERRORS
 from modulith.outbox.relay import Relay
 from modulith.runtime import runtime
-from modulith.store.models import Delivery
 
 
 def celery_scheduler(relay: Relay) -> Scheduler:

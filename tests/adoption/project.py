@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from modulith.database_url import parse_database_url
+from modulith.database.urls import parse_database_url
 from tests.processes import environment_without_settings
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +38,7 @@ MODULITH_MANIFESTS: list[str] = []
 _deployment = deployment(MODULITH_MANIFESTS, BASE_DIR / "var")
 INSTALLED_APPS = _deployment.installed_apps_with(INSTALLED_APPS)
 DATABASES = _deployment.databases_with(DATABASES)
-DATABASE_ROUTERS = ["modulith.db.ModuleRouter"]
+DATABASE_ROUTERS = ["modulith.database.router.ModuleRouter"]
 """
 
 Rows = dict[str, Counter[str]]

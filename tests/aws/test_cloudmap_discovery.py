@@ -12,7 +12,7 @@ from django.test import Client
 from contracts.inventory import InventoryQueries, ProductPrice
 from modulith.aws.clients import client
 from modulith.modules import Topology
-from modulith.remote.discovery import CloudMapDiscovery, ServiceNotFound
+from modulith.ports.remote.discovery import CloudMapDiscovery, ServiceNotFound
 from modulith.runtime import runtime
 from tests.aws.emulator import AwsContext
 from tests.service import Service

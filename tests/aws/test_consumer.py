@@ -26,14 +26,14 @@ from django.db import transaction
 
 from contracts.payments import PaymentCaptured
 from modules.orders.models import Order, OrderStatus
-from modulith.aws.consumer import QueueConsumer
+from modulith.aws.consumer import QueueConsumer, queue_consumer
+from modulith.aws.context import aws_context
 from modulith.aws.messages import DEAD_LETTER_REASON, DEAD_LETTER_SOURCE
 from modulith.aws.models import HandlingFailure
 from modulith.aws.processor import ConsumerReport
-from modulith.bootstrap import queue_consumer
 from modulith.bus import Envelope, publish
+from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
 from tests.faults import database_down
@@ -121,17 +121,17 @@ def captured(order_id: UUID, **extra: Any) -> dict[str, Any]:
 
 def send(body: str, module: str = "orders", **options: Any) -> None:
     current = runtime()
-    current.aws.sqs.send_message(
-        QueueUrl=current.aws.queues.url(module), MessageBody=body, **options
+    aws_context(current).sqs.send_message(
+        QueueUrl=aws_context(current).queues.url(module), MessageBody=body, **options
     )
 
 
 def depth(module: str, *, dead: bool = False) -> int:
     """Messages on the module's queue (or its dead-letter queue), visible or in flight."""
     current = runtime()
-    queues = current.aws.queues
+    queues = aws_context(current).queues
     url = queues.dead_letter_url(module) if dead else queues.url(module)
-    attributes = current.aws.sqs.get_queue_attributes(
+    attributes = aws_context(current).sqs.get_queue_attributes(
         QueueUrl=url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
@@ -143,18 +143,22 @@ def depth(module: str, *, dead: bool = False) -> int:
 def take_all(module: str, *, dead: bool = False, expected: int = 1) -> list[dict[str, Any]]:
     """Receives (and hides) every message on the queue: waits, bounded, for `expected`."""
     current = runtime()
-    queues = current.aws.queues
+    queues = aws_context(current).queues
     url = queues.dead_letter_url(module) if dead else queues.url(module)
     found: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        page = current.aws.sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=60,
-            WaitTimeSeconds=0 if len(found) >= expected else 1,
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        page = (
+            aws_context(current)
+            .sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=60,
+                WaitTimeSeconds=0 if len(found) >= expected else 1,
+                MessageAttributeNames=["All"],
+            )
+            .get("Messages", [])
+        )
         found |= {message["MessageId"]: message for message in page}
         if not page and len(found) >= expected:
             break
@@ -543,8 +547,8 @@ def test_an_idle_consumer_exits_without_waiting_out_its_long_poll(
 
 def in_flight(module: str) -> int:
     current = runtime()
-    attributes = current.aws.sqs.get_queue_attributes(
-        QueueUrl=current.aws.queues.url(module),
+    attributes = aws_context(current).sqs.get_queue_attributes(
+        QueueUrl=aws_context(current).queues.url(module),
         AttributeNames=["ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessagesNotVisible"])

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from modules.orders.models import Order, OrderStatus
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
 from tests.aws.test_consumer import (

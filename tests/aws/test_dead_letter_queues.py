@@ -9,10 +9,11 @@ from uuid import UUID, uuid4
 import pytest
 from django.core.management import call_command
 
-from modulith.aws.deadletters import DeadMessage, QueueDeadLetters
+from modulith.aws.context import aws_context
+from modulith.aws.dead_letter_queues import DeadMessage, QueueDeadLetters
 from modulith.aws.processor import ConsumerReport
-from modulith.deadletters import Replayed
-from modulith.outbox.deadletters import OutboxDeadLetters
+from modulith.outbox.dead_deliveries import OutboxDeadLetters
+from modulith.outbox.dead_letters import Replayed
 from modulith.runtime import runtime
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import (
@@ -34,8 +35,8 @@ def moved_by_redrive(module: str, order_id: UUID) -> str:
     message that was received too often: the body as sent, no reason of ours. Its event id."""
     body = wire_body("PaymentCaptured", captured(order_id))
     current = runtime()
-    current.aws.sqs.send_message(
-        QueueUrl=current.aws.queues.dead_letter_url(module), MessageBody=body
+    aws_context(current).sqs.send_message(
+        QueueUrl=aws_context(current).queues.dead_letter_url(module), MessageBody=body
     )
     return str(json.loads(body)["detail"]["metadata"]["eventId"])
 

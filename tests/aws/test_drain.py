@@ -10,8 +10,9 @@ import pytest
 from django.test import Client
 
 from modules.orders.models import Order, OrderStatus
+from modulith.aws.context import aws_context
+from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus, InboxRecord
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import captured, depth, pending_order, send, use_queues, wire_body
 from tests.processes import manage
@@ -37,8 +38,10 @@ def hide(module: str, seconds: int) -> None:
     """Receives the module's one message and keeps it hidden, as a consumer that stopped
     holding it would: it comes back when its visibility timeout ends."""
     current = runtime()
-    received = current.aws.sqs.receive_message(
-        QueueUrl=current.aws.queues.url(module), VisibilityTimeout=seconds, WaitTimeSeconds=2
+    received = aws_context(current).sqs.receive_message(
+        QueueUrl=aws_context(current).queues.url(module),
+        VisibilityTimeout=seconds,
+        WaitTimeSeconds=2,
     )
     assert len(received["Messages"]) == 1
 

@@ -13,8 +13,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from modulith.aws.context import aws_context
+from modulith.database.store.models import Delivery, DeliveryStatus
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import captured, send, use_queues, wire_body
 from tests.outbox_rows import stored_events
@@ -44,9 +45,9 @@ def overdue(seconds: float, **claim: Any) -> None:
 def hide_one(module: str, *, dead: bool = False) -> Any:
     """Receives the queue's one message and keeps it in flight for a minute; its receipt."""
     current = runtime()
-    queues = current.aws.queues
+    queues = aws_context(current).queues
     url = queues.dead_letter_url(module) if dead else queues.url(module)
-    [message] = current.aws.sqs.receive_message(
+    [message] = aws_context(current).sqs.receive_message(
         QueueUrl=url, VisibilityTimeout=60, WaitTimeSeconds=2
     )["Messages"]
     return url, message["ReceiptHandle"]
@@ -127,11 +128,11 @@ def test_a_merge_back_is_done_once_every_queue_and_dead_letter_queue_is_empty(
 
     in_flight = ready("--back", "--ready", "done")
     current = runtime()
-    current.aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
-    dead_letter = current.aws.queues.dead_letter_url("orders")
-    current.aws.sqs.send_message(QueueUrl=dead_letter, MessageBody="{}")
+    aws_context(current).sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
+    dead_letter = aws_context(current).queues.dead_letter_url("orders")
+    aws_context(current).sqs.send_message(QueueUrl=dead_letter, MessageBody="{}")
     dead = ready("--back", "--ready", "done")
-    current.aws.sqs.delete_message(
+    aws_context(current).sqs.delete_message(
         QueueUrl=dead_letter, ReceiptHandle=hide_one("orders", dead=True)[1]
     )
 

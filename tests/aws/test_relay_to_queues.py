@@ -23,12 +23,12 @@ from django.test import Client
 from contracts.inventory import ReservedLine, StockReserved
 from contracts.orders import OrderCancelled
 from contracts.payments import PaymentFailed
-from modulith.bootstrap import TRANSPORTS
 from modulith.bus import Envelope, EventTooLarge, publish
 from modulith.conf import modulith_settings
+from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.modules import Topology
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus, OutboxEvent
+from modulith.runtime.transports import transport_kind
 from tests.aws.emulator import SHADOWING_VARIABLES, AwsContext, Emulator, aws_environment
 from tests.aws.fault_proxy import FaultProxy
 from tests.conftest import sweep
@@ -216,8 +216,8 @@ def test_a_process_that_runs_only_orders_routes_by_every_manifest(
     place(client, ("SQS-2", 1))
     [order_placed] = messages_on(aws, "inventory", 1)
     only_orders = Topology.load(settings.MODULITH_MANIFESTS, ["orders"])
-    transport = TRANSPORTS["sqs"](
-        only_orders, runtime().aws, runtime().dispatcher
+    transport = transport_kind("sqs").build(
+        only_orders, modulith_settings(), runtime().dispatcher
     )  # as bootstrap does
 
     routes = transport.routes("OrderPlaced")

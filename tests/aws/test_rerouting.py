@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from modules.orders.models import Order, OrderStatus
-from modulith.store.models import Delivery, DeliveryStatus, InboxRecord
+from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
 from tests.aws.test_relay_to_queues import deliveries, event_ids_on, use

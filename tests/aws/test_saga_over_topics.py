@@ -19,11 +19,12 @@ from django.core.management import call_command
 from django.test import Client
 
 from modules.inventory.models import Reservation
-from modulith.aws.deadletters import DeadMessage, QueueDeadLetters
+from modulith.aws.context import aws_context
+from modulith.aws.dead_letter_queues import DeadMessage, QueueDeadLetters
 from modulith.aws.messages import DEAD_LETTER_REASON
 from modulith.aws.processor import ConsumerReport
+from modulith.database.store.models import InboxRecord, OutboxEvent
 from modulith.runtime import runtime
-from modulith.store.models import InboxRecord, OutboxEvent
 from tests.aws.cli import aws_cli
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import AwsContext
@@ -137,7 +138,7 @@ def test_a_foreign_message_handled_in_the_trace_its_traceparent_attribute_names(
 def sns_publish(aws: AwsContext, module: str, data: dict[str, Any], **attributes: str) -> None:
     """`aws sns publish`, the real CLI, onto the module's topic, as a producer outside the
     monolith would."""
-    topic_arn = runtime().aws.topics.arn(f"{aws.prefix}-{module}")
+    topic_arn = aws_context(runtime()).topics.arn(f"{aws.prefix}-{module}")
     attribute_values = {
         name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
     }

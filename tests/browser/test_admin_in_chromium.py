@@ -10,7 +10,7 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from modules.orders.models import Order, OrderStatus
-from modulith.store.models import DeliveryStatus
+from modulith.database.store.models import DeliveryStatus
 from tests.browser.conftest import Screenshots
 from tests.modulith.test_admin import dead_payment_captured
 from tests.modulith.test_delivery import pending_order

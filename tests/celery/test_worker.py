@@ -21,7 +21,7 @@ from django.test import Client
 
 from config.celery import app as celery_app
 from modules.inventory.models import Reservation
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
 from tests.aws.emulator import AwsContext
 from tests.celery.conftest import (
     WORKER_ARGS,

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from modules.orders.models import Order, OrderStatus
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
 from tests.conftest import wait_until
 from tests.outbox_rows import stored_events
 from tests.processes import BackgroundProcess, free_port, manage

@@ -26,7 +26,7 @@ import boto3
 import httpx
 import pytest
 
-from modulith.envelope import Envelope
+from modulith.transports.envelope import Envelope
 from tests.aws.emulator import Emulator, aws_environment
 from tests.celery.conftest import RedisServer
 from tests.deploy.lambda_runtime import RuntimeApi

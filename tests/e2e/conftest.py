@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from modulith.conf import modulith_settings
-from modulith.deployment import front_door_routes, standalone_nginx_conf
-from modulith.extraction import service_environment
 from modulith.modules import Module, Topology
+from modulith.tooling.deployment import front_door_routes, standalone_nginx_conf
+from modulith.tooling.extraction import service_environment
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import Emulator, aws_environment
 from tests.e2e.shop_api import client

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from modules.orders.models import Order, OrderStatus
 from modules.payments.models import Payment
-from modulith.store.models import Delivery, InboxRecord, OutboxEvent
+from modulith.database.store.models import Delivery, InboxRecord, OutboxEvent
 from tests.aws.emulator import REGION, Emulator
 from tests.e2e.conftest import TOPOLOGY, Shop
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from modulith.modules import Topology
-from modulith.rolling.steps import (
+from modulith.tooling.rolling.steps import (
     CONSUME,
     DRAIN,
     MONOLITH,

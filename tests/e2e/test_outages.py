@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from modules.orders.models import Order, OrderStatus
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
 from tests.aws.emulator import Emulator
 from tests.aws.fault_proxy import FaultProxy
 from tests.e2e.conftest import START_TIMEOUT, Shop

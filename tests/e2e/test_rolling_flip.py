@@ -20,8 +20,8 @@ from django.db import connections
 
 from modules.orders.models import Order, OrderStatus
 from modules.payments.models import Payment
-from modulith.rolling.steps import RollingPlan, RollingStep, rolling_plan
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
+from modulith.tooling.rolling.steps import RollingPlan, RollingStep, rolling_plan
 from tests.aws.emulator import Emulator, aws_environment
 from tests.e2e.conftest import QUICK, TOPOLOGY
 from tests.e2e.outage_checks import (

@@ -13,9 +13,9 @@ import pytest
 
 from modules.orders.models import Order
 from modulith.conf.keys import SigningKeys
+from modulith.database.store.models import InboxRecord, OutboxEvent
 from modulith.models import CallNonce
-from modulith.remote.signing import NONCE, SIGNATURE, TIMESTAMP, Signer
-from modulith.store.models import InboxRecord, OutboxEvent
+from modulith.ports.remote.signing import NONCE, SIGNATURE, TIMESTAMP, Signer
 from tests.e2e.conftest import SECRET, Shop
 from tests.e2e.shop_api import (
     SAGA_OUTCOME,

@@ -14,7 +14,7 @@ from django.test import Client
 
 from modules.inventory.models import Product
 from modules.orders.models import Order, OrderStatus
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
 from tests.conftest import sweep
 from tests.modulith.test_delivery import capture_payment_for, pending_order
 from tests.shop import place, stock

@@ -11,7 +11,7 @@ from django.test import Client
 from modules.inventory.models import Reservation, ReservationStatus
 from modules.orders.models import Order, OrderStatus
 from modules.payments.models import Payment
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
 from tests.shop import order, place, stock
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

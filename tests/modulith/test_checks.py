@@ -15,15 +15,15 @@ from django.test import override_settings
 from contracts.inventory import InventoryQueries
 from contracts.orders import OrderConfirmed, OrderPlaced
 from modulith import ConfigurationError, Module
-from modulith.checks import TAG, raise_for_errors
-from modulith.checks.apps import app_errors
-from modulith.checks.databases import database_errors
-from modulith.checks.events import event_errors, foreign_source_errors
-from modulith.checks.manifests import manifest_errors
 from modulith.conf import modulith_settings
 from modulith.contracts import Event
 from modulith.http import build_api
 from modulith.modules import Topology
+from modulith.modules.checks import TAG, raise_for_errors
+from modulith.modules.checks.apps import app_errors
+from modulith.modules.checks.databases import database_errors
+from modulith.modules.checks.events import event_errors, foreign_source_errors
+from modulith.modules.checks.manifests import manifest_errors
 
 Plant = Callable[[str], str]
 
@@ -113,9 +113,9 @@ def test_a_provider_whose_module_fails_to_import_is_modulith_e001_with_the_reaso
             "the class that implements the port, which is built with no arguments",
         ),
         (
-            {"provides": {InventoryQueries: "modulith.errors.NotFound"}},
-            "provides InventoryQueries with modulith.errors.NotFound, which is a class whose "
-            "constructor needs message",
+            {"provides": {InventoryQueries: "modulith.modules.errors.NotFound"}},
+            "provides InventoryQueries with modulith.modules.errors.NotFound, which is a class "
+            "whose constructor needs message",
             "the class that implements the port, which is built with no arguments",
         ),
         (
@@ -389,8 +389,8 @@ def test_a_module_whose_models_go_to_another_database_is_modulith_e009() -> None
         "OrderLine is written to 'default', is read from 'default'"
     )
     assert orders.hint == (
-        "Set DATABASE_ROUTERS = ['modulith.db.ModuleRouter'], or make your router send "
-        "orders's models to 'orders'."
+        "Set DATABASE_ROUTERS = ['modulith.database.router.ModuleRouter'], or make your router "
+        "send orders's models to 'orders'."
     )
 
 

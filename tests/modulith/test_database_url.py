@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from modulith.database_url import parse_database_url
+from modulith.database.urls import parse_database_url
 
 
 def test_a_relative_sqlite_file_has_three_slashes_and_an_absolute_one_four() -> None:

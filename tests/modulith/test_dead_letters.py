@@ -13,8 +13,8 @@ from django.db import transaction
 from contracts.payments import PaymentCaptured
 from modules.orders.models import Order, OrderStatus
 from modulith.bus import publish
-from modulith.deadletters import Replayed
-from modulith.outbox.deadletters import DeadDelivery, OutboxDeadLetters
+from modulith.outbox.dead_deliveries import DeadDelivery, OutboxDeadLetters
+from modulith.outbox.dead_letters import Replayed
 from modulith.runtime import runtime
 from tests.conftest import sweep
 from tests.modulith.test_delivery import pending_order

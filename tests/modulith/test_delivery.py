@@ -16,8 +16,8 @@ from contracts.payments import PaymentCaptured
 from modules.inventory.models import Product, Reservation
 from modules.orders.models import Order, OrderStatus
 from modulith.bus import Envelope, EventTooLarge, publish
+from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from tests.conftest import sweep
 from tests.outbox_rows import stored_events
 from tests.processes import run_python

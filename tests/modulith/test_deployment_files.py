@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from modulith.conf import modulith_settings
-from modulith.deployment import DeploymentOptions, deployment_files
 from modulith.modules import Module, Topology
+from modulith.tooling.deployment import DeploymentOptions, deployment_files
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 BIN = Path(sys.executable).parent

@@ -45,8 +45,8 @@ RUN_TIME_FILES = [
     "modulith/static/modulith/module-map.js",
     "modulith/static/modulith/mermaid.min.js",
     "modulith/static/modulith/mermaid.LICENSE",
-    "modulith/scaffold_templates/module/module.py.tmpl",
-    "modulith/scaffold_templates/tests/test_module.py.tmpl",
+    "modulith/tooling/scaffold/templates/module/module.py.tmpl",
+    "modulith/tooling/scaffold/templates/tests/test_module.py.tmpl",
     "modulith/migrations/0001_initial.py",
 ]
 

@@ -8,7 +8,13 @@ from uuid import RFC_4122, UUID
 
 import pytest
 
-from modulith.envelope import MAX_DEPTH, Envelope, MalformedEvent, new_event_id, parse_json
+from modulith.transports.envelope import (
+    MAX_DEPTH,
+    Envelope,
+    MalformedEvent,
+    new_event_id,
+    parse_json,
+)
 
 EVENT_ID = UUID("0b5c8e5e-4a5e-4c1e-9f50-1d8c2a6b9e01")
 MAX_BYTES = 256 * 1024  # MODULITH_MAX_EVENT_BYTES's default

@@ -5,8 +5,8 @@ import json
 import pytest
 from django.core.management import call_command
 
-from modulith.rolling import Deployment, RollingPlan, rolling_plan
 from modulith.runtime import runtime
+from modulith.tooling.rolling import Deployment, RollingPlan, rolling_plan
 from tests.processes import run_python
 
 PROBE = (

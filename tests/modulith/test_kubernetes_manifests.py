@@ -16,9 +16,9 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from modulith.conf import modulith_settings
-from modulith.deployment import DeploymentOptions, deployment_files
-from modulith.deployment.k8s_objects import KUBERNETES_VERSIONS
 from modulith.modules import Module, Topology
+from modulith.tooling.deployment import DeploymentOptions, deployment_files
+from modulith.tooling.deployment.k8s_objects import KUBERNETES_VERSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

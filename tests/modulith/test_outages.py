@@ -20,9 +20,9 @@ from modules.orders.models import Order, OrderStatus
 from modules.payments.models import Payment
 from modulith.bus import atomic, publish
 from modulith.bus.inbox import HandlerRun, running
-from modulith.envelope import Envelope
+from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus, OutboxEvent
+from modulith.transports.envelope import Envelope
 from tests.conftest import sweep, wait_until
 from tests.faults import database_down
 from tests.shop import place, stock

@@ -9,8 +9,8 @@ import pytest
 from django.db import connections
 from django.db.models import Model
 
-from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
-from modulith.store.statements import insert
+from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.database.store.statements import insert
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from modulith.aws.messages import HOLDS, holds, message_attributes, message_envelope
-from modulith.envelope import MalformedEvent
+from modulith.transports.envelope import MalformedEvent
 from tests.modulith.test_envelope import MAX_BYTES, order_placed
 
 MESSAGE_ID = "5d1b6a8e-3c2f-4e7a-9b1d-2f6e8a4c0d13"

@@ -17,12 +17,12 @@ from django.test import Client
 from django.utils import timezone
 
 from modulith.aws.models import HandlingFailure
-from modulith.envelope import Envelope
+from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.outbox.relay import Relay
 from modulith.outbox.retry import RetryPolicy
-from modulith.outbox.transport import DELIVERED, Outcome
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.transports.envelope import Envelope
+from modulith.transports.transport import DELIVERED, Outcome
 from tests.conftest import sweep
 from tests.outbox_rows import stored_events
 from tests.processes import manage

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from modulith import scaffold
 from modulith.conf import modulith_settings
+from modulith.tooling import scaffold
 from tests.test_boundaries import independence_coverage, lint_imports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +139,10 @@ def shipping(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_the_copy_runs_its_own_code_and_the_real_tree_is_untouched(shipping: Path) -> None:
-    code = "import config.settings, modules.shipping, modulith.scaffold as s; print(s.__file__)"
+    code = (
+        "import config.settings, modules.shipping, modulith.tooling.scaffold as s; "
+        "print(s.__file__)"
+    )
     result = run(shipping, sys.executable, "-c", code)
 
     assert result.returncode == 0, result.stderr

@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 from modulith import Module
 from modulith.contracts import Event
 from modulith.modules import Topology
-from modulith.schemas import compare, current_schemas, problems
+from modulith.tooling.schemas import compare, current_schemas, problems
 
 STORED = Path(settings.BASE_DIR) / "contracts" / "schemas"
 

@@ -23,9 +23,9 @@ from contracts.payments import PaymentCaptured, PaymentFailed
 from modules.inventory.models import Reservation
 from modules.inventory.services import product_stock, stock_reserve
 from modulith.bus import publish
-from modulith.errors import ConfigurationError
+from modulith.database.store.models import Delivery, InboxRecord, OutboxEvent
+from modulith.modules.errors import ConfigurationError
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, InboxRecord, OutboxEvent
 from modulith.testing.delivery import DeliveryFailed
 from modulith.testing.scenario import Scenario, ScenarioFactory
 from tests.events import order_placed, payment_captured

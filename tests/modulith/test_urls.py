@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from modulith.conf.keys import SigningKeys
-from modulith.remote.signing import Signer
+from modulith.ports.remote.signing import Signer
 
 SECRET = "a-secret-shared-by-every-service"
 PRICES = "/internal/inventory/InventoryQueries/prices"

@@ -4,7 +4,7 @@ from typing import Any
 
 import yaml
 
-from modulith.deployment.yaml_subset import to_yaml
+from modulith.tooling.deployment.yaml_subset import to_yaml
 
 
 def test_nested_mappings_and_lists_of_mappings_read_back_unchanged() -> None:

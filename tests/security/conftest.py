@@ -18,10 +18,10 @@ from django.db import connections
 
 from contracts.inventory import InventoryQueries, ProductPrice
 from modulith.conf.keys import SigningKeys
-from modulith.remote.signing import Signer
+from modulith.ports.remote.signing import Signer
 from modulith.runtime import runtime
 from tests.aws.conftest import aws, aws_emulator  # noqa: F401  (the emulator and its names)
-from tests.modulith.remote.conftest import (  # noqa: F401  (_a_region: autouse, for the split)
+from tests.modulith.ports.remote.conftest import (  # noqa: F401  (_a_region: autouse, for the split)
     _a_region,
     inventory_alone,
     orders_without_inventory,

@@ -26,7 +26,7 @@ from prometheus_client import REGISTRY
 from modules.orders.models import Order, OrderStatus
 from modulith.aws.processor import ConsumerReport
 from modulith.bus import Envelope
-from modulith.store.models import InboxRecord
+from modulith.database.store.models import InboxRecord
 from tests.aws.cli import aws_cli
 from tests.aws.emulator import AwsContext
 from tests.aws.lambdas.event_source import EventSource

@@ -10,7 +10,7 @@ import pytest
 from contracts.inventory import InventoryQueries
 from modulith.contracts import ProviderError
 from modulith.runtime import runtime
-from tests.modulith.remote.conftest import PRICES, running_only
+from tests.modulith.ports.remote.conftest import PRICES, running_only
 from tests.security.conftest import CURRENT, leaks, signer
 from tests.service import Service
 

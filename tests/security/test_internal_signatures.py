@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from modulith.remote.signing import CALLER, KEY, NONCE, SIGNATURE, TIMESTAMP, canonical_target
-from tests.modulith.remote.conftest import PRICES
+from modulith.ports.remote.signing import CALLER, KEY, NONCE, SIGNATURE, TIMESTAMP, canonical_target
+from tests.modulith.ports.remote.conftest import PRICES
 from tests.security.conftest import CURRENT, key, leaks, signer
 from tests.service import Service
 

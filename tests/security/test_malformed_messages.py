@@ -26,7 +26,7 @@ from modulith.aws.messages import HOLDS
 from modulith.aws.models import HandlingFailure
 from modulith.aws.processor import ConsumerReport
 from modulith.bus import Envelope
-from modulith.envelope import MAX_DEPTH
+from modulith.transports.envelope import MAX_DEPTH
 from tests.aws.emulator import AwsContext
 from tests.aws.lambdas.event_source import EventSource
 from tests.aws.test_consumer import consumer, depth, reason_of, receive, send, take_all

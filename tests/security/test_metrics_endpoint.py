@@ -13,8 +13,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from modulith.conf.security import allowed_hosts
+from modulith.database.store.models import Delivery
 from modulith.runtime import runtime
-from modulith.store.models import Delivery
 from tests.security.deployed import deployed
 from tests.service import Service
 

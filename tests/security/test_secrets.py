@@ -17,9 +17,9 @@ from django.views.debug import (
 
 from modulith.conf import ModulithSettings
 from modulith.http.internal import internal_call, verify
-from modulith.remote.nonces import NonceStoreUnavailable
+from modulith.ports.remote.nonces import NonceStoreUnavailable
 from tests.modulith.observability.conftest import LogLines, json_log  # noqa: F401
-from tests.modulith.remote.conftest import PRICES, orders_without_inventory
+from tests.modulith.ports.remote.conftest import PRICES, orders_without_inventory
 from tests.processes import free_port
 from tests.security.conftest import CURRENT, key, leaks, signer
 from tests.service import Service

@@ -22,7 +22,7 @@ from modulith.admin.outbox import (
     TabularInlineBase,
     register_framework_admin,
 )
-from modulith.db import database_of
+from modulith.database.router import database_of
 
 __all__ = ["ModuleAdmin", "ModuleTabularInline", "ReadOnly", "ReadOnlyModuleAdmin"]
 

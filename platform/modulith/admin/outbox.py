@@ -22,10 +22,10 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator, capfirst
 
 from modulith.aws.models import HandlingFailure
+from modulith.database.store.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+from modulith.database.store.ownership import deliveries_of, events_of, records_of
 from modulith.modules import Module
 from modulith.runtime import runtime
-from modulith.store.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
-from modulith.store.ownership import deliveries_of, events_of, records_of
 
 if TYPE_CHECKING:
     ModelAdminBase = admin.ModelAdmin[Any]

@@ -6,7 +6,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from modulith import documentation
+from modulith.modules.map import mermaid, text
 from modulith.runtime import runtime
 
 
@@ -18,8 +18,8 @@ def module_map(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": "Module map",
-        "mermaid_source": documentation.mermaid(topology),
-        "text": documentation.text(topology),
+        "mermaid_source": mermaid(topology),
+        "text": text(topology),
         "running": [module.name for module in topology.running_modules],
     }
     return TemplateResponse(request, "modulith/admin/module_map.html", context)

@@ -6,7 +6,7 @@ are timeouts and retries: a slow or throttling AWS must never hang a request or 
 
 boto3 is the [aws] extra. It is imported when the first client is made, not with this module,
 so the in-process bus (whose AwsContext never makes a client) runs without it; the composition
-root checks it is installed when the settings need AWS (`modulith.extras`).
+root checks it is installed when the settings need AWS (`modulith.conf.extras`).
 """
 
 import os

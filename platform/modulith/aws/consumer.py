@@ -8,11 +8,19 @@ from collections.abc import Callable
 
 from django.db import close_old_connections
 
+from modulith.aws.context import aws_context
 from modulith.aws.messages import Message
-from modulith.aws.processor import MAX_VISIBILITY_SECONDS, ConsumerReport, MessageProcessor
+from modulith.aws.processor import (
+    MAX_VISIBILITY_SECONDS,
+    ConsumerReport,
+    MessageProcessor,
+    message_processor,
+)
 from modulith.bus.dispatch import DependencyUnavailable
+from modulith.modules import Module
 from modulith.observability.metrics import CONSUMER_PAUSED
 from modulith.outbox.retry import RetryPolicy
+from modulith.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -192,3 +200,15 @@ class QueueConsumer:
             )
         except Exception as error:  # SQS may be down too: at worst a message is handled twice
             log.warning("%s could not hold its messages: %s", self.module.name, error)
+
+
+def queue_consumer(
+    current: Runtime, module: Module, wait_seconds: int | None = None
+) -> QueueConsumer:
+    """The consumer of one running module's queue."""
+    return QueueConsumer(
+        messages=message_processor(current, module),
+        # A dependency that is down is probed as often as a route that is.
+        pause=current.relay.outages.backoff,
+        wait_seconds=aws_context(current).wait_seconds if wait_seconds is None else wait_seconds,
+    )

@@ -7,7 +7,9 @@ from typing import Any
 from modulith.aws.clients import client, default_region
 from modulith.aws.names import QueueDirectory, ResourceNames, TopicDirectory
 from modulith.aws.resources import AwsTopology, aws_topology
+from modulith.conf import ModulithSettings
 from modulith.modules import Topology
+from modulith.runtime import Runtime
 
 # Long polls must be answered before the client gives up on the connection.
 _READ_TIMEOUT_MARGIN = 10
@@ -26,6 +28,16 @@ class AwsContext:
     # The events fan out through a topic per publishing module (the sns transport): the
     # resources then include the topics and the queues' subscriptions to them.
     fan_out: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: ModulithSettings, *, fan_out: bool = False) -> "AwsContext":
+        return cls(
+            names=ResourceNames(prefix=settings.queue_prefix, bus=settings.event_bus),
+            max_receives=settings.max_receives,
+            visibility_timeout=settings.visibility_timeout,
+            wait_seconds=settings.consumer_wait_seconds,
+            fan_out=fan_out,
+        )
 
     @cached_property
     def sqs(self) -> Any:
@@ -68,3 +80,12 @@ class AwsContext:
             visibility_timeout=self.visibility_timeout,
             fan_out=self.fan_out,
         )
+
+
+def aws_context(current: Runtime) -> AwsContext:
+    """The AWS context of a runtime: its transport's when its events travel through AWS (one set
+    of clients for the process), else one from its settings (to provision, or drain a queue)."""
+    aws = getattr(current.transport, "aws", None)
+    if isinstance(aws, AwsContext):
+        return aws
+    return AwsContext.from_settings(current.settings, fan_out=current.kind.fans_out)

@@ -19,8 +19,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from modulith.envelope import Envelope, MalformedEvent, parse_json
 from modulith.observability.trace import traceparent_from_xray
+from modulith.transports.envelope import Envelope, MalformedEvent, parse_json
 
 EVENT_NAME = "eventType"  # what the subscriptions' filter policies match
 EVENT_ID = "eventId"

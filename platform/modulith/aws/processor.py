@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
+from modulith.aws.context import aws_context
 from modulith.aws.messages import (
     DEAD_LETTER_REASON,
     DEAD_LETTER_SOURCE,
@@ -25,11 +26,12 @@ from modulith.aws.messages import (
 from modulith.aws.models import HandlingFailure
 from modulith.aws.names import QueueDirectory
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
-from modulith.envelope import Envelope, MalformedEvent
 from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.metrics import MESSAGES_DEAD_LETTERED, MESSAGES_HANDLED
 from modulith.outbox.retry import RetryPolicy
+from modulith.runtime import Runtime
+from modulith.transports.envelope import Envelope, MalformedEvent
 
 log = logging.getLogger(__name__)
 
@@ -262,3 +264,20 @@ def _kept_attributes(message: Message, *, room_for: int) -> dict[str, Any]:
 
 def _number(value: int) -> dict[str, str]:
     return {"DataType": "Number", "StringValue": str(value)}
+
+
+def message_processor(
+    current: Runtime, module: Module, *, deletes: bool = True
+) -> MessageProcessor:
+    """What takes each message of a running module's queue through its handlers; `deletes`
+    False for a Lambda event source mapping, which deletes the messages itself."""
+    aws = aws_context(current)
+    return MessageProcessor(
+        dispatcher=current.dispatcher,
+        module=module,
+        sqs=aws.sqs,
+        queues=aws.queues,
+        backoff=current.relay.policy,
+        max_bytes=current.max_event_bytes,
+        deletes=deletes,
+    )

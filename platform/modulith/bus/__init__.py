@@ -3,7 +3,7 @@
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.inbox import atomic, current_envelope
 from modulith.bus.publisher import EventTooLarge, publish
-from modulith.envelope import Envelope, MalformedEvent
+from modulith.transports.envelope import Envelope, MalformedEvent
 
 __all__ = [
     "DependencyUnavailable",

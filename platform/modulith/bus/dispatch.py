@@ -18,11 +18,11 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from modulith.bus.inbox import AlreadyHandled, HandlerRun, running
-from modulith.envelope import Envelope
 from modulith.modules import Module, Topology
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.otel import event_attributes
 from modulith.observability.trace import trace_context
+from modulith.transports.envelope import Envelope
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from modulith.envelope import Envelope
-from modulith.store.models import InboxRecord
-from modulith.store.statements import insert
+from modulith.database.store.models import InboxRecord
+from modulith.database.store.statements import insert
+from modulith.transports.envelope import Envelope
 
 
 class AlreadyHandled(Exception):

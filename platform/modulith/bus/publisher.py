@@ -10,16 +10,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from modulith.envelope import Envelope, new_event_id
-from modulith.errors import ConfigurationError
+from modulith.database.store.envelopes import keep_envelope
+from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
+from modulith.database.store.statements import insert, loaded
 from modulith.modules import Topology
+from modulith.modules.errors import ConfigurationError
 from modulith.observability.logs import event_fields
 from modulith.observability.metrics import EVENTS_PUBLISHED
 from modulith.observability.otel import event_attributes
 from modulith.observability.trace import current_trace, span, trace_id
-from modulith.store.envelopes import keep_envelope
-from modulith.store.models import Delivery, DeliveryStatus, OutboxEvent
-from modulith.store.statements import insert, loaded
+from modulith.transports.envelope import Envelope, new_event_id
 
 log = logging.getLogger(__name__)
 

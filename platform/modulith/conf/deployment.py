@@ -10,9 +10,9 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from modulith.conf.environment import env_list, env_str
-from modulith.database_url import parse_database_url
-from modulith.errors import ConfigurationError
+from modulith.database.urls import parse_database_url
 from modulith.modules import Topology
+from modulith.modules.errors import ConfigurationError
 
 
 def on_lambda(environ: Mapping[str, str] = os.environ) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.views.decorators.debug import sensitive_variables
 
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 # Letters, digits, dot, dash and underscore, as in a header, a log line or a file name.
 KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modulith.conf.environment import env_str
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 LOG_FORMATS = ("json", "plain")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

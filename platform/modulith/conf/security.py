@@ -15,7 +15,7 @@ from contextlib import suppress
 from typing import Any
 
 from modulith.conf.environment import env_bool, env_int, env_list
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 # What the orchestrator and the service's neighbours call over plain HTTP inside the network:
 # the load balancer's health checks, the other services' signed internal calls, the scraper.

@@ -32,8 +32,8 @@ from pydantic import (
 from modulith.conf.deployment import load_topology, on_lambda
 from modulith.conf.keys import SigningKeys
 from modulith.conf.values import Duration, Names, Refused, one_line
-from modulith.errors import ConfigurationError
 from modulith.modules import Topology
+from modulith.modules.errors import ConfigurationError
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from typing import Annotated, TypeVar
 from pydantic import BeforeValidator, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 T = TypeVar("T")
 

@@ -6,10 +6,10 @@ a key may read is in the OpenAPI schema, each operation with its security. Bodie
 
 from ninja import NinjaAPI
 
-from modulith.checks.imports import API, require
 from modulith.http.auth import ApiKey
 from modulith.http.errors import install_error_handlers
 from modulith.modules import Topology
+from modulith.modules.checks.imports import API, require
 
 
 def build_api(topology: Topology, *, title: str, version: str) -> NinjaAPI:

@@ -20,7 +20,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from modulith.contracts import ProviderError, ProviderUnavailable, QueryError
-from modulith.errors import DomainError
+from modulith.modules.errors import DomainError
 from modulith.observability.trace import trace_id
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,9 @@ from django.views.decorators.debug import sensitive_variables
 from modulith.conf import modulith_settings
 from modulith.observability import otel
 from modulith.observability.trace import span
-from modulith.remote.methods import PortMethod, error_body, port_methods
-from modulith.remote.nonces import NonceStoreUnavailable, nonce_store
-from modulith.remote.signing import (
+from modulith.ports.remote.methods import PortMethod, error_body, port_methods
+from modulith.ports.remote.nonces import NonceStoreUnavailable, nonce_store
+from modulith.ports.remote.signing import (
     MAX_SKEW_SECONDS,
     SignatureRefused,
     SignedHeaders,

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("modulith", "0007_call_nonce"),
+        ("modulith", "0008_module_moves"),
     ]
 
     operations = [

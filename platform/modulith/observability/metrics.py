@@ -15,7 +15,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
-from modulith import extras
+from modulith.conf import extras
 from modulith.observability import emf
 
 PROMETHEUS = extras.installed(extras.PROMETHEUS)

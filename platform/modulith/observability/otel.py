@@ -3,7 +3,8 @@
 Switched on by the `MODULITH_OTEL` setting (by default on when `OTEL_TRACES_EXPORTER` names
 an exporter or `OTEL_EXPORTER_OTLP_ENDPOINT` is set). opentelemetry-sdk is the [otel] extra:
 switched off, every function here is a no-op and nothing of OpenTelemetry is imported; switched
-on without it, the process does not start (one line naming the extra, from `modulith.bootstrap`).
+on without it, the process does not start (one line naming the extra, from
+`modulith.runtime.bootstrap`).
 
 Spans are opened by `modulith.observability.trace`, which keeps the W3C traceparent the
 framework carries through requests, the outbox and queues: a span's parent is the traceparent
@@ -47,7 +48,7 @@ _tracer: Any = None
 
 
 def enabled() -> bool:
-    """OpenTelemetry is switched on (and so installed: `modulith.bootstrap` checks)."""
+    """OpenTelemetry is switched on (and so installed: `modulith.runtime.bootstrap` checks)."""
     return _switched_on()
 
 

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
 
 # What the relay reads of a claimed delivery and its event. The other columns (five dates of
 # the delivery, two of the event) would cost a conversion each for every row claimed: most of

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connections
 
 from modulith.bus.publisher import Scheduler
+from modulith.database.store.models import Delivery
 from modulith.observability.logs import MODULE
 from modulith.observability.metrics import DELIVERY_ERRORS
 from modulith.outbox.relay import Relay
-from modulith.store.models import Delivery
 
 log = logging.getLogger(__name__)
 

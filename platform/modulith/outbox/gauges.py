@@ -6,9 +6,9 @@ from datetime import datetime
 
 from django.db.models import Count, Min, Q
 
+from modulith.database.store.models import Delivery, DeliveryStatus
+from modulith.database.store.ownership import deliveries_of
 from modulith.modules import Module
-from modulith.store.models import Delivery, DeliveryStatus
-from modulith.store.ownership import deliveries_of
 
 
 @dataclass(frozen=True)

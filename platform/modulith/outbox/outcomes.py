@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from modulith.envelope import Envelope
+from modulith.database.store.models import Delivery, DeliveryStatus
+from modulith.database.store.statements import mark_delivered
 from modulith.observability.logs import event_fields
 from modulith.observability.metrics import (
     CLAIMS_LOST,
@@ -24,9 +25,8 @@ from modulith.observability.metrics import (
 )
 from modulith.outbox.retention import forget_events
 from modulith.outbox.retry import RetryPolicy
-from modulith.outbox.transport import Outcome
-from modulith.store.models import Delivery, DeliveryStatus
-from modulith.store.statements import mark_delivered
+from modulith.transports.envelope import Envelope
+from modulith.transports.transport import Outcome
 
 log = logging.getLogger("modulith.outbox.relay")  # these lines are the relay's
 

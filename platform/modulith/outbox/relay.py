@@ -13,16 +13,16 @@ from django.db import DatabaseError
 
 from modulith.bus.publisher import Scheduler
 from modulith.conf import ModulithSettings
-from modulith.envelope import Envelope, MalformedEvent
+from modulith.database.store.envelopes import envelope_of
+from modulith.database.store.models import Delivery
 from modulith.outbox.claims import Claims
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.outcomes import OutcomeRecorder, RelayReport
 from modulith.outbox.rerouting import Rerouting
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
-from modulith.outbox.transport import UNLIMITED_BYTES, Outcome, Transport
-from modulith.store.envelopes import envelope_of
-from modulith.store.models import Delivery
+from modulith.transports.envelope import Envelope, MalformedEvent
+from modulith.transports.transport import UNLIMITED_BYTES, Outcome, Transport
 
 log = logging.getLogger(__name__)
 

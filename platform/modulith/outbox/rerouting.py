@@ -20,7 +20,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.database.store.models import Delivery, DeliveryStatus
 
 log = logging.getLogger("modulith.outbox.relay")
 

@@ -25,8 +25,8 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.db.models.functions import Now
 
-from modulith.errors import ConfigurationError
-from modulith.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
+from modulith.modules.errors import ConfigurationError
 
 # The longest a message can come back: SQS keeps one at most 14 days, in its dead-letter queue
 # too, and a replay from there is a redelivery.

@@ -1,1 +1,5 @@
-"""Query ports across the network: signed internal HTTP calls to the providing service."""
+"""Moved to `modulith.ports.remote`: this path keeps working, with a DeprecationWarning."""
+
+from modulith.conf.moved import moved
+
+moved("modulith.remote", "modulith.ports.remote")

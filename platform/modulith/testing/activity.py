@@ -10,8 +10,8 @@ from uuid import UUID
 
 from modulith.bus import Envelope
 from modulith.bus.publisher import Scheduler
-from modulith.outbox.transport import Outcome
-from modulith.store.models import Delivery
+from modulith.database.store.models import Delivery
+from modulith.transports.transport import Outcome
 
 T = TypeVar("T")
 

@@ -5,8 +5,8 @@ the port. A provider is a plain object implementing the port, not a mock."""
 from collections.abc import Mapping
 from typing import Any, Generic, Protocol
 
-from modulith.errors import ConfigurationError
 from modulith.modules import Topology
+from modulith.modules.errors import ConfigurationError
 
 
 def check_providers(topology: Topology, providers: Mapping[type[Any], object]) -> None:

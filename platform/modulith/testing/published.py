@@ -6,10 +6,10 @@ from typing import Any
 from uuid import UUID
 
 from modulith.bus import Envelope
-from modulith.errors import ConfigurationError
+from modulith.database.store.models import OutboxEvent
+from modulith.database.store.ownership import events_of
 from modulith.modules import Topology
-from modulith.store.models import OutboxEvent
-from modulith.store.ownership import events_of
+from modulith.modules.errors import ConfigurationError
 
 
 @dataclass(frozen=True)

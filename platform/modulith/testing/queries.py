@@ -18,7 +18,7 @@ from django.apps import apps
 from django.db import connections
 
 from modulith.conf import modulith_settings
-from modulith.readiness.queries import JOIN, TRANSACTION, CrossingQuery
+from modulith.tooling.adoption.ties.queries import JOIN, TRANSACTION, CrossingQuery
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 # A test database's flush empties every table in one statement: no join.

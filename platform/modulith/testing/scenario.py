@@ -12,12 +12,12 @@ from typing import Any, ClassVar, Protocol, TypeVar, overload
 
 from django.test.signals import setting_changed
 
-from modulith.bootstrap import build_runtime
 from modulith.bus import Dispatcher, Envelope
-from modulith.conf import affects_settings, modulith_settings
-from modulith.errors import ConfigurationError
+from modulith.conf import ModulithSettings, affects_settings, modulith_settings
 from modulith.modules import Topology
+from modulith.modules.errors import ConfigurationError
 from modulith.runtime import Runtime, install, runtime
+from modulith.runtime.bootstrap import build_runtime
 from modulith.testing.activity import Activity
 from modulith.testing.delivery import Delivered, DeliveryFailed, foreign_envelope
 from modulith.testing.providers import check_providers
@@ -155,7 +155,9 @@ class Scenario:
         )
 
     def _install(self) -> Runtime:
-        def transport(topology: Topology, aws: object, dispatcher: Dispatcher) -> ScenarioTransport:
+        def transport(
+            topology: Topology, settings: ModulithSettings, dispatcher: Dispatcher
+        ) -> ScenarioTransport:
             return ScenarioTransport(topology, dispatcher, self.activity)
 
         built = build_runtime(

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from modulith.bus import Dispatcher, Envelope
 from modulith.modules import Topology
-from modulith.outbox.transport import Outcome
 from modulith.testing.activity import Activity
 from modulith.transports.inprocess import InProcessTransport
+from modulith.transports.transport import Outcome
 
 
 class ScenarioTransport:

@@ -4,9 +4,9 @@ import logging
 from collections.abc import Sequence
 
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
-from modulith.envelope import Envelope
 from modulith.modules import Topology
-from modulith.outbox.transport import DELIVERED, UNLIMITED_BYTES, Outcome
+from modulith.transports.envelope import Envelope
+from modulith.transports.transport import DELIVERED, UNLIMITED_BYTES, Outcome
 
 log = logging.getLogger(__name__)
 

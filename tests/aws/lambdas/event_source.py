@@ -6,17 +6,18 @@ reads the emulator's real queue and calls the consume handler directly."""
 import time
 from typing import Any
 
-from modulith.lambdas import consume
+from modulith.aws.context import aws_context
+from modulith.aws.lambdas import consume
 from modulith.runtime import runtime
 from tests.lambda_events import context, sqs_event
 
 
 class EventSource:
     def __init__(self, module: str = "orders") -> None:
-        current = runtime()
-        self.sqs = current.aws.sqs
-        self.url = current.aws.queues.url(module)
-        self.queue = current.aws.names.queue(module)
+        aws = aws_context(runtime())
+        self.sqs = aws.sqs
+        self.url = aws.queues.url(module)
+        self.queue = aws.names.queue(module)
 
     def receive(self, expected: int = 1, timeout: float = 5) -> list[dict[str, Any]]:
         """A batch of at least `expected` messages (waiting, bounded), hidden meanwhile."""

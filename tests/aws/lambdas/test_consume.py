@@ -10,11 +10,12 @@ from uuid import uuid4
 import pytest
 
 from modules.orders.models import OrderStatus
+from modulith.aws.context import aws_context
+from modulith.aws.lambdas import consume
 from modulith.aws.messages import DEAD_LETTER_SOURCE, EVENT_ID, HOLDS
 from modulith.aws.models import HandlingFailure
-from modulith.lambdas import consume
+from modulith.database.store.models import InboxRecord, OutboxEvent
 from modulith.runtime import runtime
-from modulith.store.models import InboxRecord, OutboxEvent
 from tests.aws.emulator import AwsContext
 from tests.aws.lambdas.event_source import EventSource, failures
 from tests.aws.test_consumer import (
@@ -166,8 +167,8 @@ def publish_foreign(data: dict[str, Any], **attributes: str) -> None:
     till's billing system, whose source orders' manifest accepts PaymentCaptured from."""
     current = runtime()
     named = {"eventType": "PaymentCaptured", "source": "billing.legacy"} | attributes
-    current.aws.sns.publish(
-        TopicArn=current.aws.topics.arn(current.aws.names.topic("payments")),
+    aws_context(current).sns.publish(
+        TopicArn=aws_context(current).topics.arn(aws_context(current).names.topic("payments")),
         Message=json.dumps(data),
         MessageAttributes={
             name: {"DataType": "String", "StringValue": value} for name, value in named.items()

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from modulith.aws.lambdas import relay
 from modulith.conf import ModulithSettings
-from modulith.lambdas import relay
 from modulith.observability import emf
 from tests.aws.emulator import AwsContext
 from tests.aws.lambdas.test_relay import scheduled_event

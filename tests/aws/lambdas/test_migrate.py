@@ -3,7 +3,7 @@ image; it migrates the running modules' databases and says what it did."""
 
 import pytest
 
-from modulith.lambdas import migrate
+from modulith.aws.lambdas import migrate
 from tests.lambda_events import context
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -8,8 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from modulith.lambdas import relay
-from modulith.store.models import Delivery, DeliveryStatus
+from modulith.aws.lambdas import relay
+from modulith.database.store.models import Delivery, DeliveryStatus
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import captured, depth, use_queues
 from tests.lambda_events import ACCOUNT, REGION, context

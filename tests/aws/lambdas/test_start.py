@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from modulith.errors import ConfigurationError
-from modulith.lambdas.environment import load_secrets
+from modulith.aws.lambdas.environment import load_secrets
+from modulith.modules.errors import ConfigurationError
 from tests.aws.emulator import AwsContext
 from tests.processes import database_url, run_python
 
@@ -21,7 +21,7 @@ def test_on_lambda_deliveries_default_to_inline_and_kept_connections_are_checked
     function: str,
 ) -> None:
     started = run_python(  # a fresh process: the cold start from nothing
-        f"import modulith.lambdas.{function}\n"
+        f"import modulith.aws.lambdas.{function}\n"
         "from django.db import connections\n"
         "from modulith.conf import modulith_settings\n"
         "print(modulith_settings().async_handlers, modulith_settings().embedded_relay,"
@@ -55,7 +55,7 @@ def test_on_lambda_deliveries_default_to_inline_and_kept_connections_are_checked
 def test_a_background_thread_on_lambda_stops_the_cold_start_in_one_line(
     variable: str, value: str, line: str
 ) -> None:
-    started = run_python("import modulith.lambdas.web", env=ON_LAMBDA | {variable: value})
+    started = run_python("import modulith.aws.lambdas.web", env=ON_LAMBDA | {variable: value})
 
     assert started.returncode == 1
     assert started.stderr.splitlines() == [line]
@@ -114,7 +114,7 @@ def test_a_function_reads_its_database_url_from_its_secret_at_the_cold_start(
     )
 
     started = run_python(
-        "import modulith.lambdas.relay\n"
+        "import modulith.aws.lambdas.relay\n"
         "from django.db import connections\n"
         "print(connections['orders'].settings_dict['NAME'])",
         env=aws.env | ON_LAMBDA,
@@ -130,7 +130,8 @@ def test_a_function_reads_its_database_url_from_its_secret_at_the_cold_start(
 
 def test_a_function_without_the_lambda_extra_is_refused_in_one_line() -> None:
     started = run_python(
-        "import sys\nsys.modules['apig_wsgi'] = None\nimport modulith.lambdas.web", env=ON_LAMBDA
+        "import sys\nsys.modules['apig_wsgi'] = None\nimport modulith.aws.lambdas.web",
+        env=ON_LAMBDA,
     )
 
     assert started.returncode == 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from modulith.lambdas import web
+from modulith.aws.lambdas import web
 from tests.conftest import API_KEY
 from tests.lambda_events import alb, context, http_api
 from tests.modulith.observability.conftest import LogLines, json_log  # noqa: F401

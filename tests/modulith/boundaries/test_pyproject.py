@@ -5,8 +5,8 @@ import tomllib
 
 import pytest
 
-from modulith.boundaries import Baseline, with_contract, written_baseline
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
+from modulith.tooling.adoption.boundaries import Baseline, with_contract, written_baseline
 
 BASELINE = Baseline(units=("accounts", "blog"), ignored=("blog.views -> accounts.models",))
 THEIRS = '[project]\nname = "legacy"\n\n[tool.ruff]\nline-length = 99\n'

@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 
 from modulith.conf import ModulithSettings
 from modulith.conf.keys import SigningKeys
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 SECRETS = ("first-secret-value", "second-secret-value")
 

@@ -6,7 +6,7 @@ from django.conf import settings as django_settings
 
 from modulith.conf import security_settings
 from modulith.conf.security import LOOPBACK_HOSTS
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 
 
 def test_with_debug_off_https_is_enforced_behind_the_load_balancer() -> None:

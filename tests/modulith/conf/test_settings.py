@@ -11,7 +11,6 @@ from django.conf import settings as django_settings
 from django.test import override_settings
 from pydantic.fields import FieldInfo
 
-from modulith.bootstrap import EXECUTORS, TRANSPORTS, build_runtime
 from modulith.conf import (
     HandlerMode,
     ModulithSettings,
@@ -21,9 +20,11 @@ from modulith.conf import (
 )
 from modulith.conf.keys import SigningKeys
 from modulith.conf.settings import setting_name
-from modulith.errors import ConfigurationError
 from modulith.modules import Topology
+from modulith.modules.errors import ConfigurationError
 from modulith.runtime import runtime
+from modulith.runtime.bootstrap import EXECUTORS, build_runtime
+from modulith.runtime.transports import TRANSPORTS, TransportKind, transport_kind
 
 MANIFESTS = django_settings.MODULITH_MANIFESTS
 
@@ -314,7 +315,15 @@ def test_the_development_key_opens_nothing_where_no_module_serves_an_api() -> No
 
 def test_every_transport_and_handler_mode_accepted_is_one_bootstrap_can_build() -> None:
     assert tuple(TRANSPORTS) == get_args(TransportName)
+    assert all(isinstance(transport_kind(name), TransportKind) for name in TRANSPORTS)
     assert tuple(EXECUTORS) == get_args(HandlerMode)
+
+
+def test_a_misspelt_transport_is_refused_with_the_name_it_was_probably_meant_to_be() -> None:
+    with pytest.raises(
+        ConfigurationError, match="MODULITH_TRANSPORT=sqss is no transport: did you mean sqs"
+    ):
+        transport_kind("sqss")
 
 
 def test_a_test_that_overrides_a_setting_gets_settings_and_a_runtime_that_follow_it() -> None:

@@ -9,10 +9,10 @@ from django.test import Client
 from django.utils.connection import ConnectionDoesNotExist
 
 from modulith import Module
-from modulith.embedded_relay import sweep_each
+from modulith.database.store.models import Delivery
 from modulith.outbox import executors
+from modulith.outbox.embedded_relay import sweep_each
 from modulith.runtime import runtime
-from modulith.store.models import Delivery
 from modulith.tasks import deliver
 from tests.conftest import wait_until
 from tests.modulith.observability.conftest import LogLines
@@ -76,7 +76,7 @@ def test_a_failed_sweep_of_one_module_is_logged_counted_and_the_others_are_swept
 
     sweep_each(current.relay, [NOWHERE, current.topology.module("payments")], 2.0)
 
-    [line] = [line for line in json_log() if line["logger"] == "modulith.embedded_relay"]
+    [line] = [line for line in json_log() if line["logger"] == "modulith.outbox.embedded_relay"]
     assert line["level"] == "ERROR"
     assert line["message"] == "background relay sweep of nowhere failed; trying again in 2.0s"
     assert line["module"] == "nowhere"

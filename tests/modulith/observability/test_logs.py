@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 
 from modulith.bus import Envelope
+from modulith.database.store.models import OutboxEvent
 from modulith.observability.logs import correlation_fields
 from modulith.observability.trace import trace_context
-from modulith.store.models import OutboxEvent
 from tests.modulith.observability.conftest import LogLines
 from tests.modulith.test_delivery import capture_payment_for
 from tests.processes import run_python

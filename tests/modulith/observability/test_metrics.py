@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from modulith.bootstrap import queue_consumer
+from modulith.aws.consumer import queue_consumer
+from modulith.aws.context import aws_context
 from modulith.runtime import runtime
 from tests.aws.emulator import AwsContext
 from tests.conftest import sweep
@@ -110,7 +111,9 @@ def test_a_consumer_counts_its_messages_by_outcome(
     current = runtime()
     consumer = queue_consumer(current, current.topology.module("orders"), wait_seconds=1)
     before = scrape(client)
-    current.aws.sqs.send_message(QueueUrl=current.aws.queues.url("orders"), MessageBody="{")
+    aws_context(current).sqs.send_message(
+        QueueUrl=aws_context(current).queues.url("orders"), MessageBody="{"
+    )
 
     for _ in range(5):
         if consumer.poll().messages:

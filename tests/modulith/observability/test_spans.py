@@ -11,11 +11,11 @@ from django.test import Client
 
 from contracts.inventory import InventoryQueries
 from modulith.conf.keys import SigningKeys
-from modulith.remote.breaker import CircuitBreaker
-from modulith.remote.client import RemoteCaller, remote_port
-from modulith.remote.discovery import StaticDiscovery
-from modulith.remote.signing import Signer
-from modulith.store.models import OutboxEvent
+from modulith.database.store.models import OutboxEvent
+from modulith.ports.remote.breaker import CircuitBreaker
+from modulith.ports.remote.client import RemoteCaller, remote_port
+from modulith.ports.remote.discovery import StaticDiscovery
+from modulith.ports.remote.signing import Signer
 from tests.processes import run_python
 from tests.shop import place, stock
 

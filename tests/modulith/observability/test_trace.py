@@ -6,13 +6,13 @@ import time
 import pytest
 from django.test import Client
 
+from modulith.database.store.models import OutboxEvent
 from modulith.observability.trace import (
     new_traceparent,
     parse_traceparent,
     traceparent_from_xray,
     xray_header,
 )
-from modulith.store.models import OutboxEvent
 from tests.shop import place, stock
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from modulith.errors import ConfigurationError
-from modulith.readiness.queries import JOIN, CrossingQuery, read_queries
+from modulith.modules.errors import ConfigurationError
+from modulith.tooling.adoption.ties.queries import JOIN, CrossingQuery, read_queries
 
 JOINED = CrossingQuery(
     kind=JOIN,

@@ -4,10 +4,15 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith import extras
-from modulith.boundaries import crossing_imports, project_units, with_contract, written_baseline
-from modulith.errors import ConfigurationError
+from modulith.conf import extras
+from modulith.modules.errors import ConfigurationError
 from modulith.runtime import runtime
+from modulith.tooling.adoption.boundaries import (
+    crossing_imports,
+    project_units,
+    with_contract,
+    written_baseline,
+)
 
 
 class Command(BaseCommand):

@@ -7,11 +7,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith import extras
-from modulith.aws.consumer import QueueConsumer
+from modulith.aws.consumer import QueueConsumer, queue_consumer
+from modulith.aws.context import aws_context
 from modulith.aws.drain import QueueDepth, QueueDrain
 from modulith.aws.processor import ConsumerReport
-from modulith.bootstrap import queue_consumer
+from modulith.conf import extras
 from modulith.modules import Module
 from modulith.runtime import Runtime, runtime
 
@@ -121,14 +121,14 @@ def _finish_published(current: Runtime, modules: list[Module]) -> str:
 
 def _subscribing(current: Runtime, names: list[str], *, drain: bool) -> list[Module]:
     """The running modules whose queues to consume (those named, or all that handle events)."""
-    if not current.uses_queues and not drain:
+    if not current.kind.uses_queues and not drain:
         raise CommandError(
             "MODULITH_TRANSPORT is inprocess: there are no queues to consume (set it to sqs, "
             "sns or eventbridge; to empty what a queue transport left in them, consume --drain)"
         )
-    if not current.uses_queues:
+    if not current.kind.uses_queues:
         extras.require(extras.AWS, needed_by="consume --drain")
-        if not current.aws.region:
+        if not aws_context(current).region:
             raise CommandError(
                 "consume --drain needs the queues' AWS region: set AWS_DEFAULT_REGION (and "
                 "MODULITH_QUEUE_PREFIX as the queue transport had it)"

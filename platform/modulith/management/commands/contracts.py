@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modulith.runtime import runtime
-from modulith.schemas import Problem, Schema, current_schemas, problems
+from modulith.tooling.schemas import Problem, Schema, current_schemas, problems
 
 
 class Command(BaseCommand):

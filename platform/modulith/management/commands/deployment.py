@@ -3,8 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith.deployment import FORMATS, DeploymentOptions, deployment_files
 from modulith.runtime import runtime
+from modulith.tooling.deployment import FORMATS, DeploymentOptions, deployment_files
 
 DEFAULTS = DeploymentOptions()
 

@@ -4,12 +4,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modulith.conf import modulith_settings
-from modulith.errors import ConfigurationError
-from modulith.extraction import ExtractionPlan, extraction_plan
-from modulith.readiness import shared_database_refusal
-from modulith.rolling.readiness import unsettled
-from modulith.rolling.steps import DONE, MONOLITH, Deployment, RollingPlan, rolling_plan
+from modulith.modules.errors import ConfigurationError
 from modulith.runtime import runtime
+from modulith.tooling.adoption.ties import shared_database_refusal
+from modulith.tooling.extraction import ExtractionPlan, extraction_plan
+from modulith.tooling.rolling.settled import unsettled
+from modulith.tooling.rolling.steps import DONE, MONOLITH, Deployment, RollingPlan, rolling_plan
 
 PROVISION = "MODULITH_TRANSPORT={transport} manage.py provision"
 

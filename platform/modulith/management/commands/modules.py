@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from modulith import documentation
+from modulith.modules import map as module_map
 from modulith.runtime import runtime
 
 
@@ -14,8 +14,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--format", choices=list(documentation.FORMATS), default="text")
+        parser.add_argument("--format", choices=list(module_map.FORMATS), default="text")
 
     def handle(self, *args: Any, format: str, **options: Any) -> None:
-        render = documentation.FORMATS[format]
+        render = module_map.FORMATS[format]
         self.stdout.write(render(runtime().topology), ending="")

@@ -4,9 +4,9 @@ from typing import Any, NoReturn
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modulith.conf import database_variable
-from modulith.datamove import Move, MoveReport, MoveState
-from modulith.errors import ConfigurationError
+from modulith.modules.errors import ConfigurationError
 from modulith.runtime import runtime
+from modulith.tooling.adoption.datamove import Move, MoveReport, MoveState
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modulith.conf import parse_duration
-from modulith.errors import ConfigurationError
 from modulith.management.selection import chosen_modules
+from modulith.modules.errors import ConfigurationError
 from modulith.runtime import runtime
 
 

@@ -2,7 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith import extras
+from modulith.aws.context import aws_context
+from modulith.conf import extras
 from modulith.runtime import runtime
 
 
@@ -25,8 +26,9 @@ class Command(BaseCommand):
         from modulith.aws.provision import Provisioner
 
         current = runtime()
-        resources = current.aws.resources(current.topology)
-        provisioner = Provisioner(current.aws, dry_run=dry_run)
+        aws = aws_context(current)
+        resources = aws.resources(current.topology)
+        provisioner = Provisioner(aws, dry_run=dry_run)
         try:
             changes = provisioner.apply(resources)
         except (BotoCoreError, ClientError) as error:

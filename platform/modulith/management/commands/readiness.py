@@ -3,11 +3,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith.errors import ConfigurationError
 from modulith.management.selection import chosen_modules
-from modulith.readiness import module_ties, readiness_lines
-from modulith.readiness.queries import read_queries
+from modulith.modules.errors import ConfigurationError
 from modulith.runtime import runtime
+from modulith.tooling.adoption.ties import module_ties, readiness_lines
+from modulith.tooling.adoption.ties.queries import read_queries
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modulith import scaffold
 from modulith.conf import modulith_settings
+from modulith.tooling import scaffold
 
 
 class Command(BaseCommand):

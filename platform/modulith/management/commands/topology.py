@@ -4,6 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from modulith.aws.cloudformation import template
+from modulith.aws.context import aws_context
 from modulith.runtime import runtime
 
 
@@ -15,6 +16,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, format: str, **options: Any) -> None:
         current = runtime()
-        resources = current.aws.resources(current.topology)
+        resources = aws_context(current).resources(current.topology)
         document = resources.as_dict() if format == "json" else template(resources)
         self.stdout.write(json.dumps(document, indent=2))

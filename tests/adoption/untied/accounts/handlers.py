@@ -2,7 +2,7 @@ from accounts.models import Notice
 
 from contracts.newsletter import Subscribed
 from modulith.bus import atomic
-from modulith.db import database_of
+from modulith.database.router import database_of
 
 
 def on_subscribed(event: Subscribed) -> None:

@@ -3,7 +3,7 @@ from django.db import transaction
 
 from contracts.accounts import UserRegistered
 from modulith.bus import publish
-from modulith.db import database_of
+from modulith.database.router import database_of
 
 
 def user_register(*, username: str, email: str) -> User:

@@ -2,7 +2,7 @@ from newsletter.models import Newsletter, Subscriber
 
 from contracts.newsletter import Subscribed
 from modulith.bus import atomic, publish
-from modulith.db import database_of
+from modulith.database.router import database_of
 
 
 def subscriber_add(*, email: str, account_id: int | None, newsletter: str) -> Subscriber:

@@ -1,0 +1,217 @@
+"""Module manifests and the topology they describe.
+
+A manifest names things by dotted path, so it imports no model, handler or view: every process
+can compute who publishes and who subscribes, also for modules it does not run.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+from modulith.modules.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Module:
+    """What a module publishes, handles, provides and uses, and whom it believes.
+
+    `handles` maps an event class to the dotted path of one handler or several.
+    `provides` maps a query port (a Protocol) to the dotted path of its implementation.
+    `accepts_from` maps an event class this module handles to the `source` (or sources) of
+    the producers outside the application it also believes that event from. Every other event
+    is believed only from the module that publishes it (`<module>.service`). The class is the
+    event's schema: the publisher's contract when a module publishes that name (it must be the
+    same class), else the contract of an event only producers outside publish.
+    The module's name is also its Django app label and, unless `database` names another, its
+    database alias. `database="default"` (or any alias the project has) places it in a
+    database it shares with the project's other apps: the first step of adopting modulith in
+    an existing project, where its tables already are (docs/adopting.md).
+    """
+
+    name: str
+    app: str
+    publishes: tuple[type[Any], ...] = ()
+    handles: Mapping[type[Any], str | tuple[str, ...]] = field(default_factory=dict)
+    provides: Mapping[type[Any], str] = field(default_factory=dict)
+    uses: tuple[type[Any], ...] = ()
+    api: str | None = None
+    accepts_from: Mapping[type[Any], str | tuple[str, ...]] = field(default_factory=dict)
+    database: str = ""
+    # Set by the deployment, never in a manifest: the shared database this module left when
+    # the deployment gave it one of its own (<MODULE>_DATABASE_URL), where its old tables may
+    # still be (docs/adopting.md).
+    moved_from: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.database:
+            object.__setattr__(self, "database", self.name)
+
+    @property
+    def shares_database(self) -> bool:
+        """Whether it lives in a database that is not its own (named after it)."""
+        return self.database != self.name
+
+    def in_own_database(self) -> "Module":
+        """This module, moved from the shared database its manifest names to its own."""
+        if not self.shares_database:
+            return self
+        return replace(self, database=self.name, moved_from=self.database)
+
+    @property
+    def source(self) -> str:
+        """The EventBridge `source` of the events this module publishes."""
+        return f"{self.name}.service"
+
+    def handlers_for(self, event_name: str) -> tuple[str, ...]:
+        for event_type, paths in self.handles.items():
+            if event_type.event_name == event_name:
+                return (paths,) if isinstance(paths, str) else paths
+        return ()
+
+    @property
+    def handled_event_names(self) -> tuple[str, ...]:
+        return tuple(event_type.event_name for event_type in self.handles)
+
+    def foreign_sources(self, event_name: str) -> tuple[str, ...]:
+        """The sources outside the application this module believes the event from."""
+        for event_type, sources in self.accepts_from.items():
+            if event_type.event_name == event_name:
+                return (sources,) if isinstance(sources, str) else tuple(sources)
+        return ()
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Every module of the application, and which of them run in this process."""
+
+    modules: tuple[Module, ...]
+    running: frozenset[str]
+
+    @classmethod
+    def load(cls, manifest_paths: Iterable[str], running: Iterable[str] | None) -> "Topology":
+        modules = tuple(_import_manifest(path) for path in manifest_paths)
+        names = [module.name for module in modules]
+        wanted = set(names) if running is None else set(running)
+        unknown = sorted(wanted - set(names))
+        if unknown:
+            raise ConfigurationError(
+                f"MODULITH_MODULES names unknown module(s) {', '.join(unknown)}; "
+                f"known modules are {', '.join(names)}"
+            )
+        topology = cls(modules=modules, running=frozenset(wanted))
+        topology.validate()
+        return topology
+
+    def validate(self) -> None:
+        """No event has two publishers and every used port has a provider. (That every handled
+        event has a publisher is a system check, modulith.E005, run once Django is set up.)"""
+        for module in self.modules:
+            for event_type in module.publishes:
+                self.publisher_of(event_type.event_name)  # refuses an event with two publishers
+            for port in module.uses:
+                self.provider_of(port)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Module]:
+        return {module.name: module for module in self.modules}
+
+    @cached_property
+    def _event_types(self) -> dict[str, tuple[Module, type[Any]]]:
+        types: dict[str, tuple[Module, type[Any]]] = {}
+        for module in self.modules:
+            for event_type in module.publishes:
+                if event_type.event_name in types:
+                    raise ConfigurationError(
+                        f"event {event_type.event_name} is published by both "
+                        f"{types[event_type.event_name][0].name} and {module.name}"
+                    )
+                types[event_type.event_name] = (module, event_type)
+        return types
+
+    @property
+    def running_modules(self) -> tuple[Module, ...]:
+        return tuple(module for module in self.modules if module.name in self.running)
+
+    @property
+    def running_databases(self) -> tuple[str, ...]:
+        """The database aliases of the running modules, each once (modules that share a
+        database share its outbox and inbox)."""
+        return tuple(dict.fromkeys(module.database for module in self.running_modules))
+
+    def with_own_databases(self, names: Iterable[str]) -> "Topology":
+        """The same modules, those named moved to databases of their own."""
+        chosen = set(names)
+        return replace(
+            self,
+            modules=tuple(m.in_own_database() if m.name in chosen else m for m in self.modules),
+        )
+
+    def module(self, name: str) -> Module:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ConfigurationError(f"no module is named {name!r}") from None
+
+    def named(self, name: str) -> Module | None:
+        """The module of this name (its app's label), or None for any other app."""
+        return self._by_name.get(name)
+
+    def is_running(self, name: str) -> bool:
+        return name in self.running
+
+    @cached_property
+    def _external_types(self) -> dict[str, type[Any]]:
+        """Events only producers outside the application publish, by name, with the class a
+        module accepts them as (two differing classes are a system check's error)."""
+        return {
+            event_type.event_name: event_type
+            for module in reversed(self.modules)
+            for event_type in module.accepts_from
+            if event_type.event_name not in self._event_types
+        }
+
+    @cached_property
+    def module_sources(self) -> frozenset[str]:
+        """The `source` of every module's events."""
+        return frozenset(module.source for module in self.modules)
+
+    def event_type(self, event_name: str) -> type[Any] | None:
+        """The schema of an event: its publisher's class, else the class a module accepts it
+        as from outside."""
+        entry = self._event_types.get(event_name)
+        return entry[1] if entry else self._external_types.get(event_name)
+
+    def sources_of(self, subscriber: Module, event_name: str) -> tuple[str, ...]:
+        """The `source`s the subscriber believes the event from: the module that publishes it,
+        then the producers outside the application the subscriber declares."""
+        own = (self.publisher_of(event_name).source,) if self.is_published(event_name) else ()
+        return own + subscriber.foreign_sources(event_name)
+
+    def is_published(self, event_name: str) -> bool:
+        """Whether a module of the application publishes the event."""
+        return event_name in self._event_types
+
+    def publisher_of(self, event_name: str) -> Module:
+        entry = self._event_types.get(event_name)
+        if entry is None:
+            raise ConfigurationError(f"no module publishes an event named {event_name!r}")
+        return entry[0]
+
+    def subscribers_of(self, event_name: str) -> tuple[Module, ...]:
+        return tuple(m for m in self.modules if event_name in m.handled_event_names)
+
+    def provider_of(self, port: type[Any]) -> tuple[Module, str]:
+        for module in self.modules:
+            if port in module.provides:
+                return module, module.provides[port]
+        raise ConfigurationError(f"no module provides the query port {port.__name__}")
+
+
+def _import_manifest(path: str) -> Module:
+    manifest = import_string(path)
+    if not isinstance(manifest, Module):
+        raise ConfigurationError(f"{path} is not a modulith.Module manifest")
+    return manifest
