@@ -11,8 +11,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from modulith.database.store.models import Delivery, DeliveryStatus
 from modulith.runtime import runtime
-from modulith.store.models import Delivery, DeliveryStatus
 from tests.conftest import sweep
 from tests.outbox_rows import stored_events
 from tests.shop import place, stock
