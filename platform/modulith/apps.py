@@ -10,11 +10,11 @@ class ModulithConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from modulith.conf import modulith_settings, on_lambda
+        from modulith.conf import excepthook, modulith_settings, on_lambda
         from modulith.modules.checks import register_checks
         from modulith.observability import emf
         from modulith.outbox.embedded_relay import start_with_first_request
-        from modulith.runtime import excepthook, install
+        from modulith.runtime import install
         from modulith.runtime.bootstrap import build_runtime, settings_changed
 
         excepthook.install()

@@ -146,9 +146,7 @@ def test_remote_query_ports_without_httpx_are_one_line() -> None:
 
 def test_any_other_uncaught_error_keeps_its_traceback() -> None:
     result = run_python(
-        "from modulith.runtime import excepthook\n"
-        "excepthook.install()\n"
-        "raise ValueError('not ours')\n"
+        "from modulith.conf import excepthook\nexcepthook.install()\nraise ValueError('not ours')\n"
     )
 
     assert result.returncode == 1

@@ -212,7 +212,7 @@ def test_the_migration_the_schemas_and_the_module_map_are_up_to_date(shipping: P
     schemas = run(shipping, sys.executable, "manage.py", "contracts", "check")
     module_map = pytest_in(
         shipping,
-        "tests/modulith/test_documentation.py::"
+        "tests/modulith/test_module_map.py::"
         "test_docs_modules_md_is_generated_from_the_manifests_and_up_to_date",
     )
 

@@ -1,5 +1,5 @@
-"""The runtime of this process: composed once from the settings (`bootstrap`), installed, and
-looked up (`current`); and how an uncaught configuration error ends it (`excepthook`)."""
+"""The runtime of this process: composed once from the settings (`bootstrap`), installed,
+and looked up (`current`)."""
 
 from modulith.runtime.current import Runtime, install, runtime
 
