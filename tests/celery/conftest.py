@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,11 +29,15 @@ import redis
 
 from config.celery import app as celery_app
 from tests.aws.conftest import aws, aws_emulator  # noqa: F401  (the SQS broker's emulator)
-from tests.processes import BackgroundProcess, free_port
+from tests.processes import BackgroundProcess, answering, free_port
 
 HOST = "127.0.0.1"
 CELERY = Path(sys.executable).with_name("celery")
 APT_INSTALL = ["apt-get", "install", "-y", "-qq", "--no-install-recommends"]
+# kombu's Redis keys of the tasks workers took and have not acknowledged: the tasks, and an
+# index of them by the time each was taken (the visibility timeout counts from it).
+UNACKED = "unacked"
+UNACKED_INDEX = "unacked_index"
 
 
 def _redis_binary() -> str:
@@ -93,11 +96,9 @@ class RedisServer:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            deadline = time.monotonic() + timeout
-            while self.process.poll() is None and time.monotonic() < deadline:
-                if self.answers():
-                    return self
-                time.sleep(0.05)
+            what = f"redis-server on port {self.port}"
+            if answering(self.process, self.answers, what=what, timeout=timeout, interval=0.05):
+                return self
             self.stop()
         raise RuntimeError(f"redis-server did not start:\n{self.log.read_text(errors='replace')}")
 
@@ -149,7 +150,17 @@ class RedisBroker(Broker):
 
     def unacknowledged(self) -> int:
         """Tasks a worker has taken and not acknowledged: Redis keeps them until it does."""
-        return int(self.client.hlen("unacked"))
+        return int(self.client.hlen(UNACKED))
+
+    def lapse_visibility(self) -> int:
+        """The tasks a worker took and never acknowledged are due to another worker now, as
+        once their visibility timeout had passed: kombu's index of them (by the time each was
+        taken) dates them to the epoch, and a worker that starts gives them back to the
+        queue. Returns how many."""
+        taken = self.client.zrange(UNACKED_INDEX, 0, -1)
+        if taken:
+            self.client.zadd(UNACKED_INDEX, dict.fromkeys(taken, 0))
+        return len(taken)
 
 
 @contextlib.contextmanager

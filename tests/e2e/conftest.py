@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,10 +25,11 @@ from modulith.conf import modulith_settings
 from modulith.deployment import front_door_routes, standalone_nginx_conf
 from modulith.extraction import service_environment
 from modulith.modules import Module, Topology
+from modulith.testing import wait_until
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import Emulator, aws_environment
 from tests.e2e.shop_api import client
-from tests.processes import ROOT, free_port, project_env
+from tests.processes import ROOT, answering, free_port, project_env
 from tests.service import Service
 
 TOPOLOGY: Topology = modulith_settings().topology
@@ -83,13 +83,16 @@ class FrontDoor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(self.url, timeout=1)  # any answer: it listens
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"nginx did not start:\n{self.log()}")
+        if not answering(self.process, self._listens, what="nginx", timeout=timeout):
+            raise RuntimeError(f"nginx did not start:\n{self.log()}")
+        return self
+
+    def _listens(self) -> bool:
+        try:
+            httpx.get(self.url, timeout=1)  # any answer: it listens
+        except httpx.TransportError:
+            return False
+        return True
 
     def route(self, upstreams: Mapping[str, str], timeout: float = 15) -> None:
         """New upstreams, as a load balancer's targets change: nginx reloads its configuration
@@ -100,13 +103,14 @@ class FrontDoor:
         self._write_config()
         old_workers = self._workers()
         os.kill(self.process.pid, signal.SIGHUP)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            workers = self._workers()
-            if workers and not workers & old_workers:
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"nginx did not reload within {timeout} s:\n{self.log()}")
+        wait_until(
+            self._workers,
+            lambda workers: bool(workers) and not workers & old_workers,
+            awaiting=f"nginx to replace its workers {sorted(old_workers)} (a reload)",
+            timeout=timeout,
+            interval=0.05,
+            details=self.log,
+        )
 
     def _write_config(self) -> None:
         routes = front_door_routes(TOPOLOGY, self.upstreams, listen=f"127.0.0.1:{self.port}")

@@ -1,7 +1,31 @@
 """modulith's test harness, a pytest plugin (`pytest_plugins = ["modulith.testing"]`, or
 `-p modulith.testing`): the `module_scenario` fixture runs some of the modules with the
-others absent. What it gives a test is `modulith.testing.scenario.Scenario`."""
+others absent (what it gives a test is `modulith.testing.scenario.Scenario`); `wait_until`
+polls for a state with a deadline; `expire_claims` and `make_due` say that a relay's time has
+come instead of waiting for it (docs/testing.md).
+
+pytest imports its plugins before Django is set up: what needs Django's models is imported
+when a test first asks for it."""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from modulith.testing.plugin import module_scenario
+from modulith.testing.polling import NotReached, wait_until
 
-__all__ = ["module_scenario"]
+if TYPE_CHECKING:
+    from modulith.testing.clock import expire_claims, make_due
+
+# Imported on first use (they need Django's apps): name -> module.
+_NEEDING_DJANGO = {
+    "expire_claims": "modulith.testing.clock",
+    "make_due": "modulith.testing.clock",
+}
+
+__all__ = ["NotReached", "expire_claims", "make_due", "module_scenario", "wait_until"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NEEDING_DJANGO:
+        return getattr(import_module(_NEEDING_DJANGO[name]), name)
+    raise AttributeError(f"module 'modulith.testing' has no attribute {name!r}")
