@@ -2,6 +2,7 @@
 
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from uuid import UUID
 
@@ -15,13 +16,15 @@ LOGGING_ITS_SQL = {"DJANGO_SETTINGS_MODULE": "tests.sql_logged_settings", "DJANG
 class ConsumerProcess(BackgroundProcess):
     """`manage.py consume --module M ... --wait N` sharing the test's databases and emulator."""
 
-    def __init__(self, log_dir: Path, *modules: str, wait: int = 1, **env: str) -> None:
+    def __init__(
+        self, log_dir: Path, *modules: str, wait: int = 1, env: Mapping[str, str] | None = None
+    ) -> None:
         self.modules = modules
         arguments = [arg for module in modules for arg in ("--module", module)]
         super().__init__(
             log_dir / f"consume-{'-'.join(modules)}-{time.monotonic_ns()}.log",
             [sys.executable, "manage.py", "consume", "--wait", str(wait), *arguments],
-            {"PYTHONUNBUFFERED": "1", **env},
+            {"PYTHONUNBUFFERED": "1", **(env or {})},
         )
 
     def start(self, timeout: float = 30) -> "ConsumerProcess":

@@ -425,7 +425,7 @@ def consume_process(aws: AwsContext, tmp_path: Path, wait: int = 1, **env: str) 
     """`manage.py consume --module orders --wait N` as a process of its own, on this test's
     databases and AWS names."""
     return ConsumerProcess(
-        tmp_path, "orders", wait=wait, **{**aws.env, "MODULITH_TRANSPORT": "sqs", **env}
+        tmp_path, "orders", wait=wait, env={**aws.env, "MODULITH_TRANSPORT": "sqs", **env}
     )
 
 

@@ -66,7 +66,7 @@ def consumer_env(aws: AwsContext, transport: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_the_saga_completes(client: Client, tmp_path: Path, consumer_env: dict[str, str]) -> None:
     """Every module's queue consumed by one process, as the monolith's consumer does."""
-    with ConsumerProcess(tmp_path, *MODULES, **consumer_env):
+    with ConsumerProcess(tmp_path, *MODULES, env=consumer_env):
         run_the_saga(client)
 
 
@@ -75,7 +75,7 @@ def test_a_consumer_killed_while_handling_a_message_loses_nothing_and_doubles_no
     client: Client, tmp_path: Path, consumer_env: dict[str, str], aws: AwsContext
 ) -> None:
     stock(client, "KB-1", 5)
-    doomed = ConsumerProcess(tmp_path, "inventory", **consumer_env, **LOGGING_ITS_SQL)
+    doomed = ConsumerProcess(tmp_path, "inventory", env={**consumer_env, **LOGGING_ITS_SQL})
     with transaction.atomic(using="inventory"):
         hold_writes("inventory", "modulith_inboxrecord")  # the consumer's handler waits on it
         doomed.start()
@@ -91,7 +91,7 @@ def test_a_consumer_killed_while_handling_a_message_loses_nothing_and_doubles_no
         doomed.kill()
     assert Reservation.objects.filter(order_id=placed).count() == 0
 
-    with ConsumerProcess(tmp_path, "inventory", **consumer_env) as successor:
+    with ConsumerProcess(tmp_path, "inventory", env=consumer_env) as successor:
         # After the visibility timeout, the message comes back, and is handled.
         wait_until(
             lambda: Reservation.objects.filter(order_id=placed).count(),
@@ -131,7 +131,7 @@ def test_a_foreign_producers_event_is_handled_once_and_a_bad_one_dead_lettered(
     # it names its ids (a message attribute); EventBridge gives each entry an id of its own.
     copies = 2 if producer.names_its_ids else 1
 
-    with ConsumerProcess(tmp_path, "inventory", **consumer_env) as consumer_process:
+    with ConsumerProcess(tmp_path, "inventory", env=consumer_env) as consumer_process:
         producer.send(aws, bad)
         sent = [producer.send(aws, good, event_id=event_id) for _ in range(copies)]
         wait_until(

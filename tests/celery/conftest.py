@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kombu.pools
 import pytest
@@ -157,7 +157,7 @@ class RedisBroker(Broker):
         once their visibility timeout had passed: kombu's index of them (by the time each was
         taken) dates them to the epoch, and a worker that starts gives them back to the
         queue. Returns how many."""
-        taken = self.client.zrange(UNACKED_INDEX, 0, -1)
+        taken = cast(list[bytes], self.client.zrange(UNACKED_INDEX, 0, -1))  # members, no scores
         if taken:
             self.client.zadd(UNACKED_INDEX, dict.fromkeys(taken, 0))
         return len(taken)

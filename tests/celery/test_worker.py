@@ -233,7 +233,7 @@ def _active(worker: CeleryProcess) -> list[dict[str, Any]] | None:
     """The tasks the worker is running, as it answers Celery's remote control (None if it did
     not answer within half a second)."""
     replies = celery_app.control.inspect(destination=[worker.nodename], timeout=0.5).active()
-    return None if replies is None else list(replies.get(worker.nodename, []))
+    return None if replies is None else [dict(task) for task in replies.get(worker.nodename, [])]
 
 
 def _running(

@@ -167,7 +167,7 @@ class Shop:
 
     def restart_consumer(self, module: str) -> ConsumerProcess:
         self.consumers[module].stop()
-        self.consumers[module] = ConsumerProcess(self.log_dir, module, **self.envs[module])
+        self.consumers[module] = ConsumerProcess(self.log_dir, module, env=self.envs[module])
         self.consumers[module].start(timeout=START_TIMEOUT)
         return self.consumers[module]
 
@@ -239,7 +239,7 @@ def start_split(
         service = Service(shop.log_dir, module.name, port=ports[module.name], env=env)
         shop.services[module.name] = service
         if module.handles:
-            shop.consumers[module.name] = ConsumerProcess(shop.log_dir, module.name, **env)
+            shop.consumers[module.name] = ConsumerProcess(shop.log_dir, module.name, env=env)
     start_all([*shop.services.values(), *shop.consumers.values()])
     upstreams = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
     shop.front_door = FrontDoor(shop.log_dir / "nginx", upstreams)

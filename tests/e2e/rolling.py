@@ -193,7 +193,7 @@ class RollingShop:
     def _task(self, side: Side, deployment: Deployment) -> Task:
         env = self._env(deployment)
         web = Service(self.log_dir, side.name, shared_port=side.port, env=env)
-        consumer = ConsumerProcess(self.log_dir, **env) if CONSUME in deployment.roles else None
+        consumer = ConsumerProcess(self.log_dir, env=env) if CONSUME in deployment.roles else None
         return Task(web, consumer, env["MODULITH_MODULES"].split(","))
 
     def _env(self, deployment: Deployment) -> dict[str, str]:

@@ -46,7 +46,9 @@ def split(
         service.env = {**common, "MODULITH_MODULES": module}
     consumers = [
         ConsumerProcess(
-            tmp_path, module, **common, MODULITH_MODULES=module, MODULITH_ASYNC_HANDLERS="inline"
+            tmp_path,
+            module,
+            env={**common, "MODULITH_MODULES": module, "MODULITH_ASYNC_HANDLERS": "inline"},
         )
         for module in MODULES
     ]

@@ -3,6 +3,7 @@ that fails says what it awaited and what it last saw."""
 
 import itertools
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -61,7 +62,9 @@ def test_an_error_of_an_observation_fails_the_wait_at_once() -> None:
 
 
 def test_an_error_it_is_told_to_ignore_is_what_it_last_saw_and_the_wait_goes_on() -> None:
-    answers = iter([ConnectionRefusedError("not listening yet"), "ready"])
+    answers: Iterator[str | Exception] = iter(
+        [ConnectionRefusedError("not listening yet"), "ready"]
+    )
 
     def answer() -> str:
         found = next(answers, ConnectionRefusedError("not listening"))
