@@ -44,4 +44,4 @@ def anonymous_client() -> Client:
 
 def sweep() -> Any:
     current = runtime()
-    return current.relay.sweep(m.database for m in current.topology.running_modules)
+    return current.relay.sweep(current.topology.running_databases)

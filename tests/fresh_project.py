@@ -65,6 +65,7 @@ def on_parcel_sent(event: ParcelSent) -> None:
 EXTRA_MODULES = (
     "boto3",
     "botocore",
+    "grimp",
     "celery",
     "kombu",
     "prometheus_client",
@@ -109,8 +110,9 @@ print("imported", ",".join(sorted(name for name in EXTRA_MODULES if sys.modules.
 """
 
 
-def create(root: Path, python: Path) -> Path:
-    """The project in `root`, made with the django-admin beside `python`."""
+def start(root: Path, python: Path) -> Path:
+    """What `django-admin startproject mysite` makes in `root`, with the django-admin beside
+    `python`."""
     root.mkdir(parents=True, exist_ok=True)
     django_admin = python.with_name("django-admin")
     subprocess.run(
@@ -119,6 +121,12 @@ def create(root: Path, python: Path) -> Path:
         capture_output=True,
         timeout=60,
     )
+    return root
+
+
+def create(root: Path, python: Path) -> Path:
+    """The project in `root`, made with the django-admin beside `python`."""
+    start(root, python)
     with (root / "mysite" / "settings.py").open("a", encoding="utf-8") as file:
         file.write(MODULITH_SETTINGS)
     with (root / "mysite" / "urls.py").open("a", encoding="utf-8") as file:

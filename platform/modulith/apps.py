@@ -1,8 +1,6 @@
 from django.apps import AppConfig
 from django.test.signals import setting_changed
 
-from modulith.checks import register_checks
-
 
 class ModulithConfig(AppConfig):
     """The framework's own tables (outbox, deliveries, inbox) live in every module database."""
@@ -14,6 +12,7 @@ class ModulithConfig(AppConfig):
     def ready(self) -> None:
         from modulith import excepthook
         from modulith.bootstrap import build_runtime, settings_changed
+        from modulith.checks import register_checks
         from modulith.conf import modulith_settings, on_lambda
         from modulith.embedded_relay import start_with_first_request
         from modulith.observability import emf

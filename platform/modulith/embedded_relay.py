@@ -64,9 +64,13 @@ def start_background_relay(interval: float) -> None:
 
 
 def sweep_each(relay: Relay, modules: Iterable[Module], interval: float) -> None:
-    """Sweeps each module's outbox until nothing is due; a module whose sweep fails is logged
-    and counted, and the others are swept all the same."""
+    """Sweeps each module's outbox until nothing is due (a database that modules share, and
+    its outbox, once); a module whose sweep fails is logged and counted, and the others are
+    swept all the same."""
+    by_database: dict[str, Module] = {}
     for module in modules:
+        by_database.setdefault(module.database, module)
+    for module in by_database.values():
         try:
             relay.drain([module.database])
         except Exception:

@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 
+from modulith.conf import database_variable as database_variable  # where it is defined
 from modulith.modules import Module, Topology
+from modulith.readiness import module_tables
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,6 @@ def extraction_plan(
             topology, rest, transport=transport, urls={module: service_url}
         ),
     )
-
-
-def database_variable(module: str) -> str:
-    return f"{module.upper()}_DATABASE_URL"
 
 
 def service_environment(
@@ -120,13 +118,10 @@ def _calls(topology: Topology, users: list[Module], providers: list[Module]) -> 
 
 
 def _tables(module: Module) -> list[str]:
-    """The module's tables, and the framework's own (outbox, deliveries, inbox), which live in
-    every module database and move with it."""
+    """The module's tables (its many-to-many tables too), and the framework's own (outbox,
+    deliveries, inbox), which live in every module database and move with it."""
     if not apps.is_installed(module.app):
         return []
-
-    def tables(app_label: str) -> list[str]:
-        models = apps.get_app_config(app_label).get_models()
-        return sorted({model._meta.db_table for model in models if not model._meta.proxy})
-
-    return tables(module.name) + tables("modulith")
+    return sorted(m._meta.db_table for m in module_tables(module.name)) + sorted(
+        m._meta.db_table for m in module_tables("modulith")
+    )

@@ -19,6 +19,7 @@ class Extra:
 
 
 AWS = Extra("aws", "boto3", ("boto3",))
+BOUNDARIES = Extra("boundaries", "import-linter", ("grimp",))
 CELERY = Extra("celery", "celery", ("celery",))
 LAMBDA = Extra("lambda", "apig-wsgi", ("apig_wsgi",))
 OTEL = Extra("otel", "opentelemetry-sdk", ("opentelemetry.sdk.trace",))

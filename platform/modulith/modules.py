@@ -5,7 +5,7 @@ can compute who publishes and who subscribes, also for modules it does not run.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -25,7 +25,10 @@ class Module:
     is believed only from the module that publishes it (`<module>.service`). The class is the
     event's schema: the publisher's contract when a module publishes that name (it must be the
     same class), else the contract of an event only producers outside publish.
-    The module's name is also its Django app label and its database alias.
+    The module's name is also its Django app label and, unless `database` names another, its
+    database alias. `database="default"` (or any alias the project has) places it in a
+    database it shares with the project's other apps: the first step of adopting modulith in
+    an existing project, where its tables already are (docs/adopting.md).
     """
 
     name: str
@@ -36,10 +39,26 @@ class Module:
     uses: tuple[type[Any], ...] = ()
     api: str | None = None
     accepts_from: Mapping[type[Any], str | tuple[str, ...]] = field(default_factory=dict)
+    database: str = ""
+    # Set by the deployment, never in a manifest: the shared database this module left when
+    # the deployment gave it one of its own (<MODULE>_DATABASE_URL), where its old tables may
+    # still be (docs/adopting.md).
+    moved_from: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.database:
+            object.__setattr__(self, "database", self.name)
 
     @property
-    def database(self) -> str:
-        return self.name
+    def shares_database(self) -> bool:
+        """Whether it lives in a database that is not its own (named after it)."""
+        return self.database != self.name
+
+    def in_own_database(self) -> "Module":
+        """This module, moved from the shared database its manifest names to its own."""
+        if not self.shares_database:
+            return self
+        return replace(self, database=self.name, moved_from=self.database)
 
     @property
     def source(self) -> str:
@@ -116,11 +135,29 @@ class Topology:
     def running_modules(self) -> tuple[Module, ...]:
         return tuple(module for module in self.modules if module.name in self.running)
 
+    @property
+    def running_databases(self) -> tuple[str, ...]:
+        """The database aliases of the running modules, each once (modules that share a
+        database share its outbox and inbox)."""
+        return tuple(dict.fromkeys(module.database for module in self.running_modules))
+
+    def with_own_databases(self, names: Iterable[str]) -> "Topology":
+        """The same modules, those named moved to databases of their own."""
+        chosen = set(names)
+        return replace(
+            self,
+            modules=tuple(m.in_own_database() if m.name in chosen else m for m in self.modules),
+        )
+
     def module(self, name: str) -> Module:
         try:
             return self._by_name[name]
         except KeyError:
             raise ConfigurationError(f"no module is named {name!r}") from None
+
+    def named(self, name: str) -> Module | None:
+        """The module of this name (its app's label), or None for any other app."""
+        return self._by_name.get(name)
 
     def is_running(self, name: str) -> bool:
         return name in self.running

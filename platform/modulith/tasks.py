@@ -34,4 +34,4 @@ def deliver(alias: str, delivery_ids: list[int]) -> str:
 @shared_task(name="modulith.sweep", acks_late=True)
 def sweep() -> str:
     current = runtime()
-    return str(current.relay.drain(m.database for m in current.topology.running_modules))
+    return str(current.relay.drain(current.topology.running_databases))

@@ -378,8 +378,12 @@ def test_the_task_roles_allow_what_the_module_needs_and_nothing_more(
     web = inline_statements(account, deployed[module.name].physical["WebTaskRole"])
     consumer = inline_statements(account, deployed[module.name].physical["ConsumerTaskRole"])
     other = next(m.name for m in TOPOLOGY.modules if m.name != module.name)
-    own_source = {"events:source": f"{module.name}.service"}
-    foreign_source = {"events:source": f"{other}.service"}
+    own_source = {
+        "events:source": f"{module.name}.service",
+        "events:detail-type": module.publishes[0].event_name,
+    }
+    foreign_source = own_source | {"events:source": f"{other}.service"}
+    forged_event = own_source | {"events:detail-type": "Forged"}
 
     table = [
         # (role, action, resource, context, allowed)
@@ -394,6 +398,7 @@ def test_the_task_roles_allow_what_the_module_needs_and_nothing_more(
         (consumer, "events:PutEvents", BUS, foreign_source, False),
         (web, "events:PutEvents", BUS, own_source, True),
         (web, "events:PutEvents", BUS, foreign_source, False),
+        (web, "events:PutEvents", BUS, forged_event, False),
         (web, "sqs:ReceiveMessage", sqs(f"modulith-{module.name}"), {}, False),
         (web, "secretsmanager:GetSecretValue", "*", {}, False),
         (web, "iam:PassRole", "*", {}, False),

@@ -372,8 +372,8 @@ def test_a_module_without_a_database_is_modulith_e008() -> None:
     assert error.obj == "reports"
     assert error.msg == "reports's database 'reports' is not in DATABASES"
     assert error.hint == (
-        "Add a DATABASES entry named 'reports': each running module has a database of its own, "
-        "named after it."
+        "Add a DATABASES entry named 'reports': a running module lives in its own database, "
+        "named after it, unless its manifest names a shared one (database='default')."
     )
 
 

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.slow
 CORE = {"django", "django-ninja", "pydantic"}
 EXTRAS = {
     "aws": {"boto3"},
+    "boundaries": {"import-linter"},
     "celery": {"celery"},
     "lambda": {"awslambdaric", "apig-wsgi"},
     "otel": {"opentelemetry-api", "opentelemetry-sdk"},

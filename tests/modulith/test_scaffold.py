@@ -245,7 +245,7 @@ def test_scaffolding_an_existing_module_again_is_refused_in_one_line(shipping: P
         ("customer_accounts", {}, "is too long: use at most 16 characters"),
         ("orders", {}, "a module named 'orders' already exists"),
         ("default", {}, "'default' is already used by the project or Django"),
-        ("admin", {}, "'admin' is already used by the project or Django"),
+        ("admin", {}, "admin's code is not the project's ("),
         ("shipping", {"model": "shipment"}, "--model 'shipment' is not a model name"),
         (
             "shipping",
@@ -338,7 +338,11 @@ def test_the_names_of_a_modules_parts_follow_from_its_name_and_model() -> None:
     assert names.created == "HTTPLogEntryCreated"
     assert names.entity == "http_log_entry"
     assert names.plural == "http_log_entries"
-    assert names.manifest == "modules.loyalty_points.module.manifest"
+    assert scaffold.Plan(names=names, handles=()).manifest == (
+        "modules.loyalty_points.module.manifest"
+    )
+    beside = scaffold.Plan(names=names, handles=(), package="loyalty_points")
+    assert beside.manifest == "loyalty_points.module.manifest"
 
 
 # Editing the settings' manifest list and pyproject.toml's independence contract.
@@ -379,6 +383,27 @@ def test_a_manifest_is_added_to_a_list_without_a_trailing_comma_or_on_one_line()
 def test_settings_without_a_manifest_list_literal_are_refused() -> None:
     with pytest.raises(scaffold.ScaffoldError, match=r"no MODULITH_MANIFESTS = \[\.\.\.\] list"):
         scaffold.add_manifest("MODULITH_MANIFESTS = load()\n", "c.manifest")
+
+
+def test_settings_that_set_no_manifests_get_a_list_for_one_of_their_apps() -> None:
+    settings = 'INSTALLED_APPS = ["accounts"]\n'
+
+    edited = scaffold.add_manifest(settings, "accounts.module.manifest", create=True)
+
+    assert edited.startswith(settings)
+    assert edited.endswith('MODULITH_MANIFESTS = [\n    "accounts.module.manifest",\n]\n')
+    assert scaffold.add_manifest(edited, "blog.module.manifest", create=True).endswith(
+        '    "accounts.module.manifest",\n    "blog.module.manifest",\n]\n'
+    )
+
+
+def test_a_new_module_goes_where_the_project_keeps_its_apps(tmp_path: Path) -> None:
+    assert scaffold.new_module_places(tmp_path, "parcels") == ("parcels", "parcels/tests")
+    (tmp_path / "modules").mkdir()
+    assert scaffold.new_module_places(tmp_path, "parcels") == (
+        "modules.parcels",
+        "tests/modules/parcels",
+    )
 
 
 PYPROJECT = """[tool.importlinter]

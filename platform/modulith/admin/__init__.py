@@ -22,14 +22,14 @@ from modulith.admin.outbox import (
     TabularInlineBase,
     register_framework_admin,
 )
-from modulith.runtime import runtime
+from modulith.db import database_of
 
 __all__ = ["ModuleAdmin", "ModuleTabularInline", "ReadOnly", "ReadOnlyModuleAdmin"]
 
 
 def module_database(model: type[Model]) -> str:
     """The database alias of the module a model belongs to (its app label is the module)."""
-    return runtime().topology.module(model._meta.app_label).database
+    return database_of(model._meta.app_label)
 
 
 class ModuleDatabase:

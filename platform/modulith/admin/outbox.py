@@ -8,12 +8,13 @@ dead letters can be replayed.
 """
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils.html import format_html
@@ -24,6 +25,7 @@ from modulith.aws.models import HandlingFailure
 from modulith.modules import Module
 from modulith.runtime import runtime
 from modulith.store.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+from modulith.store.ownership import deliveries_of, events_of, records_of
 
 if TYPE_CHECKING:
     ModelAdminBase = admin.ModelAdmin[Any]
@@ -52,18 +54,23 @@ def selected_module(request: HttpRequest) -> Module:
     raise Http404(f"no module named {name!r} runs in this process")
 
 
-def module_of_alias(alias: str) -> Module:
-    for module in runtime().topology.running_modules:
-        if module.database == alias:
+def module_of_event(event: OutboxEvent) -> Module:
+    """The running module whose outbox holds this event: in a database modules share, the
+    one that published it."""
+    here = [m for m in runtime().topology.running_modules if m.database == event._state.db]
+    for module in here:
+        if module.source == event.source or not module.shares_database:
             return module
-    raise LookupError(f"no running module has the database {alias!r}")
+    if here:
+        return here[0]
+    raise LookupError(f"no running module has the database {event._state.db!r}")
 
 
-def detail_url(obj: Any, site: admin.AdminSite) -> str:
-    """The admin page of a framework row, in the module database the row was read from."""
-    opts = obj._meta
-    url = reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
-    module = module_of_alias(obj._state.db)
+def detail_url(event: OutboxEvent, site: admin.AdminSite) -> str:
+    """The admin page of an outbox event, in the module database it was read from."""
+    opts = event._meta
+    url = reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_change", args=[quote(event.pk)])
+    module = module_of_event(event)
     return f"{url}?{urlencode({PRESERVED_FILTERS: urlencode({MODULE_PARAM: module.name})})}"
 
 
@@ -120,12 +127,15 @@ class ModuleDatabaseAdmin(ReadOnly, ModelAdminBase):
     show_facets = admin.ShowFacets.NEVER  # a count per module would read one database only
     list_per_page = 50
     change_form_template = "modulith/admin/change_form.html"
+    # The module's rows of this table, in a database modules share (all, in its own).
+    owned: Callable[[Module], Q] = staticmethod(events_of)
 
     class Media:
         css = {"all": ("modulith/admin.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).using(selected_module(request).database)
+        module = selected_module(request)
+        return super().get_queryset(request).using(module.database).filter(self.owned(module))
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         return (ModuleDatabaseFilter, *super().get_list_filter(request))
@@ -200,6 +210,8 @@ class OutboxEventAdmin(ModuleDatabaseAdmin):
 
 class DeliveryDetails(ModuleDatabaseAdmin):
     """What the pages of deliveries and dead letters show of a delivery and its event."""
+
+    owned = staticmethod(deliveries_of)
 
     list_select_related = ("event",)
     search_fields = ("event__event_name", "route", "last_error")
@@ -316,6 +328,7 @@ class DeadLetterAdmin(DeliveryDetails):
 
 
 class InboxRecordAdmin(ModuleDatabaseAdmin):
+    owned = staticmethod(records_of)
     list_display = ("event_name", "event_id", "subscriber", "handled_at")
     list_filter = ("subscriber", "event_name")
     search_fields = ("event_name", "event_id")
@@ -323,6 +336,7 @@ class InboxRecordAdmin(ModuleDatabaseAdmin):
 
 
 class HandlingFailureAdmin(ModuleDatabaseAdmin):
+    owned = staticmethod(records_of)
     list_display = ("event_name", "event_id", "subscriber", "attempts", "last_failed_at")
     list_filter = ("subscriber", "event_name")
     search_fields = ("event_name", "event_id", "last_error")

@@ -8,12 +8,22 @@ from modulith.checks.apps import check_apps
 from modulith.checks.databases import check_databases
 from modulith.checks.events import check_events
 from modulith.checks.manifests import check_manifests
+from modulith.checks.moves import check_moves
 from modulith.checks.nonces import check_nonce_store
+from modulith.checks.readiness import check_readiness
 from modulith.checks.scope import TAG
 
 
 def register_checks() -> None:
-    for check in (check_manifests, check_events, check_apps, check_databases):
+    checks_in_order = (
+        check_manifests,
+        check_events,
+        check_apps,
+        check_databases,
+        check_readiness,
+        check_moves,
+    )
+    for check in checks_in_order:
         checks.register(check, TAG)
     # Asks the database, and must not stop `migrate`, which runs the checks before it makes
     # the table: `check --deploy --database default`, and the start of a server.

@@ -2,7 +2,14 @@
 logging, the security settings, values from the environment), and the framework's own settings
 object."""
 
-from modulith.conf.deployment import Deployment, deployment, on_lambda, running_modules
+from modulith.conf.deployment import (
+    Deployment,
+    database_variable,
+    deployment,
+    load_topology,
+    on_lambda,
+    running_modules,
+)
 from modulith.conf.environment import (
     env_bool,
     env_duration,
@@ -33,6 +40,7 @@ __all__ = [
     "ModulithSettings",
     "TransportName",
     "affects_settings",
+    "database_variable",
     "deployment",
     "env_bool",
     "env_duration",
@@ -40,6 +48,7 @@ __all__ = [
     "env_int",
     "env_list",
     "env_str",
+    "load_topology",
     "logging_config",
     "middleware",
     "modulith_settings",

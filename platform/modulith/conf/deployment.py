@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.utils.module_loading import import_string
+
 from modulith.conf.environment import env_list, env_str
 from modulith.database_url import parse_database_url
 from modulith.errors import ConfigurationError
@@ -25,6 +27,29 @@ def running_modules(environ: Mapping[str, str] = os.environ) -> list[str] | None
     return None if not names or names == ["*"] else names
 
 
+def database_variable(module: str) -> str:
+    """The environment variable of a module's own database."""
+    return f"{module.upper()}_DATABASE_URL"
+
+
+def load_topology(manifests: Sequence[str], environ: Mapping[str, str] = os.environ) -> Topology:
+    """The modules of these manifests, those named by MODULITH_MODULES running here. A module
+    whose manifest places it in a shared database lives in its own once the deployment gives
+    it one (`<MODULE>_DATABASE_URL`): that variable is the switch of a move (docs/adopting.md)."""
+    topology = Topology.load(manifests, running_modules(environ))
+    given = [
+        m.name
+        for m in topology.modules
+        if m.shares_database and environ.get(database_variable(m.name), "").strip()
+    ]
+    return topology.with_own_databases(given)
+
+
+# The framework's own apps, which a project that lists its apps adds once: `ninja` serves the
+# modules' APIs (its templates and static files), `modulith` the bus's tables and commands.
+FRAMEWORK_APPS = ("ninja", "modulith")
+
+
 @dataclass(frozen=True)
 class Deployment:
     """The parts of Django's settings that depend on which modules run here."""
@@ -34,21 +59,60 @@ class Deployment:
     databases: dict[str, dict[str, Any]]
     caches: dict[str, dict[str, Any]]
 
+    def installed_apps_with(self, listed: Sequence[str]) -> list[str]:
+        """A project's own INSTALLED_APPS, made right for this deployment: the framework's
+        apps added once, each running module's app added unless listed already (by package
+        or AppConfig), and the app of a module that runs elsewhere left out."""
+        absent = [m.app for m in self.topology.modules if not self.topology.is_running(m.name)]
+        apps = [app for app in listed if not any(_same_app(app, other) for other in absent)]
+        wanted = [*FRAMEWORK_APPS, *self.installed_apps]
+        return apps + [app for app in wanted if not any(_same_app(app, a) for a in apps)]
+
+    def databases_with(self, listed: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """A project's own DATABASES, with the database of each running module that has one of
+        its own added; a module's database takes `ATOMIC_REQUESTS` from the project's
+        `default`, so its writes commit with the request as the project's do."""
+        atomic = bool(listed.get("default", {}).get("ATOMIC_REQUESTS", False))
+        own = {
+            m.database: {**self.databases[m.database], "ATOMIC_REQUESTS": atomic}
+            for m in self.topology.running_modules
+            if not m.shares_database and m.database not in listed
+        }
+        return {**listed, **own}
+
+
+def _same_app(entry: str, other: str) -> bool:
+    """Whether two INSTALLED_APPS entries name one app: a package, or its AppConfig
+    (`accounts` and `accounts.apps.AccountsConfig`)."""
+    return entry == other or _package(entry) == _package(other)
+
+
+def _package(entry: str) -> str:
+    head, _, last = entry.rpartition(".")
+    if head and last[:1].isupper():  # an AppConfig class: its `name` is the package
+        try:
+            return str(import_string(entry).name)
+        except ImportError:
+            return head.removesuffix(".apps")
+    return entry
+
 
 def deployment(
     manifests: Sequence[str], var_dir: Path, environ: Mapping[str, str] = os.environ
 ) -> Deployment:
-    """The deployment of these manifests' modules: each running module's database from
-    `<MODULE>_DATABASE_URL`, Django's own apps' from `DATABASE_URL`, by default SQLite files
-    in `var_dir` (or MODULITH_VAR_DIR); the cache from MODULITH_CACHE_URL."""
-    topology = Topology.load(manifests, running_modules(environ))
+    """The deployment of these manifests' modules: the database of each running module that
+    has one of its own from `<MODULE>_DATABASE_URL`, Django's own apps' from `DATABASE_URL`,
+    by default SQLite files in `var_dir` (or MODULITH_VAR_DIR); the cache from
+    MODULITH_CACHE_URL. A module placed in a shared database by its manifest uses that one."""
+    topology = load_topology(manifests, environ)
     var_dir = Path(env_str("MODULITH_VAR_DIR", str(var_dir), environ))
     var_dir.mkdir(parents=True, exist_ok=True)  # where the embedded SQLite files live
     databases = {"default": database("DATABASE_URL", var_dir / "default.sqlite3", environ)}
     for module in topology.running_modules:
-        databases[module.database] = database(
-            f"{module.name.upper()}_DATABASE_URL", var_dir / f"{module.name}.sqlite3", environ
-        )
+        if not module.shares_database:
+            databases[module.database] = database(
+                database_variable(module.name), var_dir / f"{module.name}.sqlite3", environ
+            )
     return Deployment(
         topology=topology,
         installed_apps=[module.app for module in topology.running_modules],

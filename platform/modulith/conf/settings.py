@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from django.conf import settings as django_settings
 
-from modulith.conf.deployment import on_lambda, running_modules
+from modulith.conf.deployment import load_topology, on_lambda
 from modulith.conf.keys import SigningKeys
 from modulith.conf.values import ABSENT, given, parse
 from modulith.errors import ConfigurationError
@@ -142,13 +142,15 @@ class ModulithSettings:
 
 
 def topology_default(project: object, environ: Mapping[str, str]) -> Topology:
-    manifests = getattr(project, "MODULITH_MANIFESTS", None)
-    if not isinstance(manifests, list | tuple):  # empty is fine: a project without modules yet
+    """Unset, there are no modules yet: a project adopting modulith installs it first, and
+    turns its apps into modules one at a time (docs/adopting.md)."""
+    manifests = getattr(project, "MODULITH_MANIFESTS", [])
+    if not isinstance(manifests, list | tuple):
         raise ConfigurationError(
-            "MODULITH_MANIFESTS is not set: list the dotted paths of your modules' manifests, "
-            "e.g. MODULITH_MANIFESTS = ['shop.orders.module.manifest'] (or [] for none yet)"
+            "MODULITH_MANIFESTS must be a list of the dotted paths of your modules' manifests, "
+            "e.g. MODULITH_MANIFESTS = ['shop.orders.module.manifest']"
         )
-    return Topology.load(manifests, running_modules(environ))
+    return load_topology(manifests, environ)
 
 
 def async_handlers_default(project: object, environ: Mapping[str, str]) -> HandlerMode:
@@ -228,9 +230,11 @@ def _refuse_unknown(project: object) -> None:
 
 
 def refuse_development_key(current: ModulithSettings, *, debug: bool) -> None:
-    """With DEBUG off, the development API key is refused. Checked once, when the process
-    starts: test runners turn DEBUG off after that, with the development key still in use."""
-    if not debug and DEVELOPMENT_API_KEY in current.api_keys:
+    """With DEBUG off, the development API key is refused where it would open something: a
+    running module's API (the deployment check modulith.E011). A project with no module yet,
+    or none that serves an API, needs no key."""
+    serves_api = any(module.api for module in current.topology.running_modules)
+    if serves_api and not debug and DEVELOPMENT_API_KEY in current.api_keys:
         raise ConfigurationError(
             f"MODULITH_API_KEYS holds the development key {DEVELOPMENT_API_KEY!r} (the default "
             "when unset), which DEBUG off refuses: set MODULITH_API_KEYS to your own keys"

@@ -21,9 +21,10 @@ from typing import Any
 
 from modulith.deployment.alarms import age_parameter, module_alarms
 from modulith.deployment.cfn import SHARED_STACK, Template, imported, logical
-from modulith.deployment.ecs_iam import consuming, execution_role, publishing, task_role
+from modulith.deployment.ecs_iam import CONSUMER_QUEUE_ACTIONS, execution_role, task_role
 from modulith.deployment.ecs_shared import log_group
 from modulith.deployment.front_door import front_door_rules
+from modulith.deployment.iam import own_queue, publishing
 from modulith.deployment.options import DeploymentOptions
 from modulith.deployment.service import (
     CONSUMER_STOP_SECONDS,
@@ -327,7 +328,9 @@ def _consumer(
     secrets: dict[str, str],
 ) -> dict[str, Any]:
     names = options.names
-    statements = consuming(module, names) + publishing(topology, module, names, options.transport)
+    statements = own_queue(module, names, CONSUMER_QUEUE_ACTIONS) + publishing(
+        topology, module, names, options.transport
+    )
     resources: dict[str, Any] = {
         "ConsumerTaskRole": task_role(f"{options.queue_prefix}-{module.name}-consumer", statements),
         **_execution_role(module, options, env, secrets, "consumer"),

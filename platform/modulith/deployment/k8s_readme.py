@@ -104,9 +104,9 @@ def k8s_readme(
             f"  `system:serviceaccount:<namespace>:{object_name(first)}` (and so on), with the",
             "  permissions of the ECS task role: the module's own queue (`sqs:ReceiveMessage`,",
             "  `DeleteMessage`, `ChangeMessageVisibility`, `GetQueueUrl`) and publishing",
-            "  (`events:PutEvents` with the module's own `events:source`, `<module>.service`; with",
-            "  the sqs transport, `sqs:SendMessage` to the subscribers' queues; with sns its own",
-            "  topic).",
+            "  (`events:PutEvents` with the module's own `events:source`, `<module>.service`, and",
+            "  its own `events:detail-type`s; with the sqs transport, `sqs:SendMessage` to the",
+            "  subscribers' queues; with sns its own topic).",
             "",
         ]
     )

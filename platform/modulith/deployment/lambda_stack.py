@@ -14,11 +14,11 @@ from modulith.deployment.alarms import age_parameter, module_alarms
 from modulith.deployment.cfn import logical as _logical
 from modulith.deployment.cfn import managed_policy
 from modulith.deployment.ecs_iam import XRAY_POLICY
+from modulith.deployment.iam import own_queue, queue_arn
 from modulith.deployment.lambda_iam import (
+    CONSUMER_QUEUE_ACTIONS,
     function_statements,
     internal_call_statements,
-    queue_arn,
-    queue_statements,
     role,
 )
 from modulith.deployment.options import DeploymentOptions
@@ -88,7 +88,7 @@ def lambda_template(
             secrets=[{"Ref": secrets[variable]} for variable in own],
         )
         if name == "consume":
-            statements += queue_statements(module, names)
+            statements += own_queue(module, names, CONSUMER_QUEUE_ACTIONS)
         if name in CALLING_ROLES:
             apis = {provider: {"Ref": _api_parameter(provider)} for provider in providers}
             statements += internal_call_statements(apis)

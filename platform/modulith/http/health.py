@@ -40,7 +40,7 @@ def live() -> JsonResponse:
 
 def ready() -> JsonResponse:
     """Every database this process needs answers a query."""
-    aliases = ["default", *(m.database for m in runtime().topology.running_modules)]
+    aliases = dict.fromkeys(["default", *runtime().topology.running_databases])
     checks = {alias: _check(alias) for alias in aliases}
     healthy = all(result == "ok" for result in checks.values())
     return JsonResponse(

@@ -22,7 +22,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Sweeps until nothing is due, or until a claim's time before the function's timeout;
     the next schedule goes on."""
     current = runtime()
-    aliases = [module.database for module in current.topology.running_modules]
+    aliases = current.topology.running_databases
     stop = threading.Event()
     # After the first, no sweep starts with less than a claim's time left: one cut off by the
     # function's timeout would leave its deliveries claimed, and waiting, until they lapse.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db import DatabaseError
 from django.utils import timezone
 
+from modulith.modules import Module
 from modulith.observability import process
 from modulith.observability.process import OutboxState, Process
 
@@ -33,7 +34,7 @@ def read(*, max_age: float = 0.0) -> Iterator[Reading]:
     now = timezone.now()
     described = process.current()
     for module in described.running:
-        state = _states.get(described, module.name, module.database, max_age)
+        state = _states.get(described, module, max_age)
         if state is None:
             continue
         since = state.oldest_pending
@@ -42,29 +43,29 @@ def read(*, max_age: float = 0.0) -> Iterator[Reading]:
 
 
 class _States:
-    """The outbox states last read, by database alias, for the process as described when they
-    were read (a new description starts afresh); a database that could not be read is not
-    asked again sooner either."""
+    """The outbox states last read, by module (modules that share a database each have their
+    own rows there), for the process as described when they were read (a new description
+    starts afresh); a database that could not be read is not asked again sooner either."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._described: Process | None = None
         self._read: dict[str, tuple[float, OutboxState | None]] = {}
 
-    def get(self, described: Process, name: str, alias: str, max_age: float) -> OutboxState | None:
+    def get(self, described: Process, module: Module, max_age: float) -> OutboxState | None:
         with self._lock:
             if described is not self._described:
                 self._read.clear()
                 self._described = described
-            read_at, state = self._read.get(alias, (float("-inf"), None))
+            read_at, state = self._read.get(module.name, (float("-inf"), None))
             if time.monotonic() - read_at < max_age:
                 return state
             try:
-                state = described.outbox_state(alias)
+                state = described.outbox_state(module)
             except DatabaseError as error:
-                log.warning("no outbox metrics for %s: %s", name, error)
+                log.warning("no outbox metrics for %s: %s", module.name, error)
                 state = None
-            self._read[alias] = (time.monotonic(), state)
+            self._read[module.name] = (time.monotonic(), state)
             return state
 
 

@@ -20,16 +20,16 @@ class OutboxState(Protocol):
     def dead(self) -> int: ...
 
 
-def _no_outbox(alias: str) -> OutboxState:
-    raise LookupError(f"no outbox is described for {alias}: the framework is not set up")
+def _no_outbox(module: Module) -> OutboxState:
+    raise LookupError(f"no outbox is described for {module.name}: the framework is not set up")
 
 
 @dataclass(frozen=True)
 class Process:
     running: tuple[Module, ...] = ()
     every_module: bool = True  # the monolith: every module of the project runs here
-    # What a module database's outbox holds now, for the gauges.
-    outbox_state: Callable[[str], OutboxState] = _no_outbox
+    # What a module's outbox holds now, for the gauges.
+    outbox_state: Callable[[Module], OutboxState] = _no_outbox
 
     @property
     def module_names(self) -> str:
@@ -47,7 +47,7 @@ class Process:
 _current = Process()
 
 
-def describe(topology: Topology, outbox_state: Callable[[str], OutboxState]) -> None:
+def describe(topology: Topology, outbox_state: Callable[[Module], OutboxState]) -> None:
     global _current
     _current = Process(
         running=topology.running_modules,

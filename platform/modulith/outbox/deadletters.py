@@ -12,6 +12,7 @@ from modulith.deadletters import DeadLetterEntry, Replayed
 from modulith.modules import Module
 from modulith.outbox.relay import Relay
 from modulith.store.models import DeadLetter, DeliveryStatus
+from modulith.store.ownership import deliveries_of
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,11 @@ class OutboxDeadLetters:
         self.relay = relay
 
     def letters(self, module: Module) -> list[DeadLetterEntry]:
-        letters = DeadLetter.objects.using(module.database).select_related("event")
+        letters = (
+            DeadLetter.objects.using(module.database)
+            .filter(deliveries_of(module))
+            .select_related("event")
+        )
         return [
             DeadDelivery(
                 module=module.name,
@@ -56,7 +61,7 @@ class OutboxDeadLetters:
 
     def replay(self, module: Module, ids: Set[str] | None = None) -> Replayed:
         """`ids` are delivery ids (numbers); others are not this place's."""
-        letters = DeadLetter.objects.using(module.database)
+        letters = DeadLetter.objects.using(module.database).filter(deliveries_of(module))
         if ids is not None:
             letters = letters.filter(pk__in=[int(i) for i in ids if i.isdigit()])
         chosen = list(letters.values_list("pk", flat=True))

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from django.db.models import Count, Min, Q
 
+from modulith.modules import Module
 from modulith.store.models import Delivery, DeliveryStatus
+from modulith.store.ownership import deliveries_of
 
 
 @dataclass(frozen=True)
@@ -16,11 +18,11 @@ class OutboxState:
     dead: int  # dead letters
 
 
-def outbox_state(alias: str) -> OutboxState:
+def outbox_state(module: Module) -> OutboxState:
     pending = Q(status=DeliveryStatus.PENDING)
     stats = (
-        Delivery.objects.using(alias)
-        .filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.DEAD])
+        Delivery.objects.using(module.database)
+        .filter(deliveries_of(module), status__in=[DeliveryStatus.PENDING, DeliveryStatus.DEAD])
         .aggregate(
             pending=Count("id", filter=pending),
             oldest=Min("event__created_at", filter=pending),

@@ -1,5 +1,5 @@
 """Scaffolding a module (`manage.py startmodule`): the code of a working module, and the
-edits that make it part of the application.
+edits that make it part of the application; or, for one of the project's apps, its manifest.
 
 A new module gets its manifest, app, model, services, queries, router, handlers, migration
 and tests, a contracts file with an event it publishes and the query port it provides, a line
@@ -14,7 +14,9 @@ style (ruff, line length 100), so a new module passes the same checks as the oth
 
 from modulith.scaffold.creation import Scaffolded, create
 from modulith.scaffold.errors import ScaffoldError
+from modulith.scaffold.existing import adopt_app
 from modulith.scaffold.names import Names, default_model
+from modulith.scaffold.places import new_module_places
 from modulith.scaffold.pyproject_edit import add_to_independence
 from modulith.scaffold.rendering import render
 from modulith.scaffold.request import Plan, plan
@@ -27,8 +29,10 @@ __all__ = [
     "Scaffolded",
     "add_manifest",
     "add_to_independence",
+    "adopt_app",
     "create",
     "default_model",
+    "new_module_places",
     "plan",
     "render",
 ]

@@ -12,17 +12,19 @@ from modulith.scaffold.request import Plan
 
 def parts_of_tests(plan: Plan) -> dict[str, str]:
     names = plan.names
-    imports = _imports(names)
+    imports = _imports(plan)
     tests = [_handler_test(names, event, imports) for event in plan.handles]
     return {"test_imports": imports.render(), "handler_tests": "".join(tests)}
 
 
-def _imports(names: Names) -> Imports:
+def _imports(plan: Plan) -> Imports:
+    names = plan.names
     imports = Imports()
     imports.add("pytest").add("django.test", "Client")
     imports.add(f"contracts.{names.name}", names.created, names.port)
-    imports.add(f"modules.{names.name}", "services")
-    imports.add(f"modules.{names.name}.models", names.model)
+    imports.add(plan.package, "services")
+    imports.add(f"{plan.package}.models", names.model)
+    imports.add("modulith.conf", "modulith_settings")
     imports.add("modulith.ports", "query_port")
     imports.add("modulith.testing.scenario", "Scenario", "ScenarioFactory")
     return imports

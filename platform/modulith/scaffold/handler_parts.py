@@ -17,7 +17,7 @@ def handler_parts(plan: Plan) -> dict[str, str]:
     names = plan.names
     if not plan.handles:
         return {"no_handlers": NO_HANDLERS, "body": ""}
-    imports = Imports().add(f"modules.{names.name}", "services")
+    imports = Imports().add(plan.package, "services")
     functions = []
     for event in plan.handles:
         imports.add(event.__module__, event.__name__)

@@ -14,7 +14,7 @@ def manifest_parts(plan: Plan) -> dict[str, str]:
         "manifest_imports": _imports(plan).render(),
         "handles": _handles(plan),
         "provides": keyword_mapping(
-            "provides", [f'{names.port}: "modules.{names.name}.queries.{names.port}Impl"']
+            "provides", [f'{names.port}: "{plan.package}.queries.{names.port}Impl"']
         ),
     }
 
@@ -37,7 +37,7 @@ def _handles(plan: Plan) -> str:
     return keyword_mapping(
         "handles",
         [
-            f'{event.__name__}: "modules.{plan.names.name}.handlers.{handler_name(event)}"'
+            f'{event.__name__}: "{plan.package}.handlers.{handler_name(event)}"'
             for event in plan.handles
         ],
     )

@@ -45,10 +45,6 @@ class Names:
     def port(self) -> str:
         return f"{self.camel}Queries"
 
-    @property
-    def manifest(self) -> str:
-        return f"modules.{self.name}.module.manifest"
-
 
 def snake(camel: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", camel).lower()

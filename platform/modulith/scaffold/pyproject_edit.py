@@ -34,6 +34,20 @@ def add_to_independence(source: str, package: str) -> str:
     return edited
 
 
+def has_independence(source: str) -> bool:
+    """Whether pyproject.toml's text holds an independence contract that lists modules.*."""
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError:
+        return False
+    contracts = data.get("tool", {}).get("importlinter", {}).get("contracts", [])
+    try:
+        _independence_position(contracts, "")
+    except ScaffoldError:
+        return False
+    return True
+
+
 def _independence_position(contracts: list[dict[str, Any]], package: str) -> int:
     """Which of the contracts is the independence contract that lists the modules."""
     for index, contract in enumerate(contracts):

@@ -33,8 +33,13 @@ def render(plan: Plan) -> dict[str, str]:
         **manifest_parts(plan),
         **handler_parts(plan),
         **parts_of_tests(plan),
+        "package": plan.package,
+        "database": plan.database,
+        "database_line": (
+            f'    database="{plan.database}",\n' if plan.database != names.name else ""
+        ),
     }
-    module, tests = f"modules/{names.name}", f"tests/modules/{names.name}"
+    module, tests = plan.directory, plan.tests
     rendered = {
         path.format(module=module, tests=tests, name=names.name): template(source).substitute(
             values

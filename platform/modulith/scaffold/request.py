@@ -21,10 +21,31 @@ RESERVED = frozenset({"config", "contracts", "default", "modules", "modulith", "
 
 @dataclass(frozen=True)
 class Plan:
-    """A checked request: what to create, and the events its handlers subscribe to."""
+    """A checked request: what to create, and the events its handlers subscribe to; where: the
+    module's package (`modules.shipping` in the shop's layout, `shipping` beside the project's
+    other apps) and its tests' directory."""
 
     names: Names
     handles: tuple[type[Any], ...]
+    package: str = ""
+    tests: str = ""
+    database: str = ""  # the alias it lives in; its own (its name) unless one is named
+
+    def __post_init__(self) -> None:
+        if not self.database:
+            object.__setattr__(self, "database", self.names.name)
+        if not self.package:
+            object.__setattr__(self, "package", f"modules.{self.names.name}")
+        if not self.tests:
+            object.__setattr__(self, "tests", f"tests/modules/{self.names.name}")
+
+    @property
+    def directory(self) -> str:
+        return self.package.replace(".", "/")
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.package}.module.manifest"
 
 
 def plan(
@@ -34,19 +55,34 @@ def plan(
     handles: Sequence[str],
     topology: Topology,
     taken: Sequence[str] = (),
+    package: str = "",
+    tests: str = "",
+    database: str = "",
 ) -> Plan:
     """Checks the request against the application; `taken` are app labels already in use."""
-    _check_name(name, topology, taken)
+    check_name(name, topology)
+    if name in taken:
+        raise ScaffoldError(
+            f"{name!r} is the label of one of the project's apps: to make that app a module, "
+            f"run startmodule {name} without --model and --handles"
+        )
     names = Names(name=name, model=_checked_model(model or default_model(name)))
     if topology.event_type(names.created) is not None:
         raise ScaffoldError(
             f"{names.created} is already published by {topology.publisher_of(names.created).name}"
             ": choose another model name with --model"
         )
-    return Plan(names=names, handles=_handled_events(handles, topology))
+    return Plan(
+        names=names,
+        handles=_handled_events(handles, topology),
+        package=package,
+        tests=tests,
+        database=database,
+    )
 
 
-def _check_name(name: str, topology: Topology, taken: Sequence[str]) -> None:
+def check_name(name: str, topology: Topology) -> None:
+    """A name a module can take: also a package, an app label and a database alias."""
     if not MODULE_NAME.fullmatch(name) or keyword.iskeyword(name):
         raise ScaffoldError(
             f"{name!r} is not a module name: use lowercase letters, digits and single "
@@ -56,7 +92,7 @@ def _check_name(name: str, topology: Topology, taken: Sequence[str]) -> None:
         raise ScaffoldError(f"{name!r} is too long: use at most {MAX_NAME_LENGTH} characters")
     if name in {module.name for module in topology.modules}:
         raise ScaffoldError(f"a module named {name!r} already exists: choose another name")
-    if name in RESERVED or name in taken:
+    if name in RESERVED:
         raise ScaffoldError(f"{name!r} is already used by the project or Django: choose another")
 
 

@@ -8,8 +8,18 @@ from modulith.scaffold.errors import ScaffoldError
 from modulith.scaffold.layout import one_a_line
 
 
-def add_manifest(source: str, manifest: str) -> str:
-    """Settings source with `manifest` appended to the MODULITH_MANIFESTS list literal."""
+def add_manifest(source: str, manifest: str, *, create: bool = False) -> str:
+    """Settings source with `manifest` appended to the MODULITH_MANIFESTS list literal; when
+    the settings have no such list and `create`, with one made for it at their end."""
+    if create and not _assigned(source):
+        edited = (
+            source.rstrip("\n")
+            + "\n\n# The project's modules (docs/adopting.md).\n"
+            + f"MODULITH_MANIFESTS = [\n    {json.dumps(manifest)},\n]\n"
+        )
+        if ast.literal_eval(_manifests_node(edited)) != [manifest]:
+            raise ScaffoldError(f"could not add {manifest} to MODULITH_MANIFESTS: add it by hand")
+        return edited
     node = _manifests_node(source)
     current = ast.literal_eval(node)
     if manifest in current:
@@ -34,6 +44,21 @@ def add_manifest(source: str, manifest: str) -> str:
     return edited
 
 
+def _assigned(source: str) -> bool:
+    """Whether the settings assign MODULITH_MANIFESTS at all."""
+    return any(
+        isinstance(target, ast.Name) and target.id == "MODULITH_MANIFESTS"
+        for statement in ast.parse(source).body
+        for target in (
+            statement.targets
+            if isinstance(statement, ast.Assign)
+            else [statement.target]
+            if isinstance(statement, ast.AnnAssign | ast.AugAssign)
+            else []
+        )
+    )
+
+
 def _manifests_node(source: str) -> ast.List:
     for statement in ast.parse(source).body:
         target = value = None
@@ -49,5 +74,6 @@ def _manifests_node(source: str) -> ast.List:
                 return value
             break
     raise ScaffoldError(
-        "the settings have no MODULITH_MANIFESTS = [...] list of strings: add the manifest by hand"
+        "the settings have no MODULITH_MANIFESTS = [...] list of strings: add the settings of "
+        "docs/settings.md (or the manifest by hand)"
     )

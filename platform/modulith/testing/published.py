@@ -9,6 +9,7 @@ from modulith.bus import Envelope
 from modulith.errors import ConfigurationError
 from modulith.modules import Topology
 from modulith.store.models import OutboxEvent
+from modulith.store.ownership import events_of
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,9 @@ def committed(topology: Topology) -> list[Published]:
     rows = [
         row
         for module in topology.running_modules
-        for row in OutboxEvent.objects.using(module.database).values_list(
-            "created_at", "id", "wire"
-        )
+        for row in OutboxEvent.objects.using(module.database)
+        .filter(events_of(module))
+        .values_list("created_at", "id", "wire")
     ]
     return [
         Published(event_id, _typed(topology, Envelope.from_wire(wire)))

@@ -276,15 +276,21 @@ def test_a_variable_read_before_django_settings_exist_is_refused_as_a_django_set
         load(MODULITH_CACHE_URL="redis://cache:6379/0")
 
 
-def test_a_project_without_manifests_is_told_to_list_them() -> None:
-    with pytest.raises(ConfigurationError, match=r"^MODULITH_MANIFESTS is not set: list"):
-        ModulithSettings.load(SimpleNamespace(), {})
+def test_a_project_that_sets_no_manifests_has_no_modules_yet() -> None:
+    loaded = ModulithSettings.load(SimpleNamespace(), {})
+
+    assert loaded.topology.modules == ()
 
 
 def test_a_project_with_no_module_yet_starts() -> None:
     loaded = ModulithSettings.load(SimpleNamespace(MODULITH_MANIFESTS=[]), {})
 
     assert loaded.topology.modules == ()
+
+
+def test_manifests_that_are_not_a_list_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"^MODULITH_MANIFESTS must be a list"):
+        ModulithSettings.load(SimpleNamespace(MODULITH_MANIFESTS="a.module.manifest"), {})
 
 
 def test_an_inbox_kept_less_than_the_redelivery_window_stops_the_start() -> None:
@@ -300,6 +306,12 @@ def test_the_development_key_is_refused_with_debug_off_only() -> None:
         refuse_development_key(load(), debug=False)
     with pytest.raises(ConfigurationError, match=r"^MODULITH_API_KEYS holds the development"):
         refuse_development_key(load(MODULITH_API_KEYS="k1,dev-api-key"), debug=False)
+
+
+def test_the_development_key_opens_nothing_where_no_module_serves_an_api() -> None:
+    no_api = ModulithSettings.load(SimpleNamespace(), {})
+
+    refuse_development_key(no_api, debug=False)
 
 
 def test_every_transport_and_handler_mode_accepted_is_one_bootstrap_can_build() -> None:

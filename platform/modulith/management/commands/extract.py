@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from modulith.conf import modulith_settings
 from modulith.errors import ConfigurationError
 from modulith.extraction import ExtractionPlan, extraction_plan
+from modulith.readiness import shared_database_refusal
 from modulith.rolling.readiness import unsettled
 from modulith.rolling.steps import DONE, MONOLITH, Deployment, RollingPlan, rolling_plan
 from modulith.runtime import runtime
@@ -66,6 +67,7 @@ class Command(BaseCommand):
             "monolith_url": rest_url or "http://monolith:8000",
         }
         try:
+            _refuse_shared_database(module)
             steps = rolling_plan(topology, module, transport=transport, back=back, **urls)
             plan = extraction_plan(
                 topology,
@@ -97,6 +99,13 @@ class Command(BaseCommand):
         if problems:
             raise CommandError(f"not ready: {what}: {'; '.join(problems)}")
         self.stdout.write(f"ready: {what}" if step == DONE else f"ready for {what}")
+
+
+def _refuse_shared_database(module: str) -> None:
+    """A module in the shared database cannot leave the process without its data."""
+    refusal = shared_database_refusal(runtime().topology, module)
+    if refusal:
+        raise CommandError(refusal)
 
 
 def _env(plan: ExtractionPlan) -> str:

@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--check", action="store_true", help="fail if a migration is missing")
 
     def handle(self, *args: Any, check: bool, **options: Any) -> None:
-        aliases = ["default", *(m.database for m in runtime().topology.running_modules)]
+        aliases = list(dict.fromkeys(["default", *runtime().topology.running_databases]))
         for alias in aliases:
             self.stdout.write(f"migrating {alias}")
             call_command(

@@ -25,7 +25,7 @@ class Command(BaseCommand):
         self, *args: Any, once: bool, interval: float, module: list[str], **options: Any
     ) -> None:
         current = runtime()
-        aliases = [chosen.database for chosen in chosen_modules(module)]
+        aliases = list(dict.fromkeys(chosen.database for chosen in chosen_modules(module)))
         if once:
             self.stdout.write(f"relay: {current.relay.drain(aliases)}")
             return

@@ -13,8 +13,10 @@ class Command(BaseCommand):
     help = (
         "Creates a module: manifest, model, services, queries, router, handlers, migration and "
         "tests, a contracts file with the event it publishes and its query port; adds it to "
-        "MODULITH_MANIFESTS and to the import-linter independence contract, and regenerates "
-        "the stored event schemas and docs/modules.md."
+        "MODULITH_MANIFESTS and to the import-linter independence contract (if the project "
+        "has one), and regenerates the stored event schemas and docs/modules.md. Named after "
+        "one of the project's apps, makes that app a module in place: a manifest beside it, "
+        "its label, models and tables kept, in the database it shares."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,6 +36,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--root", type=Path, help="the project's root (default: BASE_DIR)", default=None
         )
+        parser.add_argument(
+            "--database",
+            default="",
+            help=(
+                "the alias of the database it lives in (default: its own for a new module, "
+                "`default` for one of the project's apps, where its tables are)"
+            ),
+        )
 
     def handle(
         self,
@@ -42,26 +52,48 @@ class Command(BaseCommand):
         model: str | None,
         handles: list[str],
         root: Path | None,
+        database: str,
         **options: Any,
     ) -> None:
         root = (root or Path(settings.BASE_DIR)).resolve()
+        topology = modulith_settings().topology
+        existing = next((a for a in apps.get_app_configs() if a.label == name), None)
         try:
-            request = scaffold.plan(
-                name,
-                model=model,
-                handles=handles,
-                topology=modulith_settings().topology,
-                taken=[app.label for app in apps.get_app_configs()],
-            )
-            outcome = scaffold.create(request, root=root, settings_module=settings.SETTINGS_MODULE)
+            if existing is not None and not model and not handles:
+                outcome = scaffold.adopt_app(
+                    existing,
+                    root=root,
+                    settings_module=settings.SETTINGS_MODULE,
+                    database=database or "default",
+                    topology=topology,
+                )
+                title, following = (
+                    f"Made {name} a module, in place:",
+                    f"Next: python manage.py check, and manage.py readiness {name}.",
+                )
+            else:
+                package, tests = scaffold.new_module_places(root, name)
+                request = scaffold.plan(
+                    name,
+                    model=model,
+                    handles=handles,
+                    topology=topology,
+                    taken=[app.label for app in apps.get_app_configs()],
+                    package=package,
+                    tests=tests,
+                    database=database,
+                )
+                outcome = scaffold.create(
+                    request, root=root, settings_module=settings.SETTINGS_MODULE
+                )
+                title, following = (
+                    f"Created module {name}:",
+                    f"Next: python manage.py migrate_modules, then pytest {tests}.",
+                )
         except scaffold.ScaffoldError as error:
             raise CommandError(str(error)) from None
-        lines = [f"Created module {name}:"]
-        lines += [f"  {path}" for path in sorted(outcome.created)]
+        lines = [title, *(f"  {path}" for path in sorted(outcome.created))]
         lines += ["Edited:", *(f"  {path}" for path in outcome.edited)]
         lines += [f"Note: {note}" for note in outcome.notes]
-        lines += [
-            "Next: python manage.py migrate_modules, then "
-            f"pytest tests/modules/{name} and lint-imports.",
-        ]
+        lines += [following]
         self.stdout.write("\n".join(lines))

@@ -1,0 +1,1 @@
+"""What the project's modules tell each other: events and query ports."""
