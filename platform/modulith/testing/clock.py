@@ -15,6 +15,7 @@ a consumer or a worker, keeps its own breakers).
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from django.db.models import Expression
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -31,16 +32,7 @@ def expire_claims(*, alias: str | None = None, deliveries: Sequence[Delivery] | 
     None), or, given `deliveries` (of `alias`), theirs only; those instances lapse too, as a
     relay still holding them would find them. The claim's holder stays recorded, as it does
     when a lease runs out. Returns how many claims lapsed."""
-    if deliveries is not None and alias is None:
-        raise ValueError("expire_claims(deliveries=...) needs the alias of their database")
-    lapsed = 0
-    for database in _databases(alias):
-        held = Delivery.objects.using(database).filter(
-            status=DeliveryStatus.PENDING, claimed_until__gt=Now()
-        )
-        if deliveries is not None:
-            held = held.filter(pk__in=[delivery.pk for delivery in deliveries])
-        lapsed += held.update(claimed_until=Now() - LAPSED)
+    lapsed = _bring_forward("expire_claims", "claimed_until", Now() - LAPSED, alias, deliveries)
     for delivery in deliveries or ():
         if delivery.claimed_until is not None:
             delivery.claimed_until = min(delivery.claimed_until, timezone.now() - LAPSED)
@@ -54,18 +46,31 @@ def make_due(*, alias: str | None = None, deliveries: Iterable[Delivery] | None 
     `alias`), those only. This process's relay probes its routes that are down at its next
     try, rather than after their backoff. Claims are left as they are (`expire_claims`).
     Returns how many deliveries became due."""
-    if deliveries is not None and alias is None:
-        raise ValueError("make_due(deliveries=...) needs the alias of their database")
-    due = 0
-    for database in _databases(alias):
-        waiting = Delivery.objects.using(database).filter(
-            status=DeliveryStatus.PENDING, next_attempt_at__gt=Now()
-        )
-        if deliveries is not None:
-            waiting = waiting.filter(pk__in=[delivery.pk for delivery in deliveries])
-        due += waiting.update(next_attempt_at=Now())
+    due = _bring_forward("make_due", "next_attempt_at", Now(), alias, deliveries)
     runtime().relay.outages.probe_now()
     return due
+
+
+def _bring_forward(
+    name: str,
+    field: str,
+    to: Expression,
+    alias: str | None,
+    deliveries: Iterable[Delivery] | None,
+) -> int:
+    """Pending deliveries whose `field` is still in the future get `to` instead (in `alias`'s
+    database, or every running module's; only `deliveries` if given). Returns how many."""
+    if deliveries is not None and alias is None:
+        raise ValueError(f"{name}(deliveries=...) needs the alias of their database")
+    changed = 0
+    for database in _databases(alias):
+        rows = Delivery.objects.using(database).filter(
+            status=DeliveryStatus.PENDING, **{f"{field}__gt": Now()}
+        )
+        if deliveries is not None:
+            rows = rows.filter(pk__in=[delivery.pk for delivery in deliveries])
+        changed += rows.update(**{field: to})
+    return changed
 
 
 def _databases(alias: str | None) -> list[str]:
