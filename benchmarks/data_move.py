@@ -13,7 +13,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from tests.adoption.project import Databases, LegacyProject, wait_until
+from modulith.testing import wait_until
+from tests.adoption.project import Databases, LegacyProject
 from tests.adoption.test_moves import WRITER, lines, stopped, writer
 
 
@@ -27,7 +28,9 @@ def measure(directory: Path, subscribers: int, *, online: bool) -> str:
         log = directory / "writer.jsonl"
         running = writer(project, log, "w")
         try:
-            wait_until(lambda: any(line["ok"] for line in lines(log)), timeout=60, what="a write")
+            wait_until(
+                lambda: any(line["ok"] for line in lines(log)), awaiting="a write", timeout=60
+            )
             mode = ["--online"] if online else []
             moved = project.manage(
                 "movedata",

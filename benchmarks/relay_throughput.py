@@ -390,7 +390,7 @@ def _raw_sender(
     call: Callable[[list[dict[str, Any]]], str | None]
     if transport == "sns":
         sns = _aws(current).sns
-        topic = _aws(current).topics.arn(current.aws.names.topic(PUBLISHER))
+        topic = _aws(current).topics.arn(_aws(current).names.topic(PUBLISHER))
         entries = [message(i, envelope, "Message") for i, envelope in enumerate(envelopes)]
 
         def call(chunk: list[dict[str, Any]]) -> str | None:

@@ -1,10 +1,10 @@
-"""The order saga, timed: through the bus, or as plain function calls doing the same business work.
+"""The order saga, timed: through the bus, or as plain calls of the same services.
 
 Through the bus, `order_place` (the service the API's POST calls) starts it: OrderPlaced ->
 inventory reserves -> StockReserved -> payments charges -> PaymentCaptured -> orders confirms ->
-OrderConfirmed -> inventory commits the stock. Plain, the same five steps run one after the
-other, each in its own `transaction.atomic` on its module's database, with the reads and writes
-of the service it stands for and nothing of the bus: no event, no outbox, no inbox, no relay.
+OrderConfirmed -> inventory commits the stock. Plain, the shop's five services that the
+handlers call run one after the other with publishing switched off, so the baseline is the
+services themselves and cannot drift from them: no event, no outbox, no inbox, no relay.
 
 A saga's clock starts before its first call and stops when the commit of a step is seen: a
 receiver of Django's `post_save` for the order saved CONFIRMED, and for the reservation saved
@@ -16,34 +16,31 @@ Import after Django is set up.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 import weakref
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.db import connections, transaction
-from django.db.models import F
 from django.db.models.signals import post_save
 
 from benchmarks.harness import MODULES
-from contracts.inventory import InventoryQueries
-from contracts.orders import OrderQueries
-from modules.inventory.models import Product, Reservation, ReservationStatus
-from modules.inventory.services import product_stock
-from modules.orders.models import Order, OrderLine, OrderStatus
-from modules.orders.services import RequestedLine, order_place
-from modules.payments import gateway
-from modules.payments.models import Payment, PaymentStatus
+from modules.inventory import services as inventory_services
+from modules.inventory.models import Reservation, ReservationStatus
+from modules.inventory.services import product_stock, stock_commit, stock_reserve
+from modules.orders import services as orders_services
+from modules.orders.models import Order, OrderStatus
+from modules.orders.services import RequestedLine, order_confirm, order_place
+from modules.payments import services as payments_services
+from modules.payments.models import PaymentStatus
+from modules.payments.services import payment_charge
+from modulith.bus import publish
 from modulith.database.store.models import Delivery, DeliveryStatus
-from modulith.ports import query_port
 
 SKU = "BENCH-SAGA"
 CUSTOMER = "bench"
@@ -158,117 +155,48 @@ def wait_until_relayed(timeout: float = SAGA_TIMEOUT) -> None:
 
 # --- as plain calls -----------------------------------------------------------------------
 
+# The shop's services, each of which publishes through the `publish` it imported.
+PUBLISHING_SERVICES = (orders_services, inventory_services, payments_services)
+
 
 def plain_saga() -> UUID:
-    """The saga's five steps as function calls, each in its own transaction."""
-    order_id = _place()
-    _reserve(order_id, [(SKU, QUANTITY)])
-    _charge(order_id)
-    _confirm(order_id)
-    _commit_stock(order_id)
+    """The saga's five steps as calls of the shop's own services, one after the other, with
+    publishing switched off: what the handlers would call, with what the events would carry."""
+    with publishing_off():
+        order_id = order_place(
+            customer_id=CUSTOMER,
+            lines=[RequestedLine(sku=SKU, quantity=QUANTITY)],
+            payment_token=TOKEN,
+        ).order.id
+        if not stock_reserve(order_id=order_id, lines=[(SKU, QUANTITY)]):
+            raise RuntimeError(f"{SKU} is out of stock: stock more before the run")
+        payment = payment_charge(order_id=order_id)
+        if payment is None or payment.status != PaymentStatus.CAPTURED:
+            raise RuntimeError(f"the payment of order {order_id} was not captured")
+        order_confirm(order_id=order_id, amount=payment.amount, currency=payment.currency)
+        stock_commit(order_id=order_id)
     return order_id
 
 
-def _place() -> UUID:
-    """`order_place` without publishing: prices with inventory's query port, stores the order
-    and its lines."""
-    lines = [RequestedLine(sku=SKU, quantity=QUANTITY)]
-    request = [CUSTOMER, [[line.sku, line.quantity] for line in lines], TOKEN]
-    fingerprint = hashlib.sha256(json.dumps(request).encode()).hexdigest()
-    prices = {p.sku: p for p in query_port(InventoryQueries).prices(sorted({SKU}))}
-    currency = prices[SKU].currency
-    total = sum((prices[line.sku].unit_price * line.quantity for line in lines), Decimal(0))
-    with transaction.atomic(using="orders"):
-        order = Order.objects.create(
-            customer_id=CUSTOMER,
-            total=total,
-            currency=currency,
-            payment_token=TOKEN,
-            idempotency_key=None,
-            request_fingerprint=fingerprint,
-        )
-        OrderLine.objects.bulk_create(
-            OrderLine(
-                order=order,
-                sku=line.sku,
-                quantity=line.quantity,
-                unit_price=prices[line.sku].unit_price,
-            )
-            for line in lines
-        )
-    return order.id
+def _not_published(event: Any) -> UUID:
+    """What a service publishes, dropped: no outbox row, no delivery, no relay."""
+    return uuid4()
 
 
-def _reserve(order_id: UUID, lines: list[tuple[str, int]]) -> None:
-    """`stock_reserve` without publishing StockReserved."""
-    wanted = Counter[str]()
-    for sku, quantity in lines:
-        wanted[sku] += quantity
-    if Reservation.objects.filter(order_id=order_id).exists():
-        return
-    with transaction.atomic(using="inventory"):
-        for sku in sorted(wanted):
-            taken = Product.objects.filter(
-                sku=sku, on_hand__gte=F("reserved") + wanted[sku]
-            ).update(reserved=F("reserved") + wanted[sku])
-            if not taken:
-                raise RuntimeError(f"{sku} is out of stock: stock more before the run")
-        Reservation.objects.bulk_create(
-            Reservation(order_id=order_id, sku=sku, quantity=quantity)
-            for sku, quantity in wanted.items()
-        )
-
-
-def _charge(order_id: UUID) -> None:
-    """`payment_charge` without publishing PaymentCaptured."""
-    if Payment.objects.filter(order_id=order_id).first():
-        return
-    request = query_port(OrderQueries).payment_request(order_id)
-    if request is None:
-        raise RuntimeError(f"order {order_id} is not pending")
-    result = gateway.charge(
-        token=request.payment_token,
-        amount=request.amount,
-        currency=request.currency,
-        idempotency_key=order_id,
-    )
-    with transaction.atomic(using="payments"):
-        Payment.objects.create(
-            order_id=order_id,
-            customer_id=request.customer_id,
-            amount=request.amount,
-            currency=request.currency,
-            status=PaymentStatus.CAPTURED if result.captured else PaymentStatus.DECLINED,
-            decline_reason=result.decline_reason,
-            gateway_reference=result.reference,
-        )
-
-
-def _confirm(order_id: UUID) -> None:
-    """`order_confirm` without publishing OrderConfirmed."""
-    with transaction.atomic(using="orders"):
-        order = Order.objects.select_for_update().filter(id=order_id).first()
-        if order is None or order.status != OrderStatus.PENDING:
-            raise RuntimeError(f"order {order_id} is not pending")
-        order.status = OrderStatus.CONFIRMED
-        order.save(update_fields=["status", "updated_at"])
-
-
-def _commit_stock(order_id: UUID) -> None:
-    """`stock_commit`, which publishes nothing."""
-    with transaction.atomic(using="inventory"):
-        held = (
-            Reservation.objects.select_for_update()
-            .filter(order_id=order_id, status=ReservationStatus.RESERVED)
-            .order_by("sku")
-        )
-        for reservation in list(held):
-            Product.objects.filter(sku=reservation.sku).update(
-                on_hand=F("on_hand") - reservation.quantity,
-                reserved=F("reserved") - reservation.quantity,
-            )
-            reservation.status = ReservationStatus.COMMITTED
-            reservation.save(update_fields=["status", "updated_at"])
+@contextmanager
+def publishing_off() -> Iterator[None]:
+    """The shop's services publish nothing while inside: each service module's `publish` is
+    the framework's, checked, so that a service publishing some other way fails the run
+    rather than go on being measured with the bus's cost."""
+    for module in PUBLISHING_SERVICES:
+        if module.publish is not publish:
+            raise RuntimeError(f"{module.__name__} does not publish with modulith.bus.publish")
+        module.publish = _not_published  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module in PUBLISHING_SERVICES:
+            module.publish = publish  # type: ignore[attr-defined]
 
 
 # --- running one ---------------------------------------------------------------------------

@@ -1,7 +1,5 @@
 """Shared fixtures. Tests run on real databases: SQLite files by default, PostgreSQL in CI."""
 
-import time
-from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -42,15 +40,6 @@ def client() -> Client:
 @pytest.fixture
 def anonymous_client() -> Client:
     return Client()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def sweep() -> Any:

@@ -1,4 +1,4 @@
-"""Faults injected for real: a database that cannot be reached."""
+"""Faults injected for real: a database that cannot be reached, writes held on a lock."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,3 +23,15 @@ def database_down(alias: str) -> Iterator[None]:
         connection.close()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
+
+
+def hold_writes(alias: str, table: str) -> None:
+    """Inside an atomic block on `alias`, keeps every other writer of `table` waiting until
+    the block ends: SQLite's IMMEDIATE transaction already holds the database's write lock; on
+    PostgreSQL, the table is locked against writes (reads go on)."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE {connection.ops.quote_name(table)} IN EXCLUSIVE MODE")
+        else:
+            cursor.execute("SELECT 1")

@@ -94,6 +94,8 @@ handled = settings.BASE_DIR / "handled.txt"
 handled.unlink(missing_ok=True)
 with transaction.atomic(using="shipping"):
     publish(ParcelSent(parcel="P-1"))
+# A poll with a deadline, written out: this venv holds the core wheel alone, without the test
+# harness (modulith.testing needs pytest).
 deadline = time.monotonic() + 10
 while not handled.exists() and time.monotonic() < deadline:
     time.sleep(0.05)

@@ -5,12 +5,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Self
 
 from django.db import connections
+
+from modulith.testing import NotReached, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +21,37 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def answering(
+    process: "subprocess.Popen[bytes] | None",
+    answers: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float,
+    interval: float = 0.1,
+) -> bool:
+    """Whether a process just started answers (`answers()`) within `timeout` seconds; False
+    as soon as it has exited (a port taken meanwhile, a bad configuration)."""
+
+    def state() -> str:
+        if process is None or process.poll() is not None:
+            return "exited"
+        return "answering" if answers() else "starting"
+
+    try:
+        return (
+            wait_until(
+                state,
+                lambda seen: seen != "starting",
+                awaiting=f"{what} to answer",
+                timeout=timeout,
+                interval=interval,
+            )
+            == "answering"
+        )
+    except NotReached:
+        return False
 
 
 def database_variable(alias: str) -> str:
@@ -118,12 +150,9 @@ class BackgroundProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while not ready():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{what} did not start:\n{self.output()}")
-            time.sleep(0.1)
+        if not answering(self.process, ready, what=what, timeout=timeout):
+            self.stop()
+            raise RuntimeError(f"{what} did not start:\n{self.output()}")
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -6,7 +6,7 @@ from uuid import UUID
 from django.test import Client
 
 from modulith.database.store.models import OutboxEvent
-from tests.conftest import wait_until
+from modulith.testing import wait_until
 
 
 def stock(client: Client, sku: str, quantity: int, price: str = "10.00", **extra: Any) -> Any:
@@ -70,10 +70,14 @@ def published(module: str, event_name: str) -> list[dict[str, Any]]:
 
 def final(client: Client, order_id: str, timeout: float = 20) -> dict[str, Any]:
     """The order once it has left PENDING (waiting, bounded, for the saga to end)."""
-    assert wait_until(lambda: order(client, order_id)["status"] != "PENDING", timeout=timeout), (
-        f"order {order_id} is still PENDING after {timeout} s"
+    return dict(
+        wait_until(
+            lambda: order(client, order_id),
+            lambda found: found["status"] != "PENDING",
+            awaiting=f"order {order_id} to leave PENDING",
+            timeout=timeout,
+        )
     )
-    return dict(order(client, order_id))
 
 
 def run_the_saga(client: Client) -> None:
@@ -89,7 +93,12 @@ def run_the_saga(client: Client) -> None:
     assert final(client, paid)["status"] == "CONFIRMED"
     assert final(client, declined)["cancellationReason"] == "PAYMENT_DECLINED"
     assert final(client, too_many)["cancellationReason"] == "OUT_OF_STOCK"
-    assert wait_until(lambda: product(client, "KB-1")["reserved"] == 0, timeout=10)
+    wait_until(
+        lambda: product(client, "KB-1"),
+        lambda kb1: kb1["reserved"] == 0,
+        awaiting="KB-1's reservations to be taken off",
+        timeout=10,
+    )
     assert product(client, "KB-1")["onHand"] == 3
     assert product(client, "LAMP")["onHand"] == 1
     assert product(client, "LAMP")["reserved"] == 0

@@ -10,10 +10,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import psycopg
 
 from modulith.database.urls import parse_database_url
+from modulith.testing import wait_until
 from tests.processes import environment_without_settings
 
 HERE = Path(__file__).resolve().parent
@@ -269,11 +269,20 @@ def move_killed_mid_copy(project: LegacyProject, *, after_rows: int, **env: str)
     its new database: it gets no chance to finish anything."""
     moving = project.start("movedata", "newsletter", "--batch-size", "10", **env)
     try:
+
+        def copied() -> int:
+            rows = project.databases.copied("newsletter")
+            if rows < after_rows and moving.poll() is not None:
+                output = moving.stdout.read() if moving.stdout else ""
+                raise AssertionError(f"movedata ended ({moving.returncode}) first:\n{output}")
+            return rows
+
         wait_until(
-            lambda: project.databases.copied("newsletter") >= after_rows,
+            copied,
+            lambda rows: rows >= after_rows,
+            awaiting="the copy's first batches",
             timeout=60,
-            what="the copy's first batches",
-            process=moving,
+            interval=0.01,
         )
     finally:
         kill(moving)
@@ -285,22 +294,3 @@ def kill(process: subprocess.Popen[str]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
-
-
-def wait_until(
-    condition: Callable[[], bool],
-    *,
-    timeout: float,
-    what: str,
-    process: subprocess.Popen[str] | None = None,
-) -> None:
-    """Polls `condition` until it holds; fails at the deadline, or as soon as `process` (what
-    should bring it about) has ended."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process is not None and process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"{what}: the process ended ({process.returncode}):\n{output}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.01)

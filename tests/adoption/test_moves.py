@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from modulith.testing import wait_until
 from tests.adoption.project import (
     Databases,
     LegacyProject,
     kill,
     move_killed_mid_copy,
-    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ with open(log, "a") as out:
             line.update(ok=False, error=str(error))
         out.write(json.dumps(line) + "\\n")
         out.flush()
-        time.sleep(0.02)
+        time.sleep(0.02)  # the writer's pace: the load the move runs under, not a wait
 """
 
 
@@ -77,7 +77,7 @@ def test_an_online_move_refuses_writes_for_seconds_and_loses_none(
     log = tmp_path / "before.jsonl"
     before = writer(untied, log, "before")  # as the project runs now
     try:
-        wait_until(lambda: any(line["ok"] for line in lines(log)), timeout=60, what="a write")
+        wait_until(lambda: any(line["ok"] for line in lines(log)), awaiting="a write", timeout=60)
         moved = untied.manage("movedata", "newsletter", "--online", "--batch-size", "200", **own)
         assert moved.returncode == 0, moved.stdout + moved.stderr
     finally:
@@ -106,7 +106,7 @@ def test_an_online_move_refuses_writes_for_seconds_and_loses_none(
     log = tmp_path / "after.jsonl"
     after = writer(untied, log, "after", **own)
     try:
-        wait_until(lambda: any(line["ok"] for line in lines(log)), timeout=60, what="a write")
+        wait_until(lambda: any(line["ok"] for line in lines(log)), awaiting="a write", timeout=60)
     finally:
         stopped(after, log)
     assert any(email.startswith("after-") for email in subscribers(databases, "newsletter"))

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modulith.aws.context import aws_context
+from modulith.runtime import runtime
 from tests.aws.emulator import AwsContext
 
 AWS_CLI = Path(sys.executable).with_name("aws")
@@ -24,3 +26,56 @@ def aws_cli(aws: AwsContext, service: str, command: str, *arguments: str) -> dic
     )
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
+
+
+def put_events(aws: AwsContext, *entries: dict[str, Any]) -> list[str]:
+    """`aws events put-events` onto the test's bus; the ids EventBridge gave the entries."""
+    entries_json = json.dumps([{"EventBusName": aws.bus, **entry} for entry in entries])
+    put = aws_cli(aws, "events", "put-events", "--entries", entries_json, "--output", "json")
+    assert put["FailedEntryCount"] == 0, put
+    return [str(entry["EventId"]) for entry in put["Entries"]]
+
+
+def sns_publish(aws: AwsContext, module: str, data: dict[str, Any], **attributes: str) -> None:
+    """`aws sns publish` of the data onto the module's topic, with these message attributes."""
+    topic_arn = aws_context(runtime()).topics.arn(f"{aws.prefix}-{module}")
+    published = aws_cli(
+        aws,
+        "sns",
+        "publish",
+        "--topic-arn",
+        topic_arn,
+        "--message",
+        json.dumps(data),
+        "--message-attributes",
+        json.dumps(_string_attributes(attributes)),
+        "--output",
+        "json",
+    )
+    assert published["MessageId"]
+
+
+def sqs_send(aws: AwsContext, module: str, data: dict[str, Any], **attributes: str) -> str:
+    """`aws sqs send-message` of the data into the module's queue, with these message
+    attributes; the message's id."""
+    queue_url = aws.client("sqs").get_queue_url(QueueName=f"{aws.prefix}-{module}")["QueueUrl"]
+    sent = aws_cli(
+        aws,
+        "sqs",
+        "send-message",
+        "--queue-url",
+        queue_url,
+        "--message-body",
+        json.dumps(data),
+        "--message-attributes",
+        json.dumps(_string_attributes(attributes)),
+        "--output",
+        "json",
+    )
+    return str(sent["MessageId"])
+
+
+def _string_attributes(attributes: dict[str, str]) -> dict[str, Any]:
+    return {
+        name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+    }

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import IO, Any
 import boto3
 from botocore.config import Config
 
-from tests.processes import free_port
+from tests.processes import answering, free_port
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -164,14 +163,13 @@ class Emulator:
         )
 
     def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                return False
-            if self.answers(timeout=1.0):
-                return True
-            time.sleep(0.05)
-        return False
+        return answering(
+            self._process,
+            lambda: self.answers(timeout=1.0),
+            what=f"moto_server on {self.endpoint}",
+            timeout=START_TIMEOUT,
+            interval=0.05,
+        )
 
     def __enter__(self) -> Emulator:
         return self.start()

@@ -20,7 +20,8 @@ just the operation name) and then disarms itself:
 the listening socket and every open connection are closed, so clients get "connection
 refused" until `accept_connections()` listens again on the same port.
 
-`forwarded` and `faulted` count calls per `X-Amz-Target`.
+`arrived` counts calls per `X-Amz-Target` as they come in (a long poll while the emulator
+still holds it), `forwarded` and `faulted` as they are answered.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class FaultProxy:
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.arrived: Counter[str] = Counter()
         self.forwarded: Counter[str] = Counter()
         self.faulted: Counter[str] = Counter()
         self._faults: list[_Fault] = []
@@ -198,6 +200,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = self.headers.get("X-Amz-Target") or self._query_target(body)
+        with self.proxy._lock:
+            self.proxy.arrived[target] += 1
         fault = self.proxy._take(target)
         if fault is None:
             self._reply(*self._forward(target, body))

@@ -12,10 +12,11 @@ stores an inline policy as Python's repr of the document: the file tests check t
 
 import json
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from modulith.testing import wait_until
 
 # Created through the service's own API, in this order, after the stack.
 THROUGH_THEIR_API = (
@@ -458,17 +459,21 @@ def _kept_dependencies(resource: dict[str, Any], kept: dict[str, Any]) -> list[s
 
 
 def _wait_for(cloudformation: Any, name: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def status() -> str:
         [stack] = cloudformation.describe_stacks(StackName=name)["Stacks"]
-        status = stack["StackStatus"]
-        if status == "CREATE_COMPLETE":
-            return
+        status = str(stack["StackStatus"])
         if status.endswith("FAILED") or "ROLLBACK" in status:
             events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
             reasons = [
                 e.get("ResourceStatusReason") for e in events if e.get("ResourceStatusReason")
             ]
             raise AssertionError(f"{name}: {status}: {reasons[:5]}")
-        time.sleep(0.2)
-    raise AssertionError(f"{name} not created within {timeout} s")
+        return status
+
+    wait_until(
+        status,
+        lambda seen: seen == "CREATE_COMPLETE",
+        awaiting=f"stack {name} to be created",
+        timeout=timeout,
+        interval=0.2,
+    )

@@ -1,6 +1,5 @@
 """Discovery through AWS Cloud Map (DiscoverInstances by module name), over real HTTP."""
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +13,7 @@ from modulith.aws.clients import client
 from modulith.modules import Topology
 from modulith.ports.remote.discovery import CloudMapDiscovery, ServiceNotFound
 from modulith.runtime import runtime
+from modulith.testing import wait_until
 from tests.aws.emulator import AwsContext
 from tests.service import Service
 from tests.shop import stock
@@ -46,6 +46,14 @@ def register(cloudmap: Any, service_id: str, instance: str, port: int) -> None:
     )
 
 
+def answer(discovery: CloudMapDiscovery, module: str) -> str | ServiceNotFound:
+    """Where the module is, as discovery answers now: a URL, or why there is none."""
+    try:
+        return discovery.url_for(module)
+    except ServiceNotFound as error:
+        return error
+
+
 def test_a_module_is_found_by_name_in_the_namespace(namespace: tuple[str, Any, str]) -> None:
     name, cloudmap, service_id = namespace
     register(cloudmap, service_id, "task-1", 8101)
@@ -65,7 +73,12 @@ def test_answers_are_cached_for_a_short_while(namespace: tuple[str, Any, str]) -
     cloudmap.deregister_instance(ServiceId=service_id, InstanceId="task-1")
 
     assert discovery.url_for("inventory") == "http://127.0.0.1:8101"  # still cached
-    time.sleep(0.6)
+    wait_until(
+        lambda: answer(discovery, "inventory"),
+        lambda answered: isinstance(answered, ServiceNotFound),
+        awaiting="the cached answer to expire (a TTL of 0.5 s)",
+        timeout=3,
+    )
     with pytest.raises(ServiceNotFound, match="no inventory instance"):
         discovery.url_for("inventory")
 

@@ -5,18 +5,12 @@ in the trace the message carries; `manage.py consume` stops cleanly on SIGTERM, 
 
 import json
 import logging
-import os
-import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -34,10 +28,14 @@ from modulith.aws.processor import ConsumerReport
 from modulith.bus import Envelope, publish
 from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
+from modulith.testing import wait_until
+from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
+from tests.aws.queues import receive_all
+from tests.aws.transports import RELAYED, Relayed
 from tests.faults import database_down
-from tests.processes import ROOT, manage, project_env
+from tests.processes import manage
 from tests.shop import published
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -142,27 +140,9 @@ def depth(module: str, *, dead: bool = False) -> int:
 
 def take_all(module: str, *, dead: bool = False, expected: int = 1) -> list[dict[str, Any]]:
     """Receives (and hides) every message on the queue: waits, bounded, for `expected`."""
-    current = runtime()
-    queues = aws_context(current).queues
+    queues = aws_context(runtime()).queues
     url = queues.dead_letter_url(module) if dead else queues.url(module)
-    found: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        page = (
-            aws_context(current)
-            .sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=60,
-                WaitTimeSeconds=0 if len(found) >= expected else 1,
-                MessageAttributeNames=["All"],
-            )
-            .get("Messages", [])
-        )
-        found |= {message["MessageId"]: message for message in page}
-        if not page and len(found) >= expected:
-            break
-    return list(found.values())
+    return receive_all(aws_context(runtime()).sqs, url, expected)
 
 
 def reason_of(message: dict[str, Any]) -> str:
@@ -393,17 +373,20 @@ def test_without_a_traceparent_the_x_ray_trace_header_gives_the_trace(
     assert confirmed.trace_id == TRACE_ID
 
 
-# --- through EventBridge ------------------------------------------------------------------
+# --- through every transport --------------------------------------------------------------
 
 
-def test_events_relayed_through_eventbridge_are_consumed_the_same_way(
-    aws: AwsContext, settings: Any
+@pytest.mark.parametrize("relayed", RELAYED.values(), ids=list(RELAYED))
+def test_events_relayed_through_each_transport_are_consumed_the_same_way(
+    aws: AwsContext, settings: Any, relayed: Relayed
 ) -> None:
-    use_queues(settings, transport="eventbridge")
+    use_queues(settings, transport=relayed.transport)
     order_id = uuid4()
     pending_order(order_id)
     event_id = capture_payment_for(order_id)
-    assert Delivery.objects.using("payments").get(event_id=event_id).route == aws.bus
+    assert Delivery.objects.using("payments").get(event_id=event_id).route == relayed.route(
+        aws, "payments", "orders"
+    )
 
     assert receive(consumer()) == ConsumerReport(handled=1)
     assert status_of(order_id) == OrderStatus.CONFIRMED
@@ -438,120 +421,71 @@ def test_a_declared_foreign_producers_flat_event_on_the_bus_is_consumed(
 # --- the consume command as a process -----------------------------------------------------
 
 
-class ConsumeProcess:
+def consume_process(aws: AwsContext, tmp_path: Path, wait: int = 1, **env: str) -> ConsumerProcess:
     """`manage.py consume --module orders --wait N` as a process of its own, on this test's
-    databases and AWS names; its output collected line by line."""
+    databases and AWS names."""
+    return ConsumerProcess(
+        tmp_path, "orders", wait=wait, env={**aws.env, "MODULITH_TRANSPORT": "sqs", **env}
+    )
 
-    def __init__(self, aws: AwsContext, wait: int = 1) -> None:
-        self.popen = subprocess.Popen(
-            [sys.executable, "manage.py", "consume", "--module", "orders", "--wait", str(wait)],
-            cwd=ROOT,
-            env=project_env(
-                **aws.env, MODULITH_TRANSPORT="sqs", PYTHONUNBUFFERED="1", DJANGO_DEBUG="1"
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+
+def wait_until_handled(order_id: UUID, process: ConsumerProcess, timeout: float = 15) -> None:
+    def status() -> str:
+        assert process.process is not None
+        exited = process.process.poll()
+        assert exited is None, (
+            f"consume exited with {exited} before handling the event:\n{process.output()}"
         )
-        self._lines: queue.Queue[str] = queue.Queue()
-        self._seen: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        return status_of(order_id)
 
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self._lines.put(line)
-
-    def text(self) -> str:
-        while not self._lines.empty():
-            self._seen.append(self._lines.get())
-        return "".join(self._seen)
-
-    def wait_for(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.text():
-            assert self.popen.poll() is None, f"consume exited early:\n{self.text()}"
-            assert time.monotonic() < deadline, f"no {text!r} in:\n{self.text()}"
-            time.sleep(0.05)
-
-    def stop(self, timeout: float = 10) -> int:
-        """SIGTERM, and the exit code (waiting at most `timeout` seconds)."""
-        self.popen.send_signal(signal.SIGTERM)
-        code = self.popen.wait(timeout=timeout)
-        self._reader.join(timeout=5)
-        return code
-
-    def kill(self) -> None:
-        if self.popen.poll() is None:
-            os.kill(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=5)
-
-
-@contextmanager
-def consume_process(aws: AwsContext, wait: int = 1) -> Iterator[ConsumeProcess]:
-    process = ConsumeProcess(aws, wait)
-    try:
-        process.wait_for(f"consuming {aws.prefix}-orders", timeout=30)
-        yield process
-    finally:
-        process.kill()
-
-
-def wait_until_handled(order_id: UUID, process: ConsumeProcess, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while status_of(order_id) != OrderStatus.CONFIRMED:
-        assert process.popen.poll() is None, (
-            f"consume exited with {process.popen.returncode} before handling the event:\n"
-            f"{process.text()}"
-        )
-        assert time.monotonic() < deadline, f"not handled in {timeout} s:\n{process.text()}"
-        time.sleep(0.1)
+    wait_until(
+        status,
+        lambda seen: seen == OrderStatus.CONFIRMED,
+        awaiting=f"the consumer to confirm order {order_id}",
+        timeout=timeout,
+        details=process.output,
+    )
 
 
 @pytest.mark.slow
-def test_consume_exits_0_on_sigterm(aws: AwsContext, settings: Any) -> None:
+def test_consume_exits_0_on_sigterm(aws: AwsContext, settings: Any, tmp_path: Path) -> None:
     use_queues(settings)
     order_id = uuid4()
     pending_order(order_id)
     capture_payment_for(order_id)
-    with consume_process(aws) as process:
+    with consume_process(aws, tmp_path) as process:
         wait_until_handled(order_id, process)
         started = time.monotonic()
         code = process.stop(timeout=10)
         stopped_in = time.monotonic() - started
 
-    assert code == 0, process.text()
+    assert code == 0, process.output()
     assert stopped_in < 10
     assert "consumer stopped: handled 1, duplicates 0, retried 0, dead-lettered 0" in (
-        process.text()
+        process.output()
     )
 
 
 @pytest.mark.slow
 def test_an_idle_consumer_exits_without_waiting_out_its_long_poll(
-    aws: AwsContext, settings: Any
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any, tmp_path: Path
 ) -> None:
     """Stopped in the middle of a 20 s long poll, it exits within a quarter of it: the bound
     leaves room for the interpreter's own exit on a busy machine, not for the poll."""
     use_queues(settings)
-    with consume_process(aws, wait=20) as process:  # SQS's longest long poll
-        time.sleep(1)  # in the middle of a poll
+    with consume_process(aws, tmp_path, wait=20) as process:  # SQS's longest long poll
+        # In the middle of a poll: the emulator holds the consumer's ReceiveMessage.
+        wait_until(
+            lambda: fault_proxy.arrived[RECEIVE],
+            awaiting="the consumer's long poll to reach the emulator",
+            details=process.output,
+        )
         started = time.monotonic()
         code = process.stop(timeout=10)
         stopped_in = time.monotonic() - started
 
-    assert code == 0, process.text()
-    assert stopped_in < 5, f"took {stopped_in:.1f} s:\n{process.text()}"
-
-
-def in_flight(module: str) -> int:
-    current = runtime()
-    attributes = aws_context(current).sqs.get_queue_attributes(
-        QueueUrl=aws_context(current).queues.url(module),
-        AttributeNames=["ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    assert code == 0, process.output()
+    assert stopped_in < 5, f"took {stopped_in:.1f} s:\n{process.output()}"
 
 
 def test_consume_without_queues_fails_with_one_clear_line() -> None:
@@ -570,25 +504,28 @@ def test_consume_without_queues_fails_with_one_clear_line() -> None:
 
 @pytest.mark.slow
 def test_consume_keeps_consuming_after_a_failed_poll(
-    aws: AwsContext, fault_proxy: FaultProxy, settings: Any
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any, tmp_path: Path
 ) -> None:
     use_queues(settings)
     order_id = uuid4()
     pending_order(order_id)
-    with consume_process(aws) as process:
+    with consume_process(aws, tmp_path) as process:
         # One poll fails on every attempt botocore makes, as in a short AWS outage.
         fault_proxy.throttle(RECEIVE, times=RECEIVE_ATTEMPTS)
-        deadline = time.monotonic() + 15
-        while fault_proxy.faulted[RECEIVE] < RECEIVE_ATTEMPTS:
-            assert time.monotonic() < deadline, "the consumer stopped receiving"
-            time.sleep(0.05)
+        wait_until(
+            lambda: fault_proxy.faulted[RECEIVE],
+            lambda faulted: faulted >= RECEIVE_ATTEMPTS,
+            awaiting="the consumer to fail one poll on every attempt",
+            timeout=15,
+            details=process.output,
+        )
         capture_payment_for(order_id)
 
         wait_until_handled(order_id, process)
         code = process.stop(timeout=10)
 
-    assert code == 0, process.text()
-    assert "consumer stopped: handled 1, " in process.text()
+    assert code == 0, process.output()
+    assert "consumer stopped: handled 1, " in process.output()
 
 
 def test_a_consumer_whose_database_is_down_pauses_and_the_message_keeps_its_receives(
@@ -607,7 +544,9 @@ def test_a_consumer_whose_database_is_down_pauses_and_the_message_keeps_its_rece
     with caplog.at_level(logging.WARNING), database_down("orders"):
         polling = threading.Thread(target=lambda: reports.append(orders.poll(stop=stop)))
         polling.start()
-        time.sleep(3)  # ten probes or so, each finding the database down
+        # The fault: the database stays down for three seconds, ten probes or so (not a wait
+        # for anything the consumer does).
+        time.sleep(3)
         paused = polling.is_alive()
     polling.join(10)
     stop.set()

@@ -5,28 +5,28 @@ relay uses. `manage.py consume` runs as a process of its own, on this test's dat
 emulator."""
 
 import signal
-import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from django.db import transaction
-from django.db.models.functions import Now
 
 from modules.orders.models import Order, OrderStatus
 from modulith.database.store.models import Delivery, DeliveryStatus
+from modulith.testing import make_due, wait_until
+from tests.aws.consumers import LOGGING_ITS_SQL
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
 from tests.aws.test_consumer import (
     capture_payment_for,
     consume_process,
     depth,
-    in_flight,
     pending_order,
     use_queues,
 )
-from tests.conftest import sweep, wait_until
+from tests.conftest import sweep
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
 
@@ -38,35 +38,42 @@ def confirmed_events() -> list[Delivery]:
 
 
 def stop_while_handling(
-    aws: AwsContext, meanwhile: Callable[[], None] = lambda: None
+    aws: AwsContext, tmp_path: Path, meanwhile: Callable[[], None] = lambda: None
 ) -> tuple[int, str]:
     """A consumer of orders' queue confirms an order whose row this test holds locked, so its
-    handler waits (and `meanwhile` runs); SIGTERM comes then, and the lock is let go a moment
-    later. Returns the consumer's exit code and output."""
+    handler waits (and `meanwhile` runs); SIGTERM comes then, and the lock is let go after.
+    Returns the consumer's exit code and output."""
     order_id = uuid4()
     pending_order(order_id)
-    with consume_process(aws, wait=20) as process:
+    with consume_process(aws, tmp_path, wait=20, **LOGGING_ITS_SQL) as process:
         with transaction.atomic(using="orders"):
             Order.objects.select_for_update().get(id=order_id)
-            capture_payment_for(order_id)
-            assert wait_until(lambda: in_flight("orders") == 1, 15), process.text()
+            event_id = capture_payment_for(order_id)
+            wait_until(
+                lambda: process.looked_up(event_id),
+                awaiting="the consumer to begin handling PaymentCaptured (its handler then "
+                "waits on the lock)",
+                timeout=15,
+                details=process.output,
+            )
             meanwhile()
-            time.sleep(0.5)  # the handler waits on the lock
-            process.popen.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            assert process.popen.poll() is None  # it finishes the message in hand
-        code = process.popen.wait(timeout=30)
-        output = process.text()
+            assert process.process is not None
+            process.process.send_signal(signal.SIGTERM)
+            # Still running: it finishes the message in hand, which waits on the lock (that
+            # it finished rather than dropped it, its output and the order say below).
+            assert process.process.poll() is None
+        code = process.process.wait(timeout=30)
+        output = process.output()
     assert Order.objects.get(id=order_id).status == OrderStatus.CONFIRMED
     return code, output
 
 
 def test_a_busy_consumer_finishes_its_message_and_sends_what_it_published_before_it_exits(
-    aws: AwsContext, settings: Any
+    aws: AwsContext, settings: Any, tmp_path: Path
 ) -> None:
     use_queues(settings)
 
-    code, output = stop_while_handling(aws)
+    code, output = stop_while_handling(aws, tmp_path)
 
     assert code == 0, output
     assert "consumer stopped: handled 1, duplicates 0, retried 0, dead-lettered 0\n" in output
@@ -77,12 +84,14 @@ def test_a_busy_consumer_finishes_its_message_and_sends_what_it_published_before
 
 
 def test_what_a_stopping_consumer_cannot_send_is_found_in_the_outbox_by_the_next_relay(
-    aws: AwsContext, fault_proxy: FaultProxy, settings: Any
+    aws: AwsContext, fault_proxy: FaultProxy, settings: Any, tmp_path: Path
 ) -> None:
     use_queues(settings)
 
     # From now on SQS refuses every send: the consumer's, of what its handler publishes.
-    code, output = stop_while_handling(aws, lambda: fault_proxy.throttle(SEND_BATCH, times=100))
+    code, output = stop_while_handling(
+        aws, tmp_path, lambda: fault_proxy.throttle(SEND_BATCH, times=100)
+    )
 
     assert code == 0, output
     [left] = confirmed_events()
@@ -92,7 +101,7 @@ def test_what_a_stopping_consumer_cannot_send_is_found_in_the_outbox_by_the_next
     # inventory itself.
     fault_proxy.disarm()
     settings.MODULITH_TRANSPORT = "inprocess"
-    Delivery.objects.using("orders").update(next_attempt_at=Now())  # its route's probe is due
+    make_due(alias="orders")  # its route's probe is due
     sweep()
     [sent] = confirmed_events()
     assert sent.status == DeliveryStatus.DELIVERED

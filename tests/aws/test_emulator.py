@@ -2,7 +2,6 @@
 alone, EventBridge delivers to SQS, and the fault proxy injects exactly the faults armed."""
 
 import json
-import time
 from typing import Any
 
 import boto3
@@ -13,6 +12,7 @@ from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
 from tests.aws.emulator import AwsContext, Emulator, aws_environment
 from tests.aws.fault_proxy import FaultProxy
+from tests.aws.queues import receive_all
 
 # botocore's Config(retries={"max_attempts": N}) means N *retries* (N + 1 attempts);
 # total_max_attempts counts the first attempt too.
@@ -21,20 +21,10 @@ SEND_BATCH = "AmazonSQS.SendMessageBatch"
 PUT_EVENTS = "AWSEvents.PutEvents"
 
 
-def receive_all(sqs: Any, queue_url: str, expected: int, timeout: float = 5.0) -> list[str]:
+def bodies(sqs: Any, queue_url: str, expected: int) -> list[str]:
     """The bodies of the messages on the queue, deleting them: waits (bounded) for `expected`,
     then makes sure no more are there."""
-    bodies: list[str] = []
-    deadline = time.monotonic() + timeout
-    while len(bodies) < expected and time.monotonic() < deadline:
-        response = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        )
-        for message in response.get("Messages", []):
-            bodies.append(message["Body"])
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    bodies += [m["Body"] for m in sqs.receive_message(QueueUrl=queue_url).get("Messages", [])]
-    return bodies
+    return [m["Body"] for m in receive_all(sqs, queue_url, expected, delete=True)]
 
 
 def queue_arn(sqs: Any, queue_url: str) -> str:
@@ -76,7 +66,7 @@ def test_boto3_reaches_the_emulator_through_aws_endpoint_url_alone(aws: AwsConte
 
     assert len(response["Successful"]) == 10
     assert not response.get("Failed")
-    assert sorted(receive_all(sqs, queue_url, 10)) == sorted(e["MessageBody"] for e in entries)
+    assert sorted(bodies(sqs, queue_url, 10)) == sorted(e["MessageBody"] for e in entries)
 
 
 def test_an_eventbridge_rule_delivers_the_event_envelope_to_its_queue(aws: AwsContext) -> None:
@@ -88,7 +78,7 @@ def test_an_eventbridge_rule_delivers_the_event_envelope_to_its_queue(aws: AwsCo
     )
 
     assert response["FailedEntryCount"] == 0
-    [body] = receive_all(aws.client("sqs"), queue_url, 1)
+    [body] = bodies(aws.client("sqs"), queue_url, 1)
     envelope = json.loads(body)
     assert envelope["id"] == response["Entries"][0]["EventId"]
     assert envelope["detail-type"] == "FixtureChecked"
@@ -119,7 +109,7 @@ def test_failed_send_batch_entries_come_back_failed_and_never_reach_the_queue(
     assert [e["Id"] for e in second["Failed"]] == ["e1", "e3", "e5", "e7", "e9"]
     assert len(third["Successful"]) == 10
     assert not third.get("Failed")
-    received = receive_all(sqs, queue_url, 7 + 5 + 10)
+    received = bodies(sqs, queue_url, 7 + 5 + 10)
     assert sorted(received) == sorted(
         [f"message {i}" for i in (0, 2, 3, 5, 6, 8, 9)]
         + [f"message {i}" for i in (0, 2, 4, 6, 8)]
@@ -141,7 +131,7 @@ def test_failed_put_events_entries_come_back_failed_and_never_reach_the_target(
     failed = {"ErrorCode": "InternalFailure", "ErrorMessage": "injected"}
     assert [response["Entries"][n] for n in (0, 2)] == [failed, failed]
     assert all("EventId" in response["Entries"][n] for n in (1, 3))
-    received = receive_all(aws.client("sqs"), queue_url, 2)
+    received = bodies(aws.client("sqs"), queue_url, 2)
     assert sorted(json.loads(body)["detail"]["number"] for body in received) == [1, 3]
 
 
@@ -166,7 +156,7 @@ def test_an_injected_throttle_is_a_throttling_error_to_botocore(
     assert response["ResponseMetadata"]["RetryAttempts"] == 2
     assert fault_proxy.faulted["AmazonSQS.SendMessage"] == 3
     assert fault_proxy.forwarded["AmazonSQS.SendMessage"] == 1
-    assert receive_all(aws.client("sqs"), queue_url, 1) == ["second"]
+    assert bodies(aws.client("sqs"), queue_url, 1) == ["second"]
 
 
 def test_a_dropped_connection_is_a_connection_error_to_botocore(

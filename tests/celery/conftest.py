@@ -16,12 +16,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kombu.pools
 import pytest
@@ -29,11 +28,15 @@ import redis
 
 from config.celery import app as celery_app
 from tests.aws.conftest import aws, aws_emulator  # noqa: F401  (the SQS broker's emulator)
-from tests.processes import BackgroundProcess, free_port
+from tests.processes import BackgroundProcess, answering, free_port
 from tests.system import program
 
 HOST = "127.0.0.1"
 CELERY = Path(sys.executable).with_name("celery")
+# kombu's Redis keys of the tasks workers took and have not acknowledged: the tasks, and an
+# index of them by the time each was taken (the visibility timeout counts from it).
+UNACKED = "unacked"
+UNACKED_INDEX = "unacked_index"
 
 
 class RedisServer:
@@ -77,11 +80,9 @@ class RedisServer:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            deadline = time.monotonic() + timeout
-            while self.process.poll() is None and time.monotonic() < deadline:
-                if self.answers():
-                    return self
-                time.sleep(0.05)
+            what = f"redis-server on port {self.port}"
+            if answering(self.process, self.answers, what=what, timeout=timeout, interval=0.05):
+                return self
             self.stop()
         raise RuntimeError(f"redis-server did not start:\n{self.log.read_text(errors='replace')}")
 
@@ -133,7 +134,17 @@ class RedisBroker(Broker):
 
     def unacknowledged(self) -> int:
         """Tasks a worker has taken and not acknowledged: Redis keeps them until it does."""
-        return int(self.client.hlen("unacked"))
+        return int(self.client.hlen(UNACKED))
+
+    def lapse_visibility(self) -> int:
+        """The tasks a worker took and never acknowledged are due to another worker now, as
+        once their visibility timeout had passed: kombu's index of them (by the time each was
+        taken) dates them to the epoch, and a worker that starts gives them back to the
+        queue. Returns how many."""
+        taken = cast(list[bytes], self.client.zrange(UNACKED_INDEX, 0, -1))  # members, no scores
+        if taken:
+            self.client.zadd(UNACKED_INDEX, dict.fromkeys(taken, 0))
+        return len(taken)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ them, and the deliveries their handlers publish in turn.
 import os
 import re
 import signal
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from django.test import Client
 from config.celery import app as celery_app
 from modules.inventory.models import Reservation
 from modulith.database.store.models import Delivery, DeliveryStatus
+from modulith.testing import wait_until
 from tests.aws.emulator import AwsContext
 from tests.celery.conftest import (
     WORKER_ARGS,
@@ -30,14 +30,10 @@ from tests.celery.conftest import (
     RedisBroker,
     publishing_to,
 )
-from tests.conftest import wait_until
+from tests.faults import hold_writes
 from tests.shop import final, order, payments, place, product, published, run_the_saga, stock
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
-
-# Seconds before Redis hands an unacknowledged task to another worker, in the test that
-# kills one (the default is an hour).
-VISIBILITY_TIMEOUT = 2
 
 
 def succeeded(worker: CeleryProcess, task: str) -> list[str]:
@@ -66,7 +62,12 @@ def test_the_saga_completes_through_a_worker(
     run_the_saga(client)
 
     # Every one of them in the worker (none in this process: its tasks are not eager).
-    assert wait_until(lambda: delivered(worker) == SAGA_DELIVERIES), worker.output()
+    wait_until(
+        lambda: delivered(worker),
+        lambda count: count == SAGA_DELIVERIES,
+        awaiting=f"the worker to make the saga's {SAGA_DELIVERIES} deliveries",
+        details=worker.output,
+    )
 
 
 def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
@@ -75,10 +76,10 @@ def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
     stock(client, "KB-1", 5)
     placed = place(client, ("KB-1", 2)).json()["orderId"]
     assert redis_broker.waiting() == 1  # no worker yet: the delivery's task waits in Redis
-    env = {"CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT), **_dead_clients_noticed()}
+    env = _dead_clients_noticed()
 
     with transaction.atomic(using="orders"):
-        _hold_delivery_writes()  # the task's first step, claiming its delivery, waits on this
+        hold_writes("orders", "modulith_delivery")  # the task's first step, its claim, waits
         doomed = start_worker(**env)
         task_id, child = _running(doomed)
         # A pool child dies (say the kernel's OOM killer): the worker sees it and, the task
@@ -87,8 +88,11 @@ def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
         assert _running(doomed, task_id, other_than=child)[0] == task_id
         # Now the whole worker dies, the task in hand: nothing acknowledges it.
         doomed.kill()
-        killed_at = time.monotonic()
-        assert wait_until(_no_statement_waits_for_the_lock, timeout=5)
+        wait_until(
+            _statements_waiting_for_the_lock,
+            lambda waiting: waiting == 0,
+            awaiting="PostgreSQL to end the dead worker's sessions",
+        )
 
     assert "WorkerLostError" in doomed.output()
     assert redis_broker.unacknowledged() == 1  # taken, never acknowledged: Redis keeps it
@@ -97,17 +101,26 @@ def test_a_worker_killed_mid_task_loses_nothing_and_doubles_nothing(
     [delivery] = Delivery.objects.using("orders").filter(event__event_name="OrderPlaced")
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
 
-    # A new worker, once the visibility timeout is over, gets the task back from Redis.
-    time.sleep(max(0.0, killed_at + VISIBILITY_TIMEOUT - time.monotonic()))
+    # The visibility timeout is over: a new worker gets the task back from Redis.
+    assert redis_broker.lapse_visibility() == 1
     successor = start_worker(**env)
 
     assert final(client, placed)["status"] == "CONFIRMED"
-    assert wait_until(lambda: f"Task modulith.deliver[{task_id}] succeeded" in successor.output())
+    wait_until(
+        successor.output,
+        lambda output: f"Task modulith.deliver[{task_id}] succeeded" in output,
+        awaiting=f"the new worker to finish task {task_id}",
+    )
     assert Reservation.objects.filter(order_id=placed).count() == 1
     assert [e["orderId"] for e in published("inventory", "StockReserved")] == [placed]
     assert [p["status"] for p in payments(client, placed)] == ["CAPTURED"]
     # and inventory takes the units off the shelf on OrderConfirmed, once
-    assert wait_until(lambda: product(client, "KB-1")["reserved"] == 0, timeout=10)
+    wait_until(
+        lambda: product(client, "KB-1"),
+        lambda kb1: kb1["reserved"] == 0,
+        awaiting="KB-1's reservation to be taken off",
+        timeout=10,
+    )
     assert product(client, "KB-1")["onHand"] == 3
 
 
@@ -125,8 +138,16 @@ def test_beat_sweeps_an_event_whose_task_the_broker_lost(
     redis_broker.client.flushdb()
 
     worker = start_worker()
-    time.sleep(1)
-    assert order(client, placed)["status"] == "PENDING"  # no task: the worker has nothing to do
+    # No task anywhere, so nothing to do: the broker holds none, and the worker runs none.
+    assert (redis_broker.waiting(), redis_broker.unacknowledged()) == (0, 0)
+    active = wait_until(
+        lambda: _active(worker),
+        lambda answer: answer is not None,
+        awaiting="the worker to say what it runs",
+        details=worker.output,
+    )
+    assert active == []
+    assert order(client, placed)["status"] == "PENDING"
 
     # beat sends `modulith.sweep` every MODULITH_RELAY_INTERVAL seconds; the worker runs it.
     schedule = str(tmp_path / "celerybeat-schedule")
@@ -136,9 +157,12 @@ def test_beat_sweeps_an_event_whose_task_the_broker_lost(
 
     assert final(client, placed)["status"] == "CONFIRMED"
     # by a sweep (it goes on to what the deliveries it made published, then logs its result)
-    assert wait_until(
-        lambda: any(not r.startswith("delivered 0,") for r in succeeded(worker, "modulith.sweep"))
-    ), worker.output()
+    wait_until(
+        lambda: succeeded(worker, "modulith.sweep"),
+        lambda sweeps: any(not sweep.startswith("delivered 0,") for sweep in sweeps),
+        awaiting="a sweep by the worker that delivered something",
+        details=worker.output,
+    )
     assert Reservation.objects.filter(order_id=placed).count() == 1
 
 
@@ -169,20 +193,14 @@ def test_the_saga_completes_through_a_worker_on_sqs(
 
     run_the_saga(client)
 
-    assert wait_until(lambda: delivered(worker) == SAGA_DELIVERIES), worker.output()
+    wait_until(
+        lambda: delivered(worker),
+        lambda count: count == SAGA_DELIVERIES,
+        awaiting=f"the worker to make the saga's {SAGA_DELIVERIES} deliveries",
+        details=worker.output,
+    )
     queues = aws.client("sqs").list_queues(QueueNamePrefix=aws.prefix)["QueueUrls"]
     assert [url.rsplit("/", 1)[-1] for url in queues] == [sqs_broker.queue]
-
-
-def _hold_delivery_writes() -> None:
-    """Inside an atomic block on orders: SQLite's IMMEDIATE transaction already holds the write
-    lock; on PostgreSQL, lock the deliveries against writes."""
-    connection = connections["orders"]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("LOCK TABLE modulith_delivery IN EXCLUSIVE MODE")
-        else:
-            cursor.execute("SELECT 1")
 
 
 def _dead_clients_noticed() -> dict[str, str]:
@@ -195,19 +213,27 @@ def _dead_clients_noticed() -> dict[str, str]:
     return {"PGOPTIONS": "-c client_connection_check_interval=100"}
 
 
-def _no_statement_waits_for_the_lock() -> bool:
-    """PostgreSQL has ended the dead worker's sessions (it checks every 100 ms, see above);
-    SQLite has nothing to end: a waiting writer is in the dead process itself."""
+def _statements_waiting_for_the_lock() -> int:
+    """On PostgreSQL, the dead worker's sessions waiting for the lock (until PostgreSQL ends
+    them: it checks every 100 ms, see above); SQLite has nothing to end: a waiting writer is
+    in the dead process itself."""
     connection = connections["orders"]
     if connection.vendor != "postgresql":
-        return True
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
         (waiting,) = cursor.fetchone()
-    return bool(waiting == 0)
+    return int(waiting)
+
+
+def _active(worker: CeleryProcess) -> list[dict[str, Any]] | None:
+    """The tasks the worker is running, as it answers Celery's remote control (None if it did
+    not answer within half a second)."""
+    replies = celery_app.control.inspect(destination=[worker.nodename], timeout=0.5).active()
+    return None if replies is None else [dict(task) for task in replies.get(worker.nodename, [])]
 
 
 def _running(
@@ -215,10 +241,9 @@ def _running(
 ) -> tuple[str, int]:
     """The `modulith.deliver` task the worker is running (asked through Celery's remote
     control), and the pool child that runs it; bounded in time."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        replies = celery_app.control.inspect(destination=[worker.nodename], timeout=0.5).active()
-        for task in (replies or {}).get(worker.nodename, []):
+
+    def delivering() -> tuple[str, int] | None:
+        for task in _active(worker) or []:
             pid = task.get("worker_pid")
             if (
                 task["name"] == "modulith.deliver"
@@ -227,5 +252,14 @@ def _running(
                 and task_id in (None, task["id"])
             ):
                 return str(task["id"]), int(pid)
-        time.sleep(0.1)
-    raise AssertionError(f"the worker is running no delivery:\n{worker.output()}")
+        return None
+
+    running = wait_until(
+        delivering,
+        awaiting="the worker to be running a delivery",
+        timeout=20,
+        interval=0.1,
+        details=worker.output,
+    )
+    assert running is not None
+    return running

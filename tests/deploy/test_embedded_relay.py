@@ -4,7 +4,6 @@ MODULITH_EMBEDDED_RELAY says; MODULITH_EMBEDDED_RELAY=0 switches it off in serve
 
 import sys
 import threading
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from django.test import Client
 
 from modules.orders.models import Order, OrderStatus
 from modulith.database.store.models import Delivery, DeliveryStatus
-from tests.conftest import wait_until
+from modulith.testing import wait_until
 from tests.outbox_rows import stored_events
 from tests.processes import BackgroundProcess, free_port, manage
 from tests.service import Service
@@ -60,7 +59,12 @@ def test_a_gunicorn_worker_runs_the_relay(tmp_path: Path) -> None:
     order_id = a_payment_waiting_for_the_relay()
 
     with Service(tmp_path, "web", env=QUICKLY) as web:
-        assert wait_until(lambda: delivered(order_id), timeout=15), web.output()
+        wait_until(
+            lambda: delivered(order_id),
+            awaiting="the worker's relay to deliver the payment",
+            timeout=15,
+            details=web.output,
+        )
 
     assert web.output().count(STARTED) == 1  # one worker, one relay
 
@@ -78,15 +82,24 @@ def test_runserver_runs_one_relay_in_its_serving_child_none_in_its_watcher(
 
     with runserver:
         runserver.launch(lambda: _answers(f"http://127.0.0.1:{port}/health/live"), what="runserver")
-        assert wait_until(lambda: delivered(order_id), timeout=15), runserver.output()
-        time.sleep(0.5)  # a second relay, in the watcher, would have logged by now
-
+        wait_until(
+            lambda: delivered(order_id),
+            awaiting="the serving child's relay to deliver the payment",
+            timeout=15,
+            details=runserver.output,
+        )
+    # Both processes have exited, so their output is whole: the watcher had set Django up
+    # (where anything it started would have started) before it started the serving child.
     assert runserver.output().count(STARTED) == 1, runserver.output()
+
+
+# The threads of the shell's process, once Django is set up: a relay would be one of them.
+THREADS = "import threading; print(sorted(thread.name for thread in threading.enumerate()))"
 
 
 @pytest.mark.parametrize(
     "command",
-    [["migrate"], ["check"], ["shell", "-c", "import time; time.sleep(1.5)"]],
+    [["migrate"], ["check"], ["shell", "-c", THREADS]],
     ids=["migrate", "check", "shell"],
 )
 def test_a_management_command_runs_no_relay(command: list[str]) -> None:
@@ -96,6 +109,7 @@ def test_a_management_command_runs_no_relay(command: list[str]) -> None:
 
     assert result.returncode == 0, result.stderr
     assert STARTED not in result.stdout + result.stderr
+    assert "modulith-relay" not in result.stdout
     assert still_pending()
 
 
@@ -106,7 +120,8 @@ def test_switched_off_a_server_runs_no_relay(tmp_path: Path) -> None:
     with Service(tmp_path, "web", env=switched_off) as web:
         for _ in range(10):
             httpx.get(f"{web.url}/health/live", timeout=5)
-        time.sleep(1)
+    # A relay starts within the first request a server answers, and says so before the
+    # answer goes out; the server has exited since, its output whole.
 
     assert still_pending()
     assert STARTED not in web.output()

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from uuid import uuid4
 
 import pytest
 
+from modulith.testing import wait_until
 from tests.processes import environment_without_settings, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,23 +101,23 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 def wait_until_ready(server: Server, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
+    def ready() -> str:
         if server.process.poll() is not None:
             pytest.fail(
                 f"the entrypoint exited with {server.process.returncode}:\n{server.output()}"
             )
-        try:
-            response = request(f"{server.base_url}/health/ready", timeout=2)
-        except (urllib.error.URLError, OSError) as error:
-            last = repr(error)
-        else:
-            if response.status == 200:
-                return
-            last = f"{response.status} {response.body[:200]!r}"
-        time.sleep(0.2)
-    pytest.fail(f"/health/ready did not answer 200 within {timeout} s ({last}):\n{server.output()}")
+        response = request(f"{server.base_url}/health/ready", timeout=2)
+        return f"{response.status} {response.body[:200]!r}"
+
+    wait_until(
+        ready,
+        lambda answer: answer.startswith("200 "),
+        awaiting="/health/ready to answer 200",
+        timeout=timeout,
+        interval=0.2,
+        ignoring=(urllib.error.URLError, OSError),
+        details=server.output,
+    )
 
 
 @pytest.fixture
@@ -168,16 +168,20 @@ def test_the_entrypoint_serves_the_monolith_and_completes_the_saga(web: Server) 
     order = placed.json()
     assert order["status"] == "PENDING"
 
-    deadline = time.monotonic() + 5
-    status = order["status"]
-    while status != "CONFIRMED" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    def status() -> str:
         fetched = request(
             f"{web.base_url}/api/orders/{order['orderId']}", headers={"X-API-Key": API_KEY}
         )
         assert fetched.status == 200, fetched.body
-        status = fetched.json()["status"]
-    assert status == "CONFIRMED", web.output()
+        return str(fetched.json()["status"])
+
+    wait_until(
+        status,
+        lambda seen: seen == "CONFIRMED",
+        awaiting=f"order {order['orderId']} to be confirmed",
+        interval=0.1,
+        details=web.output,
+    )
 
 
 @pytest.mark.slow
@@ -220,12 +224,17 @@ def test_every_request_leaves_one_json_line_and_no_gunicorn_access_line(web: Ser
     missing = request(web.base_url + path, headers={"X-API-Key": API_KEY})
 
     assert missing.status == 404, missing.body
-    deadline = time.monotonic() + 5
-    found: list[dict[str, Any]] = []
-    while not found and time.monotonic() < deadline:
-        time.sleep(0.1)
-        output = web.log.read_text(errors="replace")
-        found = [line for line in json_lines(output) if line.get("http_path") == path]
+    found = wait_until(
+        lambda: [
+            line
+            for line in json_lines(web.log.read_text(errors="replace"))
+            if line.get("http_path") == path
+        ],
+        awaiting=f"the JSON line of GET {path}",
+        interval=0.1,
+        details=web.output,
+    )
+    output = web.log.read_text(errors="replace")
     assert len(found) == 1, web.output()
     [line] = found
     assert (line["logger"], line["level"], line["http_method"]) == ("modulith.http", "INFO", "GET")

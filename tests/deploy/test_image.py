@@ -26,6 +26,7 @@ import boto3
 import httpx
 import pytest
 
+from modulith.testing import wait_until
 from modulith.transports.envelope import Envelope
 from tests.aws.emulator import Emulator, aws_environment
 from tests.celery.conftest import RedisServer
@@ -85,14 +86,19 @@ class Container:
         return int(self.podman("inspect", "--format", "{{.State.ExitCode}}", self.name).stdout)
 
     def wait_for_log(self, text: str, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def logged() -> bool:
             if text in self.logs():
-                return
-            if not self.running():
-                break
-            time.sleep(0.25)
-        raise AssertionError(f"{self.name} never logged {text!r}:\n{self.logs()[-4000:]}")
+                return True
+            assert self.running(), f"{self.name} exited:\n{self.logs()[-4000:]}"
+            return False
+
+        wait_until(
+            logged,
+            awaiting=f"{self.name} to log {text!r}",
+            timeout=timeout,
+            interval=0.25,
+            details=lambda: self.logs()[-4000:],
+        )
 
     def stop(self) -> tuple[int, float]:
         """SIGTERM, then SIGKILL after 10 s as ECS and Kubernetes would (exit 137)."""
@@ -145,10 +151,14 @@ class Runner:
     def run(self, *command: str, env: dict[str, str], volume: str) -> str:
         """A one-off container (migrate, manage): its output; fails unless it exits 0."""
         container = self.start(*command, env=env, volume=volume)
-        deadline = time.monotonic() + START_TIMEOUT
-        while container.running() and time.monotonic() < deadline:
-            time.sleep(0.25)
-        assert not container.running(), container.logs()
+        wait_until(
+            container.running,
+            lambda running: not running,
+            awaiting=f"the one-off container {container.name} to exit",
+            timeout=START_TIMEOUT,
+            interval=0.25,
+            details=container.logs,
+        )
         assert container.exit_code() == 0, container.logs()
         return container.logs()
 
@@ -184,16 +194,19 @@ def monolith(port: int) -> dict[str, str]:
 
 
 def wait_until_ready(base_url: str, container: Container) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+    def status() -> int:
         assert container.running(), container.logs()[-4000:]
-        time.sleep(0.25)
-    raise AssertionError(f"not ready within {START_TIMEOUT} s:\n{container.logs()[-4000:]}")
+        return httpx.get(f"{base_url}/health/ready", timeout=2).status_code
+
+    wait_until(
+        status,
+        lambda code: code == 200,
+        awaiting=f"{container.name} to answer /health/ready with 200",
+        timeout=START_TIMEOUT,
+        interval=0.25,
+        ignoring=httpx.HTTPError,
+        details=lambda: container.logs()[-4000:],
+    )
 
 
 def test_the_monolith_serves_as_the_images_user_and_completes_an_order(runner: Runner) -> None:
@@ -243,9 +256,13 @@ def test_the_web_stops_within_10_s_of_sigterm_and_answers_every_request_in_hand(
     clients = [threading.Thread(target=place_orders) for _ in range(4)]
     for client in clients:
         client.start()
-    deadline = time.monotonic() + 30
-    while len(answered) < 20 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(
+        lambda: len(answered),
+        lambda orders: orders >= 20,
+        awaiting="20 orders answered before the stop",
+        timeout=30,
+        interval=0.05,
+    )
     code, seconds = web.stop()
     done.set()
     for client in clients:
@@ -329,10 +346,15 @@ def test_the_consumer_finishes_the_message_in_hand_and_loses_none_on_sigterm(
 
     consumer = runner.start("consume", env=env, volume=volume)
     consumer.wait_for_log(f"consuming {prefix}-inventory")
-    deadline = time.monotonic() + START_TIMEOUT
     database = runner.database(volume, "inventory")
-    while handled(database) < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(
+        lambda: handled(database),
+        lambda count: count >= 3,
+        awaiting="the consumer to handle three messages before the stop",
+        timeout=START_TIMEOUT,
+        interval=0.1,
+        details=consumer.logs,
+    )
     code, seconds = consumer.stop()
 
     assert code == 0, consumer.logs()[-3000:]

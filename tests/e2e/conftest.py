@@ -10,7 +10,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,12 +22,13 @@ import pytest
 
 from modulith.conf import modulith_settings
 from modulith.modules import Module, Topology
+from modulith.testing import wait_until
 from modulith.tooling.deployment import front_door_routes, standalone_nginx_conf
 from modulith.tooling.extraction import service_environment
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import Emulator, aws_environment
 from tests.e2e.shop_api import client
-from tests.processes import ROOT, free_port, project_env
+from tests.processes import ROOT, answering, free_port, project_env
 from tests.service import Service
 from tests.system import program
 
@@ -80,13 +80,16 @@ class FrontDoor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(self.url, timeout=1)  # any answer: it listens
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"nginx did not start:\n{self.log()}")
+        if not answering(self.process, self._listens, what="nginx", timeout=timeout):
+            raise RuntimeError(f"nginx did not start:\n{self.log()}")
+        return self
+
+    def _listens(self) -> bool:
+        try:
+            httpx.get(self.url, timeout=1)  # any answer: it listens
+        except httpx.TransportError:
+            return False
+        return True
 
     def route(self, upstreams: Mapping[str, str], timeout: float = 15) -> None:
         """New upstreams, as a load balancer's targets change: nginx reloads its configuration
@@ -97,13 +100,14 @@ class FrontDoor:
         self._write_config()
         old_workers = self._workers()
         os.kill(self.process.pid, signal.SIGHUP)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            workers = self._workers()
-            if workers and not workers & old_workers:
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"nginx did not reload within {timeout} s:\n{self.log()}")
+        wait_until(
+            self._workers,
+            lambda workers: bool(workers) and not workers & old_workers,
+            awaiting=f"nginx to replace its workers {sorted(old_workers)} (a reload)",
+            timeout=timeout,
+            interval=0.05,
+            details=self.log,
+        )
 
     def _write_config(self) -> None:
         routes = front_door_routes(TOPOLOGY, self.upstreams, listen=f"127.0.0.1:{self.port}")
@@ -160,7 +164,7 @@ class Shop:
 
     def restart_consumer(self, module: str) -> ConsumerProcess:
         self.consumers[module].stop()
-        self.consumers[module] = ConsumerProcess(self.log_dir, module, **self.envs[module])
+        self.consumers[module] = ConsumerProcess(self.log_dir, module, env=self.envs[module])
         self.consumers[module].start(timeout=START_TIMEOUT)
         return self.consumers[module]
 
@@ -232,7 +236,7 @@ def start_split(
         service = Service(shop.log_dir, module.name, port=ports[module.name], env=env)
         shop.services[module.name] = service
         if module.handles:
-            shop.consumers[module.name] = ConsumerProcess(shop.log_dir, module.name, **env)
+            shop.consumers[module.name] = ConsumerProcess(shop.log_dir, module.name, env=env)
     start_all([*shop.services.values(), *shop.consumers.values()])
     upstreams = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
     shop.front_door = FrontDoor(shop.log_dir / "nginx", upstreams)

@@ -10,6 +10,7 @@ address, and changes only when a step moves the module's API. Every process runs
 test's databases and stops by PID."""
 
 import random
+import subprocess
 import threading
 import time
 import uuid
@@ -22,6 +23,7 @@ from typing import Any
 import httpx
 
 from modulith.modules import Topology
+from modulith.testing import wait_until
 from modulith.tooling.rolling.steps import (
     CONSUME,
     DRAIN,
@@ -152,17 +154,24 @@ class RollingShop:
         long it took, and what it last waited for."""
         started = time.monotonic()
         command = plan.ready_command(step).split()[1:]  # without "manage.py"
+        checks: list[subprocess.CompletedProcess[str]] = []
+
+        def check() -> int:
+            checks.append(manage(*command, timeout=60, **self._env(monolith)))
+            return checks[-1].returncode
+
+        wait_until(
+            check,
+            lambda code: code == 0,
+            awaiting=f"`{' '.join(command)}` to say the step may start",
+            timeout=READY_TIMEOUT,
+            interval=0.5,
+            details=lambda: checks[-1].stderr.strip(),
+        )
         waited = ""
-        while True:
-            checked = manage(*command, timeout=60, **self._env(monolith))
-            if checked.returncode == 0:
-                return f"{time.monotonic() - started:.1f} s{waited}"
-            waited = f" (waited for: {checked.stderr.strip().split(': ', 3)[-1]})"
-            assert time.monotonic() - started < READY_TIMEOUT, (
-                f"`{' '.join(command)}` still not ready after {READY_TIMEOUT} s: "
-                f"{checked.stderr.strip()}"
-            )
-            time.sleep(0.5)
+        if len(checks) > 1:
+            waited = f" (waited for: {checks[-2].stderr.strip().split(': ', 3)[-1]})"
+        return f"{time.monotonic() - started:.1f} s{waited}"
 
     def one_off(self, command: str, deployment: Deployment, *options: str) -> None:
         """A one-off task with the side's environment (`manage.py ...`), as ECS RunTask or a
@@ -184,7 +193,7 @@ class RollingShop:
     def _task(self, side: Side, deployment: Deployment) -> Task:
         env = self._env(deployment)
         web = Service(self.log_dir, side.name, shared_port=side.port, env=env)
-        consumer = ConsumerProcess(self.log_dir, **env) if CONSUME in deployment.roles else None
+        consumer = ConsumerProcess(self.log_dir, env=env) if CONSUME in deployment.roles else None
         return Task(web, consumer, env["MODULITH_MODULES"].split(","))
 
     def _env(self, deployment: Deployment) -> dict[str, str]:
@@ -290,10 +299,10 @@ def _place_until_answered(
                 "/api/orders", json=body, headers={"Idempotency-Key": order.key}, timeout=wait
             )
         except httpx.TransportError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # the customer's pause before trying again, not a wait for a fact
             continue
         if answer.status_code in RETRIED_STATUSES:
-            time.sleep(0.2)
+            time.sleep(0.2)  # the customer's pause before trying again
             continue
         assert answer.status_code in (200, 201), answer.text
         order_id = str(answer.json()["orderId"])

@@ -1,11 +1,11 @@
 """The shop's public API over HTTP, as a client of the front door uses it, and the saga scenario
 that must end the same in every topology."""
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+from modulith.testing import wait_until
 
 API_KEY = "dev-api-key"
 FINAL_TIMEOUT = 30.0
@@ -60,28 +60,24 @@ def payments(api: httpx.Client, order_id: str) -> Any:
     return response.json()["items"]
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def final(api: httpx.Client, order_id: str) -> Any:
-    assert wait_until(lambda: order(api, order_id)["status"] != "PENDING", FINAL_TIMEOUT), (
-        f"order {order_id} is still PENDING after {FINAL_TIMEOUT} s"
+    return wait_until(
+        lambda: order(api, order_id),
+        lambda found: found["status"] != "PENDING",
+        awaiting=f"order {order_id} to leave PENDING",
+        timeout=FINAL_TIMEOUT,
     )
-    return order(api, order_id)
 
 
 def settled(api: httpx.Client, *skus: str) -> dict[str, tuple[int, int]]:
     """Stock once no reservation is pending: (on hand, reserved) per SKU."""
-    assert wait_until(
-        lambda: all(product(api, sku)["reserved"] == 0 for sku in skus), FINAL_TIMEOUT
-    ), f"reservations still pending: {[product(api, sku) for sku in skus]}"
-    return {sku: (product(api, sku)["onHand"], product(api, sku)["reserved"]) for sku in skus}
+    stocked = wait_until(
+        lambda: {sku: product(api, sku) for sku in skus},
+        lambda products: all(found["reserved"] == 0 for found in products.values()),
+        awaiting=f"the reservations of {', '.join(skus)} to be settled",
+        timeout=FINAL_TIMEOUT,
+    )
+    return {sku: (found["onHand"], found["reserved"]) for sku, found in stocked.items()}
 
 
 # The saga: a paid order, a declined payment, an order for more than there is.

@@ -18,6 +18,7 @@ import pytest
 
 from modules.orders.models import Order, OrderStatus
 from modulith.database.store.models import Delivery, DeliveryStatus
+from modulith.testing import wait_until
 from tests.aws.emulator import Emulator
 from tests.aws.fault_proxy import FaultProxy
 from tests.e2e.conftest import START_TIMEOUT, Shop
@@ -36,7 +37,7 @@ from tests.e2e.outage_checks import (
     route_lines,
     sqs,
 )
-from tests.e2e.shop_api import client, order, payments, place, placed, product, stock, wait_until
+from tests.e2e.shop_api import client, order, payments, place, placed, product, stock
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
 
@@ -109,10 +110,13 @@ def test_an_emulator_outage_of_a_minute_delays_orders_and_kills_none(
         placed_orders: dict[str, str] = {}
         for name, line, token in OUTAGE_ORDERS:  # spread over the first half of the outage
             placed_orders[name] = placed(api, line, token=token)
-            time.sleep(4)
-        assert wait_until(
-            lambda: gauge(orders_service, "modulith_route_down", route=route) == 1, 10
-        ), "orders' relay does not report its route down"
+            time.sleep(4)  # the customers' pace during the outage, not a wait for anything
+        wait_until(
+            lambda: gauge(orders_service, "modulith_route_down", route=route),
+            lambda down: down == 1,
+            awaiting="orders' relay to report its route down",
+            timeout=10,
+        )
         assert {order(api, o)["status"] for o in placed_orders.values()} == {"PENDING"}
         # The outbox is the buffer: the service stays ready to take orders.
         assert httpx.get(f"{orders_service}/health/ready", timeout=5).status_code == 200
@@ -121,13 +125,17 @@ def test_an_emulator_outage_of_a_minute_delays_orders_and_kills_none(
         assert waiting == [0] * len(OUTAGE_ORDERS), (
             f"an outage must leave the deliveries' attempts untouched: {waiting}"
         )
+        # The fault: the outage lasts its full minute.
         time.sleep(max(0.0, down_at + OUTAGE_SECONDS - time.monotonic()))
     finally:
         proxy.accept_connections()
     back_at = time.monotonic()
 
-    assert wait_until(lambda: not pending_orders(), RECOVERY_SECONDS), (
-        f"still PENDING {RECOVERY_SECONDS} s after the outage: {pending_orders()}"
+    wait_until(
+        pending_orders,
+        lambda pending: not pending,
+        awaiting="every order placed during the outage to be final",
+        timeout=RECOVERY_SECONDS,
     )
     final_after = time.monotonic() - back_at
     assert_ended(api, placed_orders, OUTAGE_OUTCOME, OUTAGE_STOCK)
@@ -157,15 +165,23 @@ def test_orders_stopped_for_a_minute_while_orders_wait_for_payment_loses_none(
     placed_orders = {name: placed(api, line, token=token) for name, line, token in OUTAGE_ORDERS}
     inventory_queue = f"{shop.aws['MODULITH_QUEUE_PREFIX']}-inventory"
     emulated = sqs(emulator)
-    assert wait_until(lambda: queue_depth(emulated, inventory_queue) == len(placed_orders), 15)
+    wait_until(
+        lambda: queue_depth(emulated, inventory_queue),
+        lambda depth: depth == len(placed_orders),
+        awaiting=f"the {len(placed_orders)} OrderPlaced events on inventory's queue",
+        timeout=15,
+    )
 
     shop.services["orders"].kill()  # payments' OrderQueries calls are refused from now on
     payments_log = shop.consumers["payments"].log
     shop.restart_consumer("inventory")
-    assert wait_until(lambda: bool(messages_containing(payments_log, "paused its queue")), 30), (
-        "payments did not pause its queue with orders down"
+    wait_until(
+        lambda: messages_containing(payments_log, "paused its queue"),
+        awaiting="payments to pause its queue with orders down",
+        timeout=30,
     )
     paused_at = time.monotonic()
+    # The fault: orders stays down a minute; halfway through, nothing was charged or lost.
     time.sleep(OUTAGE_SECONDS / 2)
     assert payments_per_order() == {}
     queues = dead_letter_queues(shop, emulator)
@@ -174,8 +190,11 @@ def test_orders_stopped_for_a_minute_while_orders_wait_for_payment_loses_none(
     shop.services["orders"].start(timeout=START_TIMEOUT)  # on the same port
     back_at = time.monotonic()
 
-    assert wait_until(lambda: not pending_orders(), RECOVERY_SECONDS), (
-        f"still PENDING {RECOVERY_SECONDS} s after orders came back: {pending_orders()}"
+    wait_until(
+        pending_orders,
+        lambda pending: not pending,
+        awaiting="every order to be final after orders came back",
+        timeout=RECOVERY_SECONDS,
     )
     final_after = time.monotonic() - back_at
     assert_ended(api, placed_orders, OUTAGE_OUTCOME, OUTAGE_STOCK)
@@ -229,13 +248,13 @@ def test_a_soak_under_kills_loses_nothing_and_doubles_nothing(
         for placer in placing:
             placer.result()
 
-    settled = wait_until(
-        lambda: not pending_orders() and not any(deliveries(DeliveryStatus.PENDING).values()),
-        max(1.0, started + SOAK_PLACING_SECONDS + SOAK_SETTLING_SECONDS - time.monotonic()),
-    )
-    assert settled, (
-        f"after the soak, orders still PENDING: {pending_orders()}; deliveries pending: "
-        f"{deliveries(DeliveryStatus.PENDING)}; kills: {soak.kills}"
+    wait_until(
+        lambda: (pending_orders(), deliveries(DeliveryStatus.PENDING)),
+        lambda pending: not pending[0] and not any(pending[1].values()),
+        awaiting="every order final and every delivery made after the soak (orders still "
+        "pending, deliveries pending per module)",
+        timeout=max(1.0, started + SOAK_PLACING_SECONDS + SOAK_SETTLING_SECONDS - time.monotonic()),
+        details=lambda: f"kills: {soak.kills}",
     )
     elapsed = time.monotonic() - started
     created = Counter(soak.answers)
@@ -296,7 +315,7 @@ def place_until(url: str, until: float, rng: random.Random, soak: Soak) -> None:
                 soak.answered(place(api, *lines, token=token, customer="soak").status_code)
             except httpx.TransportError:
                 soak.answered(0)
-            time.sleep(rng.uniform(0.1, 0.4))
+            time.sleep(rng.uniform(0.1, 0.4))  # the customer's pace: the load, not a wait
 
 
 def kill_until(shop: Shop, until: float, rng: random.Random, soak: Soak) -> None:
@@ -309,6 +328,7 @@ def kill_until(shop: Shop, until: float, rng: random.Random, soak: Soak) -> None
     ]
     round_: list[tuple[str, str]] = []
     while time.monotonic() < until:
+        # The faults' pace and length (how long a victim stays down): the faults themselves.
         time.sleep(min(rng.uniform(*KILL_EVERY_SECONDS), max(0.0, until - time.monotonic())))
         if time.monotonic() >= until:
             break
@@ -319,11 +339,11 @@ def kill_until(shop: Shop, until: float, rng: random.Random, soak: Soak) -> None
         soak.kills.append(f"{name} {kind} down {down:.1f} s")
         if kind == "service":
             shop.services[name].kill()
-            time.sleep(down)
+            time.sleep(down)  # the fault: it stays down this long
             shop.services[name].start(timeout=START_TIMEOUT)  # on the same port
         else:
             shop.consumers[name].kill()
-            time.sleep(down)
+            time.sleep(down)  # the fault: it stays down this long
             shop.restart_consumer(name)
 
 
@@ -356,7 +376,12 @@ def assert_ended(
             [p["status"] for p in payments(api, order_id)],
         )
     assert ended == outcome
-    assert wait_until(lambda: all(product(api, sku)["reserved"] == 0 for sku in skus), 30)
+    wait_until(
+        lambda: {sku: product(api, sku)["reserved"] for sku in skus},
+        lambda reserved: not any(reserved.values()),
+        awaiting="no reservation left pending",
+        timeout=30,
+    )
     assert {sku: product(api, sku)["onHand"] for sku in skus} == {
         sku: on_hand for sku, (_, on_hand) in skus.items()
     }
@@ -370,8 +395,11 @@ def assert_nothing_dead_or_doubled(
 ) -> None:
     """Every delivery delivered, no dead letter anywhere, each event published and handled
     once."""
-    assert wait_until(lambda: not any(deliveries(DeliveryStatus.PENDING).values()), 30), deliveries(
-        DeliveryStatus.PENDING
+    wait_until(
+        lambda: deliveries(DeliveryStatus.PENDING),
+        lambda pending: not any(pending.values()),
+        awaiting="every delivery made (deliveries pending per module)",
+        timeout=30,
     )
     assert_no_dead_letter(shop, emulator)
     for module, counts in expected_published.items():

@@ -21,6 +21,7 @@ from django.db import connections
 from modules.orders.models import Order, OrderStatus
 from modules.payments.models import Payment
 from modulith.database.store.models import Delivery, DeliveryStatus
+from modulith.testing import wait_until
 from modulith.tooling.rolling.steps import RollingPlan, RollingStep, rolling_plan
 from tests.aws.emulator import Emulator, aws_environment
 from tests.e2e.conftest import QUICK, TOPOLOGY
@@ -34,7 +35,7 @@ from tests.e2e.outage_checks import (
     sqs,
 )
 from tests.e2e.rolling import DECLINED, Customers, RollingShop, Stopper, Task
-from tests.e2e.shop_api import client, product, stock, wait_until
+from tests.e2e.shop_api import client, product, stock
 from tests.processes import manage
 from tests.system import program
 
@@ -144,12 +145,13 @@ def flip_out_and_back(shop: RollingShop, emulator: Emulator, transport: str) -> 
         customers.finish()
     flipped = time.monotonic() - started
 
-    assert wait_until(
-        lambda: not pending_orders() and not any(deliveries(DeliveryStatus.PENDING).values()),
-        SETTLE_SECONDS,
-    ), (
-        f"after the flip, orders still PENDING: {pending_orders()}; deliveries pending: "
-        f"{deliveries(DeliveryStatus.PENDING)}; queues: {queues(shop, emulator)}"
+    wait_until(
+        lambda: (pending_orders(), deliveries(DeliveryStatus.PENDING)),
+        lambda pending: not pending[0] and not any(pending[1].values()),
+        awaiting="every order final and every delivery made after the flip (orders still "
+        "pending, deliveries pending per module)",
+        timeout=SETTLE_SECONDS,
+        details=lambda: f"queues: {queues(shop, emulator)}",
     )
     assert len(kills) == 2, kills
     assert sum(p.attempts > 1 for p in customers.placed) > 0, "no request was sent again"
@@ -173,12 +175,12 @@ def killer(shop: RollingShop, emulator: Emulator, kill_at: set[tuple[str, int]])
     def stopper(plan: RollingPlan, step: RollingStep, task: Task) -> str | None:
         if (plan.direction, step.number) not in kill_at:
             return None
-        deadline = time.monotonic() + KILL_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            if held := in_flight(shop, emulator, task):
-                return f"SIGKILL of the {step.rolls} task while {held}"
-            time.sleep(0.02)
-        raise AssertionError(f"nothing in flight within {KILL_WAIT_SECONDS} s to SIGKILL")
+        held = wait_until(
+            lambda: in_flight(shop, emulator, task),
+            awaiting=f"something of the {step.rolls} task in flight, to SIGKILL it then",
+            timeout=KILL_WAIT_SECONDS,
+        )
+        return f"SIGKILL of the {step.rolls} task while {held}"
 
     return stopper
 

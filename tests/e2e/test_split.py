@@ -16,6 +16,7 @@ from modulith.conf.keys import SigningKeys
 from modulith.database.store.models import InboxRecord, OutboxEvent
 from modulith.models import CallNonce
 from modulith.ports.remote.signing import NONCE, SIGNATURE, TIMESTAMP, Signer
+from modulith.testing import wait_until
 from tests.e2e.conftest import SECRET, Shop
 from tests.e2e.shop_api import (
     SAGA_OUTCOME,
@@ -113,7 +114,7 @@ def test_a_consumer_stopped_while_events_are_published_handles_each_once_on_rest
 
     orders = [placed(api, ("KB-1", 1)) for _ in range(3)]
     orders.append(placed(api, ("KB-1", 2), token="tok_chargeDeclined"))
-    assert _waiting_in_queue(shop, "inventory", len(orders))
+    wait_until_waiting_in_queue(shop, "inventory", len(orders))
     assert {order(api, order_id)["status"] for order_id in orders} == {"PENDING"}
 
     shop.restart_consumer("inventory")
@@ -129,8 +130,8 @@ def test_a_consumer_stopped_while_events_are_published_handles_each_once_on_rest
     api.close()
 
 
-def _waiting_in_queue(shop: Shop, module: str, count: int) -> bool:
-    """The events reached the module's queue while nobody consumed it."""
+def wait_until_waiting_in_queue(shop: Shop, module: str, count: int) -> None:
+    """Until the events reached the module's queue while nobody consumed it."""
     sqs: Any = boto3.client(
         "sqs",
         endpoint_url=shop.aws["AWS_ENDPOINT_URL"],
@@ -139,14 +140,17 @@ def _waiting_in_queue(shop: Shop, module: str, count: int) -> bool:
         aws_secret_access_key="test",
     )
     queue = sqs.get_queue_url(QueueName=f"{shop.aws['MODULITH_QUEUE_PREFIX']}-{module}")
-    deadline = time.monotonic() + 15
-    waiting = 0
-    while time.monotonic() < deadline:
+
+    def waiting() -> int:
         attributes = sqs.get_queue_attributes(
             QueueUrl=queue["QueueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
-        waiting = int(attributes["ApproximateNumberOfMessages"])
-        if waiting >= count:
-            return True
-        time.sleep(0.1)
-    return False
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    wait_until(
+        waiting,
+        lambda messages: messages >= count,
+        awaiting=f"{count} messages waiting on {module}'s queue",
+        timeout=15,
+        interval=0.1,
+    )

@@ -1,7 +1,6 @@
 """Delivery guarantees of the event bus: at least once, with no second effect; retried with
 backoff, then dead-lettered, then replayed; nothing committed is lost if the process dies."""
 
-import time
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -18,6 +17,7 @@ from modules.orders.models import Order, OrderStatus
 from modulith.bus import Envelope, EventTooLarge, publish
 from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
+from modulith.testing import expire_claims
 from tests.conftest import sweep
 from tests.outbox_rows import stored_events
 from tests.processes import run_python
@@ -175,8 +175,7 @@ def test_an_event_committed_while_the_process_died_is_delivered_once_its_claim_l
         "    placed = services.order_place(customer_id='c', payment_token='tok_visa',\n"
         "        lines=[services.RequestedLine(sku='KB-1', quantity=1)])\n"
         "    print(placed.order.id, flush=True)\n",
-        MODULITH_ASYNC_HANDLERS="inline",
-        MODULITH_CLAIM_SECONDS="1",  # it claimed the delivery as it published it
+        MODULITH_ASYNC_HANDLERS="inline",  # it claimed the delivery as it published it
     )
     assert crash.returncode == 0, crash.stderr
     order_id = crash.stdout.strip()
@@ -184,7 +183,7 @@ def test_an_event_committed_while_the_process_died_is_delivered_once_its_claim_l
     assert delivery_to("inventory", "OrderPlaced", "orders").status == DeliveryStatus.PENDING
     call_command("relay", "--once", stdout=StringIO())
     assert order(client, order_id)["status"] == "PENDING"  # the dead process's claim holds
-    time.sleep(1.1)
+    assert expire_claims(alias="orders") == 1
 
     call_command("relay", "--once", stdout=StringIO())
 
@@ -271,10 +270,7 @@ def test_the_request_trace_follows_the_order_through_every_module(client: Client
     assert Product.objects.get(sku="KB-1").on_hand == 4
 
 
-def test_a_delivery_claimed_by_a_relay_that_died_is_delivered_once_the_claim_lapses(
-    settings: Any,
-) -> None:
-    settings.MODULITH_CLAIM_SECONDS = 0.5
+def test_a_delivery_claimed_by_a_relay_that_died_is_delivered_once_the_claim_lapses() -> None:
     order_id = uuid4()
     capture_payment_for(order_id)  # fails: no such order yet; due again at once
     pending_order(order_id)
@@ -282,7 +278,7 @@ def test_a_delivery_claimed_by_a_relay_that_died_is_delivered_once_the_claim_lap
     assert [d.route for d in claimed] == ["orders"]
 
     assert sweep().handled == 0  # another relay leaves a held claim alone
-    time.sleep(0.6)
+    assert expire_claims(alias="payments") == 1
     report = sweep()
 
     assert report.delivered == 1

@@ -22,8 +22,9 @@ from modulith.bus import atomic, publish
 from modulith.bus.inbox import HandlerRun, running
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.runtime import runtime
+from modulith.testing import expire_claims, make_due
 from modulith.transports.envelope import Envelope
-from tests.conftest import sweep, wait_until
+from tests.conftest import sweep
 from tests.faults import database_down
 from tests.shop import place, stock
 
@@ -45,21 +46,21 @@ def test_a_subscriber_whose_database_is_down_costs_its_events_no_attempt(
     client: Client, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.MODULITH_MAX_ATTEMPTS = 1  # a single counted failure would dead-letter it
-    settings.MODULITH_ROUTE_PROBE_MAX_SECONDS = 0.2
     stock(client, "DOWN-1", 5)
 
     with caplog.at_level(logging.WARNING), database_down("payments"):
         placed = place(client, ("DOWN-1", 2)).json()  # stock is reserved; payments is down
         waiting = delivery("payments", "StockReserved", "inventory")
         for _ in range(5):  # five probes of the route while it stays down
-            time.sleep(0.25)
+            make_due(alias="inventory")  # (payments' database is down: not that one)
             sweep()
         still_waiting = delivery("payments", "StockReserved", "inventory")
 
     assert (waiting.status, waiting.attempts) == (DeliveryStatus.PENDING, 0)
     assert "route unavailable: OperationalError" in waiting.last_error
     assert (still_waiting.status, still_waiting.attempts) == (DeliveryStatus.PENDING, 0)
-    assert wait_until(lambda: sweep().delivered > 0, 3.0)  # the next probe gets through
+    make_due()
+    assert sweep().delivered > 0  # the next probe gets through
     assert Order.objects.get(id=placed["orderId"]).status == OrderStatus.CONFIRMED
     assert Payment.objects.filter(order_id=placed["orderId"]).count() == 1
     assert delivery("payments", "StockReserved", "inventory").attempts == 1
@@ -71,9 +72,8 @@ def test_a_subscriber_whose_database_is_down_costs_its_events_no_attempt(
 
 
 def test_an_outcome_recorded_after_the_claim_lapsed_is_logged_and_not_counted(
-    settings: Any, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings.MODULITH_CLAIM_SECONDS = 0.2
     order_id = uuid4()
     with transaction.atomic(using="payments"):
         publish(
@@ -86,7 +86,7 @@ def test_an_outcome_recorded_after_the_claim_lapsed_is_logged_and_not_counted(
     )
     relay = runtime().relay
     slow = relay.claims.take("payments")  # this relay is slow...
-    time.sleep(0.3)
+    expire_claims(alias="payments")
     assert sweep().delivered == 1  # ...its claim lapses, and another relay delivers
     before = claims_lost("payments", "orders")
 
@@ -151,10 +151,7 @@ def test_a_handler_calling_out_holds_no_transaction_on_its_modules_database() ->
     assert run.already_handled()
 
 
-def test_deliveries_handed_over_after_their_claim_lapsed_are_not_sent_twice(
-    settings: Any,
-) -> None:
-    settings.MODULITH_CLAIM_SECONDS = 0.2
+def test_deliveries_handed_over_after_their_claim_lapsed_are_not_sent_twice() -> None:
     relay = runtime().relay
     handed_over: list[tuple[str, list[Delivery], bool]] = []
     relay.scheduler = lambda alias, deliveries, certain: handed_over.append(
@@ -170,9 +167,9 @@ def test_deliveries_handed_over_after_their_claim_lapsed_are_not_sent_twice(
                 order_id=order_id, payment_id=uuid4(), amount=Decimal("1.00"), currency="EUR"
             )
         )
-    time.sleep(0.3)
-    assert sweep().delivered == 1  # the claim lapsed: a sweep delivered it meanwhile
     alias, deliveries, certain = handed_over[0]  # the PaymentCaptured of payments
+    expire_claims(alias=alias, deliveries=deliveries)
+    assert sweep().delivered == 1  # the claim lapsed: a sweep delivered it meanwhile
 
     report = relay.deliver_published(alias, deliveries, certain)
 

@@ -27,11 +27,10 @@ from modules.orders.models import Order, OrderStatus
 from modulith.aws.processor import ConsumerReport
 from modulith.bus import Envelope
 from modulith.database.store.models import InboxRecord
-from tests.aws.cli import aws_cli
+from tests.aws.cli import aws_cli, sns_publish
 from tests.aws.emulator import AwsContext
 from tests.aws.lambdas.event_source import EventSource
 from tests.aws.test_consumer import consumer, depth, reason_of, receive, send, take_all
-from tests.aws.test_saga_over_topics import sns_publish
 from tests.shop import published
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -3,12 +3,12 @@ failures (ReportBatchItemFailures): it receives a batch from the queue, with eve
 invokes the function with the records, and deletes those the answer does not name. Here it
 reads the emulator's real queue and calls the consume handler directly."""
 
-import time
 from typing import Any
 
 from modulith.aws.context import aws_context
 from modulith.aws.lambdas import consume
 from modulith.runtime import runtime
+from modulith.testing import wait_until
 from tests.lambda_events import context, sqs_event
 
 
@@ -22,8 +22,8 @@ class EventSource:
     def receive(self, expected: int = 1, timeout: float = 5) -> list[dict[str, Any]]:
         """A batch of at least `expected` messages (waiting, bounded), hidden meanwhile."""
         found: dict[str, dict[str, Any]] = {}
-        deadline = time.monotonic() + timeout
-        while len(found) < expected and time.monotonic() < deadline:
+
+        def received() -> int:
             page = self.sqs.receive_message(
                 QueueUrl=self.url,
                 MaxNumberOfMessages=10,
@@ -32,8 +32,15 @@ class EventSource:
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
-            found |= {message["MessageId"]: message for message in page}
-        assert len(found) >= expected, f"{len(found)} of {expected} messages arrived"
+            found.update((message["MessageId"], message) for message in page)
+            return len(found)
+
+        wait_until(
+            received,
+            lambda count: count >= expected,
+            awaiting=f"{expected} message(s) on {self.queue}",
+            timeout=timeout,
+        )
         return list(found.values())
 
     def invoke(self, messages: list[dict[str, Any]], remaining: float = 25) -> dict[str, Any]:

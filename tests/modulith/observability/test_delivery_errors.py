@@ -14,7 +14,7 @@ from modulith.outbox import executors
 from modulith.outbox.embedded_relay import sweep_each
 from modulith.runtime import runtime
 from modulith.tasks import deliver
-from tests.conftest import wait_until
+from modulith.testing import wait_until
 from tests.modulith.observability.conftest import LogLines
 from tests.modulith.observability.test_metrics import scrape, value
 from tests.modulith.test_delivery import capture_payment_for, delivery_to
@@ -37,7 +37,7 @@ def test_a_delivery_that_raises_on_a_thread_is_logged_and_counted(
     def failed() -> list[dict[str, Any]]:
         return [line for line in json_log() if line["logger"] == "modulith.outbox.executors"]
 
-    assert wait_until(lambda: bool(failed()))
+    wait_until(failed, awaiting="the delivery thread to log its failure", timeout=2)
     [line] = failed()
     assert line["level"] == "ERROR"
     assert line["message"].startswith("deliveries [7, 8] of nowhere failed after their commit")

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from modulith.observability import emf
+from modulith.testing import wait_until
 from tests.conftest import API_KEY
 from tests.modulith.observability.emf_format import emf_document, metrics_in
 from tests.shop import place, stock
@@ -116,13 +117,21 @@ def test_a_long_running_process_writes_its_metrics_every_interval_with_its_outbo
     place(client, ("KB-001", 1))
 
     found: dict[Any, float] = {}
-    deadline = time.monotonic() + 10
     wanted = ("modulith_outbox_pending", frozenset({("module", "orders")}))
-    while wanted not in found and time.monotonic() < deadline:
+
+    def written() -> dict[Any, float]:
         for line in capfd.readouterr().out.splitlines():
             if line.startswith('{"_aws"'):
-                found |= metrics_in(emf_document(line))
-        time.sleep(0.2)
+                found.update(metrics_in(emf_document(line)))
+        return found
+
+    wait_until(
+        written,
+        lambda metrics: wanted in metrics,
+        awaiting="the outbox gauges of orders in a metrics document",
+        timeout=10,
+        interval=0.2,
+    )
 
     assert wanted in found, found
     assert ("modulith_dead_letters", frozenset({("module", "inventory")})) in found

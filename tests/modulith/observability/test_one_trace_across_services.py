@@ -12,9 +12,10 @@ import httpx
 import pytest
 from django.core.management import call_command
 
+from modulith.testing import wait_until
 from tests.aws.consumers import ConsumerProcess
 from tests.aws.emulator import AwsContext
-from tests.conftest import API_KEY, wait_until
+from tests.conftest import API_KEY
 from tests.service import Service
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.slow]
@@ -45,7 +46,9 @@ def split(
         service.env = {**common, "MODULITH_MODULES": module}
     consumers = [
         ConsumerProcess(
-            tmp_path, module, **common, MODULITH_MODULES=module, MODULITH_ASYNC_HANDLERS="inline"
+            tmp_path,
+            module,
+            env={**common, "MODULITH_MODULES": module, "MODULITH_ASYNC_HANDLERS": "inline"},
         )
         for module in MODULES
     ]
@@ -99,13 +102,13 @@ def test_one_order_leaves_lines_of_every_module_with_its_trace_id(
     assert placed.status_code == 201, placed.text
     assert placed.headers["X-Trace-Id"] == TRACE
     order_id = placed.json()["orderId"]
-    assert wait_until(
-        lambda: (
-            httpx.get(f"{orders}/api/orders/{order_id}", headers=keyed).json()["status"]
-            == "CONFIRMED"
-        ),
+    wait_until(
+        lambda: httpx.get(f"{orders}/api/orders/{order_id}", headers=keyed).json()["status"],
+        lambda status: status == "CONFIRMED",
+        awaiting=f"order {order_id} to be confirmed",
         timeout=30,
-    ), json_lines(*services.values(), *consumers)
+        details=lambda: json_lines(*services.values(), *consumers),
+    )
 
     expected = {
         ("orders", "published OrderPlaced"),
@@ -120,9 +123,12 @@ def test_one_order_leaves_lines_of_every_module_with_its_trace_id(
         everything = json_lines(*services.values(), *consumers)
         return [line for line in everything if line.get("trace_id") == TRACE]
 
-    assert wait_until(
-        lambda: expected <= {(line["module"], line["message"]) for line in traced()}, timeout=10
-    ), sorted((line["module"], line["message"]) for line in traced())
+    wait_until(
+        lambda: {(line["module"], line["message"]) for line in traced()},
+        lambda seen: expected <= seen,
+        awaiting=f"the log lines of the trace: {sorted(expected)}",
+        timeout=10,
+    )
     lines = traced()
     assert {line["module"] for line in lines} == set(MODULES)
     handled = [line for line in lines if line["message"].startswith("handled ")]

@@ -20,6 +20,7 @@ from modulith.conf.keys import SigningKeys
 from modulith.contracts import ProviderError, ProviderUnavailable
 from modulith.ports.remote.signing import CALLER, NONCE, Signer
 from modulith.runtime import runtime
+from modulith.testing import wait_until
 from tests.celery.conftest import RedisServer, redis_server  # noqa: F401  (the shared cache)
 from tests.modulith.ports.remote.conftest import (
     PRICES,
@@ -199,6 +200,15 @@ def test_an_html_error_page_is_described_not_passed_on(
 RESET = 0.5
 
 
+def refusal(port: InventoryQueries) -> str:
+    """Why a call is refused now ("" if it is answered)."""
+    try:
+        port.prices(["KB-1"])
+    except ProviderUnavailable as refused:
+        return str(refused)
+    return ""
+
+
 def test_after_the_provider_is_back_a_call_succeeds_within_one_trial_interval(
     settings: Any, fake_provider: FakeProvider
 ) -> None:
@@ -211,22 +221,27 @@ def test_after_the_provider_is_back_a_call_succeeds_within_one_trial_interval(
             port.prices(["KB-1"])
     with pytest.raises(ProviderUnavailable, match="circuit open"):
         port.prices(["KB-1"])
-    time.sleep(RESET)
     before_trial = fake_provider.requests
-    with pytest.raises(ProviderUnavailable, match="HTTP 503"):  # the trial, still down
-        port.prices(["KB-1"])
+    trial = wait_until(
+        lambda: refusal(port),
+        lambda refused: "circuit open" not in refused,
+        awaiting=f"the breaker's trial call, {RESET} s after it opened",
+        timeout=4 * RESET,
+    )
+    assert "HTTP 503" in trial  # the trial, still down
     assert fake_provider.requests > before_trial
     with pytest.raises(ProviderUnavailable, match="circuit open"):  # open again after it
         port.prices(["KB-1"])
 
     fake_provider.status = 200
     back = time.monotonic()
-    answered = None
-    while answered is None and time.monotonic() - back < 4 * RESET:
-        try:
-            answered = port.prices(["KB-1"])
-        except ProviderUnavailable:
-            time.sleep(0.02)
+    answered = wait_until(
+        lambda: port.prices(["KB-1"]),
+        lambda prices: prices is not None,
+        awaiting="a call to succeed once the provider is back",
+        timeout=4 * RESET,
+        ignoring=ProviderUnavailable,
+    )
 
     assert answered == []
     assert time.monotonic() - back <= RESET + 0.25
