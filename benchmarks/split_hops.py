@@ -36,6 +36,8 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import os
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -43,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -72,6 +74,7 @@ GOAL_MS_PER_HOP = 2.0
 WAIT_SECONDS = 5  # the consumers' long poll in the split (split.py sets it)
 POLL = 0.0005  # seconds between reads of the final state
 TIMEOUT = 30.0  # seconds, for one saga
+BACKGROUND = 10.0  # seconds over which the split's CPU without sagas is measured
 SKU = "BENCH-HOPS"
 BODY = "x" * 900  # about the size of an envelope of the saga
 HEADERS = {"X-API-Key": PRODUCTION["MODULITH_API_KEYS"]}
@@ -85,11 +88,22 @@ class Series:
     ended: list[float] = field(default_factory=list)  # seconds, start to final state
     confirmed: list[float] = field(default_factory=list)  # to the order CONFIRMED
     first_call: list[float] = field(default_factory=list)  # the POST, or order_place
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by whose, all sagas
 
     def add(self, ended: float, confirmed: float, first_call: float) -> None:
         self.ended.append(ended)
         self.confirmed.append(confirmed)
         self.first_call.append(first_call)
+
+    def add_cpu(
+        self, before: Mapping[str, float], after: Mapping[str, float], sign: float = 1.0
+    ) -> None:
+        for whose, seconds in after.items():
+            self.cpu[whose] = self.cpu.get(whose, 0.0) + sign * (seconds - before[whose])
+
+    def cpu_ms(self, whose: str) -> float:
+        """Milliseconds of CPU a saga."""
+        return self.cpu.get(whose, 0.0) / len(self.ended) * 1000
 
     def p50(self, values: list[float] | None = None) -> float:
         return percentiles(values if values is not None else self.ended)[0]
@@ -107,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sagas must be at least 2 and --warmup at least 1")
     started, load = time.perf_counter(), load_average()
     with tempfile.TemporaryDirectory(prefix="modulith-bench-hops-") as workdir:
-        series, order_get = _run(Path(workdir), args.sagas, args.warmup)
+        series, order_get, get_cpu = _run(Path(workdir), args.sagas, args.warmup)
     elapsed = time.perf_counter() - started
-    print(_table(series, order_get, args, elapsed, (load, load_average())))
+    print(_table(series, order_get, get_cpu, args, elapsed, (load, load_average())))
     return 0
 
 
@@ -201,6 +215,52 @@ def _split_saga(api: httpx.Client, final: FinalState) -> tuple[UUID, float, floa
     raise RuntimeError(f"the saga of order {order_id} did not end in {TIMEOUT} s")
 
 
+class SplitCpu:
+    """CPU seconds (user + system) of the split's processes, by kind: the web processes, the
+    consumers, the emulator. Each was started in a session of its own (split.py), so its
+    process group holds it and its children (gunicorn's workers); read from /proc, in clock
+    ticks, so a saga's figure is coarse and only the sum over many sagas counts."""
+
+    def __init__(self, state: Path) -> None:
+        pids = json.loads((state / "pids.json").read_text())
+        self._kinds = {
+            int(pid): "emulator" if name == "emulator" else name.rsplit("-", 1)[-1]
+            for name, pid in pids.items()
+            if name != "nginx"  # not on the measured path: the services are called directly
+        }
+
+    def read(self) -> dict[str, float]:
+        totals = dict.fromkeys(self._kinds.values(), 0.0)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            kind = self._kinds.get(int(fields[2]))  # the process group
+            if kind:
+                totals[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return totals
+
+    def emulator(self) -> dict[str, float]:
+        return {"emulator": self.read()["emulator"]}
+
+
+def own_cpu() -> dict[str, float]:
+    """This process's CPU seconds, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"this process": usage.ru_utime + usage.ru_stime}
+
+
+def _background(cpu: SplitCpu) -> dict[str, float]:
+    """The split's CPU seconds a second with no saga running (the embedded relays' sweeps,
+    the consumers' and gunicorn's idle loops), over BACKGROUND seconds: what the processes cost
+    whether or not an order comes, taken out of the sagas' figure."""
+    before, started = cpu.read(), time.perf_counter()
+    time.sleep(BACKGROUND)  # a window to measure over, not a wait for something
+    after, elapsed = cpu.read(), time.perf_counter() - started
+    return {kind: (after[kind] - before[kind]) / elapsed for kind in after}
+
+
 # --- raw boto3 ------------------------------------------------------------------------------------
 
 
@@ -280,7 +340,8 @@ class RawHops:
 # --- the run --------------------------------------------------------------------------------------
 
 
-def _run(workdir: Path, sagas: int, warmup: int) -> tuple[dict[str, Series], list[float]]:
+def _run(workdir: Path, sagas: int, warmup: int) -> tuple[dict[str, Series], list[float], Series]:
+    """The sagas, and the GETs of an order: their times and (a Series) their CPU."""
     set_up_django(workdir / "var")  # the in-process sagas', in this process
     from benchmarks.bus_overhead import INLINE, PLAIN, THREAD, saga_paths
     from benchmarks.saga import SagaClock, run_one, stock
@@ -291,6 +352,7 @@ def _run(workdir: Path, sagas: int, warmup: int) -> tuple[dict[str, Series], lis
     split_state = workdir / "split"
     series = {name: Series(name) for name in ("split", "raw boto3", PLAIN, INLINE, THREAD)}
     order_get: list[float] = []
+    get_cpu = Series("GET an order")
     with _split(split_state) as urls:
         response = httpx.post(
             f"{urls['inventory']}/api/inventory/products",
@@ -301,6 +363,7 @@ def _run(workdir: Path, sagas: int, warmup: int) -> tuple[dict[str, Series], lis
         )
         response.raise_for_status()
         final = FinalState(split_state)
+        cpu = SplitCpu(split_state)
         raw = RawHops(urls["emulator"])
         try:
             with (
@@ -309,31 +372,53 @@ def _run(workdir: Path, sagas: int, warmup: int) -> tuple[dict[str, Series], lis
             ):
                 for index in range(warmup + sagas):
                     timed = index >= warmup
+                    if index == warmup:
+                        background = _background(cpu)
+                        split_started, loop_started = cpu.read(), time.perf_counter()
                     order_id, posted, confirmed, ended = _split_saga(api, final)
+                    raw_before = cpu.emulator() | own_cpu()
                     raw_seconds = raw.saga()
+                    raw_after = cpu.emulator() | own_cpu()
+                    get_before = cpu.read()
                     got = time.perf_counter()
                     api.get(f"/api/orders/{order_id}").raise_for_status()
                     got = time.perf_counter() - got
+                    get_after = cpu.read()
                     if timed:
                         series["split"].add(ended, confirmed, posted)
                         series["raw boto3"].ended.append(raw_seconds)
+                        series["raw boto3"].add_cpu(raw_before, raw_after)
+                        get_cpu.add_cpu(get_before, get_after)
                         order_get.append(got)
                     for path in local.values():
                         install(path.runtime)
+                        before = own_cpu()
                         sample = run_one(clock, path.saga, threaded=path.threaded)
                         if timed:
                             series[path.name].add(sample.ended, sample.confirmed, sample.returned)
+                            series[path.name].add_cpu(before, own_cpu())
                     if timed and (index - warmup + 1) % 25 == 0:
                         print(f"{index - warmup + 1} sagas a path", file=sys.stderr, flush=True)
+                # The split's processes over the timed sagas, but for what raw boto3 cost the
+                # emulator and what the GETs cost the web processes: what the split's sagas
+                # cost, their trailing work (the last delete) included.
+                series["split"].add_cpu(split_started, cpu.read())
+                loop = time.perf_counter() - loop_started
+                idle = {kind: rate * loop for kind, rate in background.items()}
+                series["split"].add_cpu(dict.fromkeys(idle, 0.0), idle, -1.0)
+                raw_emulator = {"emulator": series["raw boto3"].cpu["emulator"]}
+                series["split"].add_cpu({"emulator": 0.0}, raw_emulator, -1.0)
+                series["split"].add_cpu(dict.fromkeys(get_cpu.cpu, 0.0), get_cpu.cpu, -1.0)
         finally:
             raw.close()
             final.close()
-    return series, order_get
+    return series, order_get, get_cpu
 
 
 def _table(
     series: dict[str, Series],
     order_get: list[float],
+    get_cpu: Series,
     args: argparse.Namespace,
     elapsed: float,
     load: tuple[float, float],
@@ -346,15 +431,18 @@ def _table(
         f"milliseconds from the first call to the saga's last write (raw boto3: to the fourth "
         f"delete). {machine(elapsed, load)}",
         "",
-        "| path | sagas | p50 ms | p99 ms | to CONFIRMED p50 ms | first call returns p50 ms |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| path | sagas | p50 ms | p99 ms | to CONFIRMED p50 ms | first call returns p50 ms "
+        "| CPU ms a saga |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for path in series.values():
         p50, p99 = percentiles(path.ended)
         confirmed = ms(path.p50(path.confirmed)) if path.confirmed else ""
         first = ms(path.p50(path.first_call)) if path.first_call else ""
+        cpu = ", ".join(f"{whose} {path.cpu_ms(whose):.1f}" for whose in path.cpu)
         lines.append(
-            f"| {path.name} | {len(path.ended)} | {ms(p50)} | {ms(p99)} | {confirmed} | {first} |"
+            f"| {path.name} | {len(path.ended)} | {ms(p50)} | {ms(p99)} | {confirmed} | {first} "
+            f"| {cpu} |"
         )
     ratio = split.p50() / raw.p50()
     naive = (split.p50() - raw.p50()) / HOPS
@@ -362,6 +450,14 @@ def _table(
     http = split.p50(split.first_call) - series[THREAD].p50(series[THREAD].first_call) + get
     own = (split.p50() - plain.p50() - raw.p50() - http) / HOPS
     bus = (series[INLINE].p50() - plain.p50()) / HOPS
+    serving = get_cpu.cpu.get("web", 0.0) / len(order_get) * 1000
+    cpu_own = (
+        split.cpu_ms("web")
+        + split.cpu_ms("consumer")
+        - plain.cpu_ms("this process")
+        - 3 * serving
+        - raw.cpu_ms("this process")
+    ) / HOPS
     lines += [
         "",
         f"split / raw boto3 at p50: {ratio:.2f}x; (split - raw) / {HOPS} = {ms(naive)} ms a hop, "
@@ -373,6 +469,15 @@ def _table(
         f"time a hop in the split (outbox, relay, consumer, inbox) beyond the queue's send, "
         f"receive and delete. In process, the bus's own time a hop: ({INLINE} - {PLAIN}) / "
         f"{HOPS} = {ms(bus)} ms.",
+        f"In CPU (milliseconds a saga, which the machine's load moves less than time): the "
+        f"split's web processes {split.cpu_ms('web'):.1f} and consumers "
+        f"{split.cpu_ms('consumer'):.1f}; serving one GET of an order costs the web processes "
+        f"{serving:.1f}; raw boto3's client {raw.cpu_ms('this process'):.1f}; the plain "
+        f"saga {plain.cpu_ms('this process'):.1f}. (split's web + consumers - plain - 3 HTTP "
+        f"requests served - raw's client) / {HOPS} = {cpu_own:.1f} ms of CPU a hop: the "
+        f"framework's own, with the client side of the two port calls still in it. The "
+        f"emulator: {split.cpu_ms('emulator') / HOPS:.1f} ms a hop for the split, "
+        f"{raw.cpu_ms('emulator') / HOPS:.1f} for raw boto3.",
         "",
         goal(f"split / raw boto3 at p50 <= {GOAL_RATIO}x (now {ratio:.2f}x)", ratio <= GOAL_RATIO),
         goal(
