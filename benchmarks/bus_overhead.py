@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.saga import StatementCounter, stock
 
         counter = StatementCounter()  # before any delivery thread opens a connection
-        paths = _paths()
+        paths = saga_paths()
 
         stock(len(PATHS) * (args.warmup + args.sagas + 1))
         if args.profile:
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _paths() -> dict[str, SagaPath]:
+def saga_paths() -> dict[str, SagaPath]:
     """The plain path and the bus with each executor, each a runtime built the way the
     framework builds it from MODULITH_ASYNC_HANDLERS."""
     from django.conf import settings

@@ -93,12 +93,14 @@ def one_order(api: httpx.Client, poll: float) -> tuple[float, float]:
     raise RuntimeError(f"{order} still PENDING after {FINAL_TIMEOUT} s")
 
 
-def stock(inventory_url: str, quantity: int) -> None:
-    product = {"sku": SKU, "name": "Benchmark", "unitPrice": "1.00", "currency": "EUR"}
+def stock(
+    inventory_url: str, quantity: int, *, sku: str = SKU, headers: dict[str, str] = HEADERS
+) -> None:
+    product = {"sku": sku, "name": "Benchmark", "unitPrice": "1.00", "currency": "EUR"}
     response = httpx.post(
         f"{inventory_url}/api/inventory/products",
         json={**product, "quantity": quantity},
-        headers=HEADERS,
+        headers=headers,
         timeout=10,
     )
     response.raise_for_status()
