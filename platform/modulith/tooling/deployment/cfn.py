@@ -7,6 +7,14 @@ from typing import Any
 Template = dict[str, Any]
 
 SHARED_STACK = "SharedStack"  # the module stacks' parameter naming the shared stack
+# The HSTS max-age a web stack sets, ECS or Lambda: short until HTTPS is known to work.
+HSTS_SECONDS_PARAMETER = {
+    "Type": "Number",
+    "Default": 3600,
+    "MinValue": 0,
+    "Description": "Strict-Transport-Security max-age; raise it (31536000) once HTTPS is known "
+    "to work",
+}
 
 
 def logical(name: str) -> str:

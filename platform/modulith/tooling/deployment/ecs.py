@@ -22,7 +22,13 @@ from typing import Any
 from modulith.http.health import READY_PATH
 from modulith.modules import Module, Topology
 from modulith.tooling.deployment.alarms import age_parameter, module_alarms
-from modulith.tooling.deployment.cfn import SHARED_STACK, Template, imported, logical
+from modulith.tooling.deployment.cfn import (
+    HSTS_SECONDS_PARAMETER,
+    SHARED_STACK,
+    Template,
+    imported,
+    logical,
+)
 from modulith.tooling.deployment.ecs_iam import CONSUMER_QUEUE_ACTIONS, execution_role, task_role
 from modulith.tooling.deployment.ecs_shared import log_group
 from modulith.tooling.deployment.front_door import front_door_rules
@@ -515,13 +521,7 @@ def _parameters(
             "Description": "The public host name (its certificate is the ALB's): allowed host, "
             "trusted origin",
         },
-        "HstsSeconds": {
-            "Type": "Number",
-            "Default": 3600,
-            "MinValue": 0,
-            "Description": "Strict-Transport-Security max-age; raise it (31536000) once HTTPS "
-            "is known to work",
-        },
+        "HstsSeconds": HSTS_SECONDS_PARAMETER,
         "CollectorImage": {
             "Type": "String",
             "Default": options.collector_image,

@@ -12,8 +12,8 @@ from typing import Any
 from modulith.aws.names import ResourceNames
 from modulith.modules import Module, Topology
 from modulith.tooling.deployment.alarms import age_parameter, module_alarms
+from modulith.tooling.deployment.cfn import HSTS_SECONDS_PARAMETER, managed_policy
 from modulith.tooling.deployment.cfn import logical as _logical
-from modulith.tooling.deployment.cfn import managed_policy
 from modulith.tooling.deployment.ecs_iam import XRAY_POLICY
 from modulith.tooling.deployment.iam import own_queue, queue_arn
 from modulith.tooling.deployment.lambda_iam import (
@@ -428,13 +428,7 @@ def _parameters(
             "Description": "The public host name the module answers for (a custom domain, or "
             "the HTTP API's own): its https origin is trusted for CSRF",
         },
-        "HstsSeconds": {
-            "Type": "Number",
-            "Default": 3600,
-            "MinValue": 0,
-            "Description": "Strict-Transport-Security max-age; raise it (31536000) once HTTPS "
-            "is known to work",
-        },
+        "HstsSeconds": HSTS_SECONDS_PARAMETER,
         "AlertTopicArn": {
             "Type": "String",
             "Default": "",
