@@ -208,7 +208,9 @@ class Relay:
                 sendable.append((delivery, envelope_of(delivery.event)))
             except MalformedEvent as error:  # a damaged outbox row: never sendable
                 report.add(
-                    self.outcomes.failed(alias, delivery, Outcome(False, str(error), True), None)
+                    self.outcomes.failed(
+                        alias, delivery, Outcome.dead(str(error), error.reason), None
+                    )
                 )
         if not sendable:
             return report, [], ""
