@@ -177,7 +177,7 @@ VIOLATIONS = [
             file="platform/modulith/ports/local.py",
             code="from contracts.inventory import InventoryQueries\n",
             contract_id="framework-knows-no-shop",
-            importer="modulith.ports",
+            importer="modulith.ports.local",
         ),
         id="the-framework-imports-contracts",
     ),
@@ -186,7 +186,7 @@ VIOLATIONS = [
             file="platform/modulith/modules/topology.py",
             code="from modules.orders.models import Order\n",
             contract_id="framework-knows-no-shop",
-            importer="modulith.modules",
+            importer="modulith.modules.topology",
         ),
         id="the-framework-imports-a-module",
     ),
@@ -198,6 +198,24 @@ VIOLATIONS = [
             importer="modules.payments.services",
         ),
         id="a-module-imports-config",
+    ),
+    pytest.param(
+        Violation(
+            file="platform/modulith/runtime/bootstrap.py",
+            code="from modulith.aws.transports.sqs import SqsTransport\n",
+            contract_id="transports-are-plug-ins",
+            importer="modulith.runtime.bootstrap",
+        ),
+        id="the-composition-root-imports-an-aws-transport-instead-of-finding-it-by-name",
+    ),
+    pytest.param(
+        Violation(
+            file="platform/modulith/bus/publisher.py",
+            code="from modulith.outbox.relay import Relay\n",
+            contract_id="framework-layers",
+            importer="modulith.bus.publisher",
+        ),
+        id="the-bus-imports-the-outbox-above-it",
     ),
 ]
 

@@ -396,7 +396,12 @@ def test_the_lambda_role_answers_its_runtime_api_and_stops_on_sigterm(runner: Ru
             volume=volume,
         )
         answer = api.invoke(
-            http_api("GET", "/api/inventory/products/KB-001"), timeout=START_TIMEOUT
+            http_api(
+                "GET",
+                "/api/inventory/products/KB-001",
+                headers={"X-API-Key": shop_api.API_KEY},
+            ),
+            timeout=START_TIMEOUT,
         )
         code, seconds = function.stop()
 
