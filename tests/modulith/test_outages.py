@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 import pytest
@@ -21,7 +21,10 @@ from modules.payments.models import Payment
 from modulith.bus import atomic, publish
 from modulith.bus.inbox import HandlerRun, running
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
-from modulith.runtime import runtime
+from modulith.outbox.executors import Inline
+from modulith.outbox.relay import Relay
+from modulith.runtime import install, runtime
+from modulith.runtime.bootstrap import build_runtime
 from modulith.transports.envelope import Envelope
 from tests.conftest import sweep, wait_until
 from tests.faults import database_down
@@ -151,15 +154,25 @@ def test_a_handler_calling_out_holds_no_transaction_on_its_modules_database() ->
     assert run.already_handled()
 
 
+class SlowToStart(Inline):
+    """A delivery thread that is slow to start: it claims at publish, and holds on to what it
+    is handed."""
+
+    def __init__(self, relay: Relay) -> None:
+        super().__init__(relay)
+        self.handed_over: list[tuple[str, list[Delivery], bool]] = []
+
+    def after_commit(self, alias: str, deliveries: list[Delivery], *, all_stored: bool) -> None:
+        self.handed_over.append((alias, deliveries, all_stored))
+
+
 def test_deliveries_handed_over_after_their_claim_lapsed_are_not_sent_twice(
     settings: Any,
 ) -> None:
     settings.MODULITH_CLAIM_SECONDS = 0.2
+    install(build_runtime(executor=SlowToStart))  # the runtime goes with the setting
     relay = runtime().relay
-    handed_over: list[tuple[str, list[Delivery], bool]] = []
-    relay.scheduler = lambda alias, deliveries, certain: handed_over.append(
-        (alias, deliveries, certain)
-    )  # a delivery thread that is slow to start
+    handed_over = cast(SlowToStart, runtime().executor).handed_over
     order_id = uuid4()
     Order.objects.create(
         id=order_id, customer_id="c", total=Decimal("1.00"), currency="EUR", payment_token="t"
@@ -172,11 +185,11 @@ def test_deliveries_handed_over_after_their_claim_lapsed_are_not_sent_twice(
         )
     time.sleep(0.3)
     assert sweep().delivered == 1  # the claim lapsed: a sweep delivered it meanwhile
-    alias, deliveries, certain = handed_over[0]  # the PaymentCaptured of payments
+    alias, deliveries, all_stored = handed_over[0]  # the PaymentCaptured of payments
 
-    report = relay.deliver_published(alias, deliveries, certain)
+    report = relay.deliver_published(alias, deliveries, all_stored=all_stored)
 
-    assert (alias, certain) == ("payments", True)
+    assert (alias, all_stored) == ("payments", True)
     assert report.handled == 0
     confirmed = OutboxEvent.objects.using("orders").filter(event_name="OrderConfirmed")
     assert confirmed.count() == 1

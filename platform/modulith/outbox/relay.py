@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.db import DatabaseError
 
-from modulith.bus.publisher import Scheduler
 from modulith.database.store.envelopes import envelope_of
 from modulith.database.store.models import Delivery
 from modulith.outbox.claims import Claims
@@ -57,23 +56,15 @@ class Relay:
         self.outcomes = OutcomeRecorder(
             policy, self.claims.lease, self.retention.deletes_on_delivery
         )
-        self.scheduler: Scheduler = self.deliver_published
-        # Whether deliveries are claimed as they are published, for this process to deliver
-        # right after the commit (inline, its threads); not when a worker delivers them later.
-        self.claims_at_publish = True
-
-    def schedule(self, alias: str, deliveries: list[Delivery], *, certain: bool) -> None:
-        """Called after commit: deliver now (inline, on a thread) or through a Celery task."""
-        self.scheduler(alias, deliveries, certain)
 
     def deliver_published(
-        self, alias: str, deliveries: list[Delivery], certain: bool = False
+        self, alias: str, deliveries: list[Delivery], *, all_stored: bool = False
     ) -> RelayReport:
-        """Delivers what this process just published and committed, as it was stored."""
-        if not self.claims_at_publish:
-            return self.deliver(alias, [delivery.pk for delivery in deliveries])
+        """Delivers what this process just published, committed and claimed as it stored it
+        (an executor that delivers at publish calls it after the commit). `all_stored`: none
+        was published in a savepoint that rolled back."""
         # Waited longer than the claim lasts (a busy pool)? A sweep may have taken them: ask.
-        if not certain or not self.claims.still_held(deliveries):
+        if not all_stored or not self.claims.still_held(deliveries):
             deliveries = self.claims.held(alias, deliveries)
         return self._send(alias, deliveries, routed_here=True)
 

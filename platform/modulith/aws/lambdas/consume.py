@@ -17,11 +17,11 @@ whose receive count starts afresh. An outage delays them; it uses up none of the
 import logging
 from typing import Any
 
-from modulith.aws.context import aws_context
 from modulith.aws.lambdas.start import LambdaContext, cold_start, invocation
 
 cold_start()  # Django first: the imports below load models
 
+from modulith.aws.context import aws_context  # noqa: E402
 from modulith.aws.lambdas.records import Record, message_of, queue_name  # noqa: E402
 from modulith.aws.processor import (  # noqa: E402
     ConsumerReport,
