@@ -93,6 +93,7 @@ def publish(event: Any) -> uuid.UUID:
             schema_version=event.schema_version,
             data=event.model_dump(mode="json", by_alias=True),
             trace=current_trace(),
+            published_here=True,
         )
         wire = envelope.to_wire()
         _check_size(envelope.event_name, wire, current.max_event_bytes)

@@ -138,7 +138,7 @@ class Relay:
             if probe_at := self.outages.waiting_until(route):
                 report.add(self.outcomes.postponed(alias, batch, probe_at, ""))
                 continue
-            report.add(self._send_route(alias, route, batch))
+            self._send_route(alias, route, batch, report)
         return report
 
     def _on_routes_in_use(self, alias: str, deliveries: list[Delivery]) -> list[Delivery]:
@@ -153,19 +153,19 @@ class Relay:
         rerouted = [self.rerouting.reroute(alias, delivery) for delivery in stale]
         return kept + [delivery for delivery in rerouted if delivery is not None]
 
-    def _send_route(self, alias: str, route: str, batch: list[Delivery]) -> RelayReport:
-        report = RelayReport()
+    def _send_route(
+        self, alias: str, route: str, batch: list[Delivery], report: RelayReport
+    ) -> None:
+        """Sends the route's deliveries, counting what became of them in `report`."""
         chunks = list(self._chunks(batch))
         for index, chunk in enumerate(chunks):
-            sent, unreached, reason = self._send_chunk(alias, route, chunk)
-            report.add(sent)
+            unreached, reason = self._send_chunk(alias, route, chunk, report)
             if unreached:  # the route is down: these and the rest wait for its next probe
                 probe_at = self.outages.failed(route, reason)
                 waiting = unreached + [d for later in chunks[index + 1 :] for d in later]
                 report.add(self.outcomes.postponed(alias, waiting, probe_at, reason))
-                return report
+                return
         self.outages.succeeded(route)
-        return report
 
     def _chunks(self, batch: list[Delivery]) -> Iterator[list[Delivery]]:
         """Batches within both of the transport's limits: entries and bytes per call."""
@@ -188,11 +188,11 @@ class Relay:
             yield chunk
 
     def _send_chunk(
-        self, alias: str, route: str, chunk: list[Delivery]
-    ) -> tuple[RelayReport, list[Delivery], str]:
-        """Sends one batch; returns what became of it, the deliveries that did not get through
-        because the route (or what a subscriber needs) is down, and why."""
-        report = RelayReport()
+        self, alias: str, route: str, chunk: list[Delivery], report: RelayReport
+    ) -> tuple[list[Delivery], str]:
+        """Sends one batch, counting what became of it in `report`; returns the deliveries
+        that did not get through because the route (or what a subscriber needs) is down, and
+        why."""
         sendable: list[tuple[Delivery, Envelope]] = []
         for delivery in chunk:
             try:
@@ -204,7 +204,7 @@ class Relay:
                     )
                 )
         if not sendable:
-            return report, [], ""
+            return [], ""
         # Just published and claimed by this process: nobody can have handled them yet.
         first = all(
             delivery.attempts == 0 and delivery.claimed_by == self.claims.publisher_token
@@ -215,11 +215,7 @@ class Relay:
                 route, [envelope for _, envelope in sendable], first_attempt=first
             )
         except Exception as error:  # unreachable or throttling: not the events' fault
-            return (
-                report,
-                [delivery for delivery, _ in sendable],
-                f"{type(error).__name__}: {error}",
-            )
+            return [delivery for delivery, _ in sendable], f"{type(error).__name__}: {error}"
         unreached: list[Delivery] = []
         delivered: list[tuple[Delivery, Envelope]] = []
         reason = ""
@@ -232,4 +228,4 @@ class Relay:
             else:
                 report.add(self.outcomes.failed(alias, delivery, outcome, envelope))
         report.add(self.outcomes.delivered(alias, route, delivered))
-        return report, unreached, reason
+        return unreached, reason
