@@ -5,7 +5,6 @@ and counts (`Tally`)."""
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from functools import cache
 from typing import ClassVar, Protocol, Self
 
 from modulith.transports.envelope import Envelope
@@ -92,10 +91,15 @@ class Tally:
         return sum(getattr(self, name) for name in set(self.COUNTED.values()))
 
 
-@cache
-def _names(tally: type[Tally]) -> tuple[str, ...]:
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _names(tally: type) -> tuple[str, ...]:
     """A tally's fields, read once: adding reports is on the relay's every send."""
-    return tuple(each.name for each in fields(tally))
+    names = _FIELDS.get(tally)
+    if names is None:
+        names = _FIELDS[tally] = tuple(each.name for each in fields(tally))
+    return names
 
 
 # A transport whose batches may be this large counts no bytes (nothing leaves the process).
