@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from django.db import transaction
 from django.utils import timezone
 
-from modulith.conf.installed import installed
+from modulith.conf.installed import INSTALLED
 from modulith.database.store.envelopes import keep_envelope
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.database.store.statements import insert, loaded
@@ -71,7 +71,7 @@ def publish(event: Any) -> uuid.UUID:
     Must run inside `transaction.atomic(using=<publishing module>)`, so the event commits or
     rolls back with the writes it describes.
     """
-    current: Publishing = installed()
+    current: Publishing = INSTALLED.runtime
     module = current.topology.publisher_of(event.event_name)
     if not current.topology.is_running(module.name):
         raise ConfigurationError(f"{module.name} does not run here, so it cannot publish")

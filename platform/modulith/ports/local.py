@@ -5,7 +5,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 from django.utils.module_loading import import_string
 
-from modulith.conf.installed import installed
+from modulith.conf.installed import INSTALLED
 from modulith.modules import Module, Topology
 from modulith.modules.errors import ConfigurationError
 
@@ -54,5 +54,5 @@ class _Resolving(Protocol):
 
 def query_port(port: type[Port]) -> Port:
     """The implementation of `port` for this deployment."""
-    current: _Resolving = installed()
+    current: _Resolving = INSTALLED.runtime
     return current.ports.resolve(port)

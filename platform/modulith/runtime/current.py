@@ -2,12 +2,11 @@
 installed in the one place every part reads it from (`modulith.conf.installed`)."""
 
 from dataclasses import dataclass
-from typing import cast
 
 from modulith.bus.dispatch import Dispatcher
 from modulith.bus.publisher import Executor
 from modulith.conf import ModulithSettings
-from modulith.conf.installed import install_runtime, installed
+from modulith.conf.installed import INSTALLED, install_runtime
 from modulith.modules import Topology
 from modulith.observability import process
 from modulith.outbox.dead_letters import DeadLetters
@@ -41,7 +40,8 @@ class Runtime:
 
 
 def runtime() -> Runtime:
-    return cast(Runtime, installed())
+    current: Runtime = INSTALLED.runtime
+    return current
 
 
 def install(new: Runtime | None) -> None:

@@ -3,7 +3,7 @@ vocabulary of what became of an event handed on (`Outcome`), which every deliver
 and counts (`Tally`)."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar, Protocol, Self
 
@@ -31,6 +31,11 @@ class Outcome:
     reason: str = ""
     # The exception that decided it, for the log line of whoever acts on it (its traceback).
     cause: BaseException | None = field(default=None, compare=False, repr=False)
+    # Read from `settled` on every event's way, so set once as plain attributes. `ok`: done
+    # with, nothing more to do for this event on this route; `permanent`: dead.
+    ok: bool = field(init=False, compare=False, repr=False)
+    permanent: bool = field(init=False, compare=False, repr=False)
+    unavailable: bool = field(init=False, compare=False, repr=False)
 
     @classmethod
     def retry(cls, error: str, cause: BaseException | None = None) -> "Outcome":
@@ -44,18 +49,10 @@ class Outcome:
     def unavailable_because(cls, error: str) -> "Outcome":
         return cls(Settled.UNAVAILABLE, error)
 
-    @property
-    def ok(self) -> bool:
-        """Done with: nothing more to do for this event on this route."""
-        return self.settled in (Settled.HANDLED, Settled.DUPLICATE)
-
-    @property
-    def permanent(self) -> bool:
-        return self.settled is Settled.DEAD
-
-    @property
-    def unavailable(self) -> bool:
-        return self.settled is Settled.UNAVAILABLE
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ok", self.settled in (Settled.HANDLED, Settled.DUPLICATE))
+        object.__setattr__(self, "permanent", self.settled is Settled.DEAD)
+        object.__setattr__(self, "unavailable", self.settled is Settled.UNAVAILABLE)
 
 
 DELIVERED = Outcome(Settled.HANDLED)
@@ -74,32 +71,16 @@ class Tally:
         name = self.COUNTED[outcome.settled]
         setattr(self, name, getattr(self, name) + 1)
 
-    @classmethod
-    def of(cls, outcome: Outcome) -> Self:
-        tally = cls()
-        tally.count(outcome)
-        return tally
-
     def add(self, other: Self) -> None:
-        for name in _names(type(self)):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            setattr(self, name, (mine or theirs) if isinstance(mine, bool) else mine + theirs)
+        # Only what the other counted: most of a report is zeros, and the relay adds one per send.
+        for name, theirs in vars(other).items():
+            if theirs:
+                setattr(self, name, True if theirs is True else getattr(self, name) + theirs)
 
     @property
     def settled(self) -> int:
         """How many outcomes it counts."""
         return sum(getattr(self, name) for name in set(self.COUNTED.values()))
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _names(tally: type) -> tuple[str, ...]:
-    """A tally's fields, read once: adding reports is on the relay's every send."""
-    names = _FIELDS.get(tally)
-    if names is None:
-        names = _FIELDS[tally] = tuple(each.name for each in fields(tally))
-    return names
 
 
 # A transport whose batches may be this large counts no bytes (nothing leaves the process).
