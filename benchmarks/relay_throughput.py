@@ -7,7 +7,7 @@ databases in a temporary directory, provisions the topology (fresh names for eac
 deleted afterwards), and measures events per second from the outbox to the subscriber's queue:
 
 - relay, batched: events published in one transaction of the payments database wait in the
-  outbox (the relay's after-commit scheduler is replaced by a no-op, so publishing sends
+  outbox (the runtime's executor leaves them to the sweep, so publishing sends
   nothing); then one timed `Relay.sweep` claims them, sends them (SendMessageBatch, PutEvents
   or PublishBatch, 10 a call) and records every outcome in the outbox, as `manage.py relay`
   does;
@@ -189,6 +189,7 @@ def _topology(transport: str) -> Iterator[Any]:
     from django.conf import settings
     from django.core.management import call_command
 
+    from modulith.outbox.executors import BySweep
     from modulith.runtime import install, runtime
     from modulith.runtime.bootstrap import build_runtime
 
@@ -196,11 +197,9 @@ def _topology(transport: str) -> Iterator[Any]:
     settings.MODULITH_TRANSPORT = transport
     settings.MODULITH_QUEUE_PREFIX = name
     settings.MODULITH_EVENT_BUS = name
-    install(build_runtime())
-    current = runtime()
     # Published deliveries wait, unclaimed, for the timed sweep.
-    current.relay.scheduler = lambda alias, deliveries, certain: None
-    current.relay.claims_at_publish = False
+    install(build_runtime(executor=lambda relay: BySweep()))
+    current = runtime()
     call_command("provision", stdout=StringIO())
     try:
         yield current

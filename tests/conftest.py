@@ -1,13 +1,16 @@
 """Shared fixtures. Tests run on real databases: SQLite files by default, PostgreSQL in CI."""
 
+from collections.abc import Iterator
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from modulith.runtime import runtime
+from modulith.runtime import install, runtime
+from modulith.runtime.bootstrap import build_runtime
+from tests.executors import SlowToStart
 
 # modulith's test harness (the `module_scenario` fixture, see docs/testing.md), and pytest's
 # own, for the tests of that harness.
@@ -45,3 +48,12 @@ def anonymous_client() -> Client:
 def sweep() -> Any:
     current = runtime()
     return current.relay.sweep(current.topology.running_databases)
+
+
+@pytest.fixture
+def slow_to_start() -> Iterator[SlowToStart]:
+    """The runtime with a SlowToStart executor, for one test."""
+    previous = runtime()
+    install(build_runtime(executor=SlowToStart))
+    yield cast(SlowToStart, runtime().executor)
+    install(previous)

@@ -1,25 +1,26 @@
-"""Celery (the [celery] extra): deliveries scheduled after a commit, handed to a worker as
-tasks, and the periodic sweep of every outbox. The worker runs the tasks on the runtime the
-composition root installed in it."""
+"""Celery (the [celery] extra): deliveries published, handed to a worker as tasks once their
+transaction commits, and the periodic sweep of every outbox. The worker runs the tasks on the
+runtime the composition root installed in it."""
 
 from celery import shared_task
 
-from modulith.bus.publisher import Scheduler
 from modulith.database.store.models import Delivery
 from modulith.observability.metrics import DELIVERY_ERRORS
-from modulith.outbox.relay import Relay
 from modulith.runtime import runtime
 
 
-def celery_scheduler(relay: Relay) -> Scheduler:
-    """On a Celery worker (eagerly in this process when there is no broker). The worker
-    claims what it delivers: a task may wait in the broker longer than a claim lasts."""
-    relay.claims_at_publish = False
+class CeleryExecutor:
+    """On a Celery worker (eagerly in this process when there is no broker). It delivers
+    later, not at publish: the worker claims what it delivers as it takes it, since a task may
+    wait in the broker longer than a claim lasts."""
 
-    def enqueue(alias: str, deliveries: list[Delivery], certain: bool) -> None:
+    name = "celery"
+
+    def claim(self) -> dict[str, object]:
+        return {}
+
+    def after_commit(self, alias: str, deliveries: list[Delivery], *, all_stored: bool) -> None:
         deliver.delay(alias, [delivery.pk for delivery in deliveries])
-
-    return enqueue
 
 
 @shared_task(name="modulith.deliver", acks_late=True, reject_on_worker_lost=True)

@@ -67,7 +67,7 @@ def receive(polling: QueueConsumer, messages: int = 1) -> ConsumerReport:
     total = ConsumerReport()
     for _ in range(MAX_POLLS):
         total.add(polling.poll())
-        if total.messages >= messages:
+        if total.settled >= messages:
             break
     return total
 

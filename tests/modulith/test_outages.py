@@ -25,6 +25,7 @@ from modulith.runtime import runtime
 from modulith.testing import expire_claims, make_due
 from modulith.transports.envelope import Envelope
 from tests.conftest import sweep
+from tests.executors import SlowToStart
 from tests.faults import database_down
 from tests.shop import place, stock
 
@@ -151,12 +152,11 @@ def test_a_handler_calling_out_holds_no_transaction_on_its_modules_database() ->
     assert run.already_handled()
 
 
-def test_deliveries_handed_over_after_their_claim_lapsed_are_not_sent_twice() -> None:
+def test_deliveries_handed_over_after_their_claim_lapsed_are_not_sent_twice(
+    slow_to_start: SlowToStart,
+) -> None:
     relay = runtime().relay
-    handed_over: list[tuple[str, list[Delivery], bool]] = []
-    relay.scheduler = lambda alias, deliveries, certain: handed_over.append(
-        (alias, deliveries, certain)
-    )  # a delivery thread that is slow to start
+    handed_over = slow_to_start.handed_over
     order_id = uuid4()
     Order.objects.create(
         id=order_id, customer_id="c", total=Decimal("1.00"), currency="EUR", payment_token="t"
@@ -167,13 +167,13 @@ def test_deliveries_handed_over_after_their_claim_lapsed_are_not_sent_twice() ->
                 order_id=order_id, payment_id=uuid4(), amount=Decimal("1.00"), currency="EUR"
             )
         )
-    alias, deliveries, certain = handed_over[0]  # the PaymentCaptured of payments
+    alias, deliveries, all_stored = handed_over[0]  # the PaymentCaptured of payments
     expire_claims(alias=alias, deliveries=deliveries)
     assert sweep().delivered == 1  # the claim lapsed: a sweep delivered it meanwhile
 
-    report = relay.deliver_published(alias, deliveries, certain)
+    report = relay.deliver_published(alias, deliveries, all_stored=all_stored)
 
-    assert (alias, certain) == ("payments", True)
+    assert (alias, all_stored) == ("payments", True)
     assert report.handled == 0
     confirmed = OutboxEvent.objects.using("orders").filter(event_name="OrderConfirmed")
     assert confirmed.count() == 1

@@ -16,7 +16,6 @@ from modulith.aws.processor import (
     MessageProcessor,
     message_processor,
 )
-from modulith.bus.dispatch import DependencyUnavailable
 from modulith.modules import Module
 from modulith.observability.metrics import CONSUMER_PAUSED
 from modulith.outbox.retry import RetryPolicy
@@ -132,15 +131,17 @@ class QueueConsumer:
             if stop.is_set():  # the message in hand is finished; the rest are given back
                 return messages[index:], ""
             try:
-                report.add(self.messages.process(message))
-            except DependencyUnavailable as unavailable:
-                return messages[index:], str(unavailable)
+                outcome = self.messages.process(message)
             except Exception:  # e.g. SQS refused a delete: the others still get handled
                 log.exception(
                     "%s could not finish message %s; it comes back after its visibility timeout",
                     self.module.name,
                     message["MessageId"],
                 )
+                continue
+            if outcome.unavailable:
+                return messages[index:], outcome.error
+            report.count(outcome)
         return [], ""
 
     def _wait_out(

@@ -5,7 +5,7 @@ the Lambda function that consumes the queue both take every message through here
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import transaction
 from django.db.models import F
@@ -25,13 +25,14 @@ from modulith.aws.messages import (
 )
 from modulith.aws.models import HandlingFailure
 from modulith.aws.names import QueueDirectory
-from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
+from modulith.bus.dispatch import Dispatcher
 from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.metrics import MESSAGES_DEAD_LETTERED, MESSAGES_HANDLED
 from modulith.outbox.retry import RetryPolicy
 from modulith.runtime import Runtime
 from modulith.transports.envelope import Envelope, MalformedEvent
+from modulith.transports.transport import Outcome, Settled, Tally
 
 log = logging.getLogger(__name__)
 
@@ -41,35 +42,18 @@ MAX_MESSAGE_ATTRIBUTES = 10
 
 
 @dataclass
-class ConsumerReport:
+class ConsumerReport(Tally):
+    COUNTED: ClassVar[dict[Settled, str]] = {
+        Settled.HANDLED: "handled",
+        Settled.DUPLICATE: "duplicates",
+        Settled.RETRY: "retried",
+        Settled.DEAD: "dead",
+    }
+
     handled: int = 0
     duplicates: int = 0
     retried: int = 0
     dead: int = 0
-
-    @property
-    def messages(self) -> int:
-        return self.handled + self.duplicates + self.retried + self.dead
-
-    @property
-    def outcome(self) -> str:
-        """What became of a single message."""
-        return next(
-            name
-            for name, count in (
-                ("handled", self.handled),
-                ("duplicate", self.duplicates),
-                ("retried", self.retried),
-                ("dead", self.dead),
-            )
-            if count
-        )
-
-    def add(self, other: "ConsumerReport") -> None:
-        self.handled += other.handled
-        self.duplicates += other.duplicates
-        self.retried += other.retried
-        self.dead += other.dead
 
     def __str__(self) -> str:
         return (
@@ -88,8 +72,9 @@ class MessageProcessor:
     too deep, a malformed attribute, a source that is not the event's publisher nor a foreign
     producer the module declares, data that fails its schema, a type the module does not
     handle) goes to the dead-letter queue at once, with the reason as a message attribute,
-    counted by kind in modulith_messages_dead_lettered. A dependency that is down raises
-    DependencyUnavailable and leaves the message untouched: the caller holds it.
+    counted by kind in modulith_messages_dead_lettered. A dependency that is down is the outcome
+    `unavailable`, and leaves the message untouched: the caller holds it. The outcome is the
+    dispatcher's (`Dispatcher.deliver`); this only acts on it.
 
     `max_bytes`: the largest body it parses (MODULITH_MAX_EVENT_BYTES); a larger one is
     dead-lettered unread.
@@ -118,32 +103,33 @@ class MessageProcessor:
         self.max_bytes = max_bytes
         self.deletes = deletes
 
-    def process(self, message: Message) -> ConsumerReport:
-        """Handles one message; raises DependencyUnavailable (the message untouched) when
-        something the handlers need is down."""
+    def process(self, message: Message) -> Outcome:
+        """Handles one message and settles it as its outcome says; one whose outcome is
+        `unavailable` (something the handlers need is down) is left untouched, for the caller
+        to hold."""
         with log_context(module=self.module.name):
-            report = self._process(message)
-        MESSAGES_HANDLED.labels(self.module.name, report.outcome).inc()
-        return report
+            outcome, envelope = self._deliver(message)
+            if outcome.unavailable:
+                return outcome
+            if outcome.ok:
+                self._done(message)
+            elif outcome.permanent:
+                MESSAGES_DEAD_LETTERED.labels(self.module.name, outcome.reason).inc()
+                self.dead_letter(message, outcome.error)
+            else:
+                self._retry_later(message, envelope, outcome)
+        MESSAGES_HANDLED.labels(self.module.name, outcome.settled.value).inc()
+        return outcome
 
-    def _process(self, message: Message) -> ConsumerReport:
-        envelope: Envelope | None = None
+    def _deliver(self, message: Message) -> tuple[Outcome, Envelope | None]:
         try:
             holds(message)  # a count sent again later must be sound before anything else
             envelope = message_envelope(message, max_bytes=self.max_bytes)
-            first_time = self.dispatcher.handle(envelope, self.module)
-        except (MalformedEvent, PermanentFailure) as failure:
-            self._refuse(message, failure)
-            return ConsumerReport(dead=1)
-        except DependencyUnavailable:
-            raise
-        except Exception as error:
-            self._retry_later(message, envelope, error)
-            return ConsumerReport(retried=1)
-        self._done(message)
-        return ConsumerReport(handled=1) if first_time else ConsumerReport(duplicates=1)
+        except MalformedEvent as malformed:
+            return Outcome.dead(str(malformed), malformed.reason), None
+        return self.dispatcher.deliver(envelope, self.module), envelope
 
-    def _refuse(self, message: Message, failure: MalformedEvent | PermanentFailure) -> None:
+    def _refuse(self, message: Message, failure: MalformedEvent) -> None:
         MESSAGES_DEAD_LETTERED.labels(self.module.name, failure.reason).inc()
         self.dead_letter(message, str(failure))
 
@@ -201,7 +187,7 @@ class MessageProcessor:
             return {}
         return {EVENT_ID: string_attribute(str(envelope.event_id))}
 
-    def _retry_later(self, message: Message, envelope: Envelope | None, error: Exception) -> None:
+    def _retry_later(self, message: Message, envelope: Envelope | None, outcome: Outcome) -> None:
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         fields = (
             event_fields(
@@ -219,11 +205,11 @@ class MessageProcessor:
             self.module.name,
             message["MessageId"],
             receives,
-            error,
+            outcome.error if outcome.cause is None else outcome.cause,
             extra=fields,
         )
         if envelope is not None:
-            self._remember_failure(envelope, f"{type(error).__name__}: {error}")
+            self._remember_failure(envelope, outcome.error)
         delay = self.backoff.delay(receives).total_seconds()
         self.sqs.change_message_visibility(
             QueueUrl=self.queues.url(self.module.name),

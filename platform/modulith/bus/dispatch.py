@@ -4,7 +4,8 @@ Before any handler sees an event, the dispatcher decides whether to believe it: 
 must handle its name, its `source` must be the module that publishes it or a foreign producer
 the subscriber declares (`Module.accepts_from`), its major schema version must be one the
 subscriber knows, and its data must pass the contract, validated strictly as the JSON it came
-as. Whatever fails is a PermanentFailure: no retry can change it.
+as (an event this process has just published, validated as it was, is read back from its
+dump). Whatever fails is a PermanentFailure: no retry can change it.
 """
 
 import json
@@ -22,7 +23,8 @@ from modulith.modules import Module, Topology
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.otel import event_attributes
 from modulith.observability.trace import trace_context
-from modulith.transports.envelope import Envelope
+from modulith.transports.envelope import Envelope, MalformedEvent
+from modulith.transports.transport import DELIVERED, DUPLICATE, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,24 @@ class Dispatcher:
             if path not in self._imported:
                 self._imported[path] = import_string(path)
         return [(path, self._imported[path]) for path in paths]
+
+    def deliver(
+        self, envelope: Envelope, subscriber: Module, *, first_attempt: bool = False
+    ) -> Outcome:
+        """Hands the event to the subscriber's handlers; what became of it, decided here for
+        every path that delivers (the in-process transport, the queue consumer, the Lambda
+        consume function): handled, a duplicate, dead with its reason (it can never be handled
+        as it is), the subscriber's dependency down (not the event's fault), or, for any other
+        exception of a handler, due again later."""
+        try:
+            handled = self.handle(envelope, subscriber, first_attempt=first_attempt)
+        except (PermanentFailure, MalformedEvent) as failure:
+            return Outcome.dead(str(failure), failure.reason)
+        except DependencyUnavailable as unavailable:
+            return Outcome.unavailable_because(str(unavailable))
+        except Exception as error:
+            return Outcome.retry(f"{type(error).__name__}: {error}", error)
+        return DELIVERED if handled else DUPLICATE
 
     def handle(
         self, envelope: Envelope, subscriber: Module, *, first_attempt: bool = False
@@ -152,6 +172,10 @@ def _parse(envelope: Envelope, subscriber: Module, topology: Topology) -> Any:
             reason="newer_version",
         )
     try:
+        if envelope.published_here:
+            # This process dumped it from an event it validated as it published it: read back
+            # as it is, a new event for each subscriber, without a round trip through JSON.
+            return event_type.model_validate(envelope.data)
         # As the JSON it came as, strictly: "5" is no number, and a lone surrogate no text.
         return event_type.model_validate_json(json.dumps(envelope.data), strict=True)
     except pydantic.ValidationError as error:

@@ -3,13 +3,12 @@
 import json
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
 
+from modulith.conf.installed import INSTALLED
 from modulith.database.store.envelopes import keep_envelope
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.database.store.statements import insert, loaded
@@ -20,6 +19,7 @@ from modulith.observability.metrics import EVENTS_PUBLISHED
 from modulith.observability.otel import event_attributes
 from modulith.observability.trace import current_trace, span, trace_id
 from modulith.transports.envelope import Envelope, new_event_id
+from modulith.transports.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -28,35 +28,41 @@ class EventTooLarge(ValueError):
     """The event would not fit in a message of the configured transport."""
 
 
-# Hands what a transaction published, once committed, to whatever delivers it; `certain`
-# says every one of the deliveries was committed (none was in a rolled-back savepoint).
-Scheduler = Callable[[str, list[Delivery], bool], object]
+class Executor(Protocol):
+    """What delivers what a transaction published, once it commits
+    (`modulith.outbox.executors`; Celery's is `modulith.tasks`). It declares how by the claim
+    it stores each delivery with (`claim`): one that delivers at publish (inline, on this
+    process's threads) claims them as they are stored, so no sweep takes them meanwhile; one
+    that leaves them to a worker or to the relay's sweep claims nothing, and they are claimed
+    as they are taken."""
+
+    name: str
+
+    def claim(self) -> dict[str, object]:
+        """The claim columns a delivery is stored with."""
+        ...
+
+    def after_commit(self, alias: str, deliveries: list[Delivery], *, all_stored: bool) -> None:
+        """Delivers (or hands on) what a transaction of `alias` published, once it committed;
+        `all_stored`: none of them was published in a savepoint that rolled back."""
+        ...
 
 
-@dataclass(frozen=True)
-class Publishing:
-    """What publishing needs of this process, given by the composition root when it installs
-    the framework (`modulith.runtime.install`)."""
+class Publishing(Protocol):
+    """What publishing reads of the runtime this process installed (`modulith.conf.installed`):
+    the runtime, which this layer cannot name."""
 
-    topology: Topology
-    routes: Callable[[str], list[str]]  # the transport's routes of an event
-    claim: Callable[[], dict[str, object]]  # what a delivery is claimed with as it is stored
-    schedule: Scheduler
-    max_event_bytes: int
+    @property
+    def topology(self) -> Topology: ...
 
+    @property
+    def transport(self) -> Transport: ...
 
-_publishing: Publishing | None = None
+    @property
+    def executor(self) -> Executor: ...
 
-
-def install_publishing(publishing: Publishing | None) -> None:
-    global _publishing
-    _publishing = publishing
-
-
-def _current() -> Publishing:
-    if _publishing is None:
-        raise RuntimeError("modulith is not set up: add 'modulith' to INSTALLED_APPS")
-    return _publishing
+    @property
+    def max_event_bytes(self) -> int: ...
 
 
 def publish(event: Any) -> uuid.UUID:
@@ -65,7 +71,7 @@ def publish(event: Any) -> uuid.UUID:
     Must run inside `transaction.atomic(using=<publishing module>)`, so the event commits or
     rolls back with the writes it describes.
     """
-    current = _current()
+    current: Publishing = INSTALLED.runtime
     module = current.topology.publisher_of(event.event_name)
     if not current.topology.is_running(module.name):
         raise ConfigurationError(f"{module.name} does not run here, so it cannot publish")
@@ -87,11 +93,16 @@ def publish(event: Any) -> uuid.UUID:
             schema_version=event.schema_version,
             data=event.model_dump(mode="json", by_alias=True),
             trace=current_trace(),
+            published_here=True,
         )
         wire = envelope.to_wire()
         _check_size(envelope.event_name, wire, current.max_event_bytes)
         deliveries = _store(
-            alias, envelope, wire, current.routes(envelope.event_name), current.claim()
+            alias,
+            envelope,
+            wire,
+            current.transport.routes(envelope.event_name),
+            current.executor.claim(),
         )
 
     def committed() -> None:  # a named function: Django logs a failing hook by its name
@@ -99,7 +110,7 @@ def publish(event: Any) -> uuid.UUID:
 
     transaction.on_commit(committed, using=alias, robust=True)
     if deliveries:
-        _schedule_after_commit(alias, deliveries, current.schedule)
+        _deliver_after_commit(alias, deliveries, current.executor)
     return envelope.event_id
 
 
@@ -157,34 +168,34 @@ _BATCH = "modulith_publish_batch"
 
 
 class _AfterCommit:
-    """What one transaction publishes, scheduled together once it commits, so the relay can
-    send it in full batches. Registered with the transaction's on-commit hooks, so a rollback
-    drops it (and the next transaction starts a batch of its own). A delivery published inside
-    a savepoint could have been rolled back with it while the transaction committed: then the
-    relay checks which of them exist rather than trusting the batch."""
+    """What one transaction publishes, handed to the executor together once it commits, so the
+    relay can send it in full batches. Registered with the transaction's on-commit hooks, so a
+    rollback drops it (and the next transaction starts a batch of its own). A delivery
+    published inside a savepoint could have been rolled back with it while the transaction
+    committed: then the relay checks which of them exist rather than trusting the batch."""
 
-    def __init__(self, alias: str, schedule: Scheduler) -> None:
+    def __init__(self, alias: str, executor: Executor) -> None:
         self.alias = alias
-        self.schedule = schedule
+        self.executor = executor
         self.deliveries: list[Delivery] = []
-        self.certain = True
-        self.__qualname__ = "modulith schedule_deliveries"  # Django logs a failing hook by it
+        self.all_stored = True
+        self.__qualname__ = "modulith deliver_after_commit"  # Django logs a failing hook by it
 
     def __call__(self) -> None:
-        self.schedule(self.alias, self.deliveries, self.certain)
+        self.executor.after_commit(self.alias, self.deliveries, all_stored=self.all_stored)
 
 
-def _schedule_after_commit(alias: str, deliveries: list[Delivery], schedule: Scheduler) -> None:
+def _deliver_after_commit(alias: str, deliveries: list[Delivery], executor: Executor) -> None:
     connection = transaction.get_connection(alias)
     batch: _AfterCommit | None = connection.__dict__.get(_BATCH)
     # Still this transaction's? Its hook is gone if the transaction (or the savepoint it was
     # registered in) rolled back, and was run if it committed.
     if batch is None or not any(hook is batch for _, hook, _ in connection.run_on_commit):
-        batch = connection.__dict__[_BATCH] = _AfterCommit(alias, schedule)
+        batch = connection.__dict__[_BATCH] = _AfterCommit(alias, executor)
         transaction.on_commit(batch, using=alias, robust=True)
     batch.deliveries.extend(deliveries)
     if connection.savepoint_ids:
-        batch.certain = False
+        batch.all_stored = False
 
 
 def _committed(module: str, envelope: Envelope) -> None:

@@ -201,7 +201,15 @@ class Topology:
         return entry[0]
 
     def subscribers_of(self, event_name: str) -> tuple[Module, ...]:
-        return tuple(m for m in self.modules if event_name in m.handled_event_names)
+        return self._subscribers.get(event_name, ())
+
+    @cached_property
+    def _subscribers(self) -> dict[str, tuple[Module, ...]]:
+        """Each event's subscribers, found once: every publish asks."""
+        names = {name for module in self.modules for name in module.handled_event_names}
+        return {
+            name: tuple(m for m in self.modules if name in m.handled_event_names) for name in names
+        }
 
     def provider_of(self, port: type[Any]) -> tuple[Module, str]:
         for module in self.modules:

@@ -36,13 +36,19 @@ class Instrument:
         # Prometheus exposes a counter with the suffix _total: EMF names it the same.
         self.emf = emf.Metric(name if gauge else f"{name}_total", unit, gauge=gauge)
         self._prometheus: Any = None
+        self._labelled: dict[tuple[str, ...], Labelled] = {}
         if PROMETHEUS:
             make = prometheus.gauge if gauge else prometheus.counter
             self._prometheus = make(name, documentation, labels)
 
     def labels(self, *values: str) -> "Labelled":
-        child = self._prometheus.labels(*values) if self._prometheus is not None else None
-        return Labelled(self, tuple(zip(self.labelnames, values, strict=True)), child)
+        # Made once per label values: a counter is counted on every event's way.
+        labelled = self._labelled.get(values)
+        if labelled is None:
+            child = self._prometheus.labels(*values) if self._prometheus is not None else None
+            labelled = Labelled(self, tuple(zip(self.labelnames, values, strict=True)), child)
+            self._labelled[values] = labelled
+        return labelled
 
 
 class Labelled:

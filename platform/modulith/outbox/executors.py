@@ -1,5 +1,8 @@
-"""Where deliveries scheduled after a commit run: inline, or on a thread pool (Celery, the
-[celery] extra, is `modulith.tasks`)."""
+"""What runs the relay after a commit: in the committing thread (`Inline`), on a few threads of
+this process (`ThreadPool`), or not at all, leaving the deliveries to the relay's sweep
+(`BySweep`). Celery's, the [celery] extra, is `modulith.tasks.CeleryExecutor`. Each implements
+`modulith.bus.publisher.Executor`; a new one is one class and one line of
+`modulith.runtime.bootstrap.EXECUTORS`."""
 
 import logging
 import threading
@@ -8,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections
 
-from modulith.bus.publisher import Scheduler
 from modulith.database.store.models import Delivery
 from modulith.observability.logs import MODULE
 from modulith.observability.metrics import DELIVERY_ERRORS
@@ -17,87 +19,103 @@ from modulith.outbox.relay import Relay
 log = logging.getLogger(__name__)
 
 
-Delivering = tuple[str, list[Delivery], bool]
+Published = tuple[str, list[Delivery], bool]  # alias, deliveries, all stored
 
 
 class Cascade:
-    """Runs deliveries on the calling thread; what their handlers publish (once committed) is
+    """Delivers at publish, on the calling thread, what a transaction published: claimed as
+    stored, so no sweep takes them meanwhile. What their handlers publish (once committed) is
     delivered after the delivery in hand, in order, instead of inside it. However long a chain
     of events, the stack stays one delivery deep and memory one delivery high (a nested
     chain held every hop's objects to the end: measured, the interpreter then paid for fresh
     memory pages at every saga). The first call on a thread returns once the whole cascade is
     delivered and its outcomes recorded."""
 
-    def __init__(self, relay: Relay, deliver: Scheduler) -> None:
-        self._relay = relay
-        self._deliver = deliver
+    name = "inline"
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
         self._local = threading.local()
+
+    def claim(self) -> dict[str, object]:
+        return self.relay.claims.at_publish()
 
     @property
     def running(self) -> bool:
         """Whether this thread is delivering a cascade now."""
         return getattr(self._local, "pending", None) is not None
 
-    def __call__(self, alias: str, deliveries: list[Delivery], certain: bool) -> None:
-        pending: deque[Delivering] | None = getattr(self._local, "pending", None)
+    def after_commit(self, alias: str, deliveries: list[Delivery], *, all_stored: bool) -> None:
+        pending: deque[Published] | None = getattr(self._local, "pending", None)
         if pending is not None:  # a cascade: after the delivery in hand
-            pending.append((alias, deliveries, certain))
+            pending.append((alias, deliveries, all_stored))
             return
-        pending = self._local.pending = deque([(alias, deliveries, certain)])
+        self._cascade(alias, deliveries, all_stored)
+
+    def _cascade(self, alias: str, deliveries: list[Delivery], all_stored: bool) -> None:
+        pending = self._local.pending = deque([(alias, deliveries, all_stored)])
         try:
             # No hop waits for the records of the hops before it: they are written together.
-            with self._relay.outcomes.in_bulk():
+            with self.relay.outcomes.in_bulk():
                 while pending:
                     self._deliver(*pending.popleft())
         finally:
             self._local.pending = None
 
+    def _deliver(self, alias: str, deliveries: list[Delivery], all_stored: bool) -> bool:
+        """Delivers; nobody waits for the result after a commit, so an exception is logged and
+        counted here (the relay's sweep tries again) and the rest of a cascade goes on."""
+        try:
+            self.relay.deliver_published(alias, deliveries, all_stored=all_stored)
+        except Exception:
+            DELIVERY_ERRORS.labels(alias, self.name).inc()
+            log.exception(
+                "deliveries %s of %s failed after their commit; the relay's sweep tries again",
+                [delivery.pk for delivery in deliveries],
+                alias,
+                extra={MODULE: alias},
+            )
+            return False
+        return True
 
-def inline(relay: Relay) -> Scheduler:
+
+class Inline(Cascade):
     """In the committing thread, before it goes on: deterministic, for scripts and tests."""
-    return Cascade(
-        relay,
-        lambda alias, deliveries, certain: _deliver(relay, "inline", alias, deliveries, certain),
-    )
 
 
-def thread_pool(relay: Relay, workers: int = 4) -> Scheduler:
+class ThreadPool(Cascade):
     """On a few background threads of this process, like an asynchronous listener: the
     request that published returns at once; the relay's sweep covers a crash meanwhile.
     What a handler publishes on a delivery thread is delivered on that same thread once its
     transaction commits: nobody waits there, and another hop would only add a wait."""
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modulith-deliver")
 
-    def deliver(alias: str, deliveries: list[Delivery], certain: bool) -> None:
-        if not _deliver(relay, "thread", alias, deliveries, certain):
-            # This thread's connections may be broken; the next delivery reconnects.
-            connections.close_all()
+    name = "thread"
 
-    cascade = Cascade(relay, deliver)
+    def __init__(self, relay: Relay, workers: int = 4) -> None:
+        super().__init__(relay)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modulith-deliver")
 
-    def submit(alias: str, deliveries: list[Delivery], certain: bool) -> None:
-        if cascade.running:
-            cascade(alias, deliveries, certain)  # published on this delivery thread
+    def after_commit(self, alias: str, deliveries: list[Delivery], *, all_stored: bool) -> None:
+        if self.running:  # published on this delivery thread
+            super().after_commit(alias, deliveries, all_stored=all_stored)
         else:
-            pool.submit(cascade, alias, deliveries, certain)
+            self._pool.submit(self._cascade, alias, deliveries, all_stored)
 
-    return submit
-
-
-def _deliver(
-    relay: Relay, executor: str, alias: str, deliveries: list[Delivery], certain: bool
-) -> bool:
-    """Delivers; nobody waits for the result after a commit, so an exception is logged and
-    counted here (the relay's sweep tries again) and the rest of a cascade goes on."""
-    try:
-        relay.deliver_published(alias, deliveries, certain)
-    except Exception:
-        DELIVERY_ERRORS.labels(alias, executor).inc()
-        log.exception(
-            "deliveries %s of %s failed after their commit; the relay's sweep tries again",
-            [delivery.pk for delivery in deliveries],
-            alias,
-            extra={MODULE: alias},
-        )
+    def _deliver(self, alias: str, deliveries: list[Delivery], all_stored: bool) -> bool:
+        if delivered := super()._deliver(alias, deliveries, all_stored):
+            return delivered
+        connections.close_all()  # this thread's connections may be broken; the next reconnects
         return False
-    return True
+
+
+class BySweep:
+    """Leaves what is published to the relay's sweep (`manage.py relay`, Celery beat, the
+    embedded relay): stored unclaimed, for whichever relay takes them first."""
+
+    name = "sweep"
+
+    def claim(self) -> dict[str, object]:
+        return {}
+
+    def after_commit(self, alias: str, deliveries: list[Delivery], *, all_stored: bool) -> None:
+        """Nothing now: they are due, and the next sweep finds them."""

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -26,17 +27,26 @@ from modulith.observability.metrics import (
 from modulith.outbox.retention import forget_events
 from modulith.outbox.retry import RetryPolicy
 from modulith.transports.envelope import Envelope
-from modulith.transports.transport import Outcome
+from modulith.transports.transport import Outcome, Settled, Tally
 
 log = logging.getLogger("modulith.outbox.relay")  # these lines are the relay's
 
 
 @dataclass
-class RelayReport:
+class RelayReport(Tally):
+    COUNTED: ClassVar[dict[Settled, str]] = {
+        Settled.HANDLED: "delivered",
+        Settled.DUPLICATE: "delivered",
+        Settled.RETRY: "retried",
+        Settled.DEAD: "dead",
+        # Not attempted, or not handled: their route (or what it needs) is down. They wait,
+        # attempts untouched.
+        Settled.UNAVAILABLE: "waiting",
+    }
+
     delivered: int = 0
     retried: int = 0
     dead: int = 0
-    # Not attempted: their route is down. They wait, attempts untouched.
     waiting: int = 0
     # Attempted, but another relay had taken them over meanwhile: not recorded here.
     lost: int = 0
@@ -46,19 +56,10 @@ class RelayReport:
     more_due: bool = False
     errors: list[str] = field(default_factory=list)
 
-    def add(self, other: "RelayReport") -> None:
-        self.delivered += other.delivered
-        self.retried += other.retried
-        self.dead += other.dead
-        self.waiting += other.waiting
-        self.lost += other.lost
-        self.purged += other.purged
-        self.more_due = self.more_due or other.more_due
-        self.errors += other.errors
-
     @property
     def handled(self) -> int:
-        return self.delivered + self.retried + self.dead + self.waiting + self.lost
+        """How many deliveries it attempted, whatever became of them."""
+        return self.settled + self.lost
 
     def __str__(self) -> str:
         text = f"delivered {self.delivered}, retried {self.retried}, dead {self.dead}"

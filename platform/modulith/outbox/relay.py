@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.db import DatabaseError
 
-from modulith.bus.publisher import Scheduler
 from modulith.conf import ModulithSettings
 from modulith.database.store.envelopes import envelope_of
 from modulith.database.store.models import Delivery
@@ -52,23 +51,15 @@ class Relay:
         self.outcomes = OutcomeRecorder(
             policy, self.claims.lease, self.retention.deletes_on_delivery
         )
-        self.scheduler: Scheduler = self.deliver_published
-        # Whether deliveries are claimed as they are published, for this process to deliver
-        # right after the commit (inline, its threads); not when a worker delivers them later.
-        self.claims_at_publish = True
-
-    def schedule(self, alias: str, deliveries: list[Delivery], *, certain: bool) -> None:
-        """Called after commit: deliver now (inline, on a thread) or through a Celery task."""
-        self.scheduler(alias, deliveries, certain)
 
     def deliver_published(
-        self, alias: str, deliveries: list[Delivery], certain: bool = False
+        self, alias: str, deliveries: list[Delivery], *, all_stored: bool = False
     ) -> RelayReport:
-        """Delivers what this process just published and committed, as it was stored."""
-        if not self.claims_at_publish:
-            return self.deliver(alias, [delivery.pk for delivery in deliveries])
+        """Delivers what this process just published, committed and claimed as it stored it
+        (an executor that delivers at publish calls it after the commit). `all_stored`: none
+        was published in a savepoint that rolled back."""
         # Waited longer than the claim lasts (a busy pool)? A sweep may have taken them: ask.
-        if not certain or not self.claims.still_held(deliveries):
+        if not all_stored or not self.claims.still_held(deliveries):
             deliveries = self.claims.held(alias, deliveries)
         return self._send(alias, deliveries, routed_here=True)
 
@@ -142,7 +133,7 @@ class Relay:
             if probe_at := self.outages.waiting_until(route):
                 report.add(self.outcomes.postponed(alias, batch, probe_at, ""))
                 continue
-            report.add(self._send_route(alias, route, batch))
+            self._send_route(alias, route, batch, report)
         return report
 
     def _on_routes_in_use(self, alias: str, deliveries: list[Delivery]) -> list[Delivery]:
@@ -157,30 +148,29 @@ class Relay:
         rerouted = [self.rerouting.reroute(alias, delivery) for delivery in stale]
         return kept + [delivery for delivery in rerouted if delivery is not None]
 
-    def _send_route(self, alias: str, route: str, batch: list[Delivery]) -> RelayReport:
-        """Sends a claimed batch to one route, call after call, and records its successes in
-        one statement at the end: one a call cost more than the relay's other work per event
-        (benchmarks/relay_throughput.py). A slow route has them recorded once half the claim
-        has passed, before any can lapse."""
-        report = RelayReport()
+    def _send_route(
+        self, alias: str, route: str, batch: list[Delivery], report: RelayReport
+    ) -> None:
+        """Sends a claimed batch to one route, call after call, counting what became of it in
+        `report`, and records its successes in one statement at the end: one a call cost more
+        than the relay's other work per event (benchmarks/relay_throughput.py). A slow route
+        has them recorded once half the claim has passed, before any can lapse."""
         chunks = list(self._chunks(batch))
         delivered: list[tuple[Delivery, Envelope]] = []
         record_by = time.monotonic() + self.claims.lease.total_seconds() / 2
         for index, chunk in enumerate(chunks):
-            sent, unreached, reason = self._send_chunk(alias, route, chunk, delivered)
-            report.add(sent)
+            unreached, reason = self._send_chunk(alias, route, chunk, report, delivered)
             if unreached:  # the route is down: these and the rest wait for its next probe
                 report.add(self.outcomes.delivered(alias, route, delivered))
                 probe_at = self.outages.failed(route, reason)
                 waiting = unreached + [d for later in chunks[index + 1 :] for d in later]
                 report.add(self.outcomes.postponed(alias, waiting, probe_at, reason))
-                return report
+                return
             if time.monotonic() > record_by:
                 report.add(self.outcomes.delivered(alias, route, delivered))
                 delivered = []
         report.add(self.outcomes.delivered(alias, route, delivered))
         self.outages.succeeded(route)
-        return report
 
     def _chunks(self, batch: list[Delivery]) -> Iterator[list[Delivery]]:
         """Batches within both of the transport's limits: entries and bytes per call."""
@@ -206,22 +196,24 @@ class Relay:
         alias: str,
         route: str,
         chunk: list[Delivery],
+        report: RelayReport,
         delivered: list[tuple[Delivery, Envelope]],
-    ) -> tuple[RelayReport, list[Delivery], str]:
-        """Sends one batch; adds its successes to `delivered`, for the caller to record;
-        returns what became of the others, the deliveries that did not get through because the
-        route (or what a subscriber needs) is down, and why."""
-        report = RelayReport()
+    ) -> tuple[list[Delivery], str]:
+        """Sends one batch, counting its failures in `report` and adding its successes to
+        `delivered`, for the caller to record; returns the deliveries that did not get through
+        because the route (or what a subscriber needs) is down, and why."""
         sendable: list[tuple[Delivery, Envelope]] = []
         for delivery in chunk:
             try:
                 sendable.append((delivery, envelope_of(delivery.event)))
             except MalformedEvent as error:  # a damaged outbox row: never sendable
                 report.add(
-                    self.outcomes.failed(alias, delivery, Outcome(False, str(error), True), None)
+                    self.outcomes.failed(
+                        alias, delivery, Outcome.dead(str(error), error.reason), None
+                    )
                 )
         if not sendable:
-            return report, [], ""
+            return [], ""
         # Just published and claimed by this process: nobody can have handled them yet.
         first = all(
             delivery.attempts == 0 and delivery.claimed_by == self.claims.publisher_token
@@ -232,11 +224,7 @@ class Relay:
                 route, [envelope for _, envelope in sendable], first_attempt=first
             )
         except Exception as error:  # unreachable or throttling: not the events' fault
-            return (
-                report,
-                [delivery for delivery, _ in sendable],
-                f"{type(error).__name__}: {error}",
-            )
+            return [delivery for delivery, _ in sendable], f"{type(error).__name__}: {error}"
         unreached: list[Delivery] = []
         reason = ""
         for (delivery, envelope), outcome in zip(sendable, outcomes, strict=True):
@@ -247,7 +235,7 @@ class Relay:
                 reason = reason or outcome.error
             else:
                 report.add(self.outcomes.failed(alias, delivery, outcome, envelope))
-        return report, unreached, reason
+        return unreached, reason
 
 
 def _body_bytes(delivery: Delivery) -> int:

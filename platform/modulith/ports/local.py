@@ -1,10 +1,11 @@
 """Query ports: a module asks another a question through a Protocol from `contracts/`."""
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from django.utils.module_loading import import_string
 
+from modulith.conf.installed import INSTALLED
 from modulith.modules import Module, Topology
 from modulith.modules.errors import ConfigurationError
 
@@ -44,17 +45,14 @@ class PortResolver:
         return self.remote(port, provider)
 
 
-_resolver: PortResolver | None = None
+class _Resolving(Protocol):
+    """What a query port reads of the runtime this process installed."""
 
-
-def install_resolver(resolver: PortResolver | None) -> None:
-    """The composition root's resolver, installed with the framework (`modulith.runtime`)."""
-    global _resolver
-    _resolver = resolver
+    @property
+    def ports(self) -> PortResolver: ...
 
 
 def query_port(port: type[Port]) -> Port:
     """The implementation of `port` for this deployment."""
-    if _resolver is None:
-        raise RuntimeError("modulith is not set up: add 'modulith' to INSTALLED_APPS")
-    return _resolver.resolve(port)
+    current: _Resolving = INSTALLED.runtime
+    return current.ports.resolve(port)

@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.db import InterfaceError, OperationalError
 
 from modulith.bus.dispatch import Dispatcher
-from modulith.bus.publisher import Scheduler
+from modulith.bus.publisher import Executor
 from modulith.conf import (
     HandlerMode,
     ModulithSettings,
@@ -35,18 +35,22 @@ from modulith.ports.remote.discovery import CloudMapDiscovery, Discovery, Static
 from modulith.ports.remote.signing import Signer
 from modulith.runtime import Runtime, install
 from modulith.runtime.transports import TransportFactory, TransportKind, transport_kind
+from modulith.transports.transport import Transport
 
 
-def _celery(relay: Relay) -> Scheduler:
+def _celery(relay: Relay) -> Executor:
     # The [celery] extra's module, imported once `_check_extras` has found it installed.
-    from modulith.tasks import celery_scheduler
+    from modulith.tasks import CeleryExecutor
 
-    return celery_scheduler(relay)
+    return CeleryExecutor()
 
 
-EXECUTORS: dict[HandlerMode, Callable[[Relay], Scheduler]] = {
-    "inline": executors.inline,
-    "thread": executors.thread_pool,
+# Builds an executor on the relay it runs.
+ExecutorFactory = Callable[[Relay], Executor]
+
+EXECUTORS: dict[HandlerMode, ExecutorFactory] = {
+    "inline": executors.Inline,
+    "thread": executors.ThreadPool,
     "celery": _celery,
 }
 # What a choice needs beyond the core (a transport's is in its registry line).
@@ -59,17 +63,20 @@ def build_runtime(
     *,
     topology: Topology | None = None,
     transport: TransportFactory | None = None,
+    executor: ExecutorFactory | None = None,
     providers: Mapping[type[Any], Any] | None = None,
 ) -> Runtime:
     """The runtime these settings describe (without them, the settings as Django's settings
-    and the environment give them now). A test harness (`modulith.testing`) passes what it
-    puts in their place: the modules that run, how their events travel, and the providers of
-    the ports whose modules are absent."""
+    and the environment give them now), built in one pass: each part is given what it needs
+    as it is made, and nothing is changed afterwards. A test harness (`modulith.testing`)
+    passes what it puts in their place: the modules that run, how their events travel, what
+    runs the relay after a commit, and the providers of the ports whose modules are absent."""
     if settings is None:
         settings = ModulithSettings.load(django_settings)
     topology = settings.topology if topology is None else topology
     providers = dict(providers or {})
     _check_extras(settings)
+    _refuse_threads_on_lambda(settings)
     # The settings' transport, or the one a test harness gives (queues then none of its own).
     kind = transport_kind(settings.transport) if transport is None else TransportKind(transport)
     if transport is None:
@@ -79,8 +86,30 @@ def build_runtime(
         topology,
         unavailable=(OperationalError, InterfaceError, ProviderUnavailable),
     )
-    relay = Relay(
-        kind.build(topology, settings, dispatcher),
+    carrier = kind.build(topology, settings, dispatcher)
+    relay = _relay(settings, carrier)
+    dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
+    if kind.uses_queues:
+        dead_letters += kind.dead_letters(carrier)
+    return Runtime(
+        topology=topology,
+        dispatcher=dispatcher,
+        transport=carrier,
+        relay=relay,
+        executor=(executor or EXECUTORS[settings.async_handlers])(relay),
+        ports=PortResolver(
+            topology, remote=_remote_ports(settings, topology, providers), providers=providers
+        ),
+        max_event_bytes=settings.max_event_bytes,
+        settings=settings,
+        kind=kind,
+        dead_letters=dead_letters,
+    )
+
+
+def _relay(settings: ModulithSettings, transport: Transport) -> Relay:
+    return Relay(
+        transport,
         RetryPolicy(
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,
@@ -98,24 +127,6 @@ def build_runtime(
             # consumer's model, found by name as the core knows no transport's.
             kept_with_inbox={apps.get_model("modulith", "HandlingFailure"): "last_failed_at"},
         ),
-    )
-    _refuse_threads_on_lambda(settings)
-    relay.scheduler = EXECUTORS[settings.async_handlers](relay)
-    dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
-    if kind.uses_queues:
-        dead_letters += kind.dead_letters(relay.transport)
-    return Runtime(
-        topology=topology,
-        transport=relay.transport,
-        relay=relay,
-        dispatcher=dispatcher,
-        ports=PortResolver(
-            topology, remote=_remote_ports(settings, topology, providers), providers=providers
-        ),
-        max_event_bytes=settings.max_event_bytes,
-        settings=settings,
-        kind=kind,
-        dead_letters=dead_letters,
     )
 
 

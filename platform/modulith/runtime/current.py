@@ -1,26 +1,34 @@
-"""The wired-up framework of this process, built once by `modulith.runtime.bootstrap`."""
+"""The wired-up framework of this process, built once by `modulith.runtime.bootstrap` and
+installed in the one place every part reads it from (`modulith.conf.installed`)."""
 
 from dataclasses import dataclass
 
 from modulith.bus.dispatch import Dispatcher
-from modulith.bus.publisher import Publishing, install_publishing
+from modulith.bus.publisher import Executor
 from modulith.conf import ModulithSettings
+from modulith.conf.installed import INSTALLED, install_runtime
 from modulith.modules import Topology
 from modulith.observability import process
 from modulith.outbox.dead_letters import DeadLetters
 from modulith.outbox.gauges import outbox_state
 from modulith.outbox.relay import Relay
-from modulith.ports import PortResolver, install_resolver
+from modulith.ports import PortResolver
 from modulith.runtime.transports import TransportKind
 from modulith.transports.transport import Transport
 
 
 @dataclass(frozen=True)
 class Runtime:
+    """Its parts, each built with what it needs: the dispatcher hands events to handlers, the
+    transport carries them (in process, to the dispatcher), the relay sends the outbox's
+    deliveries through the transport, the executor runs the relay after each commit, the
+    ports answer queries, and the dead letters are wherever this transport keeps them."""
+
     topology: Topology
+    dispatcher: Dispatcher
     transport: Transport
     relay: Relay
-    dispatcher: Dispatcher
+    executor: Executor
     ports: PortResolver
     max_event_bytes: int
     settings: ModulithSettings
@@ -31,34 +39,12 @@ class Runtime:
     dead_letters: tuple[DeadLetters, ...]
 
 
-_current: Runtime | None = None
-
-
 def runtime() -> Runtime:
-    if _current is None:
-        raise RuntimeError("modulith is not set up: add 'modulith' to INSTALLED_APPS")
-    return _current
+    current: Runtime = INSTALLED.runtime
+    return current
 
 
 def install(new: Runtime | None) -> None:
-    global _current
-    _current = new
-    install_publishing(None if new is None else _publishing(new))
-    install_resolver(None if new is None else new.ports)
+    install_runtime(new)
     if new is not None:
         process.describe(new.topology, outbox_state)
-
-
-def _publishing(current: Runtime) -> Publishing:
-    relay = current.relay
-    return Publishing(
-        topology=current.topology,
-        routes=current.transport.routes,
-        # Claimed by this process as they are stored when it delivers them itself after the
-        # commit; not when a worker does (it claims them as it takes them).
-        claim=lambda: relay.claims.at_publish() if relay.claims_at_publish else {},
-        schedule=lambda alias, deliveries, certain: relay.schedule(
-            alias, deliveries, certain=certain
-        ),
-        max_event_bytes=current.max_event_bytes,
-    )

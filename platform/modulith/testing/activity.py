@@ -9,7 +9,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from modulith.bus import Envelope
-from modulith.bus.publisher import Scheduler
+from modulith.bus.publisher import Executor
 from modulith.database.store.models import Delivery
 from modulith.transports.transport import Outcome
 
@@ -25,20 +25,19 @@ class Activity:
         self._names: dict[UUID, str] = {}
         self.failures: list[str] = []
 
-    def tracking(self, scheduler: Scheduler) -> Scheduler:
-        """`scheduler`, with what it is given counted as in flight until it is handed over."""
+    def tracking(self, executor: Executor) -> Executor:
+        """`executor`, with what it is given counted as in flight until it is handed over."""
+        return _Tracked(self, executor)
 
-        def schedule(alias: str, deliveries: list[Delivery], certain: bool) -> object:
-            # Deliveries of a rolled-back savepoint were never stored: nothing will send them.
-            stored = deliveries if certain else _stored(alias, deliveries)
-            with self._changed:
-                for delivery in stored:
-                    key = (delivery.event_id, delivery.route)
-                    self._in_flight[key] = self._in_flight.get(key, 0) + 1
-                    self._names[delivery.event_id] = delivery.event.event_name
-            return scheduler(alias, deliveries, certain)
-
-        return schedule
+    def scheduled(self, alias: str, deliveries: list[Delivery], all_stored: bool) -> None:
+        """These deliveries were committed and handed to the executor."""
+        # Deliveries of a rolled-back savepoint were never stored: nothing will send them.
+        stored = deliveries if all_stored else _stored(alias, deliveries)
+        with self._changed:
+            for delivery in stored:
+                key = (delivery.event_id, delivery.route)
+                self._in_flight[key] = self._in_flight.get(key, 0) + 1
+                self._names[delivery.event_id] = delivery.event.event_name
 
     def handed_over(
         self, route: str, envelopes: Sequence[Envelope], outcomes: Sequence[Outcome]
@@ -89,6 +88,20 @@ class Activity:
         self.wait(lambda: None, timeout)
         with self._changed:
             return not self._in_flight
+
+
+class _Tracked:
+    """An executor whose deliveries the activity counts in flight as they are handed to it."""
+
+    def __init__(self, activity: Activity, executor: Executor) -> None:
+        self.name = executor.name
+        self.claim = executor.claim
+        self._activity = activity
+        self._executor = executor
+
+    def after_commit(self, alias: str, deliveries: list[Delivery], *, all_stored: bool) -> None:
+        self._activity.scheduled(alias, deliveries, all_stored)
+        self._executor.after_commit(alias, deliveries, all_stored=all_stored)
 
 
 def _stored(alias: str, deliveries: list[Delivery]) -> list[Delivery]:

@@ -17,7 +17,7 @@ from modulith.conf import ModulithSettings, affects_settings, modulith_settings
 from modulith.modules import Topology
 from modulith.modules.errors import ConfigurationError
 from modulith.runtime import Runtime, install, runtime
-from modulith.runtime.bootstrap import build_runtime
+from modulith.runtime.bootstrap import EXECUTORS, build_runtime
 from modulith.testing.activity import Activity
 from modulith.testing.delivery import Delivered, DeliveryFailed, foreign_envelope
 from modulith.testing.providers import check_providers
@@ -160,10 +160,16 @@ class Scenario:
         ) -> ScenarioTransport:
             return ScenarioTransport(topology, dispatcher, self.activity)
 
+        settings = modulith_settings()
         built = build_runtime(
-            topology=self.topology, transport=transport, providers=self._providers
+            settings,
+            topology=self.topology,
+            transport=transport,
+            executor=lambda relay: self.activity.tracking(
+                EXECUTORS[settings.async_handlers](relay)
+            ),
+            providers=self._providers,
         )
-        built.relay.scheduler = self.activity.tracking(built.relay.scheduler)
         install(built)
         return built
 

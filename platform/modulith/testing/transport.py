@@ -34,9 +34,7 @@ class ScenarioTransport:
         try:
             outcomes = self._in_process.send(route, envelopes, first_attempt=first_attempt)
         except Exception as error:
-            outcomes = [Outcome(ok=False, error=f"{type(error).__name__}: {error}")] * len(
-                envelopes
-            )
+            outcomes = [Outcome.retry(f"{type(error).__name__}: {error}")] * len(envelopes)
             raise
         finally:
             self.activity.handed_over(route, envelopes, outcomes)

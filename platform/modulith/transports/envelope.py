@@ -108,6 +108,10 @@ class Envelope:
     # A foreign producer's shape (a flat `detail`, or a message naming its event in an
     # attribute), which our modules never send.
     foreign: bool = False
+    # Made by this process's `publish` from an event it had validated, and never on a wire: its
+    # data needs no strict reading as JSON. Any envelope parsed from a wire, a queue or an
+    # outbox row has it False.
+    published_here: bool = field(default=False, compare=False)
 
     @property
     def traceparent(self) -> str:

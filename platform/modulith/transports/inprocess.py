@@ -3,10 +3,10 @@
 import logging
 from collections.abc import Sequence
 
-from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
+from modulith.bus.dispatch import Dispatcher
 from modulith.modules import Topology
 from modulith.transports.envelope import Envelope
-from modulith.transports.transport import DELIVERED, UNLIMITED_BYTES, Outcome
+from modulith.transports.transport import UNLIMITED_BYTES, Outcome, Settled
 
 log = logging.getLogger(__name__)
 
@@ -26,32 +26,28 @@ class InProcessTransport:
     def send(
         self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
     ) -> list[Outcome]:
+        subscriber = self.topology.module(route)
         outcomes: list[Outcome] = []
         for envelope in envelopes:
-            outcome = self._deliver(envelope, route, first_attempt)
+            outcome = self.dispatcher.deliver(envelope, subscriber, first_attempt=first_attempt)
             outcomes.append(outcome)
-            if outcome.unavailable:  # the rest of the batch would wait on the same outage
-                skipped = Outcome(ok=False, error=outcome.error, unavailable=True)
+            if outcome.settled is Settled.DEAD:
+                log.error(
+                    "%s cannot handle %s %s: %s",
+                    route,
+                    envelope.event_name,
+                    envelope.event_id,
+                    outcome.error,
+                )
+            elif outcome.settled is Settled.RETRY:
+                log.error(
+                    "%s failed on %s %s",
+                    route,
+                    envelope.event_name,
+                    envelope.event_id,
+                    exc_info=outcome.cause,
+                )
+            elif outcome.unavailable:  # the rest of the batch would wait on the same outage
+                skipped = Outcome.unavailable_because(outcome.error)
                 return outcomes + [skipped] * (len(envelopes) - len(outcomes))
         return outcomes
-
-    def _deliver(self, envelope: Envelope, subscriber: str, first_attempt: bool) -> Outcome:
-        try:
-            self.dispatcher.handle(
-                envelope, self.topology.module(subscriber), first_attempt=first_attempt
-            )
-        except PermanentFailure as failure:
-            log.error(
-                "%s cannot handle %s %s: %s",
-                subscriber,
-                envelope.event_name,
-                envelope.event_id,
-                failure,
-            )
-            return Outcome(ok=False, error=str(failure), permanent=True)
-        except DependencyUnavailable as unavailable:
-            return Outcome(ok=False, error=str(unavailable), unavailable=True)
-        except Exception as error:
-            log.exception("%s failed on %s %s", subscriber, envelope.event_name, envelope.event_id)
-            return Outcome(ok=False, error=f"{type(error).__name__}: {error}")
-        return DELIVERED

@@ -1,26 +1,87 @@
-"""What the relay hands events to: the one interface every transport implements."""
+"""What the relay hands events to: the one interface every transport implements, and the one
+vocabulary of what became of an event handed on (`Outcome`), which every delivery path acts on
+and counts (`Tally`)."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar, Protocol, Self
 
 from modulith.transports.envelope import Envelope
 
 
+class Settled(StrEnum):
+    """What became of one event handed on: to a route (a transport's send) or to a module's
+    handlers (the dispatcher's)."""
+
+    HANDLED = "handled"  # taken: handled by every handler, or accepted by the route
+    DUPLICATE = "duplicate"  # every handler had handled it before: no second effect
+    RETRY = "retried"  # failed through the event's own fault or a handler's: due again later
+    DEAD = "dead"  # can never be handled as it is: dead-lettered at once, with its reason
+    # Not handled because something it needs is down (the route, the subscriber's database, a
+    # provider): not the event's fault, so it costs no attempt; the route or queue pauses.
+    UNAVAILABLE = "unavailable"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one event handed to a transport."""
-
-    ok: bool
+    settled: Settled
     error: str = ""
-    # A permanent failure (bad data, unknown type) is dead-lettered at once, not retried.
-    permanent: bool = False
-    # The event was not handled because something it needs is down (the subscriber's
-    # database, a provider): not the event's fault, so it costs no attempt.
-    unavailable: bool = False
+    # Of a dead one, the kind of failure: a label for metrics (a handler's is `handler`).
+    reason: str = ""
+    # The exception that decided it, for the log line of whoever acts on it (its traceback).
+    cause: BaseException | None = field(default=None, compare=False, repr=False)
+    # Read from `settled` on every event's way, so set once as plain attributes. `ok`: done
+    # with, nothing more to do for this event on this route; `permanent`: dead.
+    ok: bool = field(init=False, compare=False, repr=False)
+    permanent: bool = field(init=False, compare=False, repr=False)
+    unavailable: bool = field(init=False, compare=False, repr=False)
+
+    @classmethod
+    def retry(cls, error: str, cause: BaseException | None = None) -> "Outcome":
+        return cls(Settled.RETRY, error, cause=cause)
+
+    @classmethod
+    def dead(cls, error: str, reason: str = "handler") -> "Outcome":
+        return cls(Settled.DEAD, error, reason)
+
+    @classmethod
+    def unavailable_because(cls, error: str) -> "Outcome":
+        return cls(Settled.UNAVAILABLE, error)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ok", self.settled in (Settled.HANDLED, Settled.DUPLICATE))
+        object.__setattr__(self, "permanent", self.settled is Settled.DEAD)
+        object.__setattr__(self, "unavailable", self.settled is Settled.UNAVAILABLE)
 
 
-DELIVERED = Outcome(ok=True)
+DELIVERED = Outcome(Settled.HANDLED)
+DUPLICATE = Outcome(Settled.DUPLICATE)
+
+
+@dataclass
+class Tally:
+    """Counts of outcomes, by what each settled as; a report of a delivery path is one, with
+    the names its readers know the counts by (`COUNTED`). Any field beyond the counts adds up
+    too: numbers add, flags or, lists join."""
+
+    COUNTED: ClassVar[dict[Settled, str]]
+
+    def count(self, outcome: Outcome) -> None:
+        name = self.COUNTED[outcome.settled]
+        setattr(self, name, getattr(self, name) + 1)
+
+    def add(self, other: Self) -> None:
+        # Only what the other counted: most of a report is zeros, and the relay adds one per send.
+        for name, theirs in vars(other).items():
+            if theirs:
+                setattr(self, name, True if theirs is True else getattr(self, name) + theirs)
+
+    @property
+    def settled(self) -> int:
+        """How many outcomes it counts."""
+        return sum(getattr(self, name) for name in set(self.COUNTED.values()))
+
 
 # A transport whose batches may be this large counts no bytes (nothing leaves the process).
 UNLIMITED_BYTES = 2**62

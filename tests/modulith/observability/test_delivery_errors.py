@@ -30,9 +30,9 @@ def test_a_delivery_that_raises_on_a_thread_is_logged_and_counted(
     client: Client, json_log: LogLines
 ) -> None:
     before = value(scrape(client), ERRORS, module="nowhere", executor="thread")
-    submit = executors.thread_pool(runtime().relay, workers=1)
+    threads = executors.ThreadPool(runtime().relay, workers=1)
 
-    submit("nowhere", [Delivery(pk=7), Delivery(pk=8)], False)
+    threads.after_commit("nowhere", [Delivery(pk=7), Delivery(pk=8)], all_stored=False)
 
     def failed() -> list[dict[str, Any]]:
         return [line for line in json_log() if line["logger"] == "modulith.outbox.executors"]
@@ -51,7 +51,7 @@ def test_a_delivery_that_raises_inline_is_logged_and_counted_and_the_caller_goes
 ) -> None:
     before = value(scrape(client), ERRORS, module="nowhere", executor="inline")
 
-    executors.inline(runtime().relay)("nowhere", [Delivery(pk=9)], False)
+    executors.Inline(runtime().relay).after_commit("nowhere", [Delivery(pk=9)], all_stored=False)
 
     [line] = [line for line in json_log() if line["logger"] == "modulith.outbox.executors"]
     assert line["message"].startswith("deliveries [9] of nowhere failed after their commit")

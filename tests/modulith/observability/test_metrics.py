@@ -116,7 +116,7 @@ def test_a_consumer_counts_its_messages_by_outcome(
     )
 
     for _ in range(5):
-        if consumer.poll().messages:
+        if consumer.poll().settled:
             break
 
     dead = value(scrape(client), "modulith_messages_handled_total", module="orders", outcome="dead")

@@ -15,6 +15,7 @@ from modulith.database.store.models import Delivery, DeliveryStatus
 from modulith.runtime import runtime
 from modulith.testing import expire_claims, make_due
 from tests.conftest import sweep
+from tests.executors import SlowToStart
 from tests.modulith.test_delivery import pending_order
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -52,12 +53,12 @@ def test_without_an_alias_the_claims_of_every_running_module_lapse() -> None:
     assert expire_claims() == 0  # nothing held any more
 
 
-def test_the_claims_of_deliveries_lapse_in_the_instances_a_relay_holds_too() -> None:
+def test_the_claims_of_deliveries_lapse_in_the_instances_a_relay_holds_too(
+    slow_to_start: SlowToStart,
+) -> None:
     relay = runtime().relay
-    handed_over: list[list[Delivery]] = []
-    relay.scheduler = lambda alias, deliveries, certain: handed_over.append(deliveries)
     payment_for_an_unknown_order()  # claimed as it is published, for this process to deliver
-    [held] = handed_over
+    [(_, held, _)] = slow_to_start.handed_over
     assert relay.claims.still_held(held)
 
     assert expire_claims(alias="payments", deliveries=held) == 1

@@ -28,9 +28,9 @@ from modulith.aws.processor import (  # noqa: E402
     MessageProcessor,
     message_processor,
 )
-from modulith.bus.dispatch import DependencyUnavailable  # noqa: E402
 from modulith.modules import Module  # noqa: E402
 from modulith.runtime import runtime  # noqa: E402
+from modulith.transports.transport import Settled  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,6 @@ def consume(records: list[Record], context: LambdaContext) -> list[str]:
         processor = processors.of(record)
         try:
             outcome = processor.process(message_of(record))
-        except DependencyUnavailable as unavailable:
-            failed += _send_again(processors, records[index:], str(unavailable))
-            break
         except Exception:  # e.g. SQS refused the dead-letter send: the others still get handled
             log.exception(
                 "%s could not finish message %s; it comes back after its visibility timeout",
@@ -68,8 +65,11 @@ def consume(records: list[Record], context: LambdaContext) -> list[str]:
             )
             failed.append(record["messageId"])
             continue
-        report.add(outcome)
-        if outcome.retried:
+        if outcome.unavailable:
+            failed += _send_again(processors, records[index:], outcome.error)
+            break
+        report.count(outcome)
+        if outcome.settled is Settled.RETRY:
             failed.append(record["messageId"])
     log.info("consumed %d record(s): %s; %d to receive again", len(records), report, len(failed))
     return failed

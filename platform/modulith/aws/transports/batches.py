@@ -5,7 +5,7 @@ from typing import Any
 
 from modulith.transports.transport import DELIVERED, Outcome
 
-NO_ANSWER = Outcome(ok=False, error="the batch's answer did not mention this entry")
+NO_ANSWER = Outcome.retry("the batch's answer did not mention this entry")
 
 
 def batch_outcomes(count: int, response: dict[str, Any]) -> list[Outcome]:
@@ -15,9 +15,8 @@ def batch_outcomes(count: int, response: dict[str, Any]) -> list[Outcome]:
         outcomes[int(success["Id"])] = DELIVERED
     for failure in response.get("Failed", []):
         # A sender fault (say, an invalid attribute) fails the same way every time.
-        outcomes[int(failure["Id"])] = Outcome(
-            ok=False,
-            error=f"{failure.get('Code')}: {failure.get('Message', '')}",
-            permanent=bool(failure.get("SenderFault")),
+        error = f"{failure.get('Code')}: {failure.get('Message', '')}"
+        outcomes[int(failure["Id"])] = (
+            Outcome.dead(error, "rejected") if failure.get("SenderFault") else Outcome.retry(error)
         )
     return outcomes

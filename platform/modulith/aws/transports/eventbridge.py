@@ -52,8 +52,5 @@ def _outcome(entry: dict[str, Any]) -> Outcome:
     if entry.get("EventId"):
         return DELIVERED
     code = str(entry.get("ErrorCode", "Unknown"))
-    return Outcome(
-        ok=False,
-        error=f"{code}: {entry.get('ErrorMessage', '')}",
-        permanent=code in PERMANENT_ERRORS,
-    )
+    error = f"{code}: {entry.get('ErrorMessage', '')}"
+    return Outcome.dead(error, "rejected") if code in PERMANENT_ERRORS else Outcome.retry(error)

@@ -85,7 +85,7 @@ class Command(BaseCommand):
         def count(report: ConsumerReport) -> None:
             with lock:
                 total.add(report)
-                if max_messages is not None and total.messages >= max_messages:
+                if max_messages is not None and total.settled >= max_messages:
                     stop.set()
 
         names = ", ".join(c.queues.names.queue(c.module.name) for c in consumers)
