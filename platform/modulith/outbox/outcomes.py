@@ -73,7 +73,7 @@ class RelayReport(Tally):
 
 
 # Successes held for a bulk record, by module database and route.
-Held = dict[tuple[str, str], list[tuple[Delivery, Envelope]]]
+SuccessesByRoute = dict[tuple[str, str], list[tuple[Delivery, Envelope]]]
 
 # A bulk record is written early once it holds this many deliveries.
 MOST_HELD = 500
@@ -96,7 +96,7 @@ class OutcomeRecorder:
         if getattr(self._bulk, "held", None) is not None:  # the outer block writes
             yield
             return
-        held: Held = defaultdict(list)
+        held: SuccessesByRoute = defaultdict(list)
         self._bulk.held = held
         try:
             yield
@@ -112,7 +112,7 @@ class OutcomeRecorder:
         when the block ends (the report counts them delivered)."""
         if not delivered:
             return RelayReport()
-        held: Held | None = getattr(self._bulk, "held", None)
+        held: SuccessesByRoute | None = getattr(self._bulk, "held", None)
         if held is not None:
             held[(alias, route)].extend(delivered)
             if sum(len(batch) for batch in held.values()) >= MOST_HELD:
@@ -120,7 +120,7 @@ class OutcomeRecorder:
             return RelayReport(delivered=len(delivered))
         return self._write_delivered(alias, route, delivered)
 
-    def _write_held(self, held: Held) -> None:
+    def _write_held(self, held: SuccessesByRoute) -> None:
         batches = list(held.items())
         held.clear()
         for (alias, route), delivered in batches:

@@ -13,7 +13,7 @@ from modulith.conf import modulith_settings
 from modulith.modules import Topology
 from modulith.testing.activity import Activity
 from modulith.testing.published import published_ids
-from modulith.testing.waiting import DEFAULT_TIMEOUT, Since, wait_for_event
+from modulith.testing.waiting import DEFAULT_TIMEOUT, Baseline, wait_for_event
 
 E = TypeVar("E")
 
@@ -43,7 +43,7 @@ class Delivered:
         self._topology = topology
         self._activity = activity
         self._hand_over = hand_over
-        self._since = Since(
+        self._since = Baseline(
             events=published_ids(topology),
             failures=len(activity.failures),
             cause=f"after {envelope.event_name} was delivered to {', '.join(subscribers)}",

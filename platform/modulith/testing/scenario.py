@@ -28,7 +28,7 @@ from modulith.testing.published import (
     published_since,
 )
 from modulith.testing.transport import ScenarioTransport
-from modulith.testing.waiting import DEFAULT_TIMEOUT, Since, wait_for_event
+from modulith.testing.waiting import DEFAULT_TIMEOUT, Baseline, wait_for_event
 
 E = TypeVar("E")
 
@@ -45,7 +45,7 @@ class Scenario:
         self._providers = dict(providers)
         self._previous = runtime()
         self._runtime = self._install()
-        self._since = Since(events=published_ids(topology), failures=0, cause="in this scenario")
+        self._since = Baseline(events=published_ids(topology), failures=0, cause="in this scenario")
 
     @classmethod
     def start(

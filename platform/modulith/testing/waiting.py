@@ -21,7 +21,7 @@ DEFAULT_TIMEOUT = 5.0  # seconds
 
 
 @dataclass(frozen=True)
-class Since:
+class Baseline:
     """Where a wait starts: what had been published and had failed by then, and why."""
 
     events: frozenset[UUID]
@@ -35,7 +35,7 @@ def wait_for_event(
     event_type: type[E],
     matching: Callable[[E], bool] | None,
     timeout: float,
-    since: Since,
+    since: Baseline,
 ) -> E:
     """The first event of `event_type` that `matching` accepts, published since `since`."""
     check_published_here(topology, event_type)
@@ -59,7 +59,7 @@ def _report(
     event_type: type[Any],
     matching: Callable[[Any], bool] | None,
     timeout: float,
-    since: Since,
+    since: Baseline,
 ) -> str:
     what = event_name(event_type)
     if matching is not None:
