@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from modulith.conf import transports
 from modulith.conf.deployment import load_topology, on_lambda
 from modulith.conf.keys import SigningKeys
 from modulith.conf.values import Duration, Names, Refused, one_line
@@ -48,7 +49,15 @@ ENVIRONMENT_ONLY = frozenset({"MODULITH_MODULES", "MODULITH_VAR_DIR", "MODULITH_
 # Settings that are Python objects, set in Django's settings only.
 DJANGO_ONLY = frozenset({"topology"})
 
-TransportName = Literal["inprocess", "sqs", "sns", "eventbridge"]
+
+def _transport(value: object) -> str:
+    if isinstance(value, str) and transports.registered(value.strip()) is not None:
+        return value.strip()
+    raise Refused(transports.ACCEPTED, value)
+
+
+# One of the framework's transports, or a plug-in's TransportKind by its dotted path.
+TransportName = Annotated[str, BeforeValidator(_transport)]
 HandlerMode = Literal["inline", "thread", "celery"]
 DiscoveryKind = Literal["static", "cloudmap"]
 NonceStoreKind = Literal["database", "cache"]

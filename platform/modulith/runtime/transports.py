@@ -1,7 +1,7 @@
-"""The transports, by name: what the core knows of them. Each name stands for a `TransportKind`
-at a dotted path, imported only once chosen and once the extra it needs is known to be
-installed (kombu's transport table). A new transport, the framework's or a third party's, is one
-`TransportKind` and one line here; nothing else of the core names it."""
+"""What a transport is (`TransportKind`), and the kind a name in MODULITH_TRANSPORT stands for:
+imported only once chosen, and once the extra it needs is known to be installed. The names are
+in `modulith.conf.transports`; a third party's transport is named by its kind's dotted path, and
+nothing of the core names it."""
 
 import importlib
 from collections.abc import Callable
@@ -10,6 +10,7 @@ from difflib import get_close_matches
 
 from modulith.bus.dispatch import Dispatcher
 from modulith.conf import ModulithSettings, extras
+from modulith.conf.transports import TRANSPORTS, registered
 from modulith.modules import Topology
 from modulith.modules.errors import ConfigurationError
 from modulith.outbox.dead_letters import DeadLetters
@@ -35,19 +36,6 @@ class TransportKind:
     dead_letters: Callable[[Transport], tuple[DeadLetters, ...]] = _no_dead_letters
 
 
-@dataclass(frozen=True)
-class Registered:
-    path: str  # "package.module:NAME", the TransportKind
-    extra: extras.Extra | None = None  # what it needs beyond the core
-
-
-TRANSPORTS: dict[str, Registered] = {
-    "inprocess": Registered("modulith.runtime.transports:IN_PROCESS"),
-    "sqs": Registered("modulith.aws.transports.kinds:SQS", extras.AWS),
-    "sns": Registered("modulith.aws.transports.kinds:SNS", extras.AWS),
-    "eventbridge": Registered("modulith.aws.transports.kinds:EVENTBRIDGE", extras.AWS),
-}
-
 IN_PROCESS = TransportKind(
     build=lambda topology, settings, dispatcher: InProcessTransport(topology, dispatcher)
 )
@@ -55,17 +43,20 @@ IN_PROCESS = TransportKind(
 
 def transport_kind(name: str) -> TransportKind:
     """The kind of transport registered as `name`, its extra checked first."""
-    registered = TRANSPORTS.get(name)
-    if registered is None:
+    found = registered(name)
+    if found is None:
         close = get_close_matches(name, TRANSPORTS, n=1)
         hint = f": did you mean {close[0]}?" if close else f" (one of {', '.join(TRANSPORTS)})"
         raise ConfigurationError(f"MODULITH_TRANSPORT={name} is no transport{hint}")
-    if registered.extra is not None:
-        extras.require(registered.extra, needed_by=f"MODULITH_TRANSPORT={name}")
-    module, _, attribute = registered.path.partition(":")
-    kind = getattr(importlib.import_module(module), attribute)
-    if not isinstance(kind, TransportKind):
+    if found.extra is not None:
+        extras.require(found.extra, needed_by=f"MODULITH_TRANSPORT={name}")
+    module, _, attribute = found.path.partition(":")
+    try:
+        kind = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as error:
         raise ConfigurationError(
-            f"{registered.path} (MODULITH_TRANSPORT={name}) is no TransportKind"
-        )
+            f"MODULITH_TRANSPORT={name} cannot be loaded: {type(error).__name__}: {error}"
+        ) from None
+    if not isinstance(kind, TransportKind):
+        raise ConfigurationError(f"MODULITH_TRANSPORT={name} is no TransportKind")
     return kind
