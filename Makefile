@@ -53,10 +53,11 @@ vendor-js:
 
 ## make test: the whole suite, on a fresh machine too: the Debian packages it needs (installed
 ## as root with apt-get, otherwise named in one line: .ci/system-packages), the checks of `make
-## lint`, pytest on SQLite files (the container tests included, as root), then the tests that
-## need PostgreSQL, on a throwaway cluster of their own (.ci/with-postgres)
+## lint`, pytest on SQLite files, the container tests (as root, one process: one build), then the
+## tests that need PostgreSQL, on a throwaway cluster of their own (.ci/with-postgres)
 test: system-packages lint
-	$(BIN)/pytest -n $(JOBS) -m 'not postgres'
+	$(BIN)/pytest -n $(JOBS) -m 'not postgres and not container'
+	$(BIN)/pytest -n 0 -m container
 	bash .ci/with-postgres $(BIN)/pytest -n $(JOBS) -m postgres
 
 system-packages:

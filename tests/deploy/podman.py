@@ -114,13 +114,25 @@ class Podman:
         rootfs = self.store / "tmp" / "bookworm-rootfs"
         shutil.rmtree(rootfs, ignore_errors=True)
         started = time.monotonic()
-        subprocess.run(
-            ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror()],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=True,
-        )
+        failure = ""
+        for _ in range(2):  # a mirror's hiccup is not the image's fault: once more
+            made = subprocess.run(
+                ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror()],
+                stdin=subprocess.DEVNULL,  # a test worker's stdin is its channel to pytest
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
+            if made.returncode == 0:
+                break
+            log = rootfs / "debootstrap" / "debootstrap.log"
+            failure = (made.stdout + made.stderr)[-2000:] + (
+                log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+            )
+            shutil.rmtree(rootfs, ignore_errors=True)
+        else:
+            raise PodmanError(f"debootstrap failed twice: {failure}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         try:
             imported = subprocess.run(

@@ -450,7 +450,7 @@ def test_the_lambda_role_answers_its_runtime_api_and_stops_on_sigterm(runner: Ru
 
 def test_make_image_builds_the_dockerfile_as_this_test_does() -> None:
     result = subprocess.run(
-        ["make", "-n", "image", "CONTAINER_ENGINE=podman"],
+        ["make", "--no-print-directory", "-n", "image", "CONTAINER_ENGINE=podman"],
         cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
