@@ -3,6 +3,7 @@
 A module author's names, in one place:
 
     from modulith import Event, Module, PermanentFailure, atomic, publish, query_port
+    from modulith import cancel_scheduled  # a scheduled event, before a relay claims it
 
 They are exported lazily (kombu's way), so that importing `modulith` stays cheap and works
 before Django is set up (module manifests and settings import it); a name that touches the
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
         EventTooLarge,
         PermanentFailure,
         atomic,
+        cancel_scheduled,
         current_envelope,
         publish,
     )
@@ -51,6 +53,7 @@ _EXPORTS = {
     "EventTooLarge": "modulith.bus",
     "PermanentFailure": "modulith.bus",
     "atomic": "modulith.bus",
+    "cancel_scheduled": "modulith.bus",
     "current_envelope": "modulith.bus",
     "publish": "modulith.bus",
     "query_port": "modulith.ports",
@@ -72,6 +75,7 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "atomic",
+    "cancel_scheduled",
     "current_envelope",
     "publish",
     "query_port",

@@ -4,7 +4,8 @@ and handling failures.
 These tables exist once in every module database and have no route, so each page shows one
 module's copy: the one named by `?module=<name>` (carried along to detail pages by the admin's
 preserved filters), else the first module running in this process. The pages are read-only;
-dead letters can be replayed.
+dead letters can be replayed. Scheduled events show when they are due and their key, and the
+lists of events and deliveries filter those still waiting for their time and those cancelled.
 """
 
 import json
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Now
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils.html import format_html
@@ -22,7 +24,13 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator, capfirst
 
 from modulith.aws.models import HandlingFailure
-from modulith.database.store.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+from modulith.database.store.models import (
+    DeadLetter,
+    Delivery,
+    DeliveryStatus,
+    InboxRecord,
+    OutboxEvent,
+)
 from modulith.database.store.ownership import deliveries_of, events_of, records_of
 from modulith.modules import Module
 from modulith.runtime import runtime
@@ -166,6 +174,36 @@ class ModuleDatabaseAdmin(ReadOnly, ModelAdminBase):
         )
 
 
+# The deliveries of scheduled events, by what became of them.
+SCHEDULED = {
+    "waiting": (
+        "scheduled, not due yet",
+        Q(status=DeliveryStatus.PENDING, cancellable=True, next_attempt_at__gt=Now()),
+    ),
+    "cancelled": ("cancelled", Q(status=DeliveryStatus.CANCELLED)),
+    "any": ("every scheduled one", Q(event__deliver_at__isnull=False)),
+}
+
+
+class ScheduledFilter(admin.SimpleListFilter):
+    """Scheduled deliveries (or events) still waiting for their time, cancelled, or all."""
+
+    title = "schedule"
+    parameter_name = "scheduled"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, label) for value, (label, _) in SCHEDULED.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        chosen = SCHEDULED.get(self.value() or "")
+        if chosen is None:
+            return queryset
+        deliveries = chosen[1]
+        if queryset.model is OutboxEvent:  # events with such a delivery, each once
+            return queryset.filter(pk__in=Delivery.objects.filter(deliveries).values("event_id"))
+        return queryset.filter(deliveries)
+
+
 class DeliveryInline(ReadOnly, TabularInlineBase):
     """The deliveries of an outbox event, read from the event's module database."""
 
@@ -177,6 +215,7 @@ class DeliveryInline(ReadOnly, TabularInlineBase):
         "next_attempt_at",
         "delivered_at",
         "dead_at",
+        "cancelled_at",
         "last_error",
     )
     extra = 0
@@ -188,15 +227,26 @@ class DeliveryInline(ReadOnly, TabularInlineBase):
 
 
 class OutboxEventAdmin(ModuleDatabaseAdmin):
-    list_display = ("event_name", "id", "source", "occurred_at", "trace_id", "created_at")
-    list_filter = ("event_name", "source")
-    search_fields = ("event_name", "trace_id", "id")
+    list_display = (
+        "event_name",
+        "id",
+        "source",
+        "occurred_at",
+        "deliver_at",
+        "schedule_key",
+        "trace_id",
+        "created_at",
+    )
+    list_filter = (ScheduledFilter, "event_name", "source")
+    search_fields = ("event_name", "trace_id", "id", "schedule_key")
     ordering = ("-created_at",)
     fields = readonly_fields = (
         "id",
         "event_name",
         "source",
         "occurred_at",
+        "deliver_at",
+        "schedule_key",
         "trace_id",
         "created_at",
         "wire_json",
@@ -245,9 +295,10 @@ class DeliveryAdmin(DeliveryDetails):
         "next_attempt_at",
         "delivered_at",
         "dead_at",
+        "cancelled_at",
     )
     list_display_links = ("id", "event_name")
-    list_filter = ("status", "route")
+    list_filter = ("status", ScheduledFilter, "route")
     ordering = ("-id",)
     fields = readonly_fields = (
         "event_link",
@@ -257,6 +308,8 @@ class DeliveryAdmin(DeliveryDetails):
         "next_attempt_at",
         "delivered_at",
         "dead_at",
+        "cancellable",
+        "cancelled_at",
         "updated_at",
         "error",
         "wire_json",

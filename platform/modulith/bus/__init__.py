@@ -3,6 +3,7 @@
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.inbox import atomic, current_envelope
 from modulith.bus.publisher import EventTooLarge, publish
+from modulith.bus.scheduling import cancel_scheduled
 from modulith.transports.envelope import Envelope, MalformedEvent
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "MalformedEvent",
     "PermanentFailure",
     "atomic",
+    "cancel_scheduled",
     "current_envelope",
     "publish",
 ]

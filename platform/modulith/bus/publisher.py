@@ -3,11 +3,13 @@
 import json
 import logging
 import uuid
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
 
+from modulith.bus.scheduling import Schedule
 from modulith.conf.installed import INSTALLED
 from modulith.database.store.envelopes import keep_envelope
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
@@ -65,12 +67,24 @@ class Publishing(Protocol):
     def max_event_bytes(self) -> int: ...
 
 
-def publish(event: Any) -> uuid.UUID:
+def publish(
+    event: Any,
+    *,
+    deliver_at: datetime | None = None,
+    delay: timedelta | None = None,
+    schedule_key: str | None = None,
+) -> uuid.UUID:
     """Stores the event in the publishing module's outbox; it is delivered after commit.
 
     Must run inside `transaction.atomic(using=<publishing module>)`, so the event commits or
     rolls back with the writes it describes.
+
+    A scheduled event (`deliver_at`, an aware datetime, or `delay`) is delivered once that
+    time has come, by the relay's sweep, on every transport and whatever the delay; until a
+    relay claims it, `cancel_scheduled` cancels it by the id returned here or by its
+    `schedule_key`, a name the publisher chooses (`"payment-deadline:<order id>"`).
     """
+    schedule = Schedule.of(deliver_at=deliver_at, delay=delay, key=schedule_key)
     current: Publishing = INSTALLED.runtime
     module = current.topology.publisher_of(event.event_name)
     if not current.topology.is_running(module.name):
@@ -97,19 +111,16 @@ def publish(event: Any) -> uuid.UUID:
         )
         wire = envelope.to_wire()
         _check_size(envelope.event_name, wire, current.max_event_bytes)
-        deliveries = _store(
-            alias,
-            envelope,
-            wire,
-            current.transport.routes(envelope.event_name),
-            current.executor.claim(),
-        )
+        # A scheduled delivery is claimed by the sweep that finds it due, never at publish.
+        claim = current.executor.claim() if schedule is None else {}
+        routes = current.transport.routes(envelope.event_name)
+        deliveries = _store(alias, envelope, wire, routes, claim, schedule)
 
     def committed() -> None:  # a named function: Django logs a failing hook by its name
-        _committed(module.name, envelope)
+        _committed(module.name, envelope, schedule)
 
     transaction.on_commit(committed, using=alias, robust=True)
-    if deliveries:
+    if deliveries and schedule is None:
         _deliver_after_commit(alias, deliveries, current.executor)
     return envelope.event_id
 
@@ -120,6 +131,7 @@ def _store(
     wire: dict[str, Any],
     routes: list[str],
     claim: dict[str, object],
+    schedule: Schedule | None,
 ) -> list[Delivery]:
     """The event and one delivery per route, in two statements; returns the deliveries as
     the ORM would load them, each with its event."""
@@ -132,6 +144,8 @@ def _store(
         "trace_id": trace_id(),
         "wire": wire,
         "created_at": now,
+        "deliver_at": schedule.due(now) if schedule else None,
+        "schedule_key": schedule.key if schedule else None,
     }
     insert(alias, OutboxEvent, [event_row])
     event = loaded(alias, OutboxEvent, event_row)
@@ -144,12 +158,14 @@ def _store(
             "route": route,
             "status": DeliveryStatus.PENDING.value,
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": event_row["deliver_at"] or now,
             "claimed_by": "",
             "claimed_until": None,
             "last_error": "",
             "delivered_at": None,
             "dead_at": None,
+            "cancellable": schedule is not None,
+            "cancelled_at": None,
             "updated_at": now,
         }
         | claim
@@ -198,13 +214,14 @@ def _deliver_after_commit(alias: str, deliveries: list[Delivery], executor: Exec
         batch.all_stored = False
 
 
-def _committed(module: str, envelope: Envelope) -> None:
+def _committed(module: str, envelope: Envelope, schedule: Schedule | None) -> None:
     EVENTS_PUBLISHED.labels(module, envelope.event_name).inc()
     if not log.isEnabledFor(logging.INFO):  # spare building the line's fields
         return
     log.info(
-        "published %s",
+        "published %s%s",
         envelope.event_name,
+        f", due at {schedule.due(envelope.occurred_at).isoformat()}" if schedule else "",
         extra=event_fields(
             module=module,
             event_id=envelope.event_id,

@@ -140,6 +140,8 @@ RECORDER = Recorder()
 OUTBOX_PENDING = Metric("modulith_outbox_pending", "Count", gauge=True)
 OUTBOX_OLDEST_AGE = Metric("modulith_outbox_oldest_pending_age_seconds", "Seconds", gauge=True)
 DEAD_LETTERS = Metric("modulith_dead_letters", "Count", gauge=True)
+SCHEDULED = Metric("modulith_outbox_scheduled", "Count", gauge=True)
+SCHEDULED_LATENESS = Metric("modulith_outbox_scheduled_lateness_seconds", "Seconds", gauge=True)
 
 
 def record_outbox() -> None:
@@ -149,6 +151,8 @@ def record_outbox() -> None:
         RECORDER.set(OUTBOX_PENDING, dimensions, reading.pending)
         RECORDER.set(OUTBOX_OLDEST_AGE, dimensions, reading.oldest_age_seconds)
         RECORDER.set(DEAD_LETTERS, dimensions, reading.dead)
+        RECORDER.set(SCHEDULED, dimensions, reading.scheduled)
+        RECORDER.set(SCHEDULED_LATENESS, dimensions, reading.scheduled_lateness_seconds)
 
 
 class _Periodic:

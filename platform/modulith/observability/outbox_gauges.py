@@ -1,15 +1,18 @@
 """The outbox gauges of the modules running here, read from their databases when asked (a
-Prometheus scrape, an EMF flush): pending deliveries, the age of the oldest, dead letters.
+Prometheus scrape, an EMF flush): pending deliveries, the age of the oldest, dead letters,
+scheduled events not due yet, and how late the longest-due scheduled one is.
 
 A caller may accept a state read up to `max_age` seconds ago: however often, and by however
 many scrapers, /metrics is asked, a process then queries each database once an interval. The
-age of the oldest pending event is computed at each reading, from when it was stored."""
+age of the oldest pending event is computed at each reading, from when it was due (stored, or
+scheduled for), and so is the lateness of the scheduled one."""
 
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import DatabaseError
 from django.utils import timezone
@@ -27,6 +30,8 @@ class Reading:
     pending: int
     oldest_age_seconds: float  # 0 when nothing is pending
     dead: int
+    scheduled: int
+    scheduled_lateness_seconds: float  # 0 when no scheduled event is due and undelivered
 
 
 def read(*, max_age: float = 0.0) -> Iterator[Reading]:
@@ -37,9 +42,18 @@ def read(*, max_age: float = 0.0) -> Iterator[Reading]:
         state = _states.get(described, module, max_age)
         if state is None:
             continue
-        since = state.oldest_pending
-        age = (now - since).total_seconds() if since else 0.0
-        yield Reading(module.name, state.pending, age, state.dead)
+        yield Reading(
+            module.name,
+            state.pending,
+            _seconds_since(state.oldest_pending, now),
+            state.dead,
+            state.scheduled,
+            _seconds_since(state.oldest_due_scheduled, now),
+        )
+
+
+def _seconds_since(moment: datetime | None, now: datetime) -> float:
+    return max((now - moment).total_seconds(), 0.0) if moment else 0.0
 
 
 class _States:

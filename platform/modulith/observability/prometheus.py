@@ -38,29 +38,43 @@ class OutboxCollector:
         return _families()
 
     def collect(self) -> Iterable[Metric]:
-        pending, oldest, dead = _families()
+        pending, oldest, dead, scheduled, lateness = families = _families()
         for reading in outbox_gauges.read(max_age=modulith_settings().metrics_cache_seconds):
             pending.add_metric([reading.module], reading.pending)
             oldest.add_metric([reading.module], reading.oldest_age_seconds)
             dead.add_metric([reading.module], reading.dead)
-        return [pending, oldest, dead]
+            scheduled.add_metric([reading.module], reading.scheduled)
+            lateness.add_metric([reading.module], reading.scheduled_lateness_seconds)
+        return list(families)
 
 
-def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+def _families() -> tuple[GaugeMetricFamily, ...]:
     return (
         GaugeMetricFamily(
             "modulith_outbox_pending",
-            "Deliveries committed and not yet delivered (the outbox lag), by module.",
+            "Deliveries due and not yet delivered (the outbox lag), by module.",
             labels=["module"],
         ),
         GaugeMetricFamily(
             "modulith_outbox_oldest_pending_age_seconds",
-            "Age of the oldest event with a pending delivery, by module (0 when none).",
+            "How long the oldest event with a pending delivery has been due (since it was "
+            "published, or scheduled for), by module (0 when none).",
             labels=["module"],
         ),
         GaugeMetricFamily(
             "modulith_dead_letters",
             "Deliveries parked as dead letters, by module.",
+            labels=["module"],
+        ),
+        GaugeMetricFamily(
+            "modulith_outbox_scheduled",
+            "Scheduled events not due yet, by module.",
+            labels=["module"],
+        ),
+        GaugeMetricFamily(
+            "modulith_outbox_scheduled_lateness_seconds",
+            "How long past its time the longest-due undelivered scheduled event is, by module "
+            "(0 when none).",
             labels=["module"],
         ),
     )

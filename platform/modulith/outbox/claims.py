@@ -118,8 +118,10 @@ class Claims:
             )
             if not claimed:
                 return []
+            # Claimed, a scheduled delivery may be sent at any moment: no cancel stops it now
+            # (`modulith.bus.scheduling`).
             Delivery.objects.using(alias).filter(id__in=[d.pk for d in claimed]).update(
-                claimed_by=token, claimed_until=Now() + self.lease
+                claimed_by=token, claimed_until=Now() + self.lease, cancellable=False
             )
         for delivery in claimed:
             delivery.claimed_by = token

@@ -2,11 +2,12 @@
 
 Like Spring Modulith's completion modes: delivered events (and their deliveries) are kept for
 MODULITH_OUTBOX_RETENTION, for inspection, then deleted; `0` deletes them as they are
-delivered. Inbox records are kept for MODULITH_INBOX_RETENTION, which must cover every way an
-event can come back (a redelivery, a replay from a dead-letter queue): forgetting a record
-earlier would let a late duplicate have a second effect; the records other parts keep about
-handling (the SQS consumer's handling failures) are kept as long, and named by the composition
-root. Dead letters and pending deliveries are never purged.
+delivered. Scheduled events that were cancelled are kept as long from their cancel (with `0`,
+until the next sweep). Inbox records are kept for MODULITH_INBOX_RETENTION, which must cover
+every way an event can come back (a redelivery, a replay from a dead-letter queue): forgetting
+a record earlier would let a late duplicate have a second effect; the records other parts keep
+about handling (the SQS consumer's handling failures) are kept as long, and named by the
+composition root. Dead letters and pending deliveries are never purged.
 
 The purge runs in bounded batches from the periodic sweep (so no instance does a long
 delete), with `FOR UPDATE SKIP LOCKED` on PostgreSQL so several relays share it instead of
@@ -89,17 +90,20 @@ class Retention:
         module database; at most `batches` batches of each kind (None: until done)."""
         keep = self.outbox if outbox is None else outbox
         report = PurgeReport()
-        delivered = Delivery.objects.using(alias).filter(
-            status=DeliveryStatus.DELIVERED, delivered_at__lt=Now() - keep
+        done = Delivery.objects.using(alias)
+        # Delivered, and scheduled then cancelled: each kind found by its own index.
+        self._delete_deliveries(
+            alias,
+            done.filter(status=DeliveryStatus.DELIVERED, delivered_at__lt=Now() - keep),
+            batches,
+            report,
         )
-        for _ in self._batches(batches):
-            with transaction.atomic(using=alias):
-                chosen = list(_oldest(delivered, self.batch_size).values_list("pk", "event_id"))
-                Delivery.objects.using(alias).filter(pk__in=[pk for pk, _ in chosen]).delete()
-                report.deliveries += len(chosen)
-                report.events += forget_events(alias, {event_id for _, event_id in chosen})
-            if len(chosen) < self.batch_size:
-                break
+        self._delete_deliveries(
+            alias,
+            done.filter(status=DeliveryStatus.CANCELLED, cancelled_at__lt=Now() - keep),
+            batches,
+            report,
+        )
         # Events that never had a delivery (nobody subscribed) age out the same way.
         unrouted = OutboxEvent.objects.using(alias).filter(
             created_at__lt=Now() - keep, deliveries__isnull=True
@@ -114,6 +118,19 @@ class Retention:
             name = str(model._meta.verbose_name_plural)
             report.kept_with_inbox[name] = self._delete(alias, expired, batches)
         return report
+
+    def _delete_deliveries(
+        self, alias: str, rows: QuerySet[Delivery], batches: int | None, report: PurgeReport
+    ) -> None:
+        """Deletes these deliveries, and each event once its last delivery is gone."""
+        for _ in self._batches(batches):
+            with transaction.atomic(using=alias):
+                chosen = list(_oldest(rows, self.batch_size).values_list("pk", "event_id"))
+                Delivery.objects.using(alias).filter(pk__in=[pk for pk, _ in chosen]).delete()
+                report.deliveries += len(chosen)
+                report.events += forget_events(alias, {event_id for _, event_id in chosen})
+            if len(chosen) < self.batch_size:
+                break
 
     def _delete(self, alias: str, rows: QuerySet[Any], batches: int | None) -> int:
         deleted = 0

@@ -20,11 +20,25 @@ class OutboxEvent(models.Model):
     trace_id = models.CharField(max_length=64, blank=True)
     wire = models.JSONField(help_text="The event in the wire format every transport carries.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # A scheduled event (`publish(event, deliver_at=...)` or `delay=...`): when it is due, and
+    # the key its publisher may cancel it by. NULL for an event delivered at once, and for a
+    # key none was given: the key's index holds keyed events only, and both databases use it
+    # for `schedule_key = %s` (SQLite takes a partial index whose condition is IS NOT NULL).
+    deliver_at = models.DateTimeField("scheduled for", null=True, blank=True)
+    schedule_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["created_at"]
         verbose_name = "outbox event"
-        indexes = [models.Index(fields=["created_at"], name="outbox_event_created_idx")]
+        indexes = [
+            models.Index(fields=["created_at"], name="outbox_event_created_idx"),
+            # Only keyed events, for a cancel by key: an event published at once is not in it.
+            models.Index(
+                fields=["schedule_key"],
+                condition=models.Q(schedule_key__isnull=False),
+                name="outbox_event_schedule_key_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_name} {self.id}"
@@ -34,6 +48,7 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "PENDING"
     DELIVERED = "DELIVERED"
     DEAD = "DEAD"
+    CANCELLED = "CANCELLED"  # a scheduled delivery cancelled before any relay claimed it
 
 
 class Delivery(models.Model):
@@ -57,6 +72,14 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     dead_at = models.DateTimeField(null=True, blank=True)
+    # A scheduled delivery no relay has claimed yet: `cancel_scheduled` may still cancel it.
+    # The claim clears it, so a cancel never stops what a relay may already have sent. (A
+    # default in the database too: processes of the release before keep inserting deliveries
+    # while a rollout runs, without this column.)
+    cancellable = models.BooleanField(
+        "cancellable (scheduled, not claimed yet)", default=False, db_default=False
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -73,6 +96,12 @@ class Delivery(models.Model):
                 fields=["status", "delivered_at"],
                 condition=models.Q(delivered_at__isnull=False),
                 name="delivery_delivered_idx",
+            ),
+            # Only cancelled rows, for the purge, as delivered ones.
+            models.Index(
+                fields=["status", "cancelled_at"],
+                condition=models.Q(cancelled_at__isnull=False),
+                name="delivery_cancelled_idx",
             ),
         ]
 
