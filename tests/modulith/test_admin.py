@@ -3,19 +3,24 @@ module database at a time, dead letters replayed from the list, the module map f
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import F
 from django.test import Client
+from django.utils import timezone
 
 from modules.inventory.models import Product
 from modules.orders.models import Order, OrderStatus
+from modulith import cancel_scheduled, publish
 from modulith.database.store.models import Delivery, DeliveryStatus
 from tests.conftest import sweep
+from tests.events import payment_failed
 from tests.modulith.test_delivery import capture_payment_for, pending_order
 from tests.shop import place, stock
 
@@ -267,6 +272,38 @@ def test_outbox_deliveries_and_inbox_of_a_saga_are_listed_per_module(
     )
     assert order_id in detail  # the wire form
     assert "DELIVERED" in detail  # its deliveries, inline
+
+
+def test_an_event_scheduled_a_year_ahead_is_listed_with_its_time_and_key_apart_from_cancelled(
+    admin_client: Client,
+) -> None:
+    a_year = timedelta(days=365)
+    with transaction.atomic(using="payments"):
+        waiting = publish(payment_failed(uuid4()), delay=a_year, schedule_key="renewal:1")
+        cancelled = publish(payment_failed(uuid4()), delay=a_year, schedule_key="renewal:2")
+        cancel_scheduled(key="renewal:2")
+    capture_payment_for(uuid4())  # an event delivered at once (and retried: no such order)
+    events = "/admin/modulith/outboxevent/"
+
+    scheduled = page(admin_client.get(events, {"module": "payments", "scheduled": "waiting"}))
+    gone = page(admin_client.get(events, {"module": "payments", "scheduled": "cancelled"}))
+    cancelled_deliveries = page(
+        admin_client.get("/admin/modulith/delivery/", {"module": "payments", "status": "CANCELLED"})
+    )
+
+    due = timezone.localtime(timezone.now() + a_year)
+    [stored] = {d.next_attempt_at for d in Delivery.objects.using("payments").filter(event=waiting)}
+    assert abs(stored - (timezone.now() + a_year)) < timedelta(minutes=1)
+    assert str(waiting) in scheduled
+    assert "renewal:1" in scheduled
+    assert str(due.year) in scheduled  # when it is due, a year from now
+    assert str(cancelled) not in scheduled
+    assert "PaymentCaptured" not in re.sub(
+        r"<select.*?</select>|<ul.*?</ul>", "", scheduled, flags=re.S
+    )
+    assert str(cancelled) in gone
+    assert str(waiting) not in gone
+    assert cancelled_deliveries.count(">PaymentFailed<") == 2  # to orders and to inventory
 
 
 def test_the_framework_tables_are_read_only(admin_client: Client) -> None:

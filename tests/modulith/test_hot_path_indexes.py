@@ -1,19 +1,25 @@
 """Every query the bus makes on its own tables uses an index, so the cost of an event does not
-depend on how many came before it: the statements of a saga, a sweep (claims and purge) and a
-metrics scrape are captured as they run, then explained by the database itself."""
+depend on how many came before it: the statements of a saga, a sweep (claims and purge), a
+metrics scrape, and scheduled events cancelled, are captured as they run, then explained by the
+database itself."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from modulith.database.store.models import Delivery, DeliveryStatus
+from modulith import cancel_scheduled, publish
+from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.runtime import runtime
 from tests.conftest import sweep
+from tests.events import payment_failed
 from tests.outbox_rows import stored_events
 from tests.shop import place, stock
 
@@ -56,27 +62,25 @@ def explainable(sql: str) -> bool:
     return touches_framework and statement in {"SELECT", "UPDATE", "DELETE"}
 
 
-def test_the_saga_a_sweep_and_a_scrape_use_an_index_for_every_statement_on_the_outbox(
-    client: Client, settings: Any
-) -> None:
-    settings.MODULITH_OUTBOX_RETENTION = timedelta(seconds=1)
-    settings.MODULITH_METRICS_CACHE_SECONDS = 0  # the scrape below reads the gauges
-    stock(client, "IDX-1", 10)
-    captured = {alias: CaptureQueriesContext(connections[alias]) for alias in ALIASES}
-    for context in captured.values():
+@contextmanager
+def capturing(*aliases: str) -> Iterator[dict[str, CaptureQueriesContext]]:
+    """The statements each database is sent while the block runs."""
+    contexts = {alias: CaptureQueriesContext(connections[alias]) for alias in aliases}
+    for context in contexts.values():
         context.__enter__()
     try:
-        place(client, ("IDX-1", 1))
-        place(client, ("IDX-1", 1), token="tok_chargeDeclined")
-        sweep()  # claims, and the purge
-        client.get("/metrics")  # the outbox gauges
+        yield contexts
     finally:
-        for context in captured.values():
+        for context in contexts.values():
             context.__exit__(None, None, None)
 
+
+def scans_in(contexts: dict[str, CaptureQueriesContext]) -> tuple[int, dict[str, list[str]]]:
+    """How many statements on the bus's tables were explained, and the full scans of each
+    statement that makes any."""
     checked = 0
     scans = {}
-    for alias, context in captured.items():
+    for alias, context in contexts.items():
         for query in context.captured_queries:
             sql = query["sql"]
             if not explainable(sql):
@@ -84,8 +88,44 @@ def test_the_saga_a_sweep_and_a_scrape_use_an_index_for_every_statement_on_the_o
             checked += 1
             if found := full_scans(alias, plan(alias, sql)):
                 scans[sql] = found
+    return checked, scans
+
+
+def test_the_saga_a_sweep_and_a_scrape_use_an_index_for_every_statement_on_the_outbox(
+    client: Client, settings: Any
+) -> None:
+    settings.MODULITH_OUTBOX_RETENTION = timedelta(seconds=1)
+    settings.MODULITH_METRICS_CACHE_SECONDS = 0  # the scrape below reads the gauges
+    stock(client, "IDX-1", 10)
+    with capturing(*ALIASES) as contexts:
+        place(client, ("IDX-1", 1))
+        place(client, ("IDX-1", 1), token="tok_chargeDeclined")
+        sweep()  # claims, and the purge
+        client.get("/metrics")  # the outbox gauges
+
+    checked, scans = scans_in(contexts)
     assert checked > 20  # the claims, records, inbox checks, purges and gauges
     assert scans == {}
+
+
+def test_scheduling_cancelling_and_purging_scheduled_events_use_an_index(
+    client: Client, settings: Any
+) -> None:
+    settings.MODULITH_OUTBOX_RETENTION = timedelta(0)  # cancelled ones go at the next sweep
+    settings.MODULITH_METRICS_CACHE_SECONDS = 0
+    with capturing("payments") as contexts:
+        with transaction.atomic(using="payments"):
+            keyed = publish(payment_failed(uuid4()), delay=timedelta(days=1), schedule_key="k")
+            by_id = publish(payment_failed(uuid4()), delay=timedelta(days=1))
+        with transaction.atomic(using="payments"):
+            assert cancel_scheduled(key="k") + cancel_scheduled(event_id=by_id) == 2
+        client.get("/metrics")  # the scheduled gauges
+        sweep()  # the purge of what was cancelled
+
+    checked, scans = scans_in(contexts)
+    assert checked >= 5  # the two cancels' reads and writes, the gauges, the purge
+    assert scans == {}
+    assert not OutboxEvent.objects.using("payments").filter(id__in=[keyed, by_id]).exists()
 
 
 def test_the_purge_finds_expired_deliveries_by_their_time_not_among_every_delivered_one() -> None:

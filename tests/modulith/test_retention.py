@@ -12,10 +12,11 @@ from uuid import UUID, uuid4
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
+from django.db import connections, transaction
 from django.test import Client
 from django.utils import timezone
 
+from modulith import cancel_scheduled, publish
 from modulith.aws.models import HandlingFailure
 from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.outbox.relay import Relay
@@ -24,6 +25,7 @@ from modulith.runtime import runtime
 from modulith.transports.envelope import Envelope
 from modulith.transports.transport import DELIVERED, Outcome
 from tests.conftest import sweep
+from tests.events import payment_failed
 from tests.outbox_rows import stored_events
 from tests.processes import manage
 from tests.shop import place, stock
@@ -112,6 +114,27 @@ def test_a_pending_delivery_is_never_purged_however_old(settings: Any) -> None:
 
     assert Delivery.objects.using("payments").filter(event_id=event_id).exists()
     assert OutboxEvent.objects.using("payments").filter(id=event_id).exists()
+
+
+def test_a_cancelled_scheduled_event_is_kept_for_the_retention_from_its_cancel(
+    settings: Any,
+) -> None:
+    settings.MODULITH_OUTBOX_RETENTION = timedelta(days=7)
+    with transaction.atomic(using="payments"):
+        old, recent = (
+            publish(payment_failed(uuid4()), delay=timedelta(days=30), schedule_key=name)
+            for name in ("old", "recent")
+        )
+        assert cancel_scheduled(key="old") + cancel_scheduled(key="recent") == 2
+    cancelled = Delivery.objects.using("payments").filter(status=DeliveryStatus.CANCELLED)
+    cancelled.filter(event_id=old).update(cancelled_at=timezone.now() - timedelta(days=8))
+    cancelled.filter(event_id=recent).update(cancelled_at=timezone.now() - timedelta(days=6))
+
+    report = sweep()
+
+    assert report.purged == 3  # the old event and its two deliveries
+    assert not OutboxEvent.objects.using("payments").filter(id=old).exists()
+    assert cancelled.filter(event_id=recent).count() == 2
 
 
 def test_with_no_retention_delivered_events_are_deleted_as_they_are_delivered(

@@ -135,5 +135,6 @@ def test_a_long_running_process_writes_its_metrics_every_interval_with_its_outbo
 
     assert wanted in found, found
     assert ("modulith_dead_letters", frozenset({("module", "inventory")})) in found
+    assert ("modulith_outbox_scheduled", frozenset({("module", "inventory")})) in found
     published = [key for key in found if key[0] == "modulith_events_published_total"]
     assert ("module", "orders") in set().union(*(labels for _, labels in published))

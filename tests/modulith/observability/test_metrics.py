@@ -1,21 +1,26 @@
 """Prometheus metrics at /metrics (not under /api/): counters of what the bus did, gauges of
 what waits in every running module's outbox."""
 
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from modulith import publish
 from modulith.aws.consumer import queue_consumer
 from modulith.aws.context import aws_context
 from modulith.runtime import runtime
 from tests.aws.emulator import AwsContext
 from tests.conftest import sweep
-from tests.modulith.test_delivery import capture_payment_for
+from tests.events import payment_failed
+from tests.modulith.test_delivery import capture_payment_for, pending_order
 from tests.outbox_rows import stored_events
 from tests.processes import run_python
 from tests.shop import place, stock
@@ -94,6 +99,33 @@ def test_the_gauges_show_a_pending_delivery_and_a_dead_letter(
         == retried_before + 1
     )
     assert value(samples, "modulith_events_dead_total", module="payments", route="orders") >= 1
+
+
+def test_the_gauges_count_scheduled_events_apart_and_say_how_late_a_due_one_is(
+    client: Client,
+) -> None:
+    late_order = uuid4()
+    pending_order(late_order)
+    with transaction.atomic(using="payments"):
+        publish(payment_failed(uuid4()), delay=timedelta(hours=1))
+        publish(payment_failed(uuid4()), delay=timedelta(days=30))
+        # Due 30 s ago, and no relay has swept since.
+        publish(payment_failed(late_order), deliver_at=timezone.now() - timedelta(seconds=30))
+
+    due = scrape(client)
+    sweep()
+    swept = scrape(client)
+
+    payments = {"module": "payments"}
+    assert value(due, "modulith_outbox_scheduled", **payments) == 2  # not due yet
+    assert value(due, "modulith_outbox_pending", **payments) == 2  # the late one, to 2 modules
+    assert 30 <= value(due, "modulith_outbox_scheduled_lateness_seconds", **payments) < 60
+    # Late since its time, not since it was published (a moment ago).
+    assert 30 <= value(due, "modulith_outbox_oldest_pending_age_seconds", **payments) < 60
+    assert value(swept, "modulith_outbox_scheduled", **payments) == 2
+    assert value(swept, "modulith_outbox_pending", **payments) == 0
+    assert value(swept, "modulith_outbox_scheduled_lateness_seconds", **payments) == 0
+    assert value(swept, "modulith_outbox_oldest_pending_age_seconds", **payments) == 0
 
 
 def test_metrics_are_not_under_the_public_api(client: Client) -> None:
