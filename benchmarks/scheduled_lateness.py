@@ -184,11 +184,13 @@ def _lateness(scheduled: list[UUID], *, timeout: float, log: Path) -> list[float
             )
         time.sleep(0.5)
     handled = dict(records.values_list("event_id", "handled_at"))
-    due = dict(
-        OutboxEvent.objects.using(PUBLISHER)
+    due = {
+        event: moment
+        for event, moment in OutboxEvent.objects.using(PUBLISHER)
         .filter(id__in=scheduled)
         .values_list("id", "deliver_at")
-    )
+        if moment is not None
+    }
     return sorted((handled[event] - due[event]).total_seconds() for event in scheduled)
 
 
