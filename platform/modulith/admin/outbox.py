@@ -199,9 +199,12 @@ class ScheduledFilter(admin.SimpleListFilter):
         if chosen is None:
             return queryset
         deliveries = chosen[1]
-        if queryset.model is OutboxEvent:  # events with such a delivery, each once
-            return queryset.filter(pk__in=Delivery.objects.filter(deliveries).values("event_id"))
-        return queryset.filter(deliveries)
+        if queryset.model is not OutboxEvent:
+            return queryset.filter(deliveries)
+        if self.value() == "any":  # an event nobody subscribes to has no delivery
+            return queryset.filter(deliver_at__isnull=False)
+        # Events with such a delivery, each once.
+        return queryset.filter(pk__in=Delivery.objects.filter(deliveries).values("event_id"))
 
 
 class DeliveryInline(ReadOnly, TabularInlineBase):
