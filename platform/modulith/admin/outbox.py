@@ -229,31 +229,23 @@ class DeliveryInline(ReadOnly, TabularInlineBase):
         return super().get_queryset(request).using(selected_module(request).database)
 
 
+# What the list and the page of an outbox event both show, after its name and id.
+EVENT_COLUMNS = (
+    "source",
+    "occurred_at",
+    "deliver_at",
+    "schedule_key",
+    "trace_id",
+    "created_at",
+)
+
+
 class OutboxEventAdmin(ModuleDatabaseAdmin):
-    list_display = (
-        "event_name",
-        "id",
-        "source",
-        "occurred_at",
-        "deliver_at",
-        "schedule_key",
-        "trace_id",
-        "created_at",
-    )
+    list_display = ("event_name", "id", *EVENT_COLUMNS)
     list_filter = (ScheduledFilter, "event_name", "source")
     search_fields = ("event_name", "trace_id", "id", "schedule_key")
     ordering = ("-created_at",)
-    fields = readonly_fields = (
-        "id",
-        "event_name",
-        "source",
-        "occurred_at",
-        "deliver_at",
-        "schedule_key",
-        "trace_id",
-        "created_at",
-        "wire_json",
-    )
+    fields = readonly_fields = ("id", "event_name", *EVENT_COLUMNS, "wire_json")
     inlines = (DeliveryInline,)
 
     @admin.display(description="wire form")

@@ -304,8 +304,14 @@ class RelayProcess(BackgroundProcess):
         return self
 
 
-def delivered(event_id: UUID) -> bool:
-    return statuses(event_id) == {DeliveryStatus.DELIVERED}
+def delivered_by(relay: RelayProcess, event_id: UUID) -> None:
+    wait_until(
+        lambda: statuses(event_id),
+        lambda seen: seen == {DeliveryStatus.DELIVERED},
+        awaiting=f"the relay to deliver {event_id}",
+        timeout=15,
+        details=relay.output,
+    )
 
 
 @pytest.mark.slow
@@ -322,12 +328,7 @@ def test_a_scheduled_event_is_delivered_by_the_relay_started_after_the_last_one_
     assert statuses(event_id) == {DeliveryStatus.PENDING}
 
     with RelayProcess(tmp_path) as second:
-        wait_until(
-            lambda: delivered(event_id),
-            awaiting="the new relay to deliver the deadline",
-            timeout=15,
-            details=second.output,
-        )
+        delivered_by(second, event_id)
 
     assert order_status(order_id) == OrderStatus.CANCELLED
     assert InboxRecord.objects.using("orders").filter(event_id=event_id).count() == 1
@@ -341,12 +342,7 @@ def test_a_scheduled_event_is_handled_within_the_relay_interval_and_a_second_of_
     pending_order(order_id)
     with RelayProcess(tmp_path) as relay:
         event_id = deadline(order_id, delay=timedelta(seconds=2))
-        wait_until(
-            lambda: delivered(event_id),
-            awaiting="the relay to deliver the deadline",
-            timeout=15,
-            details=relay.output,
-        )
+        delivered_by(relay, event_id)
 
     due = OutboxEvent.objects.using("payments").get(id=event_id).deliver_at
     handled = InboxRecord.objects.using("orders").get(event_id=event_id).handled_at
