@@ -109,15 +109,13 @@ def cancel_scheduled(
     # Locked, all of each event's deliveries: a claim in progress commits first, and a later
     # one skips them until this transaction ends.
     locked = deliveries.select_for_update(of=("self",)).order_by("id")
-    by_event: dict[UUID, list[tuple[int, str, bool]]] = defaultdict(list)
-    for pk, event, status, cancellable in locked.values_list(
-        "pk", "event_id", "status", "cancellable"
-    ):
-        by_event[event].append((pk, status, cancellable))
+    by_event: dict[UUID, list[Delivery]] = defaultdict(list)
+    for delivery in locked.only("id", "event_id", "status", "cancellable"):
+        by_event[delivery.event_id].append(delivery)
     waiting = {
-        event: [pk for pk, _, _ in rows]
+        event: [delivery.pk for delivery in rows]
         for event, rows in by_event.items()
-        if all(status == DeliveryStatus.PENDING and cancellable for _, status, cancellable in rows)
+        if all(d.status == DeliveryStatus.PENDING and d.cancellable for d in rows)
     }
     if waiting:
         Delivery.objects.using(alias).filter(
