@@ -321,7 +321,7 @@ def test_a_scheduled_event_is_delivered_by_the_relay_started_after_the_last_one_
     order_id = uuid4()
     pending_order(order_id)
     with RelayProcess(tmp_path) as first:
-        event_id = deadline(order_id, delay=timedelta(seconds=1))
+        event_id = deadline(order_id, delay=timedelta(seconds=3))
         first.kill()  # SIGKILL, before the event is due
     due = OutboxEvent.objects.using("payments").get(id=event_id).deliver_at
     assert due is not None
