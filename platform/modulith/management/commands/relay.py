@@ -18,13 +18,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="sweep once and exit")
-        parser.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=None,
+            help="seconds between sweeps (default: MODULITH_RELAY_INTERVAL)",
+        )
         parser.add_argument("--module", action="append", default=[], help="only this module")
 
     def handle(
-        self, *args: Any, once: bool, interval: float, module: list[str], **options: Any
+        self, *args: Any, once: bool, interval: float | None, module: list[str], **options: Any
     ) -> None:
         current = runtime()
+        if interval is None:
+            interval = current.settings.relay_interval
         aliases = list(dict.fromkeys(chosen.database for chosen in chosen_modules(module)))
         if once:
             self.stdout.write(f"relay: {current.relay.drain(aliases)}")
