@@ -274,7 +274,7 @@ def test_outbox_deliveries_and_inbox_of_a_saga_are_listed_per_module(
     assert "DELIVERED" in detail  # its deliveries, inline
 
 
-def test_an_event_scheduled_a_year_ahead_is_listed_with_its_time_and_key_apart_from_cancelled(
+def test_scheduled_events_are_listed_with_their_time_and_key_waiting_overdue_or_cancelled(
     admin_client: Client,
 ) -> None:
     a_year = timedelta(days=365)
@@ -282,11 +282,14 @@ def test_an_event_scheduled_a_year_ahead_is_listed_with_its_time_and_key_apart_f
         waiting = publish(payment_failed(uuid4()), delay=a_year, schedule_key="renewal:1")
         cancelled = publish(payment_failed(uuid4()), delay=a_year, schedule_key="renewal:2")
         cancel_scheduled(key="renewal:2")
+        # Its time has passed, and no relay has swept since.
+        late = publish(payment_failed(uuid4()), deliver_at=timezone.now() - timedelta(minutes=1))
     capture_payment_for(uuid4())  # an event delivered at once (and retried: no such order)
     events = "/admin/modulith/outboxevent/"
 
     scheduled = page(admin_client.get(events, {"module": "payments", "scheduled": "waiting"}))
     gone = page(admin_client.get(events, {"module": "payments", "scheduled": "cancelled"}))
+    overdue = page(admin_client.get(events, {"module": "payments", "scheduled": "due"}))
     cancelled_deliveries = page(
         admin_client.get("/admin/modulith/delivery/", {"module": "payments", "status": "CANCELLED"})
     )
@@ -301,8 +304,11 @@ def test_an_event_scheduled_a_year_ahead_is_listed_with_its_time_and_key_apart_f
     assert "PaymentCaptured" not in re.sub(
         r"<select.*?</select>|<ul.*?</ul>", "", scheduled, flags=re.S
     )
+    assert str(late) not in scheduled
     assert str(cancelled) in gone
     assert str(waiting) not in gone
+    assert str(late) in overdue
+    assert str(waiting) not in overdue
     assert cancelled_deliveries.count(">PaymentFailed<") == 2  # to orders and to inventory
 
 

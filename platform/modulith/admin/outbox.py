@@ -180,13 +180,19 @@ SCHEDULED = {
         "scheduled, not due yet",
         Q(status=DeliveryStatus.PENDING, cancellable=True, next_attempt_at__gt=Now()),
     ),
+    # What the lateness gauge measures: past their time, not delivered yet.
+    "due": (
+        "due, not delivered yet",
+        Q(status=DeliveryStatus.PENDING, event__deliver_at__lte=Now()),
+    ),
     "cancelled": ("cancelled", Q(status=DeliveryStatus.CANCELLED)),
     "any": ("every scheduled one", Q(event__deliver_at__isnull=False)),
 }
 
 
 class ScheduledFilter(admin.SimpleListFilter):
-    """Scheduled deliveries (or events) still waiting for their time, cancelled, or all."""
+    """Scheduled deliveries (or events) still waiting for their time, past it and not
+    delivered yet, cancelled, or all."""
 
     title = "schedule"
     parameter_name = "scheduled"
