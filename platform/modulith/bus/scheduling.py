@@ -27,6 +27,7 @@ from modulith.conf.installed import INSTALLED
 from modulith.database.store.models import Delivery, DeliveryStatus
 from modulith.modules import Topology
 from modulith.modules.errors import ConfigurationError
+from modulith.observability.logs import event_fields
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +111,12 @@ def cancel_scheduled(
     # one skips them until this transaction ends.
     locked = deliveries.select_for_update(of=("self",)).order_by("id")
     by_event: dict[UUID, list[Delivery]] = defaultdict(list)
-    for delivery in locked.only("id", "event_id", "status", "cancellable"):
+    names: dict[UUID, str] = {}
+    for delivery in locked.select_related("event").only(
+        "id", "event_id", "status", "cancellable", "event__event_name"
+    ):
         by_event[delivery.event_id].append(delivery)
+        names[delivery.event_id] = delivery.event.event_name
     waiting = {
         event: [delivery.pk for delivery in rows]
         for event, rows in by_event.items()
@@ -126,8 +131,13 @@ def cancel_scheduled(
             cancelled_at=Now(),
             updated_at=Now(),
         )
-    for event in waiting:
-        log.info("cancelled scheduled event %s", event, extra={"event_id": str(event)})
+
+    def cancelled() -> None:  # a named function: Django logs a failing hook by its name
+        for event in waiting:
+            fields = event_fields(module=alias, event_id=event, event_name=names[event])
+            log.info("cancelled scheduled %s %s", names[event], event, extra=fields)
+
+    transaction.on_commit(cancelled, using=alias, robust=True)
     return len(waiting)
 
 
