@@ -2,7 +2,7 @@
 values itself for the common types: what it stores must be exactly what the ORM would store."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -60,16 +60,39 @@ def delivery_values(event_id: uuid.UUID, route: str) -> dict[str, Any]:
     }
 
 
-def test_an_event_and_its_deliveries_are_stored_as_the_orm_stores_them() -> None:
+# A month later, given in another time zone than the database's.
+LATER = MOMENT.astimezone(timezone(timedelta(hours=2))) + timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    ("scheduled", "scheduled_delivery"),
+    [
+        ({}, {}),
+        (
+            {"deliver_at": LATER, "schedule_key": "renewal:1"},
+            {
+                "next_attempt_at": LATER,
+                "claimed_by": "",
+                "claimed_until": None,
+                "cancellable": True,
+            },
+        ),
+    ],
+    ids=["at once", "scheduled"],
+)
+def test_an_event_and_its_deliveries_are_stored_as_the_orm_stores_them(
+    scheduled: dict[str, Any], scheduled_delivery: dict[str, Any]
+) -> None:
     ours, theirs = uuid.uuid4(), uuid.uuid4()
-    insert(ALIAS, OutboxEvent, [event_values(ours)])
-    OutboxEvent.objects.using(ALIAS).bulk_create([OutboxEvent(**event_values(theirs))])
+    insert(ALIAS, OutboxEvent, [event_values(ours) | scheduled])
+    OutboxEvent.objects.using(ALIAS).bulk_create([OutboxEvent(**event_values(theirs), **scheduled)])
     # created_at is auto_now_add: the ORM would overwrite the moment given.
     OutboxEvent.objects.using(ALIAS).filter(id=theirs).update(created_at=MOMENT)
     assert stored(OutboxEvent, ours)[1:] == stored(OutboxEvent, theirs)[1:]
 
-    [our_pk] = insert(ALIAS, Delivery, [delivery_values(ours, "inventory")], returning_pk=True)
-    their = Delivery(**delivery_values(theirs, "inventory"))
+    ours_delivery = delivery_values(ours, "inventory") | scheduled_delivery
+    [our_pk] = insert(ALIAS, Delivery, [ours_delivery], returning_pk=True)
+    their = Delivery(**(delivery_values(theirs, "inventory") | scheduled_delivery))
     Delivery.objects.using(ALIAS).bulk_create([their])
     Delivery.objects.using(ALIAS).filter(pk=their.pk).update(updated_at=MOMENT)
     ours_row, theirs_row = stored(Delivery, our_pk), stored(Delivery, their.pk)
