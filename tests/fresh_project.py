@@ -96,10 +96,13 @@ with transaction.atomic(using="shipping"):
     publish(ParcelSent(parcel="P-1"))
 # A poll with a deadline, written out: this venv holds the core wheel alone, without the test
 # harness (modulith.testing needs pytest).
+# The handler's write_text makes the file, then writes it: wait for what it wrote.
+def written():
+    return handled.read_text() if handled.exists() else ""
 deadline = time.monotonic() + 10
-while not handled.exists() and time.monotonic() < deadline:
+while not written() and time.monotonic() < deadline:
     time.sleep(0.05)
-print("handled", handled.read_text() if handled.exists() else "nothing")
+print("handled", written() or "nothing")
 setup_test_environment()
 client = Client()
 print("api", client.get("/api/openapi.json").status_code)
