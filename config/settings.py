@@ -12,6 +12,7 @@ from modulith.conf import (
     env_str,
     logging_config,
     middleware,
+    parse_duration,
     security_settings,
 )
 from modulith.modules.errors import ConfigurationError
@@ -31,6 +32,12 @@ MODULITH_API_TITLE = "Modulith shop"
 # Business ids of the shop's events and requests that every log line about them carries
 # (orderId -> order_id).
 MODULITH_LOG_CORRELATION_FIELDS = ["orderId"]
+
+# How long a placed order waits for its payment before orders cancels it (PAYMENT_TIMEOUT) and
+# its stock goes back on sale: seconds or a number and a unit (90, 15m, 2h).
+ORDERS_PAYMENT_TIMEOUT = parse_duration(
+    "ORDERS_PAYMENT_TIMEOUT", env_str("ORDERS_PAYMENT_TIMEOUT", "15m")
+)
 
 # Off unless development asks for it (`make run`, `make split` and the tests set
 # DJANGO_DEBUG=1): a deployment that forgets the variable runs with DEBUG off, and so needs a

@@ -7,7 +7,7 @@ from uuid import UUID
 from contracts.types import Currency, CustomerId, Quantity, Sku
 from modulith.contracts import CleanText, ContractModel, Event
 
-CancellationReason = Literal["OUT_OF_STOCK", "PAYMENT_DECLINED"]
+CancellationReason = Literal["OUT_OF_STOCK", "PAYMENT_DECLINED", "PAYMENT_TIMEOUT"]
 
 
 class OrderedLine(ContractModel):
@@ -31,8 +31,29 @@ class OrderConfirmed(Event):
 
 
 class OrderCancelled(Event):
+    # 2.0: an order whose payment did not come in time is cancelled with PAYMENT_TIMEOUT.
+    schema_version = "2.0"
     order_id: UUID
     reason: CancellationReason
+
+
+class PaymentDeadlinePassed(Event):
+    """An order's time to be paid is up (ORDERS_PAYMENT_TIMEOUT after it was placed): orders
+    publishes it to itself when it places the order, due then, and cancels it once the order
+    is final; delivered, it cancels an order still pending."""
+
+    order_id: UUID
+
+
+class OrderPaymentRefused(Event):
+    """A payment was captured for an order that no longer takes it (cancelled meanwhile, as
+    when its deadline passed first): the money is to go back."""
+
+    order_id: UUID
+    payment_id: UUID
+    amount: Decimal
+    currency: Currency
+    reason: Literal["ORDER_CANCELLED"]
 
 
 class PaymentRequest(ContractModel):

@@ -21,3 +21,12 @@ class PaymentFailed(Event):
     order_id: UUID
     payment_id: UUID
     reason: Literal["PAYMENT_DECLINED"]
+
+
+class PaymentRefunded(Event):
+    """The whole amount of a captured payment went back to the customer."""
+
+    order_id: UUID
+    payment_id: UUID
+    amount: Decimal
+    currency: Currency

@@ -1,6 +1,6 @@
 """Inventory's reactions to other modules' events. Each calls a service; none holds rules."""
 
-from contracts.orders import OrderConfirmed, OrderPlaced
+from contracts.orders import OrderCancelled, OrderConfirmed, OrderPlaced
 from contracts.payments import PaymentFailed
 from modules.inventory import services
 
@@ -13,6 +13,11 @@ def on_order_placed(event: OrderPlaced) -> None:
 
 def on_order_confirmed(event: OrderConfirmed) -> None:
     services.stock_commit(order_id=event.order_id)
+
+
+def on_order_cancelled(event: OrderCancelled) -> None:
+    # Whatever the reason: an order cancelled before its stock was held releases nothing.
+    services.stock_release(order_id=event.order_id)
 
 
 def on_payment_failed(event: PaymentFailed) -> None:

@@ -6,7 +6,7 @@ from contracts.inventory import (
     StockReservationFailed,
     StockReserved,
 )
-from contracts.orders import OrderConfirmed, OrderPlaced
+from contracts.orders import OrderCancelled, OrderConfirmed, OrderPlaced
 from contracts.payments import PaymentFailed
 from modulith import Module
 
@@ -17,6 +17,7 @@ manifest = Module(
     handles={
         OrderPlaced: "modules.inventory.handlers.on_order_placed",
         OrderConfirmed: "modules.inventory.handlers.on_order_confirmed",
+        OrderCancelled: "modules.inventory.handlers.on_order_cancelled",
         PaymentFailed: "modules.inventory.handlers.on_payment_failed",
     },
     provides={InventoryQueries: "modules.inventory.queries.InventoryQueriesImpl"},

@@ -12,6 +12,7 @@ class OrderStatus(models.TextChoices):
 class CancellationReason(models.TextChoices):
     OUT_OF_STOCK = "OUT_OF_STOCK"
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    PAYMENT_TIMEOUT = "PAYMENT_TIMEOUT"
 
 
 class Order(models.Model):

@@ -4,16 +4,26 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError
 
 from contracts.inventory import InventoryQueries, ProductPrice
-from contracts.orders import OrderCancelled, OrderConfirmed, OrderedLine, OrderPlaced
+from contracts.orders import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderedLine,
+    OrderPaymentRefused,
+    OrderPlaced,
+    PaymentDeadlinePassed,
+)
 from modules.orders.models import CancellationReason, Order, OrderLine, OrderStatus
-from modulith import Conflict, InvalidInput
+from modulith import Conflict, InvalidInput, cancel_scheduled
 from modulith.bus import atomic, publish
+from modulith.conf import parse_duration
 from modulith.ports import query_port
 
 DATABASE = "orders"
@@ -42,7 +52,8 @@ def order_place(
     payment_token: str,
     idempotency_key: str | None = None,
 ) -> PlacedOrder:
-    """Prices the lines with inventory, stores a PENDING order and publishes OrderPlaced."""
+    """Prices the lines with inventory, stores a PENDING order and publishes OrderPlaced, and
+    its payment deadline (PaymentDeadlinePassed, due ORDERS_PAYMENT_TIMEOUT later)."""
     fingerprint = _fingerprint(customer_id, lines, payment_token)
     if idempotency_key and (earlier := _earlier_order(idempotency_key, fingerprint)):
         return PlacedOrder(earlier, replayed=True)
@@ -69,6 +80,11 @@ def order_place(
                 for line in lines
             )
             publish(_order_placed(order, stored))
+            publish(
+                PaymentDeadlinePassed(order_id=order.id),
+                delay=payment_timeout(),
+                schedule_key=deadline_key(order.id),
+            )
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
         if idempotency_key and (earlier := _earlier_order(idempotency_key, fingerprint)):
@@ -77,12 +93,24 @@ def order_place(
     return PlacedOrder(order, replayed=False)
 
 
-def order_confirm(*, order_id: UUID, amount: Decimal, currency: str) -> None:
+def order_confirm(*, order_id: UUID, payment_id: UUID, amount: Decimal, currency: str) -> None:
     """Confirms a pending order paid in full: a capture of another amount or currency than the
-    order's total raises PaymentMismatch and leaves the order as it was."""
+    order's total raises PaymentMismatch and leaves the order as it was. A capture for an
+    order cancelled meanwhile (its deadline passed first) is refused, for payments to refund."""
     with atomic(using=DATABASE):
-        order = _pending(order_id)
-        if order is None:
+        order = _locked(order_id)
+        if order.status == OrderStatus.CANCELLED:
+            publish(
+                OrderPaymentRefused(
+                    order_id=order.id,
+                    payment_id=payment_id,
+                    amount=amount,
+                    currency=currency,
+                    reason="ORDER_CANCELLED",
+                )
+            )
+            return
+        if order.status != OrderStatus.PENDING:
             return
         if (amount, currency) != (order.total, order.currency):
             raise PaymentMismatch(
@@ -92,25 +120,43 @@ def order_confirm(*, order_id: UUID, amount: Decimal, currency: str) -> None:
         order.status = OrderStatus.CONFIRMED
         order.save(update_fields=["status", "updated_at"])
         publish(OrderConfirmed(order_id=order.id))
+        cancel_scheduled(key=deadline_key(order.id), using=DATABASE)
 
 
 def order_cancel(*, order_id: UUID, reason: CancellationReason) -> None:
+    """Cancels a pending order with the reason; an order already final stays as it is (a
+    deadline may pass late, or twice)."""
     with atomic(using=DATABASE):
-        order = _pending(order_id)
-        if order is None:
+        order = _locked(order_id)
+        if order.status != OrderStatus.PENDING:
             return
         order.status = OrderStatus.CANCELLED
         order.cancellation_reason = reason
         order.save(update_fields=["status", "cancellation_reason", "updated_at"])
         publish(OrderCancelled(order_id=order.id, reason=reason.value))
+        cancel_scheduled(key=deadline_key(order.id), using=DATABASE)
 
 
-def _pending(order_id: UUID) -> Order | None:
-    """The order, locked, if it still waits for the saga; a final order is never changed."""
+def payment_timeout() -> timedelta:
+    """How long a placed order waits for its payment (ORDERS_PAYMENT_TIMEOUT)."""
+    configured = settings.ORDERS_PAYMENT_TIMEOUT
+    if isinstance(configured, timedelta):
+        return configured
+    return parse_duration("ORDERS_PAYMENT_TIMEOUT", str(configured))
+
+
+def deadline_key(order_id: UUID) -> str:
+    """The schedule key of the order's payment deadline."""
+    return f"payment-deadline:{order_id}"
+
+
+def _locked(order_id: UUID) -> Order:
+    """The order, locked: a capture and a cancel of it take turns. A final order is never
+    changed."""
     order = Order.objects.select_for_update().filter(id=order_id).first()
     if order is None:
         raise LookupError(f"order {order_id} does not exist")  # retried: it may not be ours yet
-    return order if order.status == OrderStatus.PENDING else None
+    return order
 
 
 def _price(lines: Sequence[RequestedLine]) -> dict[str, ProductPrice]:

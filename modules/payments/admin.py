@@ -17,6 +17,7 @@ class PaymentAdmin(ReadOnlyModuleAdmin):
         "currency",
         "status",
         "decline_reason",
+        "refunded_at",
         "created_at",
     )
     list_filter = ("status", "currency")

@@ -1,6 +1,7 @@
 """Payments' public HTTP API, mounted at /api/payments. Every operation needs an API key (the
 framework's default)."""
 
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -21,8 +22,9 @@ class PaymentOut(CamelSchema):
     order_id: UUID
     amount: Decimal
     currency: str
-    status: str
+    status: str  # CAPTURED, DECLINED, or REFUNDED: captured, then given back whole
     decline_reason: str
+    refunded_at: datetime | None
 
 
 class OrderFilter(CamelSchema):

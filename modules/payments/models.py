@@ -6,6 +6,7 @@ from django.db import models
 class PaymentStatus(models.TextChoices):
     CAPTURED = "CAPTURED"
     DECLINED = "DECLINED"
+    REFUNDED = "REFUNDED"  # captured, then given back whole
 
 
 class Payment(models.Model):
@@ -17,6 +18,8 @@ class Payment(models.Model):
     status = models.CharField(max_length=10, choices=PaymentStatus.choices)
     decline_reason = models.CharField(max_length=100, blank=True)
     gateway_reference = models.CharField(max_length=100)
+    refund_reference = models.CharField(max_length=100, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

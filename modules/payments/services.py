@@ -1,12 +1,15 @@
 """Payments' writes. Each service owns its transaction and publishes inside it."""
 
+from decimal import Decimal
 from uuid import UUID
 
+from django.utils import timezone
+
 from contracts.orders import OrderQueries
-from contracts.payments import PaymentCaptured, PaymentFailed
+from contracts.payments import PaymentCaptured, PaymentFailed, PaymentRefunded
 from modules.payments import gateway
 from modules.payments.models import Payment, PaymentStatus
-from modulith.bus import atomic, publish
+from modulith.bus import PermanentFailure, atomic, publish
 from modulith.ports import query_port
 
 DATABASE = "payments"
@@ -49,3 +52,44 @@ def payment_charge(*, order_id: UUID) -> Payment | None:
                 PaymentFailed(order_id=order_id, payment_id=payment.id, reason="PAYMENT_DECLINED")
             )
     return payment
+
+
+def payment_refund(*, order_id: UUID, payment_id: UUID, amount: Decimal, currency: str) -> None:
+    """Gives a captured payment back through the gateway, once, and publishes PaymentRefunded;
+    a payment refunded already is left as it is. A payment payments never took (the till's,
+    say) or that does not match what it says cannot be refunded here: PermanentFailure."""
+    payment = Payment.objects.filter(id=payment_id).first()
+    if payment is None or payment.order_id != order_id:
+        raise PermanentFailure(
+            f"payments holds no payment {payment_id} for order {order_id}: "
+            "refund it where it was taken"
+        )
+    if payment.status == PaymentStatus.REFUNDED:
+        return
+    if payment.status != PaymentStatus.CAPTURED or (amount, currency) != (
+        payment.amount,
+        payment.currency,
+    ):
+        raise PermanentFailure(
+            f"payment {payment_id} is {payment.status}, {payment.amount} {payment.currency}: "
+            f"a refund of {amount} {currency} does not match it"
+        )
+    # The gateway's call before the transaction; by the charge's reference it refunds once.
+    refunded = gateway.refund(
+        charge_reference=payment.gateway_reference, amount=payment.amount, currency=currency
+    )
+    with atomic(using=DATABASE):
+        changed = Payment.objects.filter(id=payment_id, status=PaymentStatus.CAPTURED).update(
+            status=PaymentStatus.REFUNDED,
+            refund_reference=refunded.reference,
+            refunded_at=timezone.now(),
+        )
+        if changed:
+            publish(
+                PaymentRefunded(
+                    order_id=order_id,
+                    payment_id=payment_id,
+                    amount=payment.amount,
+                    currency=payment.currency,
+                )
+            )

@@ -58,6 +58,7 @@ def test_the_saga_publishes_its_events_in_order(shop: Scenario, client: Client) 
 
     assert [event.event_name for event in shop.published()] == [
         "OrderPlaced",
+        "PaymentDeadlinePassed",  # scheduled, and cancelled once the order was confirmed
         "StockReserved",
         "PaymentCaptured",
         "OrderConfirmed",

@@ -1,5 +1,6 @@
 """inventory's part of the saga, on its own: a placed order's stock is reserved, every line or
-none; a confirmed order's stock leaves the shelf; a failed payment's goes back on sale."""
+none; a confirmed order's stock leaves the shelf; a failed payment's, or a cancelled order's,
+goes back on sale."""
 
 from uuid import uuid4
 
@@ -7,7 +8,7 @@ import pytest
 from django.test import Client
 
 from contracts.inventory import ReservedLine, StockReleased, StockReservationFailed, StockReserved
-from contracts.orders import OrderConfirmed
+from contracts.orders import OrderCancelled, OrderConfirmed
 from modulith.testing.scenario import Scenario
 from tests.events import order_placed, payment_failed
 from tests.shop import product, stock
@@ -101,5 +102,31 @@ def test_a_failed_payment_of_an_order_without_a_reservation_releases_nothing(
     inventory: Scenario,
 ) -> None:
     inventory.deliver(payment_failed(uuid4()))
+
+    assert inventory.published() == []
+
+
+def test_an_order_cancelled_for_want_of_payment_puts_its_stock_back_on_sale(
+    inventory: Scenario, client: Client
+) -> None:
+    stock(client, "KB-1", 5)
+    order = order_placed(("KB-1", 2))
+    inventory.deliver(order)
+    timed_out = OrderCancelled(order_id=order.order_id, reason="PAYMENT_TIMEOUT")
+
+    released = inventory.deliver(timed_out).and_wait_for(StockReleased)
+
+    assert released == StockReleased(
+        order_id=order.order_id, items=[ReservedLine(sku="KB-1", quantity=2)]
+    )
+    assert product(client, "KB-1")["available"] == 5
+    inventory.deliver(timed_out).again()  # late, twice: released once
+    assert inventory.published(StockReleased) == [released]
+
+
+def test_a_cancelled_order_whose_stock_was_never_held_releases_nothing(
+    inventory: Scenario,
+) -> None:
+    inventory.deliver(OrderCancelled(order_id=uuid4(), reason="OUT_OF_STOCK"))
 
     assert inventory.published() == []

@@ -1,16 +1,27 @@
 """orders' part of the saga, on its own: a placed order is priced by inventory and published;
 it is confirmed when its payment is captured for its total, in its currency, and cancelled,
-with the reason, when its stock or its payment fails; a capture of anything else confirms
-nothing; a final order never changes again."""
+with the reason, when its stock or its payment fails, or when its payment deadline passes
+first; a capture of anything else confirms nothing; a capture for an order cancelled meanwhile
+is refused, for payments to refund; a final order never changes again."""
 
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from django.test import Client
 
 from contracts.inventory import StockReservationFailed
-from contracts.orders import OrderCancelled, OrderConfirmed, OrderedLine, OrderPlaced
+from contracts.orders import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderedLine,
+    OrderPaymentRefused,
+    OrderPlaced,
+    PaymentDeadlinePassed,
+)
+from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.testing.delivery import DeliveryFailed
 from modulith.testing.scenario import Scenario
 from tests.events import payment_captured, payment_failed
@@ -150,3 +161,89 @@ def test_news_of_an_order_orders_does_not_have_yet_fails_to_be_retried(orders: S
 
     with pytest.raises(DeliveryFailed, match=f"LookupError: order {unknown} does not exist"):
         orders.deliver(payment_captured(unknown))
+
+
+# The payment deadline ---------------------------------------------------------------------
+
+
+def deadline_of(order_id: UUID) -> OutboxEvent:
+    return OutboxEvent.objects.using("orders").get(schedule_key=f"payment-deadline:{order_id}")
+
+
+def deadline_status(order_id: UUID) -> set[str]:
+    rows = Delivery.objects.using("orders").filter(event_id=deadline_of(order_id).id)
+    return {row.status for row in rows}
+
+
+def test_a_placed_order_schedules_its_payment_deadline_after_the_payment_timeout(
+    orders: Scenario, catalogue: Catalogue, client: Client, settings: Any
+) -> None:
+    settings.ORDERS_PAYMENT_TIMEOUT = 90  # seconds, as the environment gives it
+    catalogue.add("KB-1")
+
+    order_id = UUID(place(client, ("KB-1", 1)).json()["orderId"])
+
+    deadline = deadline_of(order_id)
+    assert deadline.event_name == "PaymentDeadlinePassed"
+    assert deadline.deliver_at is not None
+    assert deadline.deliver_at - deadline.created_at == timedelta(seconds=90)
+    assert deadline.wire["detail"]["data"] == {"orderId": str(order_id)}
+    assert deadline_status(order_id) == {DeliveryStatus.PENDING}  # to orders itself, later
+
+
+def test_a_deadline_that_passes_on_a_pending_order_cancels_it_for_payment_timeout(
+    orders: Scenario, placed: UUID, client: Client
+) -> None:
+    cancelled = orders.deliver(PaymentDeadlinePassed(order_id=placed)).and_wait_for(OrderCancelled)
+
+    assert cancelled == OrderCancelled(order_id=placed, reason="PAYMENT_TIMEOUT")
+    assert order(client, placed)["cancellationReason"] == "PAYMENT_TIMEOUT"
+
+
+@pytest.mark.parametrize("outcome", ["confirmed", "declined"])
+def test_a_deadline_that_passes_on_a_final_order_changes_nothing(
+    orders: Scenario, placed: UUID, client: Client, outcome: str
+) -> None:
+    """It may pass late, or twice: the order is what it was, and nothing is published."""
+    final = payment_captured(placed, TOTAL) if outcome == "confirmed" else payment_failed(placed)
+    orders.deliver(final)
+    before = order(client, placed)
+
+    orders.deliver(PaymentDeadlinePassed(order_id=placed)).again()
+    orders.deliver(PaymentDeadlinePassed(order_id=placed))
+
+    assert order(client, placed) == before
+    assert len(orders.published(OrderCancelled)) == (outcome == "declined")
+
+
+@pytest.mark.parametrize("outcome", ["confirmed", "declined"])
+def test_an_order_that_becomes_final_cancels_its_payment_deadline(
+    orders: Scenario, placed: UUID, outcome: str
+) -> None:
+    assert deadline_status(placed) == {DeliveryStatus.PENDING}
+
+    orders.deliver(
+        payment_captured(placed, TOTAL) if outcome == "confirmed" else payment_failed(placed)
+    )
+
+    assert deadline_status(placed) == {DeliveryStatus.CANCELLED}
+
+
+def test_a_capture_after_the_order_was_cancelled_is_refused_for_a_refund(
+    orders: Scenario, placed: UUID, client: Client
+) -> None:
+    orders.deliver(PaymentDeadlinePassed(order_id=placed))
+    late = payment_captured(placed, TOTAL)
+
+    refused = orders.deliver(late).and_wait_for(OrderPaymentRefused)
+
+    assert refused == OrderPaymentRefused(
+        order_id=placed,
+        payment_id=late.payment_id,
+        amount=Decimal(TOTAL),
+        currency="EUR",
+        reason="ORDER_CANCELLED",
+    )
+    assert order(client, placed)["status"] == "CANCELLED"
+    assert order(client, placed)["cancellationReason"] == "PAYMENT_TIMEOUT"
+    assert orders.published(OrderConfirmed) == []

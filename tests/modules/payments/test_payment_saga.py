@@ -1,10 +1,15 @@
 """payments' part of the saga, on its own: once inventory holds an order's stock, payments
-charges what orders says the order costs, once, and says whether the charge was captured."""
+charges what orders says the order costs, once, and says whether the charge was captured; a
+capture orders refused (its order was cancelled meanwhile) is refunded, once."""
+
+from uuid import UUID, uuid4
 
 import pytest
 
-from contracts.payments import PaymentCaptured, PaymentFailed
+from contracts.orders import OrderPaymentRefused
+from contracts.payments import PaymentCaptured, PaymentFailed, PaymentRefunded
 from modules.payments.models import Payment, PaymentStatus
+from modulith.testing.delivery import DeliveryFailed
 from modulith.testing.scenario import Scenario
 from tests.events import stock_reserved
 from tests.providers import PendingOrders
@@ -58,3 +63,80 @@ def test_an_order_that_is_no_longer_pending_is_not_charged(payments: Scenario) -
 
     assert not Payment.objects.exists()
     assert payments.published() == []
+
+
+def refused(captured: PaymentCaptured) -> OrderPaymentRefused:
+    """What orders says of a capture that came after the order was cancelled."""
+    return OrderPaymentRefused(
+        order_id=captured.order_id,
+        payment_id=captured.payment_id,
+        amount=captured.amount,
+        currency=captured.currency,
+        reason="ORDER_CANCELLED",
+    )
+
+
+def captured_payment(payments: Scenario, pending_orders: PendingOrders) -> PaymentCaptured:
+    order_id = pending_orders.add(amount="207.50")
+    return payments.deliver(stock_reserved(order_id)).and_wait_for(PaymentCaptured)
+
+
+def test_a_capture_orders_refused_is_refunded_through_the_gateway(
+    payments: Scenario, pending_orders: PendingOrders
+) -> None:
+    captured = captured_payment(payments, pending_orders)
+
+    refunded = payments.deliver(refused(captured)).and_wait_for(PaymentRefunded)
+
+    assert refunded == PaymentRefunded(
+        order_id=captured.order_id,
+        payment_id=captured.payment_id,
+        amount=captured.amount,
+        currency="EUR",
+    )
+    payment = Payment.objects.get(id=captured.payment_id)
+    assert payment.status == PaymentStatus.REFUNDED
+    assert payment.refunded_at is not None
+    assert payment.refund_reference.startswith("re_")
+
+
+def test_a_payment_refused_twice_is_refunded_once(
+    payments: Scenario, pending_orders: PendingOrders
+) -> None:
+    captured = captured_payment(payments, pending_orders)
+
+    payments.deliver(refused(captured)).again()
+    payments.deliver(refused(captured))
+
+    assert len(payments.published(PaymentRefunded)) == 1
+
+
+def test_a_refusal_of_a_payment_payments_never_took_is_refused_for_good(
+    payments: Scenario,
+) -> None:
+    """A capture from the till's billing system is refunded there, not here."""
+    order_id, payment_id = uuid4(), uuid4()
+    foreign = PaymentCaptured(order_id=order_id, payment_id=payment_id, amount=1, currency="EUR")
+
+    with pytest.raises(DeliveryFailed) as failed:
+        payments.deliver(refused(foreign))
+
+    assert str(failed.value).endswith(
+        f"payments holds no payment {payment_id} for order {order_id}: refund it where it was taken"
+    )
+    assert payments.published() == []
+
+
+def test_a_refusal_that_does_not_match_the_payment_refunds_nothing(
+    payments: Scenario, pending_orders: PendingOrders
+) -> None:
+    captured = captured_payment(payments, pending_orders)
+    other_order: UUID = uuid4()
+
+    with pytest.raises(DeliveryFailed, match="payments holds no payment"):
+        payments.deliver(refused(captured.model_copy(update={"order_id": other_order})))
+    with pytest.raises(DeliveryFailed, match="a refund of 1 EUR does not match it"):
+        payments.deliver(refused(captured.model_copy(update={"amount": 1})))
+
+    assert Payment.objects.get(id=captured.payment_id).status == PaymentStatus.CAPTURED
+    assert payments.published(PaymentRefunded) == []
