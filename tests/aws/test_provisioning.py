@@ -302,8 +302,10 @@ def test_a_rule_pattern_changed_by_hand_is_reported_and_put_back_with_its_target
     assert account_state(resources) == before
     rule = events.describe_rule(Name=name, EventBusName=resources.bus)
     assert json.loads(rule["EventPattern"]) == {
-        "source": ["inventory.service"],
-        "detail-type": ["StockReserved"],
+        "$or": [
+            {"source": ["inventory.service"], "detail-type": ["StockReserved"]},
+            {"source": ["orders.service"], "detail-type": ["OrderPaymentRefused"]},
+        ]
     }
 
 

@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,8 +21,7 @@ from django.db import transaction
 from django.test import Client
 
 from contracts.inventory import ReservedLine, StockReserved
-from contracts.orders import OrderCancelled
-from contracts.payments import PaymentFailed
+from contracts.payments import PaymentFailed, PaymentRefunded
 from modulith.bus import Envelope, EventTooLarge, publish
 from modulith.conf import modulith_settings
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
@@ -170,7 +170,7 @@ def test_an_order_placed_reaches_the_inventory_queue_only_in_the_wire_format(
     assert response.status_code == 201, response.content
     order_id = response.json()["orderId"]
     stored = OutboxEvent.objects.using("orders").get(event_name="OrderPlaced")
-    [delivery] = deliveries("orders")
+    [delivery] = deliveries("orders", [stored.id])
     assert (delivery.route, delivery.status, delivery.attempts) == (
         relayed.route(aws, "orders", "inventory"),
         DeliveryStatus.DELIVERED,
@@ -249,14 +249,18 @@ def test_a_process_that_runs_only_orders_routes_by_every_manifest(
 def test_through_sns_an_event_no_module_handles_goes_on_its_topic_and_into_no_queue(
     aws: AwsContext, settings: Any
 ) -> None:
-    """The orders topic has inventory's queue subscribed, for OrderPlaced and OrderConfirmed
-    only: its filter policy keeps OrderCancelled out."""
+    """The payments topic has the queues of orders and inventory subscribed, for
+    PaymentCaptured and PaymentFailed only: their filter policies keep PaymentRefunded out."""
     use(settings, "sns")
 
-    with transaction.atomic(using="orders"):
-        cancelled = publish(OrderCancelled(order_id=uuid4(), reason="OUT_OF_STOCK"))
+    with transaction.atomic(using="payments"):
+        refunded = publish(
+            PaymentRefunded(
+                order_id=uuid4(), payment_id=uuid4(), amount=Decimal("1.00"), currency="EUR"
+            )
+        )
 
-    assert statuses("orders", [cancelled]) == {DeliveryStatus.DELIVERED: 1}
+    assert statuses("payments", [refunded]) == {DeliveryStatus.DELIVERED: 1}
     for module in ("orders", "inventory", "payments"):
         assert messages_on(aws, module, 0) == [], module
 

@@ -28,11 +28,13 @@ from tests.aws.test_provisioning import (
 PUBLISHERS = {"orders", "inventory", "payments"}
 # Who receives what from whom, read off the manifests: (subscriber, publisher) -> event names.
 SUBSCRIPTIONS = {
-    ("inventory", "orders"): ["OrderConfirmed", "OrderPlaced"],
+    ("inventory", "orders"): ["OrderCancelled", "OrderConfirmed", "OrderPlaced"],
     ("inventory", "payments"): ["PaymentFailed"],
     ("orders", "inventory"): ["StockReservationFailed"],
+    ("orders", "orders"): ["PaymentDeadlinePassed"],  # a saga timeout, to itself
     ("orders", "payments"): ["PaymentCaptured", "PaymentFailed"],
     ("payments", "inventory"): ["StockReserved"],
+    ("payments", "orders"): ["OrderPaymentRefused"],
 }
 MUTATING_CALLS = {
     "sns.CreateTopic",
@@ -224,7 +226,8 @@ def test_a_dry_run_on_an_empty_account_lists_the_topics_and_subscriptions_and_cr
         assert line in planned, planned
     assert (
         f"would create queue policy {prefix}-orders "
-        f"(allow {prefix}-orders and topics {prefix}-inventory, {prefix}-payments)"
+        f"(allow {prefix}-orders and topics {prefix}-orders, {prefix}-inventory, "
+        f"{prefix}-payments)"
     ) in planned
     # The plan is what a real run then does, line for line.
     assert planned == [f"would {line}" for line in provision()]
@@ -279,7 +282,8 @@ def test_a_missing_subscription_is_reported_and_put_back(fan_out: AwsContext) ->
 
     prefix = fan_out.prefix
     assert repaired == [
-        f"create subscription {prefix}-inventory to {prefix}-orders (OrderConfirmed OrderPlaced)"
+        f"create subscription {prefix}-inventory to {prefix}-orders "
+        "(OrderCancelled OrderConfirmed OrderPlaced)"
     ]
     assert subscription_state(fan_out) == before
 
@@ -352,4 +356,6 @@ def test_topology_as_cloudformation_with_topics_passes_cfn_lint(
         }
     policy = resources["PaymentsQueuePolicy"]["Properties"]["PolicyDocument"]
     [from_topics] = [s for s in policy["Statement"] if s["Sid"] == "AllowModuleTopics"]
-    assert from_topics["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "InventoryTopic"}}}
+    assert from_topics["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": [{"Ref": "OrdersTopic"}, {"Ref": "InventoryTopic"}]}
+    }

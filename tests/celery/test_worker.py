@@ -50,8 +50,9 @@ def delivered(worker: CeleryProcess) -> int:
 
 # The saga's deliveries: OrderPlaced to inventory (3 orders), StockReserved to payments (2),
 # StockReservationFailed, PaymentCaptured and OrderConfirmed (1 each), PaymentFailed to orders
-# and inventory (2). OrderCancelled and StockReleased have no subscriber.
-SAGA_DELIVERIES = 10
+# and inventory (2), OrderCancelled to inventory (2). StockReleased has no subscriber, and each
+# order's payment deadline is cancelled once the order is final, never delivered.
+SAGA_DELIVERIES = 12
 
 
 def test_the_saga_completes_through_a_worker(

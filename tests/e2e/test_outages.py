@@ -68,13 +68,19 @@ OUTAGE_OUTCOME = {
 }
 OUTAGE_STOCK = {"KB-1": (10, 6), "LAMP": (1, 1)}  # sku: (stocked, on hand at the end)
 OUTAGE_PUBLISHED = {
-    "orders": {"OrderPlaced": 6, "OrderConfirmed": 3, "OrderCancelled": 3},
+    # Each order's payment deadline too, cancelled once the order was final.
+    "orders": {
+        "OrderPlaced": 6,
+        "PaymentDeadlinePassed": 6,
+        "OrderConfirmed": 3,
+        "OrderCancelled": 3,
+    },
     "inventory": {"StockReserved": 5, "StockReservationFailed": 1, "StockReleased": 2},
     "payments": {"PaymentCaptured": 3, "PaymentFailed": 2},
 }
 OUTAGE_HANDLED = {
     "orders": {"StockReservationFailed": 1, "PaymentCaptured": 3, "PaymentFailed": 2},
-    "inventory": {"OrderPlaced": 6, "OrderConfirmed": 3, "PaymentFailed": 2},
+    "inventory": {"OrderPlaced": 6, "OrderConfirmed": 3, "OrderCancelled": 3, "PaymentFailed": 2},
     "payments": {"StockReserved": 5},
 }
 

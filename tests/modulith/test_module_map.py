@@ -24,6 +24,9 @@ REGENERATE = "python manage.py modules --format markdown > docs/modules.md"
 EVENT_EDGES = {
     ("orders", "inventory", "OrderPlaced"),
     ("orders", "inventory", "OrderConfirmed"),
+    ("orders", "inventory", "OrderCancelled"),
+    ("orders", "payments", "OrderPaymentRefused"),
+    ("orders", "orders", "PaymentDeadlinePassed"),  # a saga timeout, to itself
     ("inventory", "payments", "StockReserved"),
     ("inventory", "orders", "StockReservationFailed"),
     ("payments", "orders", "PaymentCaptured"),
@@ -72,13 +75,18 @@ def test_the_text_names_each_modules_handlers_ports_and_their_providers(
     orders = text.split("Module orders\n")[1].split("\n\n")[0]
     payments = text.split("Module payments\n")[1].split("\n\n")[0]
 
-    assert "publishes  OrderCancelled, OrderConfirmed, OrderPlaced" in orders
+    assert (
+        "publishes  OrderCancelled, OrderConfirmed, OrderPaymentRefused, OrderPlaced, "
+        "PaymentDeadlinePassed" in orders
+    )
     assert "PaymentCaptured from payments: modules.orders.handlers.on_payment_captured" in orders
     assert "provides   OrderQueries: modules.orders.queries.OrderQueriesImpl" in orders
     assert "uses       InventoryQueries from inventory" in orders
     assert "accepts    PaymentCaptured from billing.legacy" in orders
     assert (
-        "handles    StockReserved from inventory: modules.payments.handlers.on_stock_reserved"
+        "handles    OrderPaymentRefused from orders: "
+        "modules.payments.handlers.on_order_payment_refused\n"
+        "             StockReserved from inventory: modules.payments.handlers.on_stock_reserved"
         in (payments)
     )
     assert "provides   -" in payments

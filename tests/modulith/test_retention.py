@@ -62,7 +62,9 @@ def backlog(alias: str, count: int) -> list[UUID]:
 
 def aged(alias: str, deliveries: Any, days: float) -> None:
     then = timezone.now() - timedelta(days=days)
-    Delivery.objects.using(alias).filter(pk__in=deliveries).update(delivered_at=then, dead_at=then)
+    Delivery.objects.using(alias).filter(pk__in=deliveries).update(
+        delivered_at=then, dead_at=then, cancelled_at=then
+    )
     OutboxEvent.objects.using(alias).filter(deliveries__in=deliveries).update(created_at=then)
 
 
@@ -147,10 +149,18 @@ def test_with_no_retention_delivered_events_are_deleted_as_they_are_delivered(
 
     assert placed["status"] == "PENDING"
     for alias in ("orders", "inventory", "payments"):
-        assert not Delivery.objects.using(alias).exists(), alias
-        # Events nobody subscribes to (OrderConfirmed has no delivery here) stay until a purge.
-        routed = OutboxEvent.objects.using(alias).exclude(event_name="OrderConfirmed")
+        # The order's payment deadline, cancelled once it was paid, was never delivered: it
+        # waits for the sweep's purge.
+        delivered = Delivery.objects.using(alias).exclude(status=DeliveryStatus.CANCELLED)
+        assert not delivered.exists(), alias
+        # Events nobody subscribes to (PaymentRefunded has no delivery here) stay until a purge.
+        routed = OutboxEvent.objects.using(alias).exclude(event_name="PaymentDeadlinePassed")
         assert not routed.filter(deliveries__isnull=False).exists(), alias
+    [deadline] = Delivery.objects.using("orders")
+    assert (deadline.event.event_name, deadline.status) == (
+        "PaymentDeadlinePassed",
+        DeliveryStatus.CANCELLED,
+    )
 
 
 def test_the_consumers_handling_failures_are_purged_with_the_inbox_records() -> None:
