@@ -2,7 +2,7 @@
 
 A module author's names, in one place:
 
-    from modulith import Event, Module, PermanentFailure, atomic, publish, query_port
+    from modulith import Event, Handler, Module, PermanentFailure, atomic, publish, query_port
     from modulith import cancel_scheduled  # a scheduled event, before a relay claims it
 
 They are exported lazily (kombu's way), so that importing `modulith` stays cheap and works
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         publish,
     )
     from modulith.contracts import ContractModel, Event, ProviderError, ProviderUnavailable
-    from modulith.modules import Module
+    from modulith.modules import Handler, Module
     from modulith.modules.errors import (
         ConfigurationError,
         Conflict,
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 # Each public name, and the package it lives in.
 _EXPORTS = {
+    "Handler": "modulith.modules",
     "Module": "modulith.modules",
     "ConfigurationError": "modulith.modules.errors",
     "Conflict": "modulith.modules.errors",
@@ -68,6 +69,7 @@ __all__ = [
     "Envelope",
     "Event",
     "EventTooLarge",
+    "Handler",
     "InvalidInput",
     "Module",
     "NotFound",

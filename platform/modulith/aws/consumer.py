@@ -20,11 +20,14 @@ from modulith.modules import Module
 from modulith.observability.metrics import CONSUMER_PAUSED
 from modulith.outbox.retry import RetryPolicy
 from modulith.runtime import Runtime
+from modulith.transports.transport import Outcome
 
 log = logging.getLogger(__name__)
 
 # While a consumer is paused, the messages it holds stay hidden this much past the next probe.
 HOLD_MARGIN_SECONDS = 30
+# A message waiting for a slot of a busy handler is looked at again this often, at the latest.
+SLOT_WAIT_SECONDS = 1.0
 
 
 class QueueConsumer:
@@ -36,6 +39,11 @@ class QueueConsumer:
     so their receive count does not grow), and probes with the first of them after a capped
     backoff, until the dependency answers. An outage of any length delays messages; it never
     dead-letters them.
+
+    A message whose handler runs as many deliveries as its `concurrency` allows in this process
+    (several consumers, or other delivery threads, share the process's slots) waits for a slot,
+    kept hidden: giving it back to the queue would spend one of its receives each time, and
+    enough of them would dead-letter a message that did nothing wrong.
     """
 
     def __init__(
@@ -132,6 +140,11 @@ class QueueConsumer:
                 return messages[index:], ""
             try:
                 outcome = self.messages.process(message)
+                if outcome.busy:
+                    freed = self._once_a_slot_frees(message, stop)
+                    if freed is None:  # stopping: this one is given back with the rest
+                        return messages[index:], ""
+                    outcome = freed
             except Exception:  # e.g. SQS refused a delete: the others still get handled
                 log.exception(
                     "%s could not finish message %s; it comes back after its visibility timeout",
@@ -143,6 +156,22 @@ class QueueConsumer:
                 return messages[index:], outcome.error
             report.count(outcome)
         return [], ""
+
+    def _once_a_slot_frees(self, message: Message, stop: threading.Event) -> Outcome | None:
+        """The message's outcome once its busy handler had a slot for it, tried again at each
+        release (or each second), the message kept hidden meanwhile; None when told to stop
+        first."""
+        hidden_at = -float(HOLD_MARGIN_SECONDS)
+        while True:
+            if time.monotonic() - hidden_at > HOLD_MARGIN_SECONDS / 2:
+                self._set_visibility([message], HOLD_MARGIN_SECONDS)
+                hidden_at = time.monotonic()
+            self.messages.dispatcher.slots.wait_for_release(SLOT_WAIT_SECONDS)
+            if stop.is_set():
+                return None
+            outcome = self.messages.process(message)
+            if not outcome.busy:
+                return outcome
 
     def _wait_out(
         self,

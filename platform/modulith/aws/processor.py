@@ -105,11 +105,12 @@ class MessageProcessor:
 
     def process(self, message: Message) -> Outcome:
         """Handles one message and settles it as its outcome says; one whose outcome is
-        `unavailable` (something the handlers need is down) is left untouched, for the caller
-        to hold."""
+        `unavailable` (something the handlers need is down) or `busy` (a handler of it runs
+        as many deliveries as its concurrency allows here) is left untouched, for the caller to
+        hold."""
         with log_context(module=self.module.name):
             outcome, envelope = self._deliver(message)
-            if outcome.unavailable:
+            if outcome.unavailable or outcome.busy:
                 return outcome
             if outcome.ok:
                 self._done(message)

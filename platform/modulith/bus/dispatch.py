@@ -18,6 +18,7 @@ import pydantic
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from modulith.bus.concurrency import HandlerSlots
 from modulith.bus.inbox import AlreadyHandled, HandlerRun, running
 from modulith.modules import Module, Topology
 from modulith.observability.logs import event_fields, log_context
@@ -59,6 +60,11 @@ class Dispatcher:
     topology: Topology
     unavailable: tuple[type[BaseException], ...] = ()
     _imported: dict[str, Callable[[Any], object]] = field(default_factory=dict)
+    # The running handlers that declare a concurrency, and the slots of each in this process.
+    slots: HandlerSlots = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = HandlerSlots(self.topology.concurrency_limits())
 
     def _handlers(
         self, subscriber: Module, event_name: str
@@ -76,8 +82,14 @@ class Dispatcher:
         """Hands the event to the subscriber's handlers; what became of it, decided here for
         every path that delivers (the in-process transport, the queue consumer, the Lambda
         consume function): handled, a duplicate, dead with its reason (it can never be handled
-        as it is), the subscriber's dependency down (not the event's fault), or, for any other
+        as it is), the subscriber's dependency down (not the event's fault), busy (a handler of
+        it runs as many deliveries as its concurrency allows: not started), or, for any other
         exception of a handler, due again later."""
+        limited = self.slots.limited(subscriber.handlers_for(envelope.event_name))
+        if limited and not self.slots.take(limited):
+            return Outcome.busy_because(
+                f"{', '.join(limited)} already runs as many deliveries as its concurrency allows"
+            )
         try:
             handled = self.handle(envelope, subscriber, first_attempt=first_attempt)
         except (PermanentFailure, MalformedEvent) as failure:
@@ -86,6 +98,9 @@ class Dispatcher:
             return Outcome.unavailable_because(str(unavailable))
         except Exception as error:
             return Outcome.retry(f"{type(error).__name__}: {error}", error)
+        finally:
+            if limited:
+                self.slots.give_back(limited)
         return DELIVERED if handled else DUPLICATE
 
     def handle(

@@ -2,6 +2,6 @@
 errors modules raise (`errors`), the system checks of what manifests name (`checks`), and the
 module map drawn from them (`map`)."""
 
-from modulith.modules.topology import Module, Topology
+from modulith.modules.topology import Handler, Module, Topology
 
-__all__ = ["Module", "Topology"]
+__all__ = ["Handler", "Module", "Topology"]

@@ -15,10 +15,45 @@ from modulith.modules.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
+class Handler:
+    """A handler a manifest names with options of its own: `handles={PaymentCaptured:
+    Handler("modules.orders.handlers.on_payment_captured", concurrency=2)}`.
+
+    `concurrency`: how many deliveries of it may run at once in one process (None: as many as
+    the process's threads deliver). A delivery beyond the limit waits for a slot without
+    taking a thread: the relay puts it back in the outbox, due again at once, attempts
+    untouched; a queue consumer keeps the message, hidden, until a slot frees. So a handler
+    that calls a slow gateway cannot take every delivery thread of a process. Each process
+    counts its own: N processes run up to N times the limit.
+    """
+
+    path: str
+    concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise ConfigurationError(
+                f"Handler names a handler by its dotted path, not {self.path!r}"
+            )
+        limit = self.concurrency
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise ConfigurationError(
+                f"handler {self.path}: concurrency must be a whole number of at least 1 (how "
+                f"many of its deliveries may run at once in one process) or None, not {limit!r}"
+            )
+
+
+HandlerSpec = str | Handler
+
+
+@dataclass(frozen=True)
 class Module:
     """What a module publishes, handles, provides and uses, and whom it believes.
 
-    `handles` maps an event class to the dotted path of one handler or several.
+    `handles` maps an event class to the dotted path of one handler or several, each a text
+    or a `Handler` with options (its `concurrency`).
     `provides` maps a query port (a Protocol) to the dotted path of its implementation.
     `accepts_from` maps an event class this module handles to the `source` (or sources) of
     the producers outside the application it also believes that event from. Every other event
@@ -34,7 +69,7 @@ class Module:
     name: str
     app: str
     publishes: tuple[type[Any], ...] = ()
-    handles: Mapping[type[Any], str | tuple[str, ...]] = field(default_factory=dict)
+    handles: Mapping[type[Any], HandlerSpec | tuple[HandlerSpec, ...]] = field(default_factory=dict)
     provides: Mapping[type[Any], str] = field(default_factory=dict)
     uses: tuple[type[Any], ...] = ()
     api: str | None = None
@@ -48,6 +83,25 @@ class Module:
     def __post_init__(self) -> None:
         if not self.database:
             object.__setattr__(self, "database", self.name)
+        self.concurrency_limits  # noqa: B018 - refuses a handler given two limits, now
+
+    @cached_property
+    def concurrency_limits(self) -> dict[str, int]:
+        """The handlers (by dotted path) that declare a concurrency, with it."""
+        limits: dict[str, int] = {}
+        for specs in self.handles.values():
+            for spec in (specs,) if isinstance(specs, str | Handler) else specs:
+                if not isinstance(spec, Handler):
+                    continue
+                known = limits.get(spec.path, spec.concurrency)
+                if known != spec.concurrency:
+                    raise ConfigurationError(
+                        f"{self.name} declares handler {spec.path} with concurrency {known} "
+                        f"and {spec.concurrency}: one handler, one limit"
+                    )
+                if spec.concurrency is not None:
+                    limits[spec.path] = spec.concurrency
+        return limits
 
     @property
     def shares_database(self) -> bool:
@@ -66,9 +120,11 @@ class Module:
         return f"{self.name}.service"
 
     def handlers_for(self, event_name: str) -> tuple[str, ...]:
-        for event_type, paths in self.handles.items():
+        """The dotted paths of the module's handlers of the event."""
+        for event_type, specs in self.handles.items():
             if event_type.event_name == event_name:
-                return (paths,) if isinstance(paths, str) else paths
+                listed = (specs,) if isinstance(specs, str | Handler) else specs
+                return tuple(spec.path if isinstance(spec, Handler) else spec for spec in listed)
         return ()
 
     @property
@@ -209,6 +265,14 @@ class Topology:
         names = {name for module in self.modules for name in module.handled_event_names}
         return {
             name: tuple(m for m in self.modules if name in m.handled_event_names) for name in names
+        }
+
+    def concurrency_limits(self) -> dict[str, int]:
+        """The running modules' handlers that declare a concurrency, by dotted path."""
+        return {
+            path: limit
+            for module in self.running_modules
+            for path, limit in module.concurrency_limits.items()
         }
 
     def provider_of(self, port: type[Any]) -> tuple[Module, str]:

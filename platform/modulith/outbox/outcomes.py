@@ -42,12 +42,15 @@ class RelayReport(Tally):
         # Not attempted, or not handled: their route (or what it needs) is down. They wait,
         # attempts untouched.
         Settled.UNAVAILABLE: "waiting",
+        # Not started: a handler of theirs ran as many as its concurrency allows. Due again.
+        Settled.BUSY: "deferred",
     }
 
     delivered: int = 0
     retried: int = 0
     dead: int = 0
     waiting: int = 0
+    deferred: int = 0
     # Attempted, but another relay had taken them over meanwhile: not recorded here.
     lost: int = 0
     # Rows past their retention, deleted by the sweep.
@@ -65,6 +68,8 @@ class RelayReport(Tally):
         text = f"delivered {self.delivered}, retried {self.retried}, dead {self.dead}"
         if self.waiting:
             text += f", waiting for their route {self.waiting}"
+        if self.deferred:
+            text += f", deferred for a busy handler {self.deferred}"
         if self.lost:
             text += f", claims lost {self.lost}"
         if self.purged:
@@ -170,18 +175,21 @@ class OutcomeRecorder:
         if not deliveries:
             return RelayReport()
         changes: dict[str, object] = {
-            "next_attempt_at": Now() + max(until - timezone.now(), timedelta(0)),
-            "claimed_by": "",
-            "claimed_until": None,
-            "updated_at": Now(),
+            "next_attempt_at": Now() + max(until - timezone.now(), timedelta(0))
         }
         if reason:
             changes["last_error"] = f"route unavailable: {reason}"[:4000]
-        Delivery.objects.using(alias).filter(
-            pk__in=[delivery.pk for delivery in deliveries],
-            claimed_by__in={delivery.claimed_by for delivery in deliveries},
-        ).update(**changes)
+        _release(alias, deliveries, changes)
         return RelayReport(waiting=len(deliveries))
+
+    def deferred(self, alias: str, deliveries: list[Delivery]) -> RelayReport:
+        """Releases deliveries that were not started because a handler of theirs ran as many
+        deliveries as its concurrency allows: due again at once (the next sweep takes them),
+        attempts untouched, while the thread that had them goes on to others."""
+        if not deliveries:
+            return RelayReport()
+        _release(alias, deliveries, {"next_attempt_at": Now()})
+        return RelayReport(deferred=len(deliveries))
 
     def failed(
         self, alias: str, delivery: Delivery, outcome: Outcome, envelope: Envelope | None
@@ -257,3 +265,11 @@ class OutcomeRecorder:
             data=envelope.data if envelope else None,
             traceparent=envelope.traceparent if envelope else None,
         ) | {"route": delivery.route}
+
+
+def _release(alias: str, deliveries: list[Delivery], changes: dict[str, object]) -> None:
+    """Gives up this relay's claim on the deliveries, with `changes`, in one statement."""
+    Delivery.objects.using(alias).filter(
+        pk__in=[delivery.pk for delivery in deliveries],
+        claimed_by__in={delivery.claimed_by for delivery in deliveries},
+    ).update(claimed_by="", claimed_until=None, updated_at=Now(), **changes)

@@ -226,6 +226,7 @@ class Relay:
         except Exception as error:  # unreachable or throttling: not the events' fault
             return [delivery for delivery, _ in sendable], f"{type(error).__name__}: {error}"
         unreached: list[Delivery] = []
+        busy: list[Delivery] = []
         reason = ""
         for (delivery, envelope), outcome in zip(sendable, outcomes, strict=True):
             if outcome.ok:
@@ -233,8 +234,11 @@ class Relay:
             elif outcome.unavailable:
                 unreached.append(delivery)
                 reason = reason or outcome.error
+            elif outcome.busy:
+                busy.append(delivery)
             else:
                 report.add(self.outcomes.failed(alias, delivery, outcome, envelope))
+        report.add(self.outcomes.deferred(alias, busy))
         return unreached, reason
 
 

@@ -21,6 +21,9 @@ class Settled(StrEnum):
     # Not handled because something it needs is down (the route, the subscriber's database, a
     # provider): not the event's fault, so it costs no attempt; the route or queue pauses.
     UNAVAILABLE = "unavailable"
+    # Not started: a handler of it runs as many deliveries as its `concurrency` allows in this
+    # process. Due again as soon as a slot frees, at no cost of an attempt.
+    BUSY = "busy"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Outcome:
     ok: bool = field(init=False, compare=False, repr=False)
     permanent: bool = field(init=False, compare=False, repr=False)
     unavailable: bool = field(init=False, compare=False, repr=False)
+    busy: bool = field(init=False, compare=False, repr=False)
 
     @classmethod
     def retry(cls, error: str, cause: BaseException | None = None) -> "Outcome":
@@ -49,10 +53,15 @@ class Outcome:
     def unavailable_because(cls, error: str) -> "Outcome":
         return cls(Settled.UNAVAILABLE, error)
 
+    @classmethod
+    def busy_because(cls, error: str) -> "Outcome":
+        return cls(Settled.BUSY, error)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "ok", self.settled in (Settled.HANDLED, Settled.DUPLICATE))
         object.__setattr__(self, "permanent", self.settled is Settled.DEAD)
         object.__setattr__(self, "unavailable", self.settled is Settled.UNAVAILABLE)
+        object.__setattr__(self, "busy", self.settled is Settled.BUSY)
 
 
 DELIVERED = Outcome(Settled.HANDLED)

@@ -68,6 +68,9 @@ def consume(records: list[Record], context: LambdaContext) -> list[str]:
         if outcome.unavailable:
             failed += _send_again(processors, records[index:], outcome.error)
             break
+        if outcome.busy:  # (a function handles one batch at a time: only if it delivers too)
+            failed += _send_again(processors, [record], outcome.error)
+            continue
         report.count(outcome)
         if outcome.settled is Settled.RETRY:
             failed.append(record["messageId"])
