@@ -173,7 +173,12 @@ def plain_saga() -> UUID:
         payment = payment_charge(order_id=order_id)
         if payment is None or payment.status != PaymentStatus.CAPTURED:
             raise RuntimeError(f"the payment of order {order_id} was not captured")
-        order_confirm(order_id=order_id, amount=payment.amount, currency=payment.currency)
+        order_confirm(
+            order_id=order_id,
+            payment_id=payment.id,
+            amount=payment.amount,
+            currency=payment.currency,
+        )
         stock_commit(order_id=order_id)
     return order_id
 
