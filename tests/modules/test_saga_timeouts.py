@@ -76,15 +76,8 @@ def test_an_order_whose_payment_never_comes_is_cancelled_at_its_deadline_and_its
         assert published("orders", "OrderCancelled") == [
             {"orderId": placed, "reason": "PAYMENT_TIMEOUT"}
         ]
-        assert product(client, "KB-1") | {"name": None} == {
-            "sku": "KB-1",
-            "name": None,
-            "unitPrice": "10.00",
-            "currency": "EUR",
-            "onHand": 5,
-            "reserved": 0,
-            "available": 5,
-        }
+        released = product(client, "KB-1")
+        assert (released["onHand"], released["reserved"]) == (5, 0)
 
     # payments comes back and takes the StockReserved it missed: the order is no longer
     # pending, so nothing is charged.
