@@ -28,12 +28,38 @@ class Event(ContractModel):
     a number must be a JSON number (`"5"` is not 5), a boolean a JSON boolean; what JSON has no
     type for (UUIDs, decimals, datetimes, enumerations) comes as a string, as the publisher
     wrote it.
+
+    `ordering_key` names the field whose value orders the event: for each subscriber, the
+    events of one value (one SKU, one order) are delivered one at a time, in the order they
+    were published, events of different values in parallel (docs/architecture.md, "Per-key
+    ordering"). None (the default): no order is kept.
     """
 
     event_name: ClassVar[str]
     schema_version: ClassVar[str] = "1.0"
+    ordering_key: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "event_name" not in cls.__dict__:
             cls.event_name = cls.__name__
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Called once the fields exist: a key naming no field fails as the contract is imported.
+        super().__pydantic_init_subclass__(**kwargs)
+        key = cls.ordering_key
+        if key is not None and key not in cls.model_fields:
+            raise TypeError(
+                f"{cls.__name__}.ordering_key names {key!r}, which is not a field of "
+                f"{cls.__name__}; its fields are {', '.join(cls.model_fields) or 'none'}"
+            )
+
+    def ordering_value(self) -> str | None:
+        """The value this event is ordered by (its `ordering_key` field's), as text; None if
+        its type keeps no order, or the field is empty."""
+        key = self.ordering_key
+        if key is None:
+            return None
+        value = getattr(self, key)
+        return None if value is None else str(value)

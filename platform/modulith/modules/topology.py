@@ -7,7 +7,7 @@ can compute who publishes and who subscribes, also for modules it does not run.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from django.utils.module_loading import import_string
 
@@ -29,6 +29,9 @@ class Module:
     database alias. `database="default"` (or any alias the project has) places it in a
     database it shares with the project's other apps: the first step of adopting modulith in
     an existing project, where its tables already are (docs/adopting.md).
+    `after_dead_letter` is what this module's later events of an ordering key do once one of
+    them is dead-lettered: `"wait"` (the default) until the dead letter is replayed or
+    discarded, or `"skip"` past it.
     """
 
     name: str
@@ -40,12 +43,18 @@ class Module:
     api: str | None = None
     accepts_from: Mapping[type[Any], str | tuple[str, ...]] = field(default_factory=dict)
     database: str = ""
+    after_dead_letter: Literal["wait", "skip"] = "wait"
     # Set by the deployment, never in a manifest: the shared database this module left when
     # the deployment gave it one of its own (<MODULE>_DATABASE_URL), where its old tables may
     # still be (docs/adopting.md).
     moved_from: str = ""
 
     def __post_init__(self) -> None:
+        if self.after_dead_letter not in ("wait", "skip"):
+            raise ConfigurationError(
+                f"module {self.name}: after_dead_letter must be 'wait' or 'skip', "
+                f"not {self.after_dead_letter!r}"
+            )
         if not self.database:
             object.__setattr__(self, "database", self.name)
 

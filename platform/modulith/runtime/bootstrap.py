@@ -27,6 +27,7 @@ from modulith.outbox import executors
 from modulith.outbox.dead_deliveries import OutboxDeadLetters
 from modulith.outbox.dead_letters import DeadLetters
 from modulith.outbox.outages import RouteBreaker
+from modulith.outbox.ordering import KeyOrder
 from modulith.outbox.relay import Relay
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
@@ -87,7 +88,7 @@ def build_runtime(
         unavailable=(OperationalError, InterfaceError, ProviderUnavailable),
     )
     carrier = kind.build(topology, settings, dispatcher)
-    relay = _relay(settings, carrier)
+    relay = _relay(settings, carrier, topology)
     dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
     if kind.uses_queues:
         dead_letters += kind.dead_letters(carrier)
@@ -107,7 +108,7 @@ def build_runtime(
     )
 
 
-def _relay(settings: ModulithSettings, transport: Transport) -> Relay:
+def _relay(settings: ModulithSettings, transport: Transport, topology: Topology) -> Relay:
     return Relay(
         transport,
         RetryPolicy(
@@ -126,6 +127,10 @@ def _relay(settings: ModulithSettings, transport: Transport) -> Relay:
             # A failure is kept while its message may still come back (from a DLQ): the queue
             # consumer's model, found by name as the core knows no transport's.
             kept_with_inbox={apps.get_model("modulith", "HandlingFailure"): "last_failed_at"},
+        ),
+        # A route named after a module is that subscriber's (in-process, a queue of its own).
+        order=KeyOrder(
+            skips_dead=[m.name for m in topology.modules if m.after_dead_letter == "skip"]
         ),
     )
 
