@@ -120,7 +120,11 @@ def publish(
         routes = current.transport.routes(envelope.event_name)
         # A scheduled event goes when it is due, not in its key's line (it would hold the
         # key's later events back until then).
-        key = event.ordering_value() if schedule is None else None
+        key = (
+            current.topology.ordering_value(envelope.event_name, envelope.data)
+            if schedule is None
+            else None
+        )
         if key is not None and len(key) > MAX_ORDERING_KEY:
             raise ValueError(
                 f"{event.event_name}.{event.ordering_key} is {len(key)} characters long; an "

@@ -54,12 +54,3 @@ class Event(ContractModel):
                 f"{cls.__name__}.ordering_key names {key!r}, which is not a field of "
                 f"{cls.__name__}; its fields are {', '.join(cls.model_fields) or 'none'}"
             )
-
-    def ordering_value(self) -> str | None:
-        """The value this event is ordered by (its `ordering_key` field's), as text; None if
-        its type keeps no order, or the field is empty."""
-        key = self.ordering_key
-        if key is None:
-            return None
-        value = getattr(self, key)
-        return None if value is None else str(value)

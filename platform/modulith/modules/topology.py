@@ -193,6 +193,57 @@ class Topology:
         entry = self._event_types.get(event_name)
         return entry[1] if entry else self._external_types.get(event_name)
 
+    @cached_property
+    def _ordering_fields(self) -> dict[str, str]:
+        """The wire name (camelCase) of each ordered event's ordering key, by event name."""
+        fields: dict[str, str] = {}
+        for name in (*self._event_types, *self._external_types):
+            event_type = self.event_type(name)
+            key = getattr(event_type, "ordering_key", None)
+            if event_type is not None and key is not None:
+                fields[name] = event_type.model_fields[key].alias or key
+        return fields
+
+    def is_ordered(self, event_name: str) -> bool:
+        """Whether the event's type declares an ordering key."""
+        return event_name in self._ordering_fields
+
+    def ordering_value(self, event_name: str, data: Mapping[str, Any]) -> str | None:
+        """The value an event is ordered by, from its wire data, as text; None if its type
+        keeps no order (or the value is empty)."""
+        field_name = self._ordering_fields.get(event_name)
+        if field_name is None:
+            return None
+        value = data.get(field_name)
+        return None if value is None else str(value)
+
+    @cached_property
+    def fifo_queue_modules(self) -> frozenset[str]:
+        """The modules whose queues keep per-key order (FIFO): those that handle an ordered
+        event. Their unordered events take their own message group each."""
+        return frozenset(
+            module.name
+            for module in self.modules
+            if any(self.is_ordered(name) for name in module.handled_event_names)
+        )
+
+    @cached_property
+    def fifo_topic_modules(self) -> frozenset[str]:
+        """The modules whose topics are FIFO: those that publish an ordered event, and those
+        whose events reach a FIFO queue (a standard topic cannot deliver to one)."""
+        ordered = {
+            module.name
+            for module in self.modules
+            if any(self.is_ordered(t.event_name) for t in module.publishes)
+        }
+        feeding = {
+            self.publisher_of(name).name
+            for subscriber in self.fifo_queue_modules
+            for name in self.module(subscriber).handled_event_names
+            if self.is_published(name)
+        }
+        return frozenset(ordered | feeding)
+
     def sources_of(self, subscriber: Module, event_name: str) -> tuple[str, ...]:
         """The `source`s the subscriber believes the event from: the module that publishes it,
         then the producers outside the application the subscriber declares."""

@@ -82,9 +82,9 @@ class Claims:
     def release(self, alias: str, ids: Collection[int]) -> None:
         """Hands back deliveries this process claimed as it published them: any relay takes
         them when their turn comes."""
-        Delivery.objects.using(alias).filter(id__in=list(ids), claimed_by=self.publisher_token).update(
-            claimed_by="", claimed_until=None
-        )
+        Delivery.objects.using(alias).filter(
+            id__in=list(ids), claimed_by=self.publisher_token
+        ).update(claimed_by="", claimed_until=None)
 
     def still_held_at_publish(self, alias: str) -> int:
         """How many deliveries this process claimed as it published them still wait for it:

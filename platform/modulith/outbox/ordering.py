@@ -47,7 +47,7 @@ class KeyOrder:
         """A filter of deliveries nothing earlier holds back: every unordered one, and an
         ordered one once its key's earlier deliveries are delivered, cancelled or skipped. (An
         unordered delivery is settled by the first term: it costs no look at the others.)"""
-        return Q(ordering_key__isnull=True) | ~Exists(self.earlier_in_the_way())
+        return Q(ordering_key__isnull=True) | Q(~Exists(self.earlier_in_the_way()))
 
     def held_back(self, alias: str, deliveries: Iterable[Delivery]) -> set[int]:
         """The ids of those of the ordered deliveries whose turn has not come: one statement."""

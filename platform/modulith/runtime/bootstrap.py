@@ -26,8 +26,8 @@ from modulith.modules.errors import ConfigurationError
 from modulith.outbox import executors
 from modulith.outbox.dead_deliveries import OutboxDeadLetters
 from modulith.outbox.dead_letters import DeadLetters
-from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.ordering import KeyOrder
+from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.relay import Relay
 from modulith.outbox.retention import Retention
 from modulith.outbox.retry import RetryPolicy
@@ -82,6 +82,7 @@ def build_runtime(
     kind = transport_kind(settings.transport) if transport is None else TransportKind(transport)
     if transport is None:
         _check_transport_reaches_everyone(settings.transport, kind, topology)
+        _check_transport_keeps_order(settings.transport, kind, topology)
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
         topology,
@@ -158,6 +159,22 @@ def _check_transport_reaches_everyone(
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={transport} cannot reach {', '.join(absent)}, which do not run "
             "in this process: their events would be lost; use sqs, sns or eventbridge"
+        )
+
+
+def _check_transport_keeps_order(transport: str, kind: TransportKind, topology: Topology) -> None:
+    ordered = sorted(
+        {
+            name
+            for m in topology.modules
+            for name in m.handled_event_names
+            if topology.is_ordered(name)
+        }
+    )
+    if ordered and not kind.keeps_key_order:
+        raise ConfigurationError(
+            f"MODULITH_TRANSPORT={transport} cannot keep the order of {', '.join(ordered)} "
+            "(their types declare an ordering key): use sqs or sns, whose FIFO queues keep it"
         )
 
 

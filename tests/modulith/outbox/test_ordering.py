@@ -5,7 +5,7 @@ other keys, and unordered events, are not held back by them."""
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from django.db import connections, transaction
@@ -104,9 +104,7 @@ def test_a_key_s_later_events_wait_while_an_earlier_one_is_retried_and_other_key
     assert in_order(APPLIED[WAITS]) == {"A": [1, 2, 3], "B": [1, 2]}
 
 
-def test_events_of_one_key_published_together_are_applied_in_order_and_wait_on_a_failure() -> (
-    None
-):
+def test_events_of_one_key_published_together_are_applied_in_order_and_wait_on_a_failure() -> None:
     FAILURES.once.add((WAITS, "A", 2))
 
     publish_changes(("A", 1), ("A", 2), ("A", 3), ("B", 1), together=True)
@@ -134,9 +132,7 @@ def test_several_relays_at_once_apply_every_key_in_order_with_failures_along_the
         FAILURES.once.add((WAITS, sku, sequence))
         FAILURES.once.add((SKIPS, sku, sequence))
     publish_changes(*changes, together=True)
-    relays = [
-        cast(Relay, build_runtime(topology=topology(), executor=by_sweep).relay) for _ in range(3)
-    ]
+    relays = [build_runtime(topology=topology(), executor=by_sweep).relay for _ in range(3)]
     done = threading.Event()
     errors: list[BaseException] = []
 

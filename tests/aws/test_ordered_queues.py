@@ -1,0 +1,160 @@
+"""Per-key ordering over SQS and SNS, against the emulator: the queues of the modules that
+handle an ordered event are FIFO (and, over SNS, the topics that feed them), provisioned so;
+the relay sends each event in its key's message group, deduplicated by its event id; the
+consumer and the Lambda function keep a group's order when a message of it fails, while the
+other groups go on. EventBridge, which sets no group per event, is refused at start."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from modulith import publish
+from modulith.aws.consumer import queue_consumer
+from modulith.aws.context import aws_context
+from modulith.aws.provision import Provisioner
+from modulith.modules.errors import ConfigurationError
+from modulith.outbox.executors import BySweep
+from modulith.outbox.relay import Relay
+from modulith.runtime import install, runtime
+from modulith.runtime.bootstrap import build_runtime
+from modulith.testing import wait_until
+from tests.aws.emulator import AwsContext
+from tests.aws.lambdas.event_source import EventSource, failures
+from tests.ordered_events import (
+    APPLIED,
+    FAILURES,
+    PUBLISHER,
+    SKIPS,
+    WAITS,
+    PriceChanged,
+    in_order,
+    topology,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+SKUS = ("A", "B", "C")
+SEQUENCES = range(1, 5)
+
+
+def by_sweep(relay: Relay) -> BySweep:
+    return BySweep()
+
+
+@pytest.fixture(params=["sqs", "sns"])
+def ordered_over(request: pytest.FixtureRequest, aws: AwsContext, settings: Any) -> Iterator[str]:
+    """The ordered topology relaying through SQS, then SNS, its resources provisioned; what
+    is published waits for the test's sweep."""
+    settings.MODULITH_TRANSPORT = request.param
+    previous = runtime()
+    APPLIED.clear()
+    FAILURES.clear()
+    install(build_runtime(topology=topology(), executor=by_sweep))
+    context = aws_context(runtime())
+    Provisioner(context).apply(context.resources(runtime().topology))
+    yield request.param
+    install(previous)
+    APPLIED.clear()
+    FAILURES.clear()
+
+
+def publish_changes(*changes: tuple[str, int]) -> None:
+    with transaction.atomic(using=PUBLISHER):
+        for sku, sequence in changes:
+            publish(PriceChanged(sku=sku, sequence=sequence))
+
+
+def all_changes() -> list[tuple[str, int]]:
+    return [(sku, sequence) for sequence in SEQUENCES for sku in SKUS]
+
+
+def test_the_queues_of_ordered_subscribers_and_the_topic_feeding_them_are_fifo(
+    ordered_over: str, aws: AwsContext
+) -> None:
+    context = aws_context(runtime())
+    for module in (WAITS, SKIPS):
+        for url in (context.queues.url(module), context.queues.dead_letter_url(module)):
+            assert url.endswith(".fifo")
+            attributes = context.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+            assert attributes["Attributes"]["FifoQueue"] == "true"
+            assert attributes["Attributes"]["ContentBasedDeduplication"] == "false"
+    if ordered_over == "sns":
+        topic = context.topics.arn(context.names.topic(PUBLISHER))
+        assert topic.endswith(f"{aws.prefix}-{PUBLISHER}.fifo")
+        attributes = context.sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+        assert attributes["FifoTopic"] == "true"
+        assert attributes["ContentBasedDeduplication"] == "false"
+    assert Provisioner(context).apply(context.resources(runtime().topology)) == []  # idempotent
+
+
+def test_each_event_goes_in_its_key_s_group_deduplicated_by_its_event_id(
+    ordered_over: str,
+) -> None:
+    publish_changes(("A", 1), ("B", 1))
+    runtime().relay.drain([PUBLISHER])
+
+    source = EventSource(WAITS)
+    messages = source.receive(expected=2)
+
+    groups = {
+        message["Attributes"]["MessageGroupId"]: message["Attributes"]["MessageDeduplicationId"]
+        for message in messages
+    }
+    assert set(groups) == {"A", "B"}
+    assert all(len(dedup) == 36 for dedup in groups.values())  # the event ids
+
+
+def test_the_consumer_applies_every_key_in_order_through_failures_and_other_keys_go_on(
+    ordered_over: str,
+) -> None:
+    FAILURES.once.update({(WAITS, "A", 1), (WAITS, "B", 3), (SKIPS, "C", 2)})
+    publish_changes(*all_changes())
+    runtime().relay.drain([PUBLISHER])
+    consumers = [queue_consumer(runtime(), runtime().topology.module(m), 1) for m in (WAITS, SKIPS)]
+    expected = {sku: list(SEQUENCES) for sku in SKUS}
+
+    def applied() -> bool:
+        for consumer in consumers:
+            consumer.poll()
+        return all(len(APPLIED[m]) >= len(all_changes()) for m in (WAITS, SKIPS))
+
+    wait_until(applied, awaiting="every change applied by both subscribers", timeout=60)
+
+    assert in_order(APPLIED[WAITS]) == expected
+    assert in_order(APPLIED[SKIPS]) == expected
+
+
+def test_the_lambda_function_names_a_failed_record_and_the_later_ones_of_its_group_only(
+    ordered_over: str,
+) -> None:
+    FAILURES.once.add((WAITS, "A", 1))
+    publish_changes(("A", 1), ("B", 1), ("A", 2), ("B", 2))
+    runtime().relay.drain([PUBLISHER])
+    source = EventSource(WAITS)
+
+    messages, answer = source.poll(expected=4)
+
+    group_a = [m["MessageId"] for m in messages if m["Attributes"]["MessageGroupId"] == "A"]
+    assert sorted(failures(answer)) == sorted(group_a)
+    assert in_order(APPLIED[WAITS]) == {"B": [1, 2]}
+
+    _, answer = source.poll(expected=2)
+
+    assert failures(answer) == []
+    assert in_order(APPLIED[WAITS]) == {"A": [1, 2], "B": [1, 2]}
+
+
+def test_a_process_relaying_an_ordered_event_through_eventbridge_refuses_to_start(
+    aws: AwsContext, settings: Any
+) -> None:
+    settings.MODULITH_TRANSPORT = "eventbridge"
+
+    with pytest.raises(ConfigurationError) as refused:
+        build_runtime(topology=topology())
+
+    assert str(refused.value) == (
+        "MODULITH_TRANSPORT=eventbridge cannot keep the order of PriceChanged (their types "
+        "declare an ordering key): use sqs or sns, whose FIFO queues keep it"
+    )
