@@ -43,6 +43,39 @@ class KeyOrder:
             id__lt=OuterRef("id"),
         )
 
+    def holding_back(self) -> Q:
+        """A filter of the deliveries that block their keys: first in their route and key's
+        line (nothing earlier in their way), and in the way of a later pending one (pending
+        or retried, claimed, or dead)."""
+        later = Delivery.objects.filter(
+            status=DeliveryStatus.PENDING,
+            route=OuterRef("route"),
+            ordering_key=OuterRef("ordering_key"),
+            id__gt=OuterRef("id"),
+        )
+        return Q(
+            self._in_the_way,
+            Exists(later),
+            ~Exists(self.earlier_in_the_way()),
+            ordering_key__isnull=False,
+        )
+
+    def held_back_by(self, alias: str, delivery: Delivery) -> Delivery | None:
+        """The first earlier delivery of the delivery's route and key in its way, if any."""
+        if delivery.ordering_key is None or delivery.status != DeliveryStatus.PENDING:
+            return None
+        return (
+            Delivery.objects.using(alias)
+            .filter(
+                self._in_the_way,
+                route=delivery.route,
+                ordering_key=delivery.ordering_key,
+                id__lt=delivery.pk,
+            )
+            .order_by("id")
+            .first()
+        )
+
     def turn_has_come(self) -> Q:
         """A filter of deliveries nothing earlier holds back: every unordered one, and an
         ordered one once its key's earlier deliveries are delivered, cancelled or skipped. (An

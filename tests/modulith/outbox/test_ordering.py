@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connections, transaction
+from django.test import Client
 
 from modulith import publish
 from modulith.database.store.models import Delivery, DeliveryStatus
@@ -218,3 +219,30 @@ def test_a_subscriber_that_skips_past_dead_letters_goes_on_with_the_key() -> Non
     assert in_order(APPLIED[SKIPS]) == {"A": [2, 3]}
     assert dead_letter(SKIPS).attempts == 1
     assert APPLIED[WAITS] == [("A", 1), ("A", 2), ("A", 3)]
+
+
+# The admin ---------------------------------------------------------------------------------
+
+DELIVERIES = "/admin/modulith/delivery/"
+
+
+def test_the_admin_lists_blocked_keys_and_names_what_blocks_each(django_user_model: Any) -> None:
+    FAILURES.always.add((WAITS, "A", 1))
+    publish_changes(("A", 1), ("A", 2), ("A", 3), ("B", 1))
+    dead = dead_letter(WAITS)
+    waiting = list(
+        Delivery.objects.using(PUBLISHER)
+        .filter(route=WAITS, status=DeliveryStatus.PENDING)
+        .order_by("id")
+    )
+    browser = Client()
+    browser.force_login(django_user_model.objects.create_superuser("admin", "a@b.c", "pw"))
+
+    blocked = browser.get(DELIVERIES, {"module": PUBLISHER, "order": "blocked"})
+    blocking = browser.get(DELIVERIES, {"module": PUBLISHER, "order": "blocking"})
+    detail = browser.get(f"{DELIVERIES}{waiting[0].pk}/change/", {"module": PUBLISHER})
+
+    assert [d.pk for d in blocked.context["cl"].result_list] == [d.pk for d in reversed(waiting)]
+    assert [d.pk for d in blocking.context["cl"].result_list] == [dead.pk]
+    text = detail.content.decode()
+    assert f"#{dead.pk}</a> (DEAD, 1 attempt(s)): A #1 can never be applied" in text
