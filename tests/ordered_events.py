@@ -4,8 +4,12 @@ sequence number within the SKU); orders applies them and waits behind a dead let
 default), payments applies them and skips past one.
 
 The handlers record what they applied in `APPLIED`, and fail as `FAILURES` tells them: a
-test says which (subscriber, sku, sequence) fail the first time, or always (dead at once)."""
+test says which (subscriber, sku, sequence) fail the first time, or always (dead at once). A
+process started on `tests.ordered_settings` runs these modules; its handlers fail the first
+time they see an event with the chance ORDERED_EVENTS_FAILURE_RATE (0 to 1) says."""
 
+import os
+import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from threading import Lock
@@ -35,6 +39,8 @@ class Failures:
 
     once: set[tuple[str, str, int]] = field(default_factory=set)
     always: set[tuple[str, str, int]] = field(default_factory=set)
+    rate: float = float(os.environ.get("ORDERED_EVENTS_FAILURE_RATE", "0"))
+    seen: set[tuple[str, str, int]] = field(default_factory=set)
     lock: Lock = field(default_factory=Lock)
 
     def check(self, subscriber: str, event: PriceChanged) -> None:
@@ -42,13 +48,16 @@ class Failures:
         if which in self.always:
             raise PermanentFailure(f"{event.sku} #{event.sequence} can never be applied")
         with self.lock:
-            if which in self.once:
+            first_time = which not in self.seen
+            self.seen.add(which)
+            if which in self.once or (first_time and random.random() < self.rate):
                 self.once.discard(which)
                 raise RuntimeError(f"{event.sku} #{event.sequence} fails this once")
 
     def clear(self) -> None:
         self.once.clear()
         self.always.clear()
+        self.seen.clear()
 
 
 APPLIED: dict[str, list[Applied]] = defaultdict(list)
@@ -65,25 +74,23 @@ def apply_in_payments(event: PriceChanged) -> None:
     APPLIED[SKIPS].append((event.sku, event.sequence))
 
 
+# The three shop modules (their apps and databases), publishing and handling only
+# `PriceChanged`.
+publishing = Module(name=PUBLISHER, app="modules.inventory", publishes=(PriceChanged,))
+waiting = Module(
+    name=WAITS, app="modules.orders", handles={PriceChanged: "tests.ordered_events.apply_in_orders"}
+)
+skipping = Module(
+    name=SKIPS,
+    app="modules.payments",
+    handles={PriceChanged: "tests.ordered_events.apply_in_payments"},
+    after_dead_letter="skip",
+)
+
+
 def topology() -> Topology:
-    """The three shop modules (their apps and databases), publishing and handling only
-    `PriceChanged`."""
     return Topology(
-        modules=(
-            Module(name=PUBLISHER, app="modules.inventory", publishes=(PriceChanged,)),
-            Module(
-                name=WAITS,
-                app="modules.orders",
-                handles={PriceChanged: "tests.ordered_events.apply_in_orders"},
-            ),
-            Module(
-                name=SKIPS,
-                app="modules.payments",
-                handles={PriceChanged: "tests.ordered_events.apply_in_payments"},
-                after_dead_letter="skip",
-            ),
-        ),
-        running=frozenset({PUBLISHER, WAITS, SKIPS}),
+        modules=(publishing, waiting, skipping), running=frozenset({PUBLISHER, WAITS, SKIPS})
     )
 
 

@@ -4,16 +4,23 @@ the relay sends each event in its key's message group, deduplicated by its event
 consumer and the Lambda function keep a group's order when a message of it fails, while the
 other groups go on. EventBridge, which sets no group per event, is refused at start."""
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import transaction
 
 from modulith import publish
+from modulith.aws.cloudformation import template
 from modulith.aws.consumer import queue_consumer
 from modulith.aws.context import aws_context
+from modulith.aws.names import ResourceNames
 from modulith.aws.provision import Provisioner
+from modulith.aws.resources import aws_topology
 from modulith.modules.errors import ConfigurationError
 from modulith.outbox.executors import BySweep
 from modulith.outbox.relay import Relay
@@ -158,3 +165,37 @@ def test_a_process_relaying_an_ordered_event_through_eventbridge_refuses_to_star
         "MODULITH_TRANSPORT=eventbridge cannot keep the order of PriceChanged (their types "
         "declare an ordering key): use sqs or sns, whose FIFO queues keep it"
     )
+
+
+def test_the_cloudformation_template_makes_the_same_fifo_queues_topic_and_rule_target(
+    tmp_path: Path,
+) -> None:
+    names = ResourceNames.of(topology(), prefix="shop", bus="shop")
+    resources = aws_topology(topology(), names, max_receives=5, visibility_timeout=30, fan_out=True)
+    stack = template(resources)
+    body = stack["Resources"]
+
+    queue = body["OrdersQueue"]["Properties"]
+    assert (queue["QueueName"], queue["FifoQueue"], queue["ContentBasedDeduplication"]) == (
+        "shop-orders.fifo",
+        True,
+        False,
+    )
+    assert body["OrdersDeadLetterQueue"]["Properties"]["QueueName"] == "shop-orders-dlq.fifo"
+    assert body["InventoryTopic"]["Properties"] == {
+        "TopicName": "shop-inventory.fifo",
+        "FifoTopic": True,
+        "ContentBasedDeduplication": False,
+    }
+    [target] = body["OrdersRule"]["Properties"]["Targets"]
+    assert target["SqsParameters"] == {"MessageGroupId": "orders"}
+    path = tmp_path / "ordered.json"
+    path.write_text(json.dumps(stack))
+    linted = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
