@@ -11,6 +11,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,8 @@ def by_sweep(relay: Relay) -> BySweep:
     return BySweep()
 
 
-def delivered() -> int:
-    return Delivery.objects.using(PUBLISHER).filter(status=DeliveryStatus.DELIVERED).count()
+def delivered_beyond(count: int) -> bool:
+    return Delivery.objects.using(PUBLISHER).filter(status=DeliveryStatus.DELIVERED).count() > count
 
 
 def applied_in_order(subscriber: str) -> dict[str, list[int]]:
@@ -108,8 +109,7 @@ def test_every_key_is_applied_in_order_once_through_failures_and_a_relay_killed_
             sequence += PER_ROUND
             # Killed in the middle of the round: once some of it is delivered, not all.
             wait_until(
-                delivered,
-                lambda count, before=before: count > before,
+                partial(delivered_beyond, before),
                 awaiting="the relays to deliver some of the round",
                 timeout=30,
             )
