@@ -10,8 +10,9 @@ and below off):
   that accepts every event and sends nothing (relay_throughput.py's "relay alone"), so what is
   timed is the relay's own work: its claims (which, for ordered events, look at each key's
   earlier deliveries) and its records. The same backlog of an event type with no ordering key
-  is the baseline; the two alternate, R times (3), the medians compared. Goal: ordered ≥ 0.8x
-  unordered.
+  is the baseline; the two alternate, R times (3), the medians compared, in events a second
+  and in events a CPU second of this process (which does all of SQLite's work too, so a busy
+  machine's neighbours do not move it). Goal: ordered ≥ 0.8x unordered.
 - over SQS FIFO, against the AWS emulator (moto in server mode, started here): the relay sends
   the ordered backlog (in rounds of 100, each to fresh FIFO queues) to orders' FIFO queue, each
   message in its key's group, deduplicated by its event id; the baseline is raw boto3 sending
@@ -168,10 +169,17 @@ class AcceptingTransport:
 
 
 def _relay_alone(args: argparse.Namespace) -> dict[str, float]:
-    """Events a second of each kind, the median of its runs."""
+    """Events a second of each kind, and a CPU second of this process (SQLite works in it),
+    the median of its runs: on a machine busy with other work, the wall clock measures the
+    neighbours as much as the relay."""
     from modulith.outbox.relay import Relay
 
-    rates: dict[str, list[float]] = {"ordered": [], "unordered": []}
+    rates: dict[str, list[float]] = {
+        "ordered": [],
+        "unordered": [],
+        "ordered cpu": [],
+        "unordered cpu": [],
+    }
     with _runtime() as current:
         relay = Relay(
             AcceptingTransport(current.transport.routes),
@@ -181,14 +189,15 @@ def _relay_alone(args: argparse.Namespace) -> dict[str, float]:
         for run in range(args.repeat + 1):  # the first of each is not counted
             for kind, event_type in (("ordered", ORDERED), ("unordered", UNORDERED)):
                 _publish(event_type, args.events, args.keys)
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 report = relay.drain([PUBLISHER])
-                elapsed = time.perf_counter() - start
+                elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
                 if report.delivered != args.events:
                     raise SystemExit(f"{kind}: {report.delivered} of {args.events} delivered")
                 _empty_outbox()
                 if run:
                     rates[kind].append(args.events / elapsed)
+                    rates[f"{kind} cpu"].append(args.events / cpu)
                     print(
                         f"relay alone {kind:9} {args.events / elapsed:7.0f} events/s",
                         file=sys.stderr,
@@ -276,6 +285,7 @@ def _table(
     args: argparse.Namespace, alone: dict[str, float], fifo: dict[str, float], footer: str
 ) -> str:
     ratio = alone["ordered"] / alone["unordered"]
+    cpu_ratio = alone["ordered cpu"] / alone["unordered cpu"]
     return "\n".join(
         [
             f"{args.events} events over {args.keys} keys, median of {args.repeat} runs; "
@@ -285,10 +295,16 @@ def _table(
             "|---|---|---:|---:|---:|",
             f"| relay alone, ordered, SQLite | the same backlog unordered | "
             f"{alone['ordered']:.0f} | {alone['unordered']:.0f} | {ratio:.2f}x |",
+            f"| relay alone, ordered, SQLite, per CPU second | the same, unordered | "
+            f"{alone['ordered cpu']:.0f} | {alone['unordered cpu']:.0f} | {cpu_ratio:.2f}x |",
             f"| relay to an SQS FIFO queue, ordered | raw boto3 FIFO sends | "
             f"{fifo['relay']:.0f} | {fifo['raw']:.0f} | {fifo['relay'] / fifo['raw']:.2f}x |",
             "",
-            goal(f"ordered / unordered, relay alone, >= {GOAL}x (now {ratio:.2f}x)", ratio >= GOAL),
+            goal(
+                f"ordered / unordered, relay alone, >= {GOAL}x (now {ratio:.2f}x; "
+                f"{cpu_ratio:.2f}x in CPU seconds)",
+                min(ratio, cpu_ratio) >= GOAL,
+            ),
         ]
     )
 

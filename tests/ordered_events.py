@@ -14,7 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from threading import Lock
 
-from modulith import Event, Module, PermanentFailure
+from django.db import transaction
+
+from modulith import Event, Module, PermanentFailure, publish
 from modulith.modules import Topology
 
 PUBLISHER = "inventory"
@@ -100,3 +102,16 @@ def in_order(applied: list[Applied]) -> dict[str, list[int]]:
     for sku, sequence in applied:
         by_sku[sku].append(sequence)
     return dict(by_sku)
+
+
+def publish_changes(*changes: Applied, together: bool = False) -> None:
+    """Publishes PriceChanged for these (sku, sequence), each in a transaction of its own, or
+    all in one."""
+    if together:
+        with transaction.atomic(using=PUBLISHER):
+            for sku, sequence in changes:
+                publish(PriceChanged(sku=sku, sequence=sequence))
+        return
+    for sku, sequence in changes:
+        with transaction.atomic(using=PUBLISHER):
+            publish(PriceChanged(sku=sku, sequence=sequence))

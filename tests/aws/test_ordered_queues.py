@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import transaction
 
-from modulith import publish
 from modulith.aws.cloudformation import template
 from modulith.aws.consumer import queue_consumer
 from modulith.aws.context import aws_context
@@ -22,21 +20,20 @@ from modulith.aws.names import ResourceNames
 from modulith.aws.provision import Provisioner
 from modulith.aws.resources import aws_topology
 from modulith.modules.errors import ConfigurationError
-from modulith.outbox.executors import BySweep
-from modulith.outbox.relay import Relay
 from modulith.runtime import install, runtime
 from modulith.runtime.bootstrap import build_runtime
 from modulith.testing import wait_until
 from tests.aws.emulator import AwsContext
 from tests.aws.lambdas.event_source import EventSource, failures
+from tests.executors import by_sweep
 from tests.ordered_events import (
     APPLIED,
     FAILURES,
     PUBLISHER,
     SKIPS,
     WAITS,
-    PriceChanged,
     in_order,
+    publish_changes,
     topology,
 )
 
@@ -44,10 +41,6 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 SKUS = ("A", "B", "C")
 SEQUENCES = range(1, 5)
-
-
-def by_sweep(relay: Relay) -> BySweep:
-    return BySweep()
 
 
 @pytest.fixture(params=["sqs", "sns"])
@@ -65,12 +58,6 @@ def ordered_over(request: pytest.FixtureRequest, aws: AwsContext, settings: Any)
     install(previous)
     APPLIED.clear()
     FAILURES.clear()
-
-
-def publish_changes(*changes: tuple[str, int]) -> None:
-    with transaction.atomic(using=PUBLISHER):
-        for sku, sequence in changes:
-            publish(PriceChanged(sku=sku, sequence=sequence))
 
 
 def all_changes() -> list[tuple[str, int]]:
@@ -99,7 +86,7 @@ def test_the_queues_of_ordered_subscribers_and_the_topic_feeding_them_are_fifo(
 def test_each_event_goes_in_its_key_s_group_deduplicated_by_its_event_id(
     ordered_over: str,
 ) -> None:
-    publish_changes(("A", 1), ("B", 1))
+    publish_changes(("A", 1), ("B", 1), together=True)
     runtime().relay.drain([PUBLISHER])
 
     source = EventSource(WAITS)
@@ -117,7 +104,7 @@ def test_the_consumer_applies_every_key_in_order_through_failures_and_other_keys
     ordered_over: str,
 ) -> None:
     FAILURES.once.update({(WAITS, "A", 1), (WAITS, "B", 3), (SKIPS, "C", 2)})
-    publish_changes(*all_changes())
+    publish_changes(*all_changes(), together=True)
     runtime().relay.drain([PUBLISHER])
     consumers = [queue_consumer(runtime(), runtime().topology.module(m), 1) for m in (WAITS, SKIPS)]
     expected = {sku: list(SEQUENCES) for sku in SKUS}
@@ -137,7 +124,7 @@ def test_the_lambda_function_names_a_failed_record_and_the_later_ones_of_its_gro
     ordered_over: str,
 ) -> None:
     FAILURES.once.add((WAITS, "A", 1))
-    publish_changes(("A", 1), ("B", 1), ("A", 2), ("B", 2))
+    publish_changes(("A", 1), ("B", 1), ("A", 2), ("B", 2), together=True)
     runtime().relay.drain([PUBLISHER])
     source = EventSource(WAITS)
 

@@ -8,24 +8,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections, transaction
+from django.db import connections
 from django.test import Client
 
-from modulith import publish
 from modulith.database.store.models import Delivery, DeliveryStatus
-from modulith.outbox.executors import BySweep
 from modulith.outbox.relay import Relay
 from modulith.runtime import install, runtime
 from modulith.runtime.bootstrap import build_runtime
 from modulith.testing import make_due, wait_until
+from tests.executors import by_sweep
 from tests.ordered_events import (
     APPLIED,
     FAILURES,
     PUBLISHER,
     SKIPS,
     WAITS,
-    PriceChanged,
     in_order,
+    publish_changes,
     topology,
 )
 
@@ -45,24 +44,6 @@ def _ordered_topology(settings: Any) -> Iterator[None]:
     install(previous)
     APPLIED.clear()
     FAILURES.clear()
-
-
-def by_sweep(relay: Relay) -> BySweep:
-    """What is published waits in the outbox for a relay's sweep."""
-    return BySweep()
-
-
-def publish_changes(*changes: tuple[str, int], together: bool = False) -> None:
-    """Publishes PriceChanged for these (sku, sequence), each in a transaction of its own, or
-    all in one."""
-    if together:
-        with transaction.atomic(using=PUBLISHER):
-            for sku, sequence in changes:
-                publish(PriceChanged(sku=sku, sequence=sequence))
-        return
-    for sku, sequence in changes:
-        with transaction.atomic(using=PUBLISHER):
-            publish(PriceChanged(sku=sku, sequence=sequence))
 
 
 def sweep() -> Any:

@@ -20,11 +20,10 @@ from django.db import transaction
 
 from modulith import publish
 from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
-from modulith.outbox.executors import BySweep
-from modulith.outbox.relay import Relay
 from modulith.runtime import install, runtime
 from modulith.runtime.bootstrap import build_runtime
 from modulith.testing import wait_until
+from tests.executors import by_sweep
 from tests.ordered_events import PUBLISHER, SKIPS, WAITS, PriceChanged, topology
 from tests.processes import BackgroundProcess
 
@@ -65,10 +64,6 @@ def publishing_only() -> Iterator[None]:
     install(build_runtime(topology=topology(), executor=by_sweep))
     yield
     install(previous)
-
-
-def by_sweep(relay: Relay) -> BySweep:
-    return BySweep()
 
 
 def delivered_beyond(count: int) -> bool:
