@@ -1,5 +1,6 @@
 """Publishing events and handling them. Import once Django's apps are ready."""
 
+from modulith.bus.asynchronous import aatomic, apublish
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.inbox import atomic, current_envelope
 from modulith.bus.publisher import EventTooLarge, publish
@@ -7,6 +8,8 @@ from modulith.bus.scheduling import cancel_scheduled
 from modulith.transports.envelope import Envelope, MalformedEvent
 
 __all__ = [
+    "aatomic",
+    "apublish",
     "DependencyUnavailable",
     "Dispatcher",
     "Envelope",
