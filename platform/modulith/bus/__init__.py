@@ -8,14 +8,14 @@ from modulith.bus.scheduling import cancel_scheduled
 from modulith.transports.envelope import Envelope, MalformedEvent
 
 __all__ = [
-    "aatomic",
-    "apublish",
     "DependencyUnavailable",
     "Dispatcher",
     "Envelope",
     "EventTooLarge",
     "MalformedEvent",
     "PermanentFailure",
+    "aatomic",
+    "apublish",
     "atomic",
     "cancel_scheduled",
     "current_envelope",

@@ -9,8 +9,8 @@ connection and its inbox record, as a plain handler's do.
 """
 
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from asgiref.sync import async_to_sync, iscoroutinefunction
 
@@ -18,9 +18,9 @@ from asgiref.sync import async_to_sync, iscoroutinefunction
 def is_async(handler: Callable[..., object]) -> bool:
     """An `async def` function (a partial of one, one marked with asgiref's
     `markcoroutinefunction`, or an object whose `__call__` is one)."""
-    return iscoroutinefunction(handler) or iscoroutinefunction(
-        getattr(handler, "__call__", None)
-    )
+    # The method itself, when there is one (not whether the object is callable).
+    call_method = getattr(handler, "__call__", None)  # noqa: B004
+    return iscoroutinefunction(handler) or iscoroutinefunction(call_method)
 
 
 def async_problem(handler: Callable[..., object]) -> str | None:
@@ -44,7 +44,7 @@ def async_problem(handler: Callable[..., object]) -> str | None:
 def call(handler: Callable[[Any], object], event: Any) -> None:
     """Runs the handler with the event to its end, awaiting it if it is async."""
     if is_async(handler):
-        async_to_sync(handler)(event)
+        async_to_sync(cast(Callable[[Any], Awaitable[object]], handler))(event)
         return
     result = handler(event)
     if inspect.isawaitable(result):  # a wrapper the check at start could not see through

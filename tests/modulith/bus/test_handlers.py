@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -42,7 +43,7 @@ EXECUTORS: dict[str, ExecutorFactory] = {
 def with_handler(topology: Topology, path: str) -> Topology:
     """The topology with orders handling PaymentCaptured by the handler at `path`."""
     orders = topology.module("orders")
-    handles = {**orders.handles, PaymentCaptured: path}
+    handles: dict[type[Any], str | tuple[str, ...]] = {**orders.handles, PaymentCaptured: path}
     modules = tuple(
         dataclasses.replace(module, handles=handles) if module is orders else module
         for module in topology.modules
