@@ -2,7 +2,7 @@
 framework's default): an order's id is no secret, and a key is a trusted client."""
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -82,12 +82,7 @@ def place_order(
     idempotency_key: IdempotencyKey = None,
 ) -> Status[Order]:
     """Places an order; it is PENDING until inventory and payments have answered."""
-    placed = services.order_place(
-        customer_id=payload.customer_id,
-        lines=_requested(payload),
-        payment_token=payload.payment_token,
-        idempotency_key=idempotency_key,
-    )
+    placed = services.order_place(**_placing(payload, idempotency_key))
     if placed.replayed:
         response["Idempotent-Replayed"] = "true"
     return Status(
@@ -115,12 +110,7 @@ async def place_order_async(
     idempotency_key: IdempotencyKey = None,
 ) -> Status[Order]:
     """Places an order as `POST /api/orders` does, from an async view."""
-    placed = await services.aorder_place(
-        customer_id=payload.customer_id,
-        lines=_requested(payload),
-        payment_token=payload.payment_token,
-        idempotency_key=idempotency_key,
-    )
+    placed = await services.aorder_place(**_placing(payload, idempotency_key))
     if placed.replayed:
         response["Idempotent-Replayed"] = "true"
     # Read back with its lines: the answer is shaped on the event loop, where no query may run.
@@ -137,5 +127,13 @@ def get_order(request: HttpRequest, order_id: UUID) -> Order:
     return queries.order_get(order_id=order_id)
 
 
-def _requested(payload: OrderIn) -> list[services.RequestedLine]:
-    return [services.RequestedLine(sku=item.sku, quantity=item.quantity) for item in payload.items]
+def _placing(payload: OrderIn, idempotency_key: str | None) -> dict[str, Any]:
+    """The arguments of order_place (and aorder_place) for this request."""
+    return {
+        "customer_id": payload.customer_id,
+        "lines": [
+            services.RequestedLine(sku=item.sku, quantity=item.quantity) for item in payload.items
+        ],
+        "payment_token": payload.payment_token,
+        "idempotency_key": idempotency_key,
+    }
