@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import transaction
+from django.db import connections, transaction
 
 from contracts.payments import PaymentCaptured
 from modules.orders.models import Order, OrderStatus
@@ -21,6 +21,7 @@ from modulith.bus import Envelope
 from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.modules import Topology
 from modulith.outbox.executors import BySweep, Inline, ThreadPool
+from modulith.outbox.relay import Relay
 from modulith.runtime import install, runtime
 from modulith.runtime.bootstrap import ExecutorFactory, build_runtime
 from modulith.tasks import CeleryExecutor
@@ -32,9 +33,21 @@ from tests.modulith.test_delivery import pending_order
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
+class OneDeliveryThread(ThreadPool):
+    """The thread-pool executor on one thread, which closes its connections when told (or the
+    test databases, still open on it, could not be dropped at the end)."""
+
+    def __init__(self, relay: Relay) -> None:
+        super().__init__(relay, workers=1)
+
+    def close(self) -> None:
+        self._pool.submit(connections.close_all).result(timeout=10)
+        self._pool.shutdown()
+
+
 EXECUTORS: dict[str, ExecutorFactory] = {
     "inline": Inline,
-    "thread": ThreadPool,
+    "thread": OneDeliveryThread,
     "sweep": lambda relay: BySweep(),
     "celery": lambda relay: CeleryExecutor(),  # eager: the tests have no broker
 }
@@ -60,6 +73,8 @@ def handled_by(path: str, executor: ExecutorFactory = Inline) -> Iterator[None]:
     try:
         yield
     finally:
+        if isinstance(used := runtime().executor, OneDeliveryThread):
+            used.close()
         install(previous)
 
 
