@@ -18,6 +18,7 @@ import pydantic
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from modulith.bus.handlers import call as call_handler
 from modulith.bus.inbox import AlreadyHandled, HandlerRun, running
 from modulith.modules import Module, Topology
 from modulith.observability.logs import event_fields, log_context
@@ -148,7 +149,7 @@ def _run(
     # While the handler runs, the event is current and every log line says so.
     with running(run), log_context(**fields):
         try:
-            handler(event)
+            call_handler(handler, event)  # an async one too, run to its end
             if not run.recorded:  # the handler wrote nothing through modulith.bus.atomic
                 with transaction.atomic(using=run.database):
                     run.record()

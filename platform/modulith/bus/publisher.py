@@ -92,7 +92,8 @@ def publish(
     alias = module.database
     if not transaction.get_connection(alias).in_atomic_block:
         raise RuntimeError(
-            f"publish {event.event_name} inside transaction.atomic(using={alias!r}) "
+            f"publish {event.event_name} inside transaction.atomic(using={alias!r}) (async "
+            f"code: await apublish inside async with aatomic(using={alias!r})) "
             "so the event commits with the writes it describes"
         )
     event_id = new_event_id()
