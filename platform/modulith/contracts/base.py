@@ -38,7 +38,7 @@ class Event(ContractModel):
     type for (UUIDs, decimals, datetimes, enumerations) comes as a string, as the publisher
     wrote it.
 
-    How it evolves (`modulith.contracts.evolution`, docs/events.md):
+    How it evolves (`modulith.contracts.evolution`, docs/architecture.md, "Evolving an event"):
     - `upcasters[N]` turns the data of major version N into that of N + 1: a subscriber reads
       an older event through the chain up to the current version, so handlers see only that.
     - `downcasters[N]` turns the data of N + 1 back into N: what lets a producer keep

@@ -55,6 +55,7 @@ def test_a_project_that_sets_nothing_gets_the_defaults() -> None:
         "retry_base_seconds": 1.0,
         "retry_max_seconds": 300.0,
         "max_event_bytes": 262144,
+        "publish_versions": {},
         "relay_interval": 2.0,
         "claim_seconds": 15.0,
         "route_probe_max_seconds": 30.0,

@@ -39,7 +39,8 @@ def evolution_errors(topology: Topology) -> list[CheckMessage]:
         Error(
             problem,
             hint="Steps are keyed by the older of the two versions they join: upcasters[1] "
-            "turns version 1 into 2, downcasters[1] turns 2 into 1 (docs/events.md).",
+            "turns version 1 into 2, downcasters[1] turns 2 into 1 (docs/architecture.md, "
+            '"Evolving an event").',
             obj=event_type.__name__,
             id="modulith.E040",
         )
