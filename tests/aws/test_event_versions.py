@@ -4,9 +4,10 @@ queue, or in the dead-letter queue and replayed after the upgrade, is handled as
 and during a rolling deploy the producer publishes the version the consumers not yet upgraded
 read, then the current one, with nothing dead-lettered."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from io import StringIO
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 import pytest
@@ -15,12 +16,17 @@ from django.db import transaction
 
 from contracts.inventory import StockReservationFailed
 from modules.orders.models import OrderStatus
+from modulith import Module
 from modulith.aws.consumer import QueueConsumer, queue_consumer
 from modulith.aws.context import aws_context
 from modulith.aws.messages import DEAD_LETTER_REASON, DEAD_LETTER_SOURCE, string_attribute
+from modulith.aws.names import ResourceNames
 from modulith.aws.processor import ConsumerReport
+from modulith.aws.resources import aws_topology
 from modulith.bus import Envelope, publish
+from modulith.contracts import Converter, Event, unchanged
 from modulith.database.store.models import OutboxEvent
+from modulith.modules import Topology
 from modulith.runtime import runtime
 from tests.aws.emulator import AwsContext
 from tests.aws.test_consumer import depth, pending_order, receive, status_of
@@ -136,3 +142,31 @@ def test_during_a_rolling_deploy_the_producer_publishes_what_every_consumer_read
     assert status_of(second) == OrderStatus.CANCELLED
     assert depth("orders", dead=True) == 0
     assert depth("orders") == 0
+
+
+class ParcelDispatched(Event):
+    schema_version: ClassVar[str] = "2.0"
+    upcasters: ClassVar[Mapping[int, Converter]] = {1: unchanged}
+    former_names: ClassVar[Mapping[str, int]] = {"ParcelSent": 1}
+
+
+def test_a_subscribers_rule_and_topic_subscription_take_an_events_former_name_too() -> None:
+    warehouse = Module(name="warehouse", app="warehouse", publishes=(ParcelDispatched,))
+    shipping = Module(name="shipping", app="shipping", handles={ParcelDispatched: "h.on"})
+    topology = Topology(modules=(warehouse, shipping), running=frozenset())
+
+    resources = aws_topology(
+        topology,
+        ResourceNames(prefix="shop", bus="shop"),
+        max_receives=5,
+        visibility_timeout=30,
+        fan_out=True,
+    )
+
+    [rule] = resources.rules
+    assert rule.event_pattern() == {
+        "source": ["warehouse.service"],
+        "detail-type": ["ParcelDispatched", "ParcelSent"],
+    }
+    [subscription] = resources.subscriptions
+    assert subscription.filter_policy() == {"eventType": ["ParcelDispatched", "ParcelSent"]}
