@@ -120,7 +120,7 @@ class ModulithSettings(BaseModel):
     max_event_bytes: int = Field(256 * 1024, ge=1)
     # Events published as an older major version than their contract's, by name, until every
     # consumer reads the current one (through the contract's downcasters).
-    publish_versions: Versions = Field(default_factory=dict)
+    publish_versions: Versions = {}
     relay_interval: float = Field(2.0, ge=0.01)
     # A claimed delivery is left alone by other relays until its claim lapses: a relay that
     # dies mid-send delays its deliveries by this much, and loses none. Above the longest send

@@ -133,7 +133,8 @@ def _versions(value: object) -> dict[str, int]:
     """Event names to major versions: a dict, or text `OrderPlaced=1,StockReserved=2`."""
     pairs: list[tuple[object, object]] = []
     if isinstance(value, str):
-        pairs = [tuple(item.partition("=")[::2]) for item in parse_list(value)]
+        split = (item.partition("=") for item in parse_list(value))
+        pairs = [(name, version) for name, _, version in split]
     elif isinstance(value, dict):
         pairs = list(value.items())
     else:

@@ -197,7 +197,8 @@ def version_label(event_type: Any) -> str:
     if event_type.former_names:
         formerly = ", ".join(f"{n} to {v}.x" for n, v in sorted(event_type.former_names.items()))
         notes.append(f"formerly {formerly}")
-    return event_type.schema_version + (f" ({'; '.join(notes)})" if notes else "")
+    version: str = event_type.schema_version
+    return version + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _field(label: str, values: list[str]) -> list[str]:
