@@ -135,9 +135,11 @@ class Topology:
                 for name in names_of(event_type):
                     if name in types:
                         other, earlier = types[name]
+                        events = {earlier.event_name, event_type.event_name}
+                        also = "" if events == {name} else f" (as {' and '.join(sorted(events))})"
                         raise ConfigurationError(
-                            f"event name {name} is published by both {other.name} (as "
-                            f"{earlier.__name__}) and {module.name} (as {event_type.__name__})"
+                            f"event {name} is published by both {other.name} and "
+                            f"{module.name}{also}"
                         )
                     types[name] = (module, event_type)
         return types
