@@ -20,7 +20,9 @@ from modulith.bus import Dispatcher, Envelope, publish
 from modulith.contracts import Converter, Event, unchanged
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.modules import Topology
+from modulith.runtime import runtime
 from modulith.testing import wait_until
+from modulith.testing.published import committed
 from modulith.transports.transport import DELIVERED
 from tests.conftest import sweep
 from tests.outbox_rows import stored_events
@@ -183,3 +185,22 @@ def test_what_no_upcaster_can_bring_to_the_current_version_is_dead_with_its_reas
     )
     assert all(outcome.permanent for outcome in (newer, gap, unreadable))
     assert RECEIVED == []
+
+
+def test_a_scenario_sees_an_event_held_back_to_an_older_version_as_the_current_one(
+    settings: Any,
+) -> None:
+    settings.MODULITH_PUBLISH_VERSIONS = {"StockReservationFailed": 2}
+    order_id = uuid4()
+    pending_order(order_id)
+
+    with transaction.atomic(using="inventory"):
+        publish(
+            StockReservationFailed(order_id=order_id, reason="OUT_OF_STOCK", missing_skus=["A"])
+        )
+
+    wait_until(lambda: status_of(order_id), OrderStatus.CANCELLED.__eq__, awaiting="the cancel")
+    events = [p.event for p in committed(runtime().topology)]
+    assert [e for e in events if isinstance(e, StockReservationFailed)] == [
+        StockReservationFailed(order_id=order_id, reason="OUT_OF_STOCK", missing_skus=["A"])
+    ]
