@@ -197,6 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the emulator is down or the client went away: close, as it would
             self.close_connection = True
 
+    # S3 speaks REST: its calls are forwarded as they come, and can be refused as a whole.
+    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST
+
     def _handle(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = self.headers.get("X-Amz-Target") or self._query_target(body)
