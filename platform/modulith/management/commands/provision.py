@@ -46,6 +46,6 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"nothing to change: {len(resources.queues)} queues with their dead-letter "
-                f"queues, bus {resources.bus}, {len(resources.rules)} rules{topics} and the "
-                "claim-check bucket are up to date"
+                f"queues, bus {resources.bus} and {len(resources.rules)} rules{topics}, and "
+                "the claim-check bucket are up to date"
             )
