@@ -198,7 +198,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     # S3 speaks REST: its calls are forwarded as they come, and can be refused as a whole.
-    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST
+    def do_GET(self) -> None:
+        self.do_POST()
+
+    def do_PUT(self) -> None:
+        self.do_POST()
+
+    def do_HEAD(self) -> None:
+        self.do_POST()
+
+    def do_DELETE(self) -> None:
+        self.do_POST()
 
     def _handle(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

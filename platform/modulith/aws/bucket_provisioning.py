@@ -82,9 +82,7 @@ class BucketProvisioner:
         arn = f"arn:{self.partition}:s3:::{name}"
         current = None if new else self._read(lambda: self.s3.get_bucket_encryption(Bucket=name))
         if not _encrypted(current) and self._say(new, current, *encryption, name):
-            self.s3.put_bucket_encryption(
-                Bucket=name, ServerSideEncryptionConfiguration=ENCRYPTION
-            )
+            self.s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=ENCRYPTION)
         current = None if new else self._read(lambda: self.s3.get_public_access_block(Bucket=name))
         found = (current or {}).get("PublicAccessBlockConfiguration")
         if found != PUBLIC_ACCESS_BLOCKED and self._say(new, current, *blocked, name):
@@ -93,13 +91,15 @@ class BucketProvisioner:
             )
         wanted = bucket_policy(arn)
         current = None if new else self._read(lambda: self.s3.get_bucket_policy(Bucket=name))
-        if (
-            current is None or json.loads(current["Policy"]) != wanted
-        ) and self._say(new, current, *policy, name):
+        if (current is None or json.loads(current["Policy"]) != wanted) and self._say(
+            new, current, *policy, name
+        ):
             self.s3.put_bucket_policy(Bucket=name, Policy=json.dumps(wanted))
         rules = lifecycle(spec)
-        current = None if new else self._read(
-            lambda: self.s3.get_bucket_lifecycle_configuration(Bucket=name)
+        current = (
+            None
+            if new
+            else self._read(lambda: self.s3.get_bucket_lifecycle_configuration(Bucket=name))
         )
         if not _expires(current, rules) and self._say(new, current, *expiry, name):
             # The bucket's other rules, set by hand, stand beside ours.

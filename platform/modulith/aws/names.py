@@ -4,7 +4,6 @@ from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any
 
-
 # The account and region in a bucket's name, as CloudFormation's Fn::Sub writes them.
 ACCOUNT = "${AWS::AccountId}"
 REGION = "${AWS::Region}"

@@ -230,9 +230,11 @@ def topic_policy(topic_arn: Any, account: Any) -> dict[str, Any]:
 def bucket_policy(bucket_arn: Any) -> dict[str, Any]:
     """The claim-check bucket, over TLS only; who may put and get what is each module role's
     (a producer its own source's prefix, a consumer the sources it believes)."""
-    objects = {"Fn::Sub": ["${Bucket}/*", {"Bucket": bucket_arn}]} if isinstance(
-        bucket_arn, dict
-    ) else f"{bucket_arn}/*"
+    objects = (
+        {"Fn::Sub": ["${Bucket}/*", {"Bucket": bucket_arn}]}
+        if isinstance(bucket_arn, dict)
+        else f"{bucket_arn}/*"
+    )
     return {
         "Version": "2012-10-17",
         "Statement": [_deny_insecure_transport("s3:*", [bucket_arn, objects])],
