@@ -1,8 +1,10 @@
 """Large events travel by claim check, against the emulator's SQS, SNS, EventBridge and S3: an
 event too large for its transport has its data put in the claim-check bucket by the relay and
 a reference sent in its place, which the consumer resolves (checking size and digest) before
-the handlers see the event. S3 out of reach delays events and dead-letters none; an object gone
-for good, and a reference that is not ours to follow, are dead letters with their reasons.
+the handlers see the event. S3 out of reach delays events and dead-letters none (the relay
+pauses the route, the consumer its queue, the Lambda function sends the record again); an
+object gone for good, and a reference that is not ours to follow, are dead letters with their
+reasons; a foreign producer's large event, sent as the docs show with the AWS CLI, is handled.
 
 moto evaluates a bucket policy's Deny statements without their conditions, so the TLS-only
 statement `provision` puts on the bucket would refuse the emulator's plain HTTP: the tests that
@@ -14,28 +16,33 @@ import json
 import threading
 from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.test import Client
 from prometheus_client import REGISTRY
 
 from contracts.inventory import ReservedLine, StockReserved
 from modulith.aws.consumer import queue_consumer
 from modulith.aws.context import AwsContext as Aws
 from modulith.aws.context import aws_context
-from modulith.aws.messages import DEAD_LETTER_REASON, message_envelope
+from modulith.aws.messages import DEAD_LETTER_REASON, HOLDS, message_envelope
 from modulith.aws.processor import ConsumerReport, message_processor
 from modulith.bus import publish
 from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
 from modulith.runtime import runtime
 from modulith.testing import make_due, wait_until
+from tests.aws.cli import aws_cli, s3_copy
 from tests.aws.emulator import AwsContext
 from tests.aws.fault_proxy import FaultProxy
+from tests.aws.lambdas.event_source import EventSource
 from tests.aws.queues import receive_all
 from tests.conftest import sweep
+from tests.shop import product, published, stock
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -240,6 +247,28 @@ def test_a_bucket_out_of_reach_holds_the_message_and_never_dead_letters_it(
     assert dead_letters(claims, 0) == []
 
 
+def test_on_lambda_a_bucket_out_of_reach_sends_the_record_again_and_never_dead_letters_it(
+    aws: AwsContext, s3_proxy: FaultProxy, settings: Any
+) -> None:
+    claims = provisioned(settings, "sqs")
+    [event_id] = reserve(5 * MIB)
+    s3_proxy.refuse_connections()
+    source = EventSource("payments")
+    [original] = source.receive()
+
+    answer = source.invoke([original])
+
+    assert answer == {"batchItemFailures": []}  # the original is deleted: a copy waits
+    [copy] = source.receive(timeout=20)  # delayed by the pause's first backoff
+    assert copy["Body"] == original["Body"]
+    assert copy["MessageAttributes"][HOLDS]["StringValue"] == "1"
+    assert handled_by_payments(event_id) == 0
+    s3_proxy.accept_connections()
+    assert source.invoke([copy]) == {"batchItemFailures": []}
+    assert handled_by_payments(event_id) == 1
+    assert dead_letters(claims, 0) == []
+
+
 # Gone for good, or not ours to follow --------------------------------------------------------
 
 
@@ -323,6 +352,61 @@ def test_a_foreign_producers_reference_that_is_not_ours_to_follow_is_refused_wit
     assert any("MODULITH_MAX_EVENT_BYTES" in text for text in texts), texts
     assert any("sha256 must be 64 lowercase hex digits" in text for text in texts), texts
     assert any("does not hold what its reference says" in text for text in texts), texts
+
+
+def test_a_foreign_producers_large_event_sent_as_the_docs_show_is_handled(
+    aws: AwsContext, settings: Any, client: Client, tmp_path: Path
+) -> None:
+    """docs/architecture.md's example, with the real AWS CLI: `aws s3 cp` of the data, then
+    `aws sqs send-message` of the event with its reference."""
+    claims = provisioned(settings, "sqs")
+    stock(client, "MS-2", 3, price="29.50")
+    order_id, event_id = str(uuid4()), uuid4()
+    data = tmp_path / "order.json"
+    items = [{"sku": "MS-2", "quantity": 2, "unitPrice": "29.50"}]
+    data.write_text(
+        json.dumps(
+            {
+                "orderId": order_id,
+                "customerId": "partner-7",
+                "currency": "EUR",
+                "total": "59.00",
+                "items": items,
+                "note": "x" * (300 * KIB),  # larger than SNS or EventBridge would carry
+            }
+        )
+    )
+    key = f"{PARTNER}/{event_id}.json"
+    bucket = claims.claim_check_bucket
+    s3_copy(aws, data, f"s3://{bucket}/{key}")
+    body = {
+        "version": "0",
+        "id": str(event_id),
+        "source": PARTNER,
+        "detail-type": "OrderPlaced",
+        "time": "2026-01-01T00:00:00Z",
+        "detail": {
+            "metadata": {
+                "eventId": str(event_id),
+                "schemaVersion": "1.0",
+                "occurredAt": "2026-01-01T00:00:00Z",
+            },
+            "dataRef": {
+                "bucket": bucket,
+                "key": key,
+                "size": data.stat().st_size,
+                "sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
+            },
+        },
+    }
+    url = claims.queues.url("inventory")
+    aws_cli(aws, "sqs", "send-message", "--queue-url", url, "--message-body", json.dumps(body))
+
+    report = consume("inventory", 1)
+
+    assert (report.handled, report.dead) == (1, 0), report
+    assert product(client, "MS-2")["reserved"] == 2
+    assert [e["orderId"] for e in published("inventory", "StockReserved")] == [order_id]
 
 
 # The bucket ----------------------------------------------------------------------------------
