@@ -126,6 +126,25 @@ def dead_lettered(module: str, reason: str) -> float:
     return value or 0.0
 
 
+def partners_order(event_id: UUID, data_reference: dict[str, Any]) -> dict[str, Any]:
+    """A partner's OrderPlaced in the wire format, its data by claim check."""
+    return {
+        "version": "0",
+        "id": str(event_id),
+        "source": PARTNER,
+        "detail-type": "OrderPlaced",
+        "time": "2026-01-01T00:00:00Z",
+        "detail": {
+            "metadata": {
+                "eventId": str(event_id),
+                "schemaVersion": "1.0",
+                "occurredAt": "2026-01-01T00:00:00Z",
+            },
+            "dataRef": data_reference,
+        },
+    }
+
+
 @pytest.fixture
 def s3_proxy(aws: AwsContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
     """S3, and only S3, reached through a proxy the test can take down."""
@@ -322,21 +341,7 @@ def test_a_foreign_producers_reference_that_is_not_ours_to_follow_is_refused_wit
     before = {reason: dead_lettered("inventory", reason) for reason in reasons}
     for _, changes in cases:
         event_id = uuid4()
-        body = {
-            "version": "0",
-            "id": str(event_id),
-            "source": PARTNER,
-            "detail-type": "OrderPlaced",
-            "time": "2026-01-01T00:00:00Z",
-            "detail": {
-                "metadata": {
-                    "eventId": str(event_id),
-                    "schemaVersion": "1.0",
-                    "occurredAt": "2026-01-01T00:00:00Z",
-                },
-                "dataRef": reference(event_id, **changes),
-            },
-        }
+        body = partners_order(event_id, reference(event_id, **changes))
         claims.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
 
     report = consume("inventory", len(cases))
@@ -379,26 +384,15 @@ def test_a_foreign_producers_large_event_sent_as_the_docs_show_is_handled(
     key = f"{PARTNER}/{event_id}.json"
     bucket = claims.claim_check_bucket
     s3_copy(aws, data, f"s3://{bucket}/{key}")
-    body = {
-        "version": "0",
-        "id": str(event_id),
-        "source": PARTNER,
-        "detail-type": "OrderPlaced",
-        "time": "2026-01-01T00:00:00Z",
-        "detail": {
-            "metadata": {
-                "eventId": str(event_id),
-                "schemaVersion": "1.0",
-                "occurredAt": "2026-01-01T00:00:00Z",
-            },
-            "dataRef": {
-                "bucket": bucket,
-                "key": key,
-                "size": data.stat().st_size,
-                "sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
-            },
+    body = partners_order(
+        event_id,
+        {
+            "bucket": bucket,
+            "key": key,
+            "size": data.stat().st_size,
+            "sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
         },
-    }
+    )
     url = claims.queues.url("inventory")
     aws_cli(aws, "sqs", "send-message", "--queue-url", url, "--message-body", json.dumps(body))
 
