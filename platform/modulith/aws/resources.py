@@ -29,6 +29,7 @@ from typing import Any
 
 from modulith.aws.messages import EVENT_NAME
 from modulith.aws.names import ResourceNames
+from modulith.contracts.evolution import names_of
 from modulith.modules import Module, Topology
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # the most SQS keeps a message
@@ -161,7 +162,7 @@ def aws_topology(
                 queue_name=names.queue(module.name),
                 sources={
                     event: topology.sources_of(module, event)
-                    for event in module.handled_event_names
+                    for event in module.answered_event_names
                 },
             )
             for module in subscribers
@@ -185,8 +186,8 @@ def aws_topology(
 
 
 def _handled_of(subscriber: Module, publisher: Module) -> tuple[str, ...]:
-    published = {event_type.event_name for event_type in publisher.publishes}
-    return tuple(sorted(published & set(subscriber.handled_event_names)))
+    published = {name for event_type in publisher.publishes for name in names_of(event_type)}
+    return tuple(sorted(published & set(subscriber.answered_event_names)))
 
 
 def queue_policy(queue_arn: Any, rule_arn: Any, topic_arns: Sequence[Any] = ()) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from pydantic import (
 from modulith.conf import transports
 from modulith.conf.deployment import load_topology, on_lambda
 from modulith.conf.keys import SigningKeys
-from modulith.conf.values import Duration, Names, Refused, one_line
+from modulith.conf.values import Duration, Names, Refused, Versions, one_line
 from modulith.modules import Topology
 from modulith.modules.errors import ConfigurationError
 
@@ -119,6 +119,9 @@ class ModulithSettings(BaseModel):
     retry_max_seconds: float = Field(300.0, ge=0)
     # The hard bound at publish; events above a transport's own limit go by claim check.
     max_event_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    # Events published as an older major version than their contract's, by name, until every
+    # consumer reads the current one (through the contract's downcasters).
+    publish_versions: Versions = {}
     relay_interval: float = Field(2.0, ge=0.01)
     # A claimed delivery is left alone by other relays until its claim lapses: a relay that
     # dies mid-send delays its deliveries by this much, and loses none. Above the longest send

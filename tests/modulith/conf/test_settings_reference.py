@@ -39,7 +39,7 @@ def documented() -> dict[str, dict[str, str]]:
 
 def written(default: object) -> str:
     """A default as the reference writes it."""
-    if default is None or default in ("", (), SigningKeys()):
+    if default is None or default in ("", (), {}, SigningKeys()):
         return "none"
     if isinstance(default, bool):
         return "on" if default else "off"
