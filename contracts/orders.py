@@ -5,7 +5,7 @@ from typing import Literal, Protocol
 from uuid import UUID
 
 from contracts.types import Currency, CustomerId, Quantity, Sku
-from modulith.contracts import CleanText, ContractModel, Event
+from modulith.contracts import CleanText, ContractModel, Event, unchanged
 
 CancellationReason = Literal["OUT_OF_STOCK", "PAYMENT_DECLINED"]
 
@@ -19,6 +19,7 @@ class OrderedLine(ContractModel):
 class OrderPlaced(Event):
     # 2.0: customer ids and SKUs are clean text, quantities at least 1, the currency a code.
     schema_version = "2.0"
+    upcasters = {1: unchanged}
     order_id: UUID
     customer_id: CustomerId
     items: list[OrderedLine]

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from django.db import IntegrityError
 
 from contracts.inventory import InventoryQueries, ProductPrice
 from contracts.orders import OrderCancelled, OrderConfirmed, OrderedLine, OrderPlaced
 from modules.orders.models import CancellationReason, Order, OrderLine, OrderStatus
 from modulith import Conflict, InvalidInput
-from modulith.bus import atomic, publish
+from modulith.bus import aatomic, apublish, atomic, publish
 from modulith.ports import query_port
 
 DATABASE = "orders"
@@ -46,32 +47,47 @@ def order_place(
     fingerprint = _fingerprint(customer_id, lines, payment_token)
     if idempotency_key and (earlier := _earlier_order(idempotency_key, fingerprint)):
         return PlacedOrder(earlier, replayed=True)
-    priced = _price(lines)
-    currency = _single_currency(priced)
-    total = sum((priced[line.sku].unit_price * line.quantity for line in lines), Decimal(0))
+    order, ordered = _new_order(
+        customer_id, _price(lines), lines, payment_token, idempotency_key, fingerprint
+    )
     try:
         with atomic(using=DATABASE):
-            order = Order.objects.create(
-                customer_id=customer_id,
-                total=total,
-                currency=currency,
-                payment_token=payment_token,
-                idempotency_key=idempotency_key,
-                request_fingerprint=fingerprint,
-            )
-            stored = OrderLine.objects.bulk_create(
-                OrderLine(
-                    order=order,
-                    sku=line.sku,
-                    quantity=line.quantity,
-                    unit_price=priced[line.sku].unit_price,
-                )
-                for line in lines
-            )
+            order.save(force_insert=True)
+            stored = OrderLine.objects.bulk_create(ordered)
             publish(_order_placed(order, stored))
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
         if idempotency_key and (earlier := _earlier_order(idempotency_key, fingerprint)):
+            return PlacedOrder(earlier, replayed=True)
+        raise
+    return PlacedOrder(order, replayed=False)
+
+
+async def aorder_place(
+    *,
+    customer_id: str,
+    lines: Sequence[RequestedLine],
+    payment_token: str,
+    idempotency_key: str | None = None,
+) -> PlacedOrder:
+    """`order_place` for async views: the same order and event, written with the async ORM
+    in `aatomic`, so they commit together on the request's database thread."""
+    fingerprint = _fingerprint(customer_id, lines, payment_token)
+    earlier_order = sync_to_async(_earlier_order)
+    if idempotency_key and (earlier := await earlier_order(idempotency_key, fingerprint)):
+        return PlacedOrder(earlier, replayed=True)
+    # The query port may call inventory over the network: before the transaction, not in it.
+    priced = await sync_to_async(_price)(lines)
+    order, ordered = _new_order(
+        customer_id, priced, lines, payment_token, idempotency_key, fingerprint
+    )
+    try:
+        async with aatomic(using=DATABASE):
+            await order.asave(force_insert=True)
+            stored = await OrderLine.objects.abulk_create(ordered)
+            await apublish(_order_placed(order, stored))
+    except IntegrityError:
+        if idempotency_key and (earlier := await earlier_order(idempotency_key, fingerprint)):
             return PlacedOrder(earlier, replayed=True)
         raise
     return PlacedOrder(order, replayed=False)
@@ -130,6 +146,37 @@ def _single_currency(priced: dict[str, ProductPrice]) -> str:
             field="items",
         )
     return currencies[0]
+
+
+def _new_order(
+    customer_id: str,
+    priced: dict[str, ProductPrice],
+    lines: Sequence[RequestedLine],
+    payment_token: str,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> tuple[Order, list[OrderLine]]:
+    """The PENDING order and its lines at inventory's prices, not stored yet."""
+    currency = _single_currency(priced)
+    total = sum((priced[line.sku].unit_price * line.quantity for line in lines), Decimal(0))
+    order = Order(
+        customer_id=customer_id,
+        total=total,
+        currency=currency,
+        payment_token=payment_token,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    ordered = [
+        OrderLine(
+            order=order,
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=priced[line.sku].unit_price,
+        )
+        for line in lines
+    ]
+    return order, ordered
 
 
 def _order_placed(order: Order, lines: Sequence[OrderLine]) -> OrderPlaced:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from django.db import transaction
 from django.db.models import F
 
+from modulith.aws.claim_checks import ClaimChecks, ClaimCheckUnavailable
 from modulith.aws.context import aws_context
 from modulith.aws.messages import (
     DEAD_LETTER_REASON,
@@ -78,7 +79,10 @@ class MessageProcessor:
     dispatcher's (`Dispatcher.deliver`); this only acts on it.
 
     `max_bytes`: the largest body it parses (MODULITH_MAX_EVENT_BYTES); a larger one is
-    dead-lettered unread.
+    dead-lettered unread. The same bound holds for the data of an event that came by claim
+    check, which `claims` resolves before anything reads it (`modulith.aws.claim_checks`): a
+    reference that can never be resolved is dead-lettered with its reason, and S3 unreachable
+    is a dependency that is down.
 
     `deletes`: whether it deletes the messages it is done with (handled, duplicates, dead-
     lettered). A Lambda event source mapping deletes them itself: those its function does not
@@ -94,6 +98,7 @@ class MessageProcessor:
         queues: QueueDirectory,
         backoff: RetryPolicy,
         max_bytes: int,
+        claims: ClaimChecks,
         deletes: bool = True,
     ) -> None:
         self.dispatcher = dispatcher
@@ -102,6 +107,7 @@ class MessageProcessor:
         self.queues = queues
         self.backoff = backoff
         self.max_bytes = max_bytes
+        self.claims = claims
         self.deletes = deletes
 
     def process(self, message: Message) -> Outcome:
@@ -126,8 +132,11 @@ class MessageProcessor:
         try:
             holds(message)  # a count sent again later must be sound before anything else
             envelope = message_envelope(message, max_bytes=self.max_bytes)
+            envelope = self.claims.resolve(envelope, max_bytes=self.max_bytes)
         except MalformedEvent as malformed:
             return Outcome.dead(str(malformed), malformed.reason), None
+        except ClaimCheckUnavailable as unavailable:
+            return Outcome.unavailable_because(str(unavailable)), None
         return self.dispatcher.deliver(envelope, self.module), envelope
 
     def _refuse(self, message: Message, failure: MalformedEvent) -> None:
@@ -288,5 +297,6 @@ def message_processor(
         queues=aws.queues,
         backoff=current.relay.policy,
         max_bytes=current.max_event_bytes,
+        claims=aws.claims,
         deletes=deletes,
     )

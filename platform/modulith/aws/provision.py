@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from modulith.aws.bucket_provisioning import BucketProvisioner
 from modulith.aws.context import AwsContext
 from modulith.aws.resources import (
     DEAD_LETTER_RETENTION_SECONDS,
@@ -71,6 +72,9 @@ class Provisioner:
                 topic_arns.get(subscription.topic_name),
                 queue_arns.get(subscription.queue_name),
             )
+        BucketProvisioner(
+            self.aws.s3, self.aws.region or "", self.aws.identity.partition, self._change
+        ).apply(resources.bucket, self.aws.claim_check_bucket)
         return self.changes
 
     def _change(self, action: str, kind: str, name: str, detail: str = "") -> bool:

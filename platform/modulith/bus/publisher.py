@@ -10,7 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from modulith.bus.scheduling import Schedule
+from modulith.conf import ModulithSettings
 from modulith.conf.installed import INSTALLED
+from modulith.contracts.evolution import current_major, downcast, name_at
 from modulith.database.store.envelopes import keep_envelope
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.database.store.statements import insert, loaded
@@ -70,6 +72,9 @@ class Publishing(Protocol):
     @property
     def max_event_bytes(self) -> int: ...
 
+    @property
+    def settings(self) -> ModulithSettings: ...
+
 
 def publish(
     event: Any,
@@ -96,22 +101,21 @@ def publish(
     alias = module.database
     if not transaction.get_connection(alias).in_atomic_block:
         raise RuntimeError(
-            f"publish {event.event_name} inside transaction.atomic(using={alias!r}) "
+            f"publish {event.event_name} inside transaction.atomic(using={alias!r}) (async "
+            f"code: await apublish inside async with aatomic(using={alias!r})) "
             "so the event commits with the writes it describes"
         )
     event_id = new_event_id()
     attributes = event_attributes(module.name, event.event_name, event_id)
     # The event carries the trace of the work that published it (a new one outside any).
     with span(f"publish {event.event_name}", kind="producer", attributes=attributes):
-        envelope = Envelope(
+        envelope = _as_published(
+            event,
+            current.settings.publish_versions.get(event.event_name),
             event_id=event_id,
-            event_name=event.event_name,
             source=module.source,
             occurred_at=timezone.now(),
-            schema_version=event.schema_version,
-            data=event.model_dump(mode="json", by_alias=True),
             trace=current_trace(),
-            published_here=True,
         )
         wire = envelope.to_wire()
         _check_size(envelope.event_name, wire, current.max_event_bytes)
@@ -139,6 +143,28 @@ def publish(
     if deliveries and schedule is None:
         _deliver_after_commit(alias, deliveries, current.executor)
     return envelope.event_id
+
+
+def _as_published(event: Any, version: int | None, **envelope: Any) -> Envelope:
+    """The event as it goes on the wire: its current version, or the older major `version`
+    its consumers still read (MODULITH_PUBLISH_VERSIONS), through its contract's downcasters
+    and under the name it had then."""
+    data = event.model_dump(mode="json", by_alias=True)
+    event_type = type(event)
+    if version is None or version >= current_major(event_type):
+        return Envelope(
+            event_name=event.event_name,
+            schema_version=event.schema_version,
+            data=data,
+            published_here=True,
+            **envelope,
+        )
+    return Envelope(
+        event_name=name_at(event_type, version),
+        schema_version=f"{version}.0",
+        data=downcast(event_type, data, to_major=version),
+        **envelope,
+    )
 
 
 def _store(

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from django.utils.module_loading import import_string
 
+from modulith.contracts.evolution import answers_to, names_of
 from modulith.modules.errors import ConfigurationError
 
 
@@ -75,8 +76,9 @@ class Module:
         return f"{self.name}.service"
 
     def handlers_for(self, event_name: str) -> tuple[str, ...]:
+        """The handlers of the event, by its name or by a name it had before."""
         for event_type, paths in self.handles.items():
-            if event_type.event_name == event_name:
+            if answers_to(event_type, event_name):
                 return (paths,) if isinstance(paths, str) else paths
         return ()
 
@@ -84,10 +86,16 @@ class Module:
     def handled_event_names(self) -> tuple[str, ...]:
         return tuple(event_type.event_name for event_type in self.handles)
 
+    @property
+    def answered_event_names(self) -> tuple[str, ...]:
+        """The names of the events it handles, with the names they had before: what its queue
+        takes, since a producer not yet upgraded still publishes under an old one."""
+        return tuple(name for event_type in self.handles for name in names_of(event_type))
+
     def foreign_sources(self, event_name: str) -> tuple[str, ...]:
         """The sources outside the application this module believes the event from."""
         for event_type, sources in self.accepts_from.items():
-            if event_type.event_name == event_name:
+            if answers_to(event_type, event_name):
                 return (sources,) if isinstance(sources, str) else tuple(sources)
         return ()
 
@@ -129,15 +137,20 @@ class Topology:
 
     @cached_property
     def _event_types(self) -> dict[str, tuple[Module, type[Any]]]:
+        """Each published event by its name and by the names it had before."""
         types: dict[str, tuple[Module, type[Any]]] = {}
         for module in self.modules:
             for event_type in module.publishes:
-                if event_type.event_name in types:
-                    raise ConfigurationError(
-                        f"event {event_type.event_name} is published by both "
-                        f"{types[event_type.event_name][0].name} and {module.name}"
-                    )
-                types[event_type.event_name] = (module, event_type)
+                for name in names_of(event_type):
+                    if name in types:
+                        other, earlier = types[name]
+                        events = {earlier.event_name, event_type.event_name}
+                        also = "" if events == {name} else f" (as {' and '.join(sorted(events))})"
+                        raise ConfigurationError(
+                            f"event {name} is published by both {other.name} and "
+                            f"{module.name}{also}"
+                        )
+                    types[name] = (module, event_type)
         return types
 
     @property
@@ -176,10 +189,11 @@ class Topology:
         """Events only producers outside the application publish, by name, with the class a
         module accepts them as (two differing classes are a system check's error)."""
         return {
-            event_type.event_name: event_type
+            name: event_type
             for module in reversed(self.modules)
             for event_type in module.accepts_from
             if event_type.event_name not in self._event_types
+            for name in names_of(event_type)
         }
 
     @cached_property
@@ -266,9 +280,9 @@ class Topology:
     @cached_property
     def _subscribers(self) -> dict[str, tuple[Module, ...]]:
         """Each event's subscribers, found once: every publish asks."""
-        names = {name for module in self.modules for name in module.handled_event_names}
+        names = {name for module in self.modules for name in module.answered_event_names}
         return {
-            name: tuple(m for m in self.modules if name in m.handled_event_names) for name in names
+            name: tuple(m for m in self.modules if name in m.answered_event_names) for name in names
         }
 
     def provider_of(self, port: type[Any]) -> tuple[Module, str]:

@@ -20,10 +20,13 @@ class SnsTransport:
     batch_size = 10
     # PublishBatch carries at most 256 KiB in all, as one message does.
     max_batch_bytes = 256 * 1024
+    max_message_bytes = 256 * 1024
 
     def __init__(self, topology: Topology, aws: AwsContext) -> None:
         self.topology = topology
         self.aws = aws  # its clients are made on first use
+        # A larger event goes by claim check.
+        self.claim_check_bytes = aws.claim_check_threshold(self.max_message_bytes)
 
     def routes(self, event_name: str) -> list[str]:
         # Every event goes on its publisher's topic, whoever subscribes (maybe no one yet).
@@ -32,6 +35,11 @@ class SnsTransport:
     def send(
         self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
     ) -> list[Outcome]:
+        return self.aws.claims.send(
+            envelopes, self.claim_check_bytes, lambda ready: self._send(route, ready)
+        )
+
+    def _send(self, route: str, envelopes: list[Envelope]) -> list[Outcome]:
         entries = [_entry(str(index), envelope) for index, envelope in enumerate(envelopes)]
         if is_fifo(route):
             add_fifo_fields(entries, envelopes, self.topology)

@@ -88,7 +88,7 @@ def lambda_template(
             secrets=[{"Ref": secrets[variable]} for variable in own],
         )
         if name == "consume":
-            statements += own_queue(module, names, CONSUMER_QUEUE_ACTIONS)
+            statements += own_queue(topology, module, names, CONSUMER_QUEUE_ACTIONS)
         if name in CALLING_ROLES:
             apis = {provider: {"Ref": _api_parameter(provider)} for provider in providers}
             statements += internal_call_statements(apis)
