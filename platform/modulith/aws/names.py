@@ -51,6 +51,14 @@ class ResourceNames:
         """The SNS topic of the events a module publishes (the sns transport)."""
         return f"{self.prefix}-{module}{self._fifo(module in self.fifo_topics)}"
 
+    def bucket_template(self) -> str:
+        """The claim-check bucket's name, with ACCOUNT and REGION where the account and region
+        go: bucket names are global, so a derived one carries both."""
+        return self.claim_check_bucket or f"{self.prefix.lower()}-claim-checks-{ACCOUNT}-{REGION}"
+
+    def bucket(self, *, account: str, region: str) -> str:
+        return self.bucket_template().replace(ACCOUNT, account).replace(REGION, region)
+
     @staticmethod
     def _fifo(fifo: bool) -> str:
         return FIFO_SUFFIX if fifo else ""
@@ -59,14 +67,6 @@ class ResourceNames:
 def is_fifo(name: str) -> bool:
     """Whether the queue or topic of this name (or URL, or ARN) is FIFO."""
     return name.endswith(FIFO_SUFFIX)
-
-    def bucket_template(self) -> str:
-        """The claim-check bucket's name, with ACCOUNT and REGION where the account and region
-        go: bucket names are global, so a derived one carries both."""
-        return self.claim_check_bucket or f"{self.prefix.lower()}-claim-checks-{ACCOUNT}-{REGION}"
-
-    def bucket(self, *, account: str, region: str) -> str:
-        return self.bucket_template().replace(ACCOUNT, account).replace(REGION, region)
 
 
 @dataclass
