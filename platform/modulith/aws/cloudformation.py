@@ -7,7 +7,6 @@ from modulith.aws.bucket_provisioning import ENCRYPTION, PUBLIC_ACCESS_BLOCKED
 from modulith.aws.resources import (
     CLAIM_CHECK_EXPIRY_RULE,
     DEAD_LETTER_RETENTION_SECONDS,
-    RULE_TARGET_ID,
     AwsTopology,
     BucketSpec,
     QueueSpec,
@@ -66,6 +65,7 @@ def _queue(spec: QueueSpec) -> dict[str, Any]:
             "Properties": {
                 "QueueName": spec.dead_letter_name,
                 "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS,
+                **_typed(spec.attributes()),
             },
         },
         f"{name}DeadLetterQueuePolicy": {
@@ -82,6 +82,7 @@ def _queue(spec: QueueSpec) -> dict[str, Any]:
             "Properties": {
                 "QueueName": spec.name,
                 "VisibilityTimeout": spec.visibility_timeout,
+                **_typed(spec.attributes()),
                 "RedrivePolicy": {
                     "deadLetterTargetArn": {"Fn::GetAtt": [f"{name}DeadLetterQueue", "Arn"]},
                     "maxReceiveCount": spec.max_receives,
@@ -102,7 +103,7 @@ def _rule(spec: RuleSpec, subscriptions: tuple[SubscriptionSpec, ...]) -> dict[s
                 "EventBusName": {"Ref": BUS},
                 "EventPattern": spec.event_pattern(),
                 "State": "ENABLED",
-                "Targets": [{"Id": RULE_TARGET_ID, "Arn": {"Fn::GetAtt": [f"{name}Queue", "Arn"]}}],
+                "Targets": [spec.target({"Fn::GetAtt": [f"{name}Queue", "Arn"]})],
             },
         },
         # One policy a queue: its rule's and its topics' statements together.
@@ -125,7 +126,7 @@ def _topic(spec: TopicSpec) -> dict[str, Any]:
     return {
         f"{name}Topic": {
             "Type": "AWS::SNS::Topic",
-            "Properties": {"TopicName": spec.name},
+            "Properties": {"TopicName": spec.name, **_typed(spec.attributes())},
         },
         f"{name}TopicPolicy": {
             "Type": "AWS::SNS::TopicPolicy",
@@ -150,6 +151,14 @@ def _subscription(spec: SubscriptionSpec) -> dict[str, Any]:
                 "FilterPolicy": spec.filter_policy(),
             },
         }
+    }
+
+
+def _typed(attributes: dict[str, str]) -> dict[str, Any]:
+    """Attributes as the API takes them (text) made template properties: booleans stay text
+    where CloudFormation takes an enumeration."""
+    return {
+        key: {"true": True, "false": False}.get(value, value) for key, value in attributes.items()
     }
 
 

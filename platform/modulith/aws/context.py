@@ -35,13 +35,22 @@ class AwsContext:
     claim_check_bytes: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: ModulithSettings, *, fan_out: bool = False) -> "AwsContext":
+    def from_settings(
+        cls,
+        settings: ModulithSettings,
+        *,
+        fan_out: bool = False,
+        topology: Topology | None = None,
+    ) -> "AwsContext":
+        """`topology`: the modules whose resources are named (the settings' by default)."""
+        names = ResourceNames.of(
+            topology or settings.topology,
+            prefix=settings.queue_prefix,
+            bus=settings.event_bus,
+            claim_check_bucket=settings.claim_check_bucket,
+        )
         return cls(
-            names=ResourceNames(
-                prefix=settings.queue_prefix,
-                bus=settings.event_bus,
-                claim_check_bucket=settings.claim_check_bucket,
-            ),
+            names=names,
             max_receives=settings.max_receives,
             visibility_timeout=settings.visibility_timeout,
             wait_seconds=settings.consumer_wait_seconds,
@@ -123,4 +132,6 @@ def aws_context(current: Runtime) -> AwsContext:
     aws = getattr(current.transport, "aws", None)
     if isinstance(aws, AwsContext):
         return aws
-    return AwsContext.from_settings(current.settings, fan_out=current.kind.fans_out)
+    return AwsContext.from_settings(
+        current.settings, fan_out=current.kind.fans_out, topology=current.topology
+    )

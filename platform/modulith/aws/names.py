@@ -4,6 +4,11 @@ from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any
 
+from modulith.modules import Topology
+
+# What AWS requires at the end of a FIFO queue's or topic's name.
+FIFO_SUFFIX = ".fifo"
+
 # The account and region in a bucket's name, as CloudFormation's Fn::Sub writes them.
 ACCOUNT = "${AWS::AccountId}"
 REGION = "${AWS::Region}"
@@ -13,21 +18,38 @@ REGION = "${AWS::Region}"
 class ResourceNames:
     prefix: str
     bus: str
+    # The modules whose queues, and whose topics, are FIFO: they carry ordered events
+    # (`Topology.fifo_queue_modules`, `fifo_topic_modules`).
+    fifo_queues: frozenset[str] = frozenset()
+    fifo_topics: frozenset[str] = frozenset()
     # The claim-check bucket, when named by MODULITH_CLAIM_CHECK_BUCKET (else derived).
     claim_check_bucket: str = ""
 
+    @classmethod
+    def of(
+        cls, topology: Topology, *, prefix: str, bus: str, claim_check_bucket: str = ""
+    ) -> "ResourceNames":
+        return cls(
+            prefix=prefix,
+            bus=bus,
+            fifo_queues=topology.fifo_queue_modules,
+            fifo_topics=topology.fifo_topic_modules,
+            claim_check_bucket=claim_check_bucket,
+        )
+
     def queue(self, module: str) -> str:
-        return f"{self.prefix}-{module}"
+        return f"{self.prefix}-{module}{self._fifo(module in self.fifo_queues)}"
 
     def dead_letter_queue(self, module: str) -> str:
-        return f"{self.prefix}-{module}-dlq"
+        """A FIFO queue's dead-letter queue must be FIFO too."""
+        return f"{self.prefix}-{module}-dlq{self._fifo(module in self.fifo_queues)}"
 
     def rule(self, module: str) -> str:
         return f"{self.prefix}-{module}"
 
     def topic(self, module: str) -> str:
         """The SNS topic of the events a module publishes (the sns transport)."""
-        return f"{self.prefix}-{module}"
+        return f"{self.prefix}-{module}{self._fifo(module in self.fifo_topics)}"
 
     def bucket_template(self) -> str:
         """The claim-check bucket's name, with ACCOUNT and REGION where the account and region
@@ -36,6 +58,15 @@ class ResourceNames:
 
     def bucket(self, *, account: str, region: str) -> str:
         return self.bucket_template().replace(ACCOUNT, account).replace(REGION, region)
+
+    @staticmethod
+    def _fifo(fifo: bool) -> str:
+        return FIFO_SUFFIX if fifo else ""
+
+
+def is_fifo(name: str) -> bool:
+    """Whether the queue or topic of this name (or URL, or ARN) is FIFO."""
+    return name.endswith(FIFO_SUFFIX)
 
 
 @dataclass

@@ -22,10 +22,11 @@ from modulith.aws.messages import (
     Message,
     holds,
     message_envelope,
+    message_group,
     string_attribute,
 )
 from modulith.aws.models import HandlingFailure
-from modulith.aws.names import QueueDirectory
+from modulith.aws.names import QueueDirectory, is_fifo
 from modulith.bus.dispatch import Dispatcher
 from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
@@ -152,10 +153,13 @@ class MessageProcessor:
             DEAD_LETTER_SOURCE: string_attribute(self.queues.names.queue(self.module.name)),
             DEAD_LETTERED_AT: string_attribute(datetime.now(UTC).isoformat()),
         }
+        url = self.queues.dead_letter_url(self.module.name)
+        fifo: dict[str, str] = {}
+        if is_fifo(url):  # in its group, once however often this is repeated
+            group = message_group(message) or message["MessageId"]
+            fifo = {"MessageGroupId": group, "MessageDeduplicationId": message["MessageId"]}
         self.sqs.send_message(
-            QueueUrl=self.queues.dead_letter_url(self.module.name),
-            MessageBody=message["Body"],
-            MessageAttributes=attributes,
+            QueueUrl=url, MessageBody=message["Body"], MessageAttributes=attributes, **fifo
         )
         self._done(message)
 
@@ -239,6 +243,25 @@ class MessageProcessor:
                 )
         except Exception:  # the database may be what failed: the message is retried anyway
             log.exception("could not record the failure of %s", envelope.event_id)
+
+    def set_visibility(self, messages: list[Message], seconds: int) -> None:
+        """Hides the messages for `seconds` (0: gives them back at once)."""
+        if not messages:
+            return
+        try:
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queues.url(self.module.name),
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "ReceiptHandle": message["ReceiptHandle"],
+                        "VisibilityTimeout": min(MAX_VISIBILITY_SECONDS, seconds),
+                    }
+                    for index, message in enumerate(messages)
+                ],
+            )
+        except Exception as error:  # SQS may be down too: at worst a message is handled twice
+            log.warning("%s could not hold its messages: %s", self.module.name, error)
 
     def _done(self, message: Message) -> None:
         if self.deletes:

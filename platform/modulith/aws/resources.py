@@ -11,6 +11,13 @@ module's queue a subscription to the topic of every module whose events it handl
 policy on the event name attribute lets through only those events, and raw message delivery
 hands the queue the wire JSON itself.
 
+A module that handles an ordered event (one whose type declares an ordering key) gets a FIFO
+queue and dead-letter queue (`.fifo`), and with the sns transport the topics that feed it are
+FIFO too (a standard topic cannot deliver to a FIFO queue): the message group is the event's
+key (its own id for an unordered event), the deduplication id its event id, content-based
+deduplication off. The rule's target on such a queue puts every event from the bus in one
+message group: EventBridge sets no group per event.
+
 The policies agree with the manifests: a module queue admits only its rule and the topics it
 subscribes to, a topic only publishers of its own account (whose roles may publish only to
 their own module's topic), and every queue and topic refuses requests that are not over TLS.
@@ -50,6 +57,22 @@ class QueueSpec:
     dead_letter_name: str
     max_receives: int
     visibility_timeout: int
+    fifo: bool = False
+
+    def attributes(self) -> dict[str, str]:
+        """The queue's attributes (the dead-letter queue's too, as to FIFO), as SQS takes them."""
+        return FIFO_QUEUE_ATTRIBUTES if self.fifo else {}
+
+
+# A FIFO queue whose messages are deduplicated by the id each carries (the event id), not by
+# their content; in the high-throughput mode, per message group.
+FIFO_QUEUE_ATTRIBUTES = {
+    "FifoQueue": "true",
+    "ContentBasedDeduplication": "false",
+    "DeduplicationScope": "messageGroup",
+    "FifoThroughputLimit": "perMessageGroupId",
+}
+FIFO_TOPIC_ATTRIBUTES = {"FifoTopic": "true", "ContentBasedDeduplication": "false"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,14 @@ class RuleSpec:
     queue_name: str
     # By detail-type, the sources the module believes it from.
     sources: Mapping[str, tuple[str, ...]] = field(hash=False)
+    fifo: bool = False  # its queue is FIFO: the target names the one message group
+
+    def target(self, queue_arn: Any) -> dict[str, Any]:
+        """The rule's target, the module's queue."""
+        target: dict[str, Any] = {"Id": RULE_TARGET_ID, "Arn": queue_arn}
+        if self.fifo:
+            target["SqsParameters"] = {"MessageGroupId": self.module}
+        return target
 
     @property
     def detail_types(self) -> tuple[str, ...]:
@@ -82,6 +113,10 @@ class RuleSpec:
 class TopicSpec:
     module: str  # the publisher
     name: str
+    fifo: bool = False
+
+    def attributes(self) -> dict[str, str]:
+        return FIFO_TOPIC_ATTRIBUTES if self.fifo else {}
 
 
 @dataclass(frozen=True)
@@ -150,6 +185,7 @@ def aws_topology(
                 dead_letter_name=names.dead_letter_queue(module.name),
                 max_receives=max_receives,
                 visibility_timeout=visibility_timeout,
+                fifo=module.name in names.fifo_queues,
             )
             for module in subscribers
         ),
@@ -164,11 +200,17 @@ def aws_topology(
                     event: topology.sources_of(module, event)
                     for event in module.answered_event_names
                 },
+                fifo=module.name in names.fifo_queues,
             )
             for module in subscribers
         ),
         topics=tuple(
-            TopicSpec(module=module.name, name=names.topic(module.name)) for module in publishers
+            TopicSpec(
+                module=module.name,
+                name=names.topic(module.name),
+                fifo=module.name in names.fifo_topics,
+            )
+            for module in publishers
         ),
         subscriptions=tuple(
             SubscriptionSpec(

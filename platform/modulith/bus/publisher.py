@@ -28,6 +28,10 @@ from modulith.transports.transport import Transport
 log = logging.getLogger(__name__)
 
 
+# The longest ordering key: what a FIFO queue takes as a message group id.
+MAX_ORDERING_KEY = 128
+
+
 class EventTooLarge(ValueError):
     """The event would not fit in a message of the configured transport."""
 
@@ -118,7 +122,19 @@ def publish(
         # A scheduled delivery is claimed by the sweep that finds it due, never at publish.
         claim = current.executor.claim() if schedule is None else {}
         routes = current.transport.routes(envelope.event_name)
-        deliveries = _store(alias, envelope, wire, routes, claim, schedule)
+        # A scheduled event goes when it is due, not in its key's line (it would hold the
+        # key's later events back until then).
+        key = (
+            current.topology.ordering_value(envelope.event_name, envelope.data)
+            if schedule is None
+            else None
+        )
+        if key is not None and len(key) > MAX_ORDERING_KEY:
+            raise ValueError(
+                f"{event.event_name}.{event.ordering_key} is {len(key)} characters long; an "
+                f"ordering key is at most {MAX_ORDERING_KEY} (an SQS message group id's limit)"
+            )
+        deliveries = _store(alias, envelope, wire, routes, claim, schedule, key)
 
     def committed() -> None:  # a named function: Django logs a failing hook by its name
         _committed(module.name, envelope, schedule)
@@ -158,6 +174,7 @@ def _store(
     routes: list[str],
     claim: dict[str, object],
     schedule: Schedule | None,
+    ordering_key: str | None,
 ) -> list[Delivery]:
     """The event and one delivery per route, in two statements; returns the deliveries as
     the ORM would load them, each with its event."""
@@ -192,6 +209,7 @@ def _store(
             "dead_at": None,
             "cancellable": schedule is not None,
             "cancelled_at": None,
+            "ordering_key": ordering_key,
             "updated_at": now,
         }
         | claim

@@ -38,6 +38,11 @@ class Event(ContractModel):
     type for (UUIDs, decimals, datetimes, enumerations) comes as a string, as the publisher
     wrote it.
 
+    `ordering_key` names the field whose value orders the event: for each subscriber, the
+    events of one value (one SKU, one order) are delivered one at a time, in the order they
+    were published, events of different values in parallel (docs/architecture.md, "Per-key
+    ordering"). None (the default): no order is kept.
+
     How it evolves (`modulith.contracts.evolution`, docs/architecture.md, "Evolving an event"):
     - `upcasters[N]` turns the data of major version N into that of N + 1: a subscriber reads
       an older event through the chain up to the current version, so handlers see only that.
@@ -49,6 +54,7 @@ class Event(ContractModel):
 
     event_name: ClassVar[str]
     schema_version: ClassVar[str] = "1.0"
+    ordering_key: ClassVar[str | None] = None
     upcasters: ClassVar[Mapping[int, Converter]] = _NONE
     downcasters: ClassVar[Mapping[int, Converter]] = _NONE
     former_names: ClassVar[Mapping[str, int]] = _NONE
@@ -57,3 +63,14 @@ class Event(ContractModel):
         super().__init_subclass__(**kwargs)
         if "event_name" not in cls.__dict__:
             cls.event_name = cls.__name__
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Called once the fields exist: a key naming no field fails as the contract is imported.
+        super().__pydantic_init_subclass__(**kwargs)
+        key = cls.ordering_key
+        if key is not None and key not in cls.model_fields:
+            raise TypeError(
+                f"{cls.__name__}.ordering_key names {key!r}, which is not a field of "
+                f"{cls.__name__}; its fields are {', '.join(cls.model_fields) or 'none'}"
+            )

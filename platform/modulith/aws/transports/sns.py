@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from modulith.aws.context import AwsContext
-from modulith.aws.messages import message_attributes
+from modulith.aws.messages import add_fifo_fields, message_attributes
+from modulith.aws.names import is_fifo
 from modulith.aws.transports.batches import batch_outcomes
 from modulith.modules import Topology
 from modulith.transports.envelope import Envelope
@@ -39,11 +40,11 @@ class SnsTransport:
         )
 
     def _send(self, route: str, envelopes: list[Envelope]) -> list[Outcome]:
+        entries = [_entry(str(index), envelope) for index, envelope in enumerate(envelopes)]
+        if is_fifo(route):
+            add_fifo_fields(entries, envelopes, self.topology)
         response = self.aws.sns.publish_batch(
-            TopicArn=self.aws.topics.arn(route),
-            PublishBatchRequestEntries=[
-                _entry(str(index), envelope) for index, envelope in enumerate(envelopes)
-            ],
+            TopicArn=self.aws.topics.arn(route), PublishBatchRequestEntries=entries
         )
         return batch_outcomes(len(envelopes), response)
 

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modulith.aws.context import AwsContext
-from modulith.aws.messages import SQS_MAX_MESSAGE_BYTES, message_attributes
+from modulith.aws.messages import SQS_MAX_MESSAGE_BYTES, add_fifo_fields, message_attributes
 from modulith.aws.transports.batches import batch_outcomes
 from modulith.modules import Topology
 from modulith.observability.trace import xray_header
@@ -37,9 +37,11 @@ class SqsTransport:
         )
 
     def _send(self, route: str, envelopes: list[Envelope]) -> list[Outcome]:
+        entries = [_entry(str(index), envelope) for index, envelope in enumerate(envelopes)]
+        if route in self.aws.names.fifo_queues:
+            add_fifo_fields(entries, envelopes, self.topology)
         response = self.aws.sqs_sender.send_message_batch(
-            QueueUrl=self.aws.queues.url(route),
-            Entries=[_entry(str(index), envelope) for index, envelope in enumerate(envelopes)],
+            QueueUrl=self.aws.queues.url(route), Entries=entries
         )
         return batch_outcomes(len(envelopes), response)
 

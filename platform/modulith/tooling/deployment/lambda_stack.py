@@ -67,7 +67,7 @@ CONSUMING = "ConsumeEnabledNow"
 def lambda_template(
     topology: Topology, module: Module, options: DeploymentOptions
 ) -> dict[str, Any]:
-    names = ResourceNames(prefix=options.queue_prefix, bus=options.event_bus)
+    names = options.names
     env, secrets, providers = _environment(topology, module, options)
     roles = lambda_functions(module)
     resources: dict[str, Any] = {}
