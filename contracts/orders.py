@@ -5,7 +5,7 @@ from typing import Literal, Protocol
 from uuid import UUID
 
 from contracts.types import Currency, CustomerId, Quantity, Sku
-from modulith.contracts import CleanText, ContractModel, Event
+from modulith.contracts import CleanText, ContractModel, Event, unchanged
 
 CancellationReason = Literal["OUT_OF_STOCK", "PAYMENT_DECLINED", "PAYMENT_TIMEOUT"]
 
@@ -19,6 +19,7 @@ class OrderedLine(ContractModel):
 class OrderPlaced(Event):
     # 2.0: customer ids and SKUs are clean text, quantities at least 1, the currency a code.
     schema_version = "2.0"
+    upcasters = {1: unchanged}
     order_id: UUID
     customer_id: CustomerId
     items: list[OrderedLine]
@@ -31,8 +32,10 @@ class OrderConfirmed(Event):
 
 
 class OrderCancelled(Event):
-    # 2.0: an order whose payment did not come in time is cancelled with PAYMENT_TIMEOUT.
+    # 2.0: an order whose payment did not come in time is cancelled with PAYMENT_TIMEOUT
+    # (a 1.x event reads as it is: its reason is one of 2.0's).
     schema_version = "2.0"
+    upcasters = {1: unchanged}
     order_id: UUID
     reason: CancellationReason
 

@@ -2,7 +2,7 @@
 thread does, and holds on to what it is handed instead of delivering it."""
 
 from modulith.database.store.models import Delivery
-from modulith.outbox.executors import Inline
+from modulith.outbox.executors import BySweep, Inline
 from modulith.outbox.relay import Relay
 
 
@@ -15,3 +15,9 @@ class SlowToStart(Inline):
 
     def after_commit(self, alias: str, deliveries: list[Delivery], *, all_stored: bool) -> None:
         self.handed_over.append((alias, deliveries, all_stored))
+
+
+def by_sweep(relay: Relay) -> BySweep:
+    """An executor that leaves what is published to a relay's sweep (`build_runtime(executor=
+    by_sweep)`): the deliveries wait in the outbox, unclaimed."""
+    return BySweep()

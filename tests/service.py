@@ -1,5 +1,5 @@
 """A service of the split topology as a real process: gunicorn serving the project with the
-environment of one deployment, on the test's databases."""
+environment of one deployment, on the test's databases (or uvicorn, serving it under ASGI)."""
 
 import os
 import sys
@@ -24,17 +24,31 @@ class Service(BackgroundProcess):
         *,
         port: int | None = None,
         shared_port: int | None = None,
+        asgi: bool = False,
         env: Mapping[str, str] | None = None,
         **variables: str,
     ) -> None:
         self.name = name
         self.port = port or free_port()
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        shared = ["--bind", f"127.0.0.1:{shared_port}", "--reuse-port"] if shared_port else []
-        super().__init__(
-            log_dir / f"{name}-{self.port}.log",
-            [
-                str(gunicorn),
+        server = Path(sys.executable).with_name("uvicorn" if asgi else "gunicorn")
+        if asgi:
+            if shared_port:
+                raise ValueError("uvicorn listens on one port: no shared_port")
+            command = [
+                str(server),
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--no-access-log",
+            ]
+        else:
+            shared = ["--bind", f"127.0.0.1:{shared_port}", "--reuse-port"] if shared_port else []
+            command = [
+                str(server),
                 "config.wsgi:application",
                 "--bind",
                 f"127.0.0.1:{self.port}",
@@ -45,9 +59,8 @@ class Service(BackgroundProcess):
                 "4",
                 "--timeout",
                 "30",
-            ],
-            {**(env or {}), **variables},
-        )
+            ]
+        super().__init__(log_dir / f"{name}-{self.port}.log", command, {**(env or {}), **variables})
 
     @property
     def url(self) -> str:

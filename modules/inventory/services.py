@@ -64,7 +64,9 @@ def stock_reserve(*, order_id: UUID, lines: Iterable[tuple[str, int]]) -> bool:
     except OutOfStock as shortage:
         with atomic(using=DATABASE):
             publish(
-                StockReservationFailed(order_id=order_id, reason="OUT_OF_STOCK", skus=shortage.skus)
+                StockReservationFailed(
+                    order_id=order_id, reason="OUT_OF_STOCK", missing_skus=shortage.skus
+                )
             )
         return False
     return True

@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError
 
@@ -22,7 +23,7 @@ from contracts.orders import (
 )
 from modules.orders.models import CancellationReason, Order, OrderLine, OrderStatus
 from modulith import Conflict, InvalidInput, cancel_scheduled
-from modulith.bus import atomic, publish
+from modulith.bus import aatomic, apublish, atomic, publish
 from modulith.conf import parse_duration
 from modulith.ports import query_port
 
@@ -57,28 +58,13 @@ def order_place(
     fingerprint = _fingerprint(customer_id, lines, payment_token)
     if idempotency_key and (earlier := _earlier_order(idempotency_key, fingerprint)):
         return PlacedOrder(earlier, replayed=True)
-    priced = _price(lines)
-    currency = _single_currency(priced)
-    total = sum((priced[line.sku].unit_price * line.quantity for line in lines), Decimal(0))
+    order, ordered = _new_order(
+        customer_id, _price(lines), lines, payment_token, idempotency_key, fingerprint
+    )
     try:
         with atomic(using=DATABASE):
-            order = Order.objects.create(
-                customer_id=customer_id,
-                total=total,
-                currency=currency,
-                payment_token=payment_token,
-                idempotency_key=idempotency_key,
-                request_fingerprint=fingerprint,
-            )
-            stored = OrderLine.objects.bulk_create(
-                OrderLine(
-                    order=order,
-                    sku=line.sku,
-                    quantity=line.quantity,
-                    unit_price=priced[line.sku].unit_price,
-                )
-                for line in lines
-            )
+            order.save(force_insert=True)
+            stored = OrderLine.objects.bulk_create(ordered)
             publish(_order_placed(order, stored))
             publish(
                 PaymentDeadlinePassed(order_id=order.id),
@@ -88,6 +74,41 @@ def order_place(
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
         if idempotency_key and (earlier := _earlier_order(idempotency_key, fingerprint)):
+            return PlacedOrder(earlier, replayed=True)
+        raise
+    return PlacedOrder(order, replayed=False)
+
+
+async def aorder_place(
+    *,
+    customer_id: str,
+    lines: Sequence[RequestedLine],
+    payment_token: str,
+    idempotency_key: str | None = None,
+) -> PlacedOrder:
+    """`order_place` for async views: the same order and events, written with the async ORM
+    in `aatomic`, so they commit together on the request's database thread."""
+    fingerprint = _fingerprint(customer_id, lines, payment_token)
+    earlier_order = sync_to_async(_earlier_order)
+    if idempotency_key and (earlier := await earlier_order(idempotency_key, fingerprint)):
+        return PlacedOrder(earlier, replayed=True)
+    # The query port may call inventory over the network: before the transaction, not in it.
+    priced = await sync_to_async(_price)(lines)
+    order, ordered = _new_order(
+        customer_id, priced, lines, payment_token, idempotency_key, fingerprint
+    )
+    try:
+        async with aatomic(using=DATABASE):
+            await order.asave(force_insert=True)
+            stored = await OrderLine.objects.abulk_create(ordered)
+            await apublish(_order_placed(order, stored))
+            await apublish(
+                PaymentDeadlinePassed(order_id=order.id),
+                delay=payment_timeout(),
+                schedule_key=deadline_key(order.id),
+            )
+    except IntegrityError:
+        if idempotency_key and (earlier := await earlier_order(idempotency_key, fingerprint)):
             return PlacedOrder(earlier, replayed=True)
         raise
     return PlacedOrder(order, replayed=False)
@@ -176,6 +197,37 @@ def _single_currency(priced: dict[str, ProductPrice]) -> str:
             field="items",
         )
     return currencies[0]
+
+
+def _new_order(
+    customer_id: str,
+    priced: dict[str, ProductPrice],
+    lines: Sequence[RequestedLine],
+    payment_token: str,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> tuple[Order, list[OrderLine]]:
+    """The PENDING order and its lines at inventory's prices, not stored yet."""
+    currency = _single_currency(priced)
+    total = sum((priced[line.sku].unit_price * line.quantity for line in lines), Decimal(0))
+    order = Order(
+        customer_id=customer_id,
+        total=total,
+        currency=currency,
+        payment_token=payment_token,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    ordered = [
+        OrderLine(
+            order=order,
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=priced[line.sku].unit_price,
+        )
+        for line in lines
+    ]
+    return order, ordered
 
 
 def _order_placed(order: Order, lines: Sequence[OrderLine]) -> OrderPlaced:

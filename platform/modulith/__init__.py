@@ -3,6 +3,7 @@
 A module author's names, in one place:
 
     from modulith import Event, Handler, Module, PermanentFailure, atomic, publish, query_port
+    from modulith import aatomic, apublish  # the same, for async views and handlers
     from modulith import cancel_scheduled  # a scheduled event, before a relay claims it
 
 They are exported lazily (kombu's way), so that importing `modulith` stays cheap and works
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
         Envelope,
         EventTooLarge,
         PermanentFailure,
+        aatomic,
+        apublish,
         atomic,
         cancel_scheduled,
         current_envelope,
@@ -53,6 +56,8 @@ _EXPORTS = {
     "Envelope": "modulith.bus",
     "EventTooLarge": "modulith.bus",
     "PermanentFailure": "modulith.bus",
+    "aatomic": "modulith.bus",
+    "apublish": "modulith.bus",
     "atomic": "modulith.bus",
     "cancel_scheduled": "modulith.bus",
     "current_envelope": "modulith.bus",
@@ -76,6 +81,8 @@ __all__ = [
     "PermanentFailure",
     "ProviderError",
     "ProviderUnavailable",
+    "aatomic",
+    "apublish",
     "atomic",
     "cancel_scheduled",
     "current_envelope",

@@ -16,6 +16,15 @@ AWS_CLI = Path(sys.executable).with_name("aws")
 def aws_cli(aws: AwsContext, service: str, command: str, *arguments: str) -> dict[str, Any]:
     """`aws <service> <command> <arguments>` against the emulator (the CLI v1 needs the
     endpoint given explicitly); its JSON answer."""
+    return dict(json.loads(_run(aws, service, command, *arguments)))
+
+
+def s3_copy(aws: AwsContext, path: Path, url: str) -> None:
+    """`aws s3 cp <path> <s3 url>`, which answers in words, not JSON."""
+    _run(aws, "s3", "cp", str(path), url)
+
+
+def _run(aws: AwsContext, service: str, command: str, *arguments: str) -> str:
     result = subprocess.run(
         [str(AWS_CLI), service, command, "--endpoint-url", aws.endpoint, *arguments],
         env={**aws.env, "PATH": str(AWS_CLI.parent)},
@@ -25,7 +34,7 @@ def aws_cli(aws: AwsContext, service: str, command: str, *arguments: str) -> dic
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout))
+    return result.stdout
 
 
 def put_events(aws: AwsContext, *entries: dict[str, Any]) -> list[str]:

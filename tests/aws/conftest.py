@@ -84,7 +84,7 @@ def private_emulator(tmp_path: Path) -> Iterator[Emulator]:
 
 
 @functools.cache
-def _cleanup_clients(endpoint: str) -> tuple[Any, Any, Any]:
+def _cleanup_clients(endpoint: str) -> tuple[Any, Any, Any, Any]:
     """Clients straight to the emulator, whatever a test did to its environment (made once:
     creating a client takes ~0.1 s)."""
     session = boto3.session.Session(
@@ -93,19 +93,20 @@ def _cleanup_clients(endpoint: str) -> tuple[Any, Any, Any]:
     sqs = session.client("sqs", endpoint_url=endpoint, config=CLEANUP_CONFIG)
     events = session.client("events", endpoint_url=endpoint, config=CLEANUP_CONFIG)
     sns = session.client("sns", endpoint_url=endpoint, config=CLEANUP_CONFIG)
-    return sqs, events, sns
+    s3 = session.client("s3", endpoint_url=endpoint, config=CLEANUP_CONFIG)
+    return sqs, events, sns, s3
 
 
 def _delete_resources(emulator: Emulator, prefix: str) -> None:
     """Delete the test's queues, its bus with its rules, targets it left on the default bus (the
     emulator fails every PutEvents whose rule targets a deleted queue), and its topics with
-    their subscriptions."""
+    their subscriptions, and its claim-check bucket with what it holds."""
 
     def ours(arn: str) -> bool:
         return arn.rsplit(":", 1)[-1].startswith(prefix)
 
     try:
-        sqs, events, sns = _cleanup_clients(emulator.endpoint)
+        sqs, events, sns, s3 = _cleanup_clients(emulator.endpoint)
         for bus in ("default", prefix):
             try:
                 rules = events.list_rules(EventBusName=bus)["Rules"]
@@ -128,5 +129,11 @@ def _delete_resources(emulator: Emulator, prefix: str) -> None:
                 for subscription in subscriptions["Subscriptions"]:
                     sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
                 sns.delete_topic(TopicArn=topic["TopicArn"])
+        for bucket in s3.list_buckets()["Buckets"]:
+            if bucket["Name"].startswith(prefix):
+                listed = s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", [])[:1000]
+                for item in listed:
+                    s3.delete_object(Bucket=bucket["Name"], Key=item["Key"])
+                s3.delete_bucket(Bucket=bucket["Name"])
     except (BotoCoreError, ClientError) as error:
         warnings.warn(f"could not clean up the emulator after the test: {error}", stacklevel=1)

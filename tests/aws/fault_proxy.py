@@ -197,6 +197,19 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the emulator is down or the client went away: close, as it would
             self.close_connection = True
 
+    # S3 speaks REST: its calls are forwarded as they come, and can be refused as a whole.
+    def do_GET(self) -> None:
+        self.do_POST()
+
+    def do_PUT(self) -> None:
+        self.do_POST()
+
+    def do_HEAD(self) -> None:
+        self.do_POST()
+
+    def do_DELETE(self) -> None:
+        self.do_POST()
+
     def _handle(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = self.headers.get("X-Amz-Target") or self._query_target(body)

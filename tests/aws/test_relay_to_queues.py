@@ -22,6 +22,7 @@ from django.test import Client
 
 from contracts.inventory import ReservedLine, StockReserved
 from contracts.payments import PaymentFailed, PaymentRefunded
+from modulith.aws.messages import SQS_MAX_MESSAGE_BYTES
 from modulith.bus import Envelope, EventTooLarge, publish
 from modulith.conf import modulith_settings
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
@@ -269,9 +270,10 @@ def test_through_sns_an_entry_the_topic_refuses_is_dead_lettered_and_the_others_
     aws: AwsContext, fault_proxy: FaultProxy, settings: Any
 ) -> None:
     """SNS takes at most 256 KiB a message: the emulator refuses a larger one in its batch's
-    answer (InvalidParameter, a sender fault), which no retry can mend."""
+    answer (InvalidParameter, a sender fault), which no retry can mend. (Without claim checks:
+    with them, a larger event's data goes to S3.)"""
+    settings.MODULITH_CLAIM_CHECK = False
     use(settings, "sns")
-    settings.MODULITH_MAX_EVENT_BYTES = 512 * 1024  # let the outbox take it
     with transaction.atomic(using="inventory"):
         small = [publish(reserved()) for _ in range(2)]
         too_large = publish(reserved(size=300_000))
@@ -290,7 +292,9 @@ def test_through_sns_an_entry_the_topic_refuses_is_dead_lettered_and_the_others_
 def test_each_entry_of_a_publish_batch_answer_is_matched_to_its_own_event(
     aws: AwsContext, settings: Any
 ) -> None:
-    """The emulator answers for each of three entries: the middle one is too long."""
+    """The emulator answers for each of three entries: the middle one is too long (without
+    claim checks, which would send its data to S3)."""
+    settings.MODULITH_CLAIM_CHECK = False
     use(settings, "sns")
     first, middle, last = (stock_reserved_envelope() for _ in range(3))
     too_long = replace(middle, data={**middle.data, "padding": "x" * 300_000})
@@ -371,12 +375,11 @@ def test_when_two_entries_of_a_batch_fail_only_those_two_are_sent_again(
 def test_events_that_fit_one_at_a_time_but_not_ten_to_a_batch_still_arrive(
     aws: AwsContext, fault_proxy: FaultProxy, settings: Any
 ) -> None:
-    """Each event is under MODULITH_MAX_EVENT_BYTES, but five of them together are more than
-    one SendMessageBatch call may carry (its entries' total, like one message, has a limit)."""
+    """Each event fits in a message of its own, but five of them together are more than one
+    SendMessageBatch call may carry (its entries' total, like one message, has a limit)."""
     use(settings, "sqs")
-    limit = modulith_settings().max_event_bytes
     fault_proxy.fail_batch_entries("SendMessageBatch", every=1, times=5)
-    event_ids = reserve_stock(5, size=limit - 1000)
+    event_ids = reserve_stock(5, size=SQS_MAX_MESSAGE_BYTES // 4)
     fault_proxy.disarm()
     assert statuses("inventory", event_ids) == {DeliveryStatus.PENDING: 5}
 

@@ -199,7 +199,8 @@ def test_provisioning_twice_changes_nothing_the_second_time_and_says_so(
     assert len(first) >= 3 + len(SUBSCRIPTIONS), first
     assert second == [
         f"nothing to change: 3 queues with their dead-letter queues, bus {fan_out.bus} and "
-        f"3 rules, 3 topics and {len(SUBSCRIPTIONS)} subscriptions are up to date"
+        f"3 rules, 3 topics and {len(SUBSCRIPTIONS)} subscriptions, and the claim-check "
+        "bucket are up to date"
     ]
     assert (subscription_state(fan_out), topics(fan_out)) == before
     assert sum(fault_proxy.forwarded[call] for call in MUTATING_CALLS) == calls_before

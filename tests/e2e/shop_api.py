@@ -28,8 +28,17 @@ def product(api: httpx.Client, sku: str) -> Any:
     return response.json()
 
 
+# Where orders are placed: the sync view, or its async twin.
+ORDERS = "/api/orders"
+ASYNC_ORDERS = "/api/orders/async"
+
+
 def place(
-    api: httpx.Client, *lines: tuple[str, int], token: str | None = None, customer: str = "c-1"
+    api: httpx.Client,
+    *lines: tuple[str, int],
+    token: str | None = None,
+    customer: str = "c-1",
+    at: str = ORDERS,
 ) -> httpx.Response:
     body: dict[str, Any] = {
         "customerId": customer,
@@ -37,11 +46,13 @@ def place(
     }
     if token:
         body["paymentToken"] = token
-    return api.post("/api/orders", json=body)
+    return api.post(at, json=body)
 
 
-def placed(api: httpx.Client, *lines: tuple[str, int], token: str | None = None) -> str:
-    response = place(api, *lines, token=token)
+def placed(
+    api: httpx.Client, *lines: tuple[str, int], token: str | None = None, at: str = ORDERS
+) -> str:
+    response = place(api, *lines, token=token, at=at)
     assert response.status_code == 201, response.text
     return str(response.json()["orderId"])
 
@@ -92,14 +103,15 @@ SAGA_OUTCOME = {
 }
 
 
-def saga(api: httpx.Client) -> dict[str, Any]:
-    """Runs the saga through the public API and returns how it ended (see SAGA_OUTCOME)."""
+def saga(api: httpx.Client, at: str = ORDERS) -> dict[str, Any]:
+    """Runs the saga through the public API, placing the orders `at` the sync view or the async
+    one, and returns how it ended (see SAGA_OUTCOME)."""
     stock(api, "KB-1", 5)
     stock(api, "LAMP", 1)
     orders = {
-        "paid": placed(api, ("KB-1", 2)),
-        "declined": placed(api, ("KB-1", 1), token="tok_chargeDeclined"),
-        "out of stock": placed(api, ("LAMP", 2)),
+        "paid": placed(api, ("KB-1", 2), at=at),
+        "declined": placed(api, ("KB-1", 1), token="tok_chargeDeclined", at=at),
+        "out of stock": placed(api, ("LAMP", 2), at=at),
     }
     ended = {name: final(api, order_id) for name, order_id in orders.items()}
     return {

@@ -113,7 +113,7 @@ def test_reservation_takes_every_line_or_none(shop: Scenario, client: Client) ->
     assert product(client, "PLENTY")["available"] == 10
     assert product(client, "SCARCE")["available"] == 1
     [failure] = shop.published(StockReservationFailed)
-    assert failure.skus == ["SCARCE"]
+    assert failure.missing_skus == ["SCARCE"]
 
 
 def test_a_declined_payment_cancels_the_order_and_releases_the_stock(

@@ -155,6 +155,81 @@ def test_a_handler_that_cannot_take_the_event_alone_is_modulith_e002(plant: Plan
     )
 
 
+@pytest.mark.parametrize(
+    ("handler", "problem"),
+    [
+        (
+            """
+            async def on_placed(event):
+                yield event
+            """,
+            "an async generator function, whose body the bus would never run",
+        ),
+        (
+            """
+            def on_placed(event):
+                yield event
+            """,
+            "a generator function, whose body the bus would never run",
+        ),
+        (
+            """
+            import functools
+
+            async def record(event):
+                pass
+
+            @functools.wraps(record)
+            def on_placed(event):
+                return record(event)
+            """,
+            "a plain function wrapping the coroutine function record, whose coroutine the bus "
+            "would never await (make the wrapper async def, or mark it with "
+            "asgiref.sync.markcoroutinefunction)",
+        ),
+    ],
+    ids=["async generator", "generator", "plain wrapper of a coroutine function"],
+)
+def test_a_handler_whose_body_the_bus_would_never_run_is_modulith_e002(
+    plant: Plant, handler: str, problem: str
+) -> None:
+    planted = plant(handler)
+    reports = Module(name="reports", app="reports", handles={OrderPlaced: f"{planted}.on_placed"})
+
+    error = only(manifest_errors([reports]))
+
+    assert error.id == "modulith.E002"
+    assert error.msg == f"reports handles OrderPlaced with {planted}.on_placed, which is {problem}"
+
+
+def test_async_handlers_and_marked_wrappers_of_them_pass(plant: Plant) -> None:
+    planted = plant("""
+        import functools
+
+        from asgiref.sync import markcoroutinefunction
+
+        async def on_placed(event):
+            pass
+
+        @markcoroutinefunction
+        @functools.wraps(on_placed)
+        def on_placed_marked(event):
+            return on_placed(event)
+
+        class OnPlaced:
+            async def __call__(self, event):
+                pass
+
+        on_placed_by_an_object = OnPlaced()
+    """)
+    paths = tuple(
+        f"{planted}.{name}" for name in ("on_placed", "on_placed_marked", "on_placed_by_an_object")
+    )
+    reports = Module(name="reports", app="reports", handles={OrderPlaced: paths})
+
+    assert manifest_errors([reports]) == []
+
+
 def test_a_provider_missing_a_method_of_its_port_is_modulith_e003(plant: Plant) -> None:
     planted = plant("""
         class InventoryQueriesImpl:

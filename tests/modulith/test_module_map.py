@@ -2,13 +2,17 @@
 
 import re
 import subprocess
+from collections.abc import Mapping
 from io import StringIO
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from django.core.management import call_command
 
+from modulith import Module
 from modulith.conf import modulith_settings
+from modulith.contracts import Converter, Event, unchanged
 from modulith.modules import Topology
 from modulith.modules import map as module_map
 from tests.system import program
@@ -55,10 +59,11 @@ def test_the_text_names_every_module_event_and_port(topology: Topology) -> None:
     assert "Modules: inventory, orders, payments" in text
     for module in ("inventory", "orders", "payments"):
         assert f"Module {module}\n" in text
-    assert "OrderPlaced: orders -> inventory\n" in text
-    assert "StockReserved: inventory -> payments\n" in text
-    assert "PaymentFailed: payments -> inventory, orders\n" in text
-    assert "StockReleased: inventory -> (no subscribers)\n" in text
+    assert "OrderPlaced 2.0 (reads 1.x up): orders -> inventory\n" in text
+    assert "StockReserved 2.0 (reads 1.x up): inventory -> payments\n" in text
+    assert "PaymentFailed 1.0: payments -> inventory, orders\n" in text
+    assert "StockReleased 2.0 (reads 1.x up): inventory -> (no subscribers)\n" in text
+    assert "StockReservationFailed 3.0 (reads 1.x up): inventory -> orders\n" in text
     assert "InventoryQueries: orders -> inventory\n" in text
     assert "OrderQueries: payments -> orders\n" in text
     outside = text.split("Events from outside (source -> subscriber)\n")[1].split("\n\n")[0]
@@ -92,6 +97,23 @@ def test_the_text_names_each_modules_handlers_ports_and_their_providers(
     assert "provides   -" in payments
     assert "accepts    -" in payments
     assert "uses       OrderQueries from orders" in payments
+
+
+class ParcelDispatched(Event):
+    schema_version: ClassVar[str] = "3.0"
+    upcasters: ClassVar[Mapping[int, Converter]] = {2: unchanged}
+    former_names: ClassVar[Mapping[str, int]] = {"ParcelSent": 1, "ShipmentSent": 2}
+
+
+def test_the_text_shows_an_events_version_the_oldest_it_reads_and_its_former_names() -> None:
+    warehouse = Module(name="warehouse", app="warehouse", publishes=(ParcelDispatched,))
+
+    text = module_map.text(Topology(modules=(warehouse,), running=frozenset()))
+
+    assert (
+        "  ParcelDispatched 3.0 (reads 2.x up; formerly ParcelSent to 1.x, ShipmentSent to "
+        "2.x): warehouse -> (no subscribers)\n"
+    ) in text
 
 
 def test_the_mermaid_flowchart_has_an_edge_per_subscriber_source_outside_and_port(

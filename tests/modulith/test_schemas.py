@@ -4,6 +4,7 @@ test_delivery.py for that refusal)."""
 
 import json
 import shutil
+from collections.abc import Mapping
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from modulith import Module
-from modulith.contracts import Event
+from modulith.contracts import Converter, Event
 from modulith.modules import Topology
 from modulith.tooling.schemas import compare, current_schemas, problems
 
@@ -187,9 +188,27 @@ class PlacedV1WithoutCustomer(Event):
     order_id: UUID
 
 
+def without_customer(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key != "customerId"}
+
+
 class PlacedV2WithoutCustomer(PlacedV1WithoutCustomer):
     event_name: ClassVar[str] = "OrderPlaced"
     schema_version: ClassVar[str] = "2.0"
+    upcasters: ClassVar[Mapping[int, Converter]] = {1: without_customer}
+
+
+class PlacedV2WithoutUpcaster(PlacedV1WithoutCustomer):
+    event_name: ClassVar[str] = "OrderPlaced"
+    schema_version: ClassVar[str] = "2.0"
+
+
+class PlacedV3WithAGap(PlacedV1WithoutCustomer):
+    """Reads version 1 into 2, but nothing leads from 2 to 3."""
+
+    event_name: ClassVar[str] = "OrderPlaced"
+    schema_version: ClassVar[str] = "3.0"
+    upcasters: ClassVar[Mapping[int, Converter]] = {1: without_customer}
 
 
 def schemas(*events: type[Event]) -> dict[str, dict[str, Any]]:
@@ -218,11 +237,40 @@ def test_a_breaking_change_within_a_major_version_asks_for_the_next_one() -> Non
     ]
 
 
-def test_a_major_version_bump_allows_a_breaking_change() -> None:
+def test_a_major_version_bump_with_an_upcaster_from_the_stored_one_allows_a_breaking_change() -> (
+    None
+):
     [problem] = problems(schemas(PlacedV1), schemas(PlacedV2WithoutCustomer))
 
     assert not problem.breaking
     assert "the stored schema (1.0) is out of date" in str(problem)
+
+
+def test_a_major_version_bump_without_an_upcaster_from_the_stored_one_is_refused() -> None:
+    [problem] = problems(schemas(PlacedV1), schemas(PlacedV2WithoutUpcaster))
+
+    assert problem.breaking
+    assert str(problem) == (
+        "OrderPlaced 2.0: no upcaster leads from the stored version 1.0, so events already "
+        "published as 1.x could not be read; declare upcasters[1] (version 1 to 2) on its "
+        "contract"
+    )
+
+
+def test_a_gap_in_the_chain_of_upcasters_is_one_clear_line(settings: Any, tmp_path: Path) -> None:
+    stored = tmp_path / "schemas"
+    stored.mkdir()
+    (stored / "OrderPlaced.json").write_text(json.dumps(schemas(PlacedV3WithAGap)["OrderPlaced"]))
+    shop = Module(name="orders", app="modules.orders", publishes=(PlacedV3WithAGap,))
+    settings.MODULITH_TOPOLOGY = Topology(modules=(shop,), running=frozenset({"orders"}))
+
+    with pytest.raises(CommandError) as refused:
+        contracts("check", "--dir", str(stored))
+
+    assert str(refused.value).splitlines()[1:] == [
+        "OrderPlaced 3.0: upcasters has a gap between versions 2 and 3, so version 1 cannot be "
+        "read as version 3 (declare upcasters[2])"
+    ]
 
 
 def test_a_compatible_change_only_needs_the_record_written() -> None:
@@ -295,6 +343,22 @@ def test_check_fails_naming_the_field_when_a_stored_schema_differs_breakingly(
         "OrderPlaced 2.0: field couponCode was removed; "
         "raise the major schema version (3.0) to allow it"
     ) in str(refused.value)
+
+
+def test_the_shops_stock_reservation_failed_3_0_is_accepted_over_its_stored_2_0_by_its_upcaster(
+    tmp_path: Path,
+) -> None:
+    directory = stored_copy(tmp_path)
+    path = directory / "StockReservationFailed.json"
+    version_2 = json.loads(path.read_text())
+    version_2["x-schema-version"] = "2.0"
+    version_2["properties"]["skus"] = version_2["properties"].pop("missingSkus")
+    version_2["required"] = ["orderId", "reason", "skus"]
+    path.write_text(json.dumps(version_2))
+
+    assert "wrote 8 event schemas" in contracts("write", "--dir", str(directory))
+    assert contracts("check", "--dir", str(directory)) == "contracts: 8 event schemas compatible\n"
+    assert json.loads(path.read_text())["x-schema-version"] == "3.0"
 
 
 def test_check_fails_when_an_event_has_no_stored_schema(tmp_path: Path) -> None:

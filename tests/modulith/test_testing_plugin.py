@@ -239,7 +239,9 @@ def test_a_wait_ends_at_once_when_nothing_in_flight_could_publish_the_event(
     with pytest.raises(AssertionError) as waited:
         inventory.deliver(event).and_wait_for(StockReserved, timeout=60)
 
-    failed = StockReservationFailed(order_id=event.order_id, reason="OUT_OF_STOCK", skus=["NOPE"])
+    failed = StockReservationFailed(
+        order_id=event.order_id, reason="OUT_OF_STOCK", missing_skus=["NOPE"]
+    )
     assert str(waited.value) == (
         "no StockReserved was published after OrderPlaced was delivered to inventory, "
         "and nothing left in flight could publish one.\n"

@@ -37,7 +37,7 @@ def test_every_operation_of_the_openapi_schema_needs_the_api_key(client: Client)
         for path, methods in schema["paths"].items()
         for method, operation in methods.items()
     }
-    assert len(operations) == 7, sorted(operations)
+    assert len(operations) == 9, sorted(operations)
     assert {name: op.get("security") for name, op in operations.items()} == {
         name: [{"ApiKey": []}] for name in operations
     }

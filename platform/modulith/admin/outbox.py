@@ -6,6 +6,8 @@ module's copy: the one named by `?module=<name>` (carried along to detail pages 
 preserved filters), else the first module running in this process. The pages are read-only;
 dead letters can be replayed. Scheduled events show when they are due and their key, and the
 lists of events and deliveries filter those still waiting for their time and those cancelled.
+Ordered deliveries show their key; the list filters the keys' blocked deliveries and those
+that block them, and a blocked delivery's page names what it waits behind.
 """
 
 import json
@@ -15,7 +17,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.db.models.functions import Now
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
@@ -213,6 +215,29 @@ class ScheduledFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=Delivery.objects.filter(deliveries).values("event_id"))
 
 
+class KeyOrderFilter(admin.SimpleListFilter):
+    """Ordered deliveries waiting behind an earlier one of their route and key, and those
+    earlier ones that hold their keys back (pending, retried, or dead)."""
+
+    title = "per-key order"
+    parameter_name = "order"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("blocked", "blocked behind an earlier one"), ("blocking", "blocking their key")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        order = runtime().relay.claims.order
+        if self.value() == "blocked":
+            return queryset.filter(
+                Exists(order.earlier_in_the_way()),
+                status=DeliveryStatus.PENDING,
+                ordering_key__isnull=False,
+            )
+        if self.value() == "blocking":
+            return queryset.filter(order.holding_back())
+        return queryset
+
+
 class DeliveryInline(ReadOnly, TabularInlineBase):
     """The deliveries of an outbox event, read from the event's module database."""
 
@@ -265,7 +290,7 @@ class DeliveryDetails(ModuleDatabaseAdmin):
     owned = staticmethod(deliveries_of)
 
     list_select_related = ("event",)
-    search_fields = ("event__event_name", "route", "last_error")
+    search_fields = ("event__event_name", "route", "last_error", "ordering_key")
 
     @admin.display(description="event", ordering="event__event_name")
     def event_name(self, delivery: Delivery) -> str:
@@ -285,6 +310,27 @@ class DeliveryDetails(ModuleDatabaseAdmin):
     def wire_json(self, delivery: Delivery) -> SafeString:
         return pretty_json(delivery.event.wire)
 
+    @admin.display(description="blocked behind")
+    def blocked_behind(self, delivery: Delivery) -> SafeString | str:
+        """The earlier delivery of its key it waits for, with why that one has not gone."""
+        blocker = runtime().relay.claims.order.held_back_by(delivery._state.db or "", delivery)
+        if blocker is None:
+            return "-"
+        admin_name = "deadletter" if blocker.status == DeliveryStatus.DEAD else "delivery"
+        url = reverse(
+            f"{self.admin_site.name}:modulith_{admin_name}_change", args=[quote(blocker.pk)]
+        )
+        module = module_of_event(delivery.event).name
+        return format_html(
+            '<a href="{}?{}">#{}</a> ({}, {} attempt(s)){}',
+            url,
+            urlencode({PRESERVED_FILTERS: urlencode({MODULE_PARAM: module})}),
+            blocker.pk,
+            blocker.status,
+            blocker.attempts,
+            f": {Truncator(blocker.last_error).chars(200)}" if blocker.last_error else "",
+        )
+
 
 class DeliveryAdmin(DeliveryDetails):
     list_display = (
@@ -297,14 +343,17 @@ class DeliveryAdmin(DeliveryDetails):
         "delivered_at",
         "dead_at",
         "cancelled_at",
+        "ordering_key",
     )
     list_display_links = ("id", "event_name")
-    list_filter = ("status", ScheduledFilter, "route")
+    list_filter = ("status", ScheduledFilter, KeyOrderFilter, "route")
     ordering = ("-id",)
     fields = readonly_fields = (
         "event_link",
         "route",
         "status",
+        "ordering_key",
+        "blocked_behind",
         "attempts",
         "next_attempt_at",
         "delivered_at",
@@ -320,12 +369,21 @@ class DeliveryAdmin(DeliveryDetails):
 class DeadLetterAdmin(DeliveryDetails):
     """Deliveries that ran out of attempts, with the replay action (and a button on each)."""
 
-    list_display = ("id", "event_name", "route", "attempts", "dead_at", "short_error")
-    list_filter = ("route",)
+    list_display = (
+        "id",
+        "event_name",
+        "route",
+        "ordering_key",
+        "attempts",
+        "dead_at",
+        "short_error",
+    )
+    list_filter = ("route", KeyOrderFilter)
     ordering = ("-dead_at", "-id")
     fields = readonly_fields = (
         "event_link",
         "route",
+        "ordering_key",
         "attempts",
         "dead_at",
         "error",

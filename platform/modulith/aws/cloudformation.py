@@ -3,20 +3,24 @@ creates)."""
 
 from typing import Any
 
+from modulith.aws.bucket_provisioning import ENCRYPTION, PUBLIC_ACCESS_BLOCKED
 from modulith.aws.resources import (
+    CLAIM_CHECK_EXPIRY_RULE,
     DEAD_LETTER_RETENTION_SECONDS,
-    RULE_TARGET_ID,
     AwsTopology,
+    BucketSpec,
     QueueSpec,
     RuleSpec,
     SubscriptionSpec,
     TopicSpec,
+    bucket_policy,
     dead_letter_queue_policy,
     queue_policy,
     topic_policy,
 )
 
 BUS = "EventBus"
+BUCKET = "ClaimCheckBucket"
 
 
 def template(resources: AwsTopology) -> dict[str, Any]:
@@ -31,7 +35,11 @@ def template(resources: AwsTopology) -> dict[str, Any]:
         body.update(_topic(topic))
     for subscription in resources.subscriptions:
         body.update(_subscription(subscription))
+    body.update(_bucket(resources.bucket))
     outputs = {
+        "ClaimCheckBucketName": {"Value": {"Ref": BUCKET}},
+    }
+    outputs |= {
         f"{_logical(queue.module)}QueueUrl": {"Value": {"Ref": f"{_logical(queue.module)}Queue"}}
         for queue in resources.queues
     }
@@ -42,7 +50,8 @@ def template(resources: AwsTopology) -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "Event bus, module queues, dead-letter queues and routing rules"
-        + (", topics and their subscriptions" if resources.topics else ""),
+        + (", topics and their subscriptions" if resources.topics else "")
+        + ", and the claim-check bucket of large events",
         "Resources": body,
         "Outputs": outputs,
     }
@@ -56,6 +65,7 @@ def _queue(spec: QueueSpec) -> dict[str, Any]:
             "Properties": {
                 "QueueName": spec.dead_letter_name,
                 "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS,
+                **_typed(spec.attributes()),
             },
         },
         f"{name}DeadLetterQueuePolicy": {
@@ -72,6 +82,7 @@ def _queue(spec: QueueSpec) -> dict[str, Any]:
             "Properties": {
                 "QueueName": spec.name,
                 "VisibilityTimeout": spec.visibility_timeout,
+                **_typed(spec.attributes()),
                 "RedrivePolicy": {
                     "deadLetterTargetArn": {"Fn::GetAtt": [f"{name}DeadLetterQueue", "Arn"]},
                     "maxReceiveCount": spec.max_receives,
@@ -92,7 +103,7 @@ def _rule(spec: RuleSpec, subscriptions: tuple[SubscriptionSpec, ...]) -> dict[s
                 "EventBusName": {"Ref": BUS},
                 "EventPattern": spec.event_pattern(),
                 "State": "ENABLED",
-                "Targets": [{"Id": RULE_TARGET_ID, "Arn": {"Fn::GetAtt": [f"{name}Queue", "Arn"]}}],
+                "Targets": [spec.target({"Fn::GetAtt": [f"{name}Queue", "Arn"]})],
             },
         },
         # One policy a queue: its rule's and its topics' statements together.
@@ -115,7 +126,7 @@ def _topic(spec: TopicSpec) -> dict[str, Any]:
     return {
         f"{name}Topic": {
             "Type": "AWS::SNS::Topic",
-            "Properties": {"TopicName": spec.name},
+            "Properties": {"TopicName": spec.name, **_typed(spec.attributes())},
         },
         f"{name}TopicPolicy": {
             "Type": "AWS::SNS::TopicPolicy",
@@ -140,6 +151,55 @@ def _subscription(spec: SubscriptionSpec) -> dict[str, Any]:
                 "FilterPolicy": spec.filter_policy(),
             },
         }
+    }
+
+
+def _typed(attributes: dict[str, str]) -> dict[str, Any]:
+    """Attributes as the API takes them (text) made template properties: booleans stay text
+    where CloudFormation takes an enumeration."""
+    return {
+        key: {"true": True, "false": False}.get(value, value) for key, value in attributes.items()
+    }
+
+
+def _bucket(spec: BucketSpec) -> dict[str, Any]:
+    """The same settings `provision` gives the bucket (`modulith.aws.bucket_provisioning`)."""
+    [encryption] = ENCRYPTION["Rules"]
+    return {
+        BUCKET: {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "BucketName": {"Fn::Sub": spec.name},
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {
+                            "ServerSideEncryptionByDefault": encryption[
+                                "ApplyServerSideEncryptionByDefault"
+                            ]
+                        }
+                    ]
+                },
+                "PublicAccessBlockConfiguration": PUBLIC_ACCESS_BLOCKED,
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": CLAIM_CHECK_EXPIRY_RULE,
+                            "Status": "Enabled",
+                            "ExpirationInDays": spec.expiry_days,
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                        }
+                    ]
+                },
+            },
+        },
+        f"{BUCKET}Policy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": BUCKET},
+                "PolicyDocument": bucket_policy({"Fn::GetAtt": [BUCKET, "Arn"]}),
+            },
+        },
     }
 
 

@@ -9,9 +9,8 @@ from collections.abc import Callable
 from django.db import close_old_connections
 
 from modulith.aws.context import aws_context
-from modulith.aws.messages import Message
+from modulith.aws.messages import GroupsBehind, Message
 from modulith.aws.processor import (
-    MAX_VISIBILITY_SECONDS,
     ConsumerReport,
     MessageProcessor,
     message_processor,
@@ -20,7 +19,7 @@ from modulith.modules import Module
 from modulith.observability.metrics import CONSUMER_PAUSED
 from modulith.outbox.retry import RetryPolicy
 from modulith.runtime import Runtime
-from modulith.transports.transport import Outcome
+from modulith.transports.transport import Outcome, Settled
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +113,7 @@ class QueueConsumer:
                 "ApproximateReceiveCount",
                 "AWSTraceHeader",
                 "SentTimestamp",  # the time of a foreign message, which carries only data
+                "MessageGroupId",  # of a FIFO queue: a failure holds its group's later ones
             ],
         )
         return list(response.get("Messages", []))
@@ -125,7 +125,7 @@ class QueueConsumer:
             if held and reason:
                 held = self._wait_out(held, reason, report, stop)
             if held:  # stopping: whoever consumes next gets them at once
-                self._set_visibility(held, 0)
+                self.messages.set_visibility(held, 0)
         finally:
             close_old_connections()
         return report
@@ -134,28 +134,41 @@ class QueueConsumer:
         self, messages: list[Message], report: ConsumerReport, stop: threading.Event
     ) -> tuple[list[Message], str]:
         """Handles the messages in turn until one finds a dependency down, or the consumer is
-        told to stop; returns the messages not handled (and why, for a dependency)."""
-        for index, message in enumerate(messages):
-            if stop.is_set():  # the message in hand is finished; the rest are given back
-                return messages[index:], ""
-            try:
-                outcome = self.messages.process(message)
-                if outcome.busy:
-                    freed = self._once_a_slot_frees(message, stop)
-                    if freed is None:  # stopping: this one is given back with the rest
-                        return messages[index:], ""
-                    outcome = freed
-            except Exception:  # e.g. SQS refused a delete: the others still get handled
-                log.exception(
-                    "%s could not finish message %s; it comes back after its visibility timeout",
-                    self.module.name,
-                    message["MessageId"],
-                )
-                continue
-            if outcome.unavailable:
-                return messages[index:], outcome.error
-            report.count(outcome)
-        return [], ""
+        told to stop; returns the messages not handled (and why, for a dependency). A message
+        of a FIFO queue's group that failed before it in the batch is not handled: it is given
+        back, behind the failed one, which its group waits for."""
+        behind = GroupsBehind()
+        try:
+            for index, message in enumerate(messages):
+                if stop.is_set():  # the message in hand is finished; the rest are given back
+                    return messages[index:], ""
+                if behind.holds(message):
+                    continue
+                try:
+                    outcome = self.messages.process(message)
+                    if outcome.busy:
+                        freed = self._once_a_slot_frees(message, stop)
+                        if freed is None:  # stopping: this one is given back with the rest
+                            return messages[index:], ""
+                        outcome = freed
+                except Exception:  # e.g. SQS refused a delete: the others still get handled
+                    log.exception(
+                        "%s could not finish message %s; it comes back after its visibility "
+                        "timeout",
+                        self.module.name,
+                        message["MessageId"],
+                    )
+                    behind.failed(message)
+                    continue
+                if outcome.unavailable:
+                    return messages[index:], outcome.error
+                if outcome.settled is Settled.RETRY:
+                    behind.failed(message)
+                report.count(outcome)
+            return [], ""
+        finally:
+            if behind.held:
+                self.messages.set_visibility(behind.held, 0)
 
     def _once_a_slot_frees(self, message: Message, stop: threading.Event) -> Outcome | None:
         """The message's outcome once its busy handler had a slot for it, tried again at each
@@ -164,7 +177,7 @@ class QueueConsumer:
         hidden_at = -float(HOLD_MARGIN_SECONDS)
         while True:
             if time.monotonic() - hidden_at > HOLD_MARGIN_SECONDS / 2:
-                self._set_visibility([message], HOLD_MARGIN_SECONDS)
+                self.messages.set_visibility([message], HOLD_MARGIN_SECONDS)
                 hidden_at = time.monotonic()
             self.messages.dispatcher.slots.wait_for_release(SLOT_WAIT_SECONDS)
             if stop.is_set():
@@ -197,7 +210,7 @@ class QueueConsumer:
             while held:
                 probes += 1
                 delay = self.pause.delay(probes).total_seconds()
-                self._set_visibility(held, round(delay) + HOLD_MARGIN_SECONDS)
+                self.messages.set_visibility(held, round(delay) + HOLD_MARGIN_SECONDS)
                 if stop.wait(delay):
                     return held
                 before = len(held)
@@ -214,22 +227,6 @@ class QueueConsumer:
             time.monotonic() - started,
         )
         return []
-
-    def _set_visibility(self, messages: list[Message], seconds: int) -> None:
-        try:
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.queues.url(self.module.name),
-                Entries=[
-                    {
-                        "Id": str(index),
-                        "ReceiptHandle": message["ReceiptHandle"],
-                        "VisibilityTimeout": min(MAX_VISIBILITY_SECONDS, seconds),
-                    }
-                    for index, message in enumerate(messages)
-                ],
-            )
-        except Exception as error:  # SQS may be down too: at worst a message is handled twice
-            log.warning("%s could not hold its messages: %s", self.module.name, error)
 
 
 def queue_consumer(

@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
+from modulith.aws.claim_checks import ClaimChecks
 from modulith.aws.clients import client, default_region
-from modulith.aws.names import QueueDirectory, ResourceNames, TopicDirectory
+from modulith.aws.names import CallerIdentity, QueueDirectory, ResourceNames, TopicDirectory
 from modulith.aws.resources import AwsTopology, aws_topology
 from modulith.conf import ModulithSettings
 from modulith.modules import Topology
@@ -28,16 +29,42 @@ class AwsContext:
     # The events fan out through a topic per publishing module (the sns transport): the
     # resources then include the topics and the queues' subscriptions to them.
     fan_out: bool = False
+    # Whether the relay sends events too large for their transport by claim check, and above
+    # how many bytes, if lower than each transport's own limit.
+    claim_check: bool = True
+    claim_check_bytes: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: ModulithSettings, *, fan_out: bool = False) -> "AwsContext":
+    def from_settings(
+        cls,
+        settings: ModulithSettings,
+        *,
+        fan_out: bool = False,
+        topology: Topology | None = None,
+    ) -> "AwsContext":
+        """`topology`: the modules whose resources are named (the settings' by default)."""
+        names = ResourceNames.of(
+            topology or settings.topology,
+            prefix=settings.queue_prefix,
+            bus=settings.event_bus,
+            claim_check_bucket=settings.claim_check_bucket,
+        )
         return cls(
-            names=ResourceNames(prefix=settings.queue_prefix, bus=settings.event_bus),
+            names=names,
             max_receives=settings.max_receives,
             visibility_timeout=settings.visibility_timeout,
             wait_seconds=settings.consumer_wait_seconds,
             fan_out=fan_out,
+            claim_check=settings.claim_check,
+            claim_check_bytes=settings.claim_check_bytes,
         )
+
+    def claim_check_threshold(self, max_message_bytes: int) -> int | None:
+        """Above how many bytes of wire JSON a transport that takes messages of at most
+        `max_message_bytes` sends an event by claim check; None when it never does."""
+        if not self.claim_check:
+            return None
+        return self.claims.threshold(max_message_bytes, self.claim_check_bytes)
 
     @cached_property
     def sqs(self) -> Any:
@@ -56,6 +83,23 @@ class AwsContext:
     def sns(self) -> Any:
         return _sender("sns")
 
+    @cached_property
+    def s3(self) -> Any:
+        """S3 for claim checks, timed like the relay's sends: the relay stores in its delivery."""
+        return _sender("s3")
+
+    @cached_property
+    def claims(self) -> ClaimChecks:
+        return ClaimChecks(self)
+
+    @cached_property
+    def claim_check_bucket(self) -> str:
+        return self.names.bucket(account=self.identity.account, region=self.region or "")
+
+    @cached_property
+    def identity(self) -> CallerIdentity:
+        return CallerIdentity(_sender("sts"))
+
     @property
     def region(self) -> str | None:
         """The region boto3 would use (environment, profile or instance metadata config)."""
@@ -70,7 +114,7 @@ class AwsContext:
 
     @cached_property
     def topics(self) -> TopicDirectory:
-        return TopicDirectory(_sender("sts"), self.region or "")
+        return TopicDirectory(self.identity, self.region or "")
 
     def resources(self, topology: Topology) -> AwsTopology:
         return aws_topology(
@@ -88,4 +132,6 @@ def aws_context(current: Runtime) -> AwsContext:
     aws = getattr(current.transport, "aws", None)
     if isinstance(aws, AwsContext):
         return aws
-    return AwsContext.from_settings(current.settings, fan_out=current.kind.fans_out)
+    return AwsContext.from_settings(
+        current.settings, fan_out=current.kind.fans_out, topology=current.topology
+    )

@@ -14,8 +14,10 @@ from modulith.aws.messages import (
     EVENT_ID,
     EVENT_NAME,
     SQS_MAX_MESSAGE_BYTES,
+    message_group,
 )
 from modulith.aws.models import HandlingFailure
+from modulith.aws.names import is_fifo
 from modulith.modules import Module
 from modulith.outbox.dead_letters import DeadLetterEntry, Replayed
 from modulith.transports.envelope import parse_json
@@ -67,14 +69,20 @@ class QueueDeadLetters:
             for message in messages:
                 if ids is not None and not ids & {message["MessageId"], _event_id(message)}:
                     continue
+                url = self.aws.queues.url(module)
+                fifo: dict[str, str] = {}
+                if is_fifo(url):  # back in its group, once however often this is repeated
+                    group = message_group(message) or message["MessageId"]
+                    fifo = {"MessageGroupId": group, "MessageDeduplicationId": message["MessageId"]}
                 self.aws.sqs.send_message(
-                    QueueUrl=self.aws.queues.url(module),
+                    QueueUrl=url,
                     MessageBody=message["Body"],
                     MessageAttributes={
                         key: value
                         for key, value in message.get("MessageAttributes", {}).items()
                         if key not in _DEAD_LETTER_ATTRIBUTES
                     },
+                    **fifo,
                 )
                 self.aws.sqs.delete_message(
                     QueueUrl=self.aws.queues.dead_letter_url(module),
@@ -98,7 +106,7 @@ class QueueDeadLetters:
                     VisibilityTimeout=HOLD_SECONDS,
                     WaitTimeSeconds=0,
                     MessageAttributeNames=["All"],
-                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                    MessageSystemAttributeNames=["ApproximateReceiveCount", "MessageGroupId"],
                 ).get("Messages", [])
                 if not page:
                     break

@@ -13,12 +13,15 @@ Everything a message carries is untrusted: its body is parsed within bounds (siz
 its attributes are read strictly; what fails is MalformedEvent, dead-lettered at once.
 """
 
+import hashlib
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from modulith.modules import Topology
 from modulith.observability.trace import traceparent_from_xray
 from modulith.transports.envelope import Envelope, MalformedEvent, parse_json
 
@@ -38,6 +41,8 @@ HOLDS = "modulithHolds"
 # not on holding: a count at the bound stays there.
 MAX_HOLDS = 999_999
 _HOLDS_VALUE = re.compile(r"[0-9]{1,6}")
+# What SQS and SNS take as a message group id: up to 128 letters, digits and punctuation.
+_GROUP_ID = re.compile(r"[!-~]{1,128}")
 # The largest message SQS takes: no message can be larger, whatever a setting says.
 SQS_MAX_MESSAGE_BYTES = 1024 * 1024
 
@@ -126,3 +131,47 @@ def _attribute(attributes: dict[str, Any], name: str) -> str | None:
     if value.get("DataType", "").startswith("String") and value.get("StringValue"):
         return str(value["StringValue"])
     return None
+
+
+def add_fifo_fields(
+    entries: Sequence[dict[str, Any]], envelopes: Sequence[Envelope], topology: Topology
+) -> None:
+    """What the entries of a batch to a FIFO queue or topic carry besides: each one's message
+    group, its event's ordering key (an unordered event's own id: a group of its own), and
+    its deduplication id, the event id, so a send repeated after a lost answer is one message.
+    A key AWS would refuse as a group id (a space, a letter outside ASCII) is replaced by its
+    digest: the same key, the same group."""
+    for entry, envelope in zip(entries, envelopes, strict=True):
+        key = topology.ordering_value(envelope.event_name, envelope.data)
+        group = str(envelope.event_id) if key is None else key
+        if not _GROUP_ID.fullmatch(group):
+            group = "sha256-" + hashlib.sha256(group.encode()).hexdigest()
+        entry["MessageGroupId"] = group
+        entry["MessageDeduplicationId"] = str(envelope.event_id)
+
+
+def message_group(message: Message) -> str | None:
+    """The message group of a message received from a FIFO queue (None from a standard one)."""
+    group = message.get("Attributes", {}).get("MessageGroupId")
+    return None if group is None else str(group)
+
+
+class GroupsBehind:
+    """The message groups (of a FIFO queue) in which a message failed in the batch in hand,
+    and the later messages of those groups, held back unhandled: the group's order stands,
+    as SQS keeps it, and the other groups go on."""
+
+    def __init__(self) -> None:
+        self.groups: set[str] = set()
+        self.held: list[Message] = []
+
+    def failed(self, message: Message) -> None:
+        if (group := message_group(message)) is not None:
+            self.groups.add(group)
+
+    def holds(self, message: Message) -> bool:
+        """Whether the message waits behind a failed one of its group (and is now held)."""
+        if self.groups and message_group(message) in self.groups:
+            self.held.append(message)
+            return True
+        return False

@@ -4,24 +4,69 @@ from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any
 
+from modulith.modules import Topology
+
+# What AWS requires at the end of a FIFO queue's or topic's name.
+FIFO_SUFFIX = ".fifo"
+
+# The account and region in a bucket's name, as CloudFormation's Fn::Sub writes them.
+ACCOUNT = "${AWS::AccountId}"
+REGION = "${AWS::Region}"
+
 
 @dataclass(frozen=True)
 class ResourceNames:
     prefix: str
     bus: str
+    # The modules whose queues, and whose topics, are FIFO: they carry ordered events
+    # (`Topology.fifo_queue_modules`, `fifo_topic_modules`).
+    fifo_queues: frozenset[str] = frozenset()
+    fifo_topics: frozenset[str] = frozenset()
+    # The claim-check bucket, when named by MODULITH_CLAIM_CHECK_BUCKET (else derived).
+    claim_check_bucket: str = ""
+
+    @classmethod
+    def of(
+        cls, topology: Topology, *, prefix: str, bus: str, claim_check_bucket: str = ""
+    ) -> "ResourceNames":
+        return cls(
+            prefix=prefix,
+            bus=bus,
+            fifo_queues=topology.fifo_queue_modules,
+            fifo_topics=topology.fifo_topic_modules,
+            claim_check_bucket=claim_check_bucket,
+        )
 
     def queue(self, module: str) -> str:
-        return f"{self.prefix}-{module}"
+        return f"{self.prefix}-{module}{self._fifo(module in self.fifo_queues)}"
 
     def dead_letter_queue(self, module: str) -> str:
-        return f"{self.prefix}-{module}-dlq"
+        """A FIFO queue's dead-letter queue must be FIFO too."""
+        return f"{self.prefix}-{module}-dlq{self._fifo(module in self.fifo_queues)}"
 
     def rule(self, module: str) -> str:
         return f"{self.prefix}-{module}"
 
     def topic(self, module: str) -> str:
         """The SNS topic of the events a module publishes (the sns transport)."""
-        return f"{self.prefix}-{module}"
+        return f"{self.prefix}-{module}{self._fifo(module in self.fifo_topics)}"
+
+    def bucket_template(self) -> str:
+        """The claim-check bucket's name, with ACCOUNT and REGION where the account and region
+        go: bucket names are global, so a derived one carries both."""
+        return self.claim_check_bucket or f"{self.prefix.lower()}-claim-checks-{ACCOUNT}-{REGION}"
+
+    def bucket(self, *, account: str, region: str) -> str:
+        return self.bucket_template().replace(ACCOUNT, account).replace(REGION, region)
+
+    @staticmethod
+    def _fifo(fifo: bool) -> str:
+        return FIFO_SUFFIX if fifo else ""
+
+
+def is_fifo(name: str) -> bool:
+    """Whether the queue or topic of this name (or URL, or ARN) is FIFO."""
+    return name.endswith(FIFO_SUFFIX)
 
 
 @dataclass
@@ -47,20 +92,38 @@ class QueueDirectory:
 
 
 @dataclass
-class TopicDirectory:
-    """Topic ARNs by topic name, built from the caller's account and partition (STS
-    GetCallerIdentity, asked once; it needs no permission), so that publishing needs no right
-    to list or create topics."""
+class CallerIdentity:
+    """The caller's account and partition (STS GetCallerIdentity, asked once; it needs no
+    permission), for the names that carry them."""
 
     sts: Any
-    region: str
-    _arn_prefix: str = ""
+    _identity: tuple[str, str] | None = None
     _lock: Lock = field(default_factory=Lock)
 
-    def arn(self, topic: str) -> str:
+    @property
+    def account(self) -> str:
+        return self._asked()[0]
+
+    @property
+    def partition(self) -> str:
+        return self._asked()[1]
+
+    def _asked(self) -> tuple[str, str]:
         with self._lock:
-            if not self._arn_prefix:
+            if self._identity is None:
                 identity = self.sts.get_caller_identity()
-                partition = str(identity["Arn"]).split(":")[1]
-                self._arn_prefix = f"arn:{partition}:sns:{self.region}:{identity['Account']}"
-            return f"{self._arn_prefix}:{topic}"
+                self._identity = (str(identity["Account"]), str(identity["Arn"]).split(":")[1])
+            return self._identity
+
+
+@dataclass
+class TopicDirectory:
+    """Topic ARNs by topic name, built from the caller's account and partition, so that
+    publishing needs no right to list or create topics."""
+
+    identity: CallerIdentity
+    region: str
+
+    def arn(self, topic: str) -> str:
+        identity = self.identity
+        return f"arn:{identity.partition}:sns:{self.region}:{identity.account}:{topic}"

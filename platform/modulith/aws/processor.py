@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from django.db import transaction
 from django.db.models import F
 
+from modulith.aws.claim_checks import ClaimChecks, ClaimCheckUnavailable
 from modulith.aws.context import aws_context
 from modulith.aws.messages import (
     DEAD_LETTER_REASON,
@@ -21,10 +22,11 @@ from modulith.aws.messages import (
     Message,
     holds,
     message_envelope,
+    message_group,
     string_attribute,
 )
 from modulith.aws.models import HandlingFailure
-from modulith.aws.names import QueueDirectory
+from modulith.aws.names import QueueDirectory, is_fifo
 from modulith.bus.dispatch import Dispatcher
 from modulith.modules import Module
 from modulith.observability.logs import event_fields, log_context
@@ -77,7 +79,10 @@ class MessageProcessor:
     dispatcher's (`Dispatcher.deliver`); this only acts on it.
 
     `max_bytes`: the largest body it parses (MODULITH_MAX_EVENT_BYTES); a larger one is
-    dead-lettered unread.
+    dead-lettered unread. The same bound holds for the data of an event that came by claim
+    check, which `claims` resolves before anything reads it (`modulith.aws.claim_checks`): a
+    reference that can never be resolved is dead-lettered with its reason, and S3 unreachable
+    is a dependency that is down.
 
     `deletes`: whether it deletes the messages it is done with (handled, duplicates, dead-
     lettered). A Lambda event source mapping deletes them itself: those its function does not
@@ -93,6 +98,7 @@ class MessageProcessor:
         queues: QueueDirectory,
         backoff: RetryPolicy,
         max_bytes: int,
+        claims: ClaimChecks,
         deletes: bool = True,
     ) -> None:
         self.dispatcher = dispatcher
@@ -101,6 +107,7 @@ class MessageProcessor:
         self.queues = queues
         self.backoff = backoff
         self.max_bytes = max_bytes
+        self.claims = claims
         self.deletes = deletes
 
     def process(self, message: Message) -> Outcome:
@@ -126,8 +133,11 @@ class MessageProcessor:
         try:
             holds(message)  # a count sent again later must be sound before anything else
             envelope = message_envelope(message, max_bytes=self.max_bytes)
+            envelope = self.claims.resolve(envelope, max_bytes=self.max_bytes)
         except MalformedEvent as malformed:
             return Outcome.dead(str(malformed), malformed.reason), None
+        except ClaimCheckUnavailable as unavailable:
+            return Outcome.unavailable_because(str(unavailable)), None
         return self.dispatcher.deliver(envelope, self.module), envelope
 
     def _refuse(self, message: Message, failure: MalformedEvent) -> None:
@@ -144,10 +154,13 @@ class MessageProcessor:
             DEAD_LETTER_SOURCE: string_attribute(self.queues.names.queue(self.module.name)),
             DEAD_LETTERED_AT: string_attribute(datetime.now(UTC).isoformat()),
         }
+        url = self.queues.dead_letter_url(self.module.name)
+        fifo: dict[str, str] = {}
+        if is_fifo(url):  # in its group, once however often this is repeated
+            group = message_group(message) or message["MessageId"]
+            fifo = {"MessageGroupId": group, "MessageDeduplicationId": message["MessageId"]}
         self.sqs.send_message(
-            QueueUrl=self.queues.dead_letter_url(self.module.name),
-            MessageBody=message["Body"],
-            MessageAttributes=attributes,
+            QueueUrl=url, MessageBody=message["Body"], MessageAttributes=attributes, **fifo
         )
         self._done(message)
 
@@ -232,6 +245,25 @@ class MessageProcessor:
         except Exception:  # the database may be what failed: the message is retried anyway
             log.exception("could not record the failure of %s", envelope.event_id)
 
+    def set_visibility(self, messages: list[Message], seconds: int) -> None:
+        """Hides the messages for `seconds` (0: gives them back at once)."""
+        if not messages:
+            return
+        try:
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queues.url(self.module.name),
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "ReceiptHandle": message["ReceiptHandle"],
+                        "VisibilityTimeout": min(MAX_VISIBILITY_SECONDS, seconds),
+                    }
+                    for index, message in enumerate(messages)
+                ],
+            )
+        except Exception as error:  # SQS may be down too: at worst a message is handled twice
+            log.warning("%s could not hold its messages: %s", self.module.name, error)
+
     def _done(self, message: Message) -> None:
         if self.deletes:
             self.sqs.delete_message(
@@ -266,5 +298,6 @@ def message_processor(
         queues=aws.queues,
         backoff=current.relay.policy,
         max_bytes=current.max_event_bytes,
+        claims=aws.claims,
         deletes=deletes,
     )

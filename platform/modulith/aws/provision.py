@@ -6,10 +6,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from modulith.aws.bucket_provisioning import BucketProvisioner
 from modulith.aws.context import AwsContext
 from modulith.aws.resources import (
     DEAD_LETTER_RETENTION_SECONDS,
-    RULE_TARGET_ID,
     AwsTopology,
     QueueSpec,
     RuleSpec,
@@ -72,6 +72,9 @@ class Provisioner:
                 topic_arns.get(subscription.topic_name),
                 queue_arns.get(subscription.queue_name),
             )
+        BucketProvisioner(
+            self.aws.s3, self.aws.region or "", self.aws.identity.partition, self._change
+        ).apply(resources.bucket, self.aws.claim_check_bucket)
         return self.changes
 
     def _change(self, action: str, kind: str, name: str, detail: str = "") -> bool:
@@ -84,7 +87,7 @@ class Provisioner:
     def _module_queue(self, spec: QueueSpec) -> str | None:
         dead_letter_arn = self._queue(
             spec.dead_letter_name,
-            {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
+            {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)} | spec.attributes(),
             kind="dead-letter queue",
         )
         self._queue_policy(
@@ -92,7 +95,7 @@ class Provisioner:
             dead_letter_queue_policy(dead_letter_arn) if dead_letter_arn else None,
             "deny non-TLS",
         )
-        attributes = {"VisibilityTimeout": str(spec.visibility_timeout)}
+        attributes = {"VisibilityTimeout": str(spec.visibility_timeout)} | spec.attributes()
         if dead_letter_arn:
             attributes["RedrivePolicy"] = json.dumps(
                 {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": spec.max_receives}
@@ -108,7 +111,12 @@ class Provisioner:
             url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             return self._queue_arn(url)
         current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        stale = {k: v for k, v in attributes.items() if not _same(k, current.get(k), v)}
+        # Whether a queue is FIFO is its name's: set at creation, never changed.
+        stale = {
+            k: v
+            for k, v in attributes.items()
+            if k != "FifoQueue" and not _same(k, current.get(k), v)
+        }
         if stale and self._change("update", kind, name, ", ".join(sorted(stale))):
             self.sqs.set_queue_attributes(QueueUrl=url, Attributes=stale)
         return str(current["QueueArn"])
@@ -169,15 +177,12 @@ class Provisioner:
 
     def _target(self, spec: RuleSpec, queue_arn: str) -> None:
         targets = self.events.list_targets_by_rule(Rule=spec.name, EventBusName=spec.bus)
-        if [(t["Id"], t["Arn"]) for t in targets["Targets"]] == [(RULE_TARGET_ID, queue_arn)]:
+        wanted = spec.target(queue_arn)
+        if [{k: t.get(k) for k in wanted} for t in targets["Targets"]] == [wanted]:
             return
         action = "update" if targets["Targets"] else "create"
         if self._change(action, "rule target", spec.name, spec.queue_name):
-            self.events.put_targets(
-                Rule=spec.name,
-                EventBusName=spec.bus,
-                Targets=[{"Id": RULE_TARGET_ID, "Arn": queue_arn}],
-            )
+            self.events.put_targets(Rule=spec.name, EventBusName=spec.bus, Targets=[wanted])
 
     def _module_queue_policy(
         self,
@@ -223,7 +228,9 @@ class Provisioner:
         except self.sns.exceptions.NotFoundException:
             created = self._change("create", "topic", spec.name)
             if created:
-                arn = str(self.sns.create_topic(Name=spec.name)["TopicArn"])
+                arn = str(
+                    self.sns.create_topic(Name=spec.name, Attributes=spec.attributes())["TopicArn"]
+                )
             # A new topic has AWS's default policy, which lets the account do anything.
             self._topic_policy(spec, arn if created else None, "create")
             return arn if created else None

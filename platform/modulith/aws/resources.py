@@ -11,20 +11,42 @@ module's queue a subscription to the topic of every module whose events it handl
 policy on the event name attribute lets through only those events, and raw message delivery
 hands the queue the wire JSON itself.
 
+A module that handles an ordered event (one whose type declares an ordering key) gets a FIFO
+queue and dead-letter queue (`.fifo`), and with the sns transport the topics that feed it are
+FIFO too (a standard topic cannot deliver to a FIFO queue): the message group is the event's
+key (its own id for an unordered event), the deduplication id its event id, content-based
+deduplication off. The rule's target on such a queue puts every event from the bus in one
+message group: EventBridge sets no group per event.
+
 The policies agree with the manifests: a module queue admits only its rule and the topics it
 subscribes to, a topic only publishers of its own account (whose roles may publish only to
 their own module's topic), and every queue and topic refuses requests that are not over TLS.
+
+The claim-check bucket holds the data of events too large for their transport
+(`modulith.aws.claim_checks`): encrypted at rest (SSE-S3), closed to the public, TLS only, each
+object expired once no message that refers to it can still be delivered: the redelivery window
+of a queue's retention (SQS's default, 4 days) and its dead-letter queue's (14 days), plus a
+day's margin.
 """
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from modulith.aws.messages import EVENT_NAME
 from modulith.aws.names import ResourceNames
+from modulith.contracts.evolution import names_of
 from modulith.modules import Module, Topology
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # the most SQS keeps a message
+# How long a module queue keeps a message: SQS's default, which provisioning leaves as it is.
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+DAY_SECONDS = 24 * 3600
+CLAIM_CHECK_EXPIRY_DAYS = (
+    math.ceil((QUEUE_RETENTION_SECONDS + DEAD_LETTER_RETENTION_SECONDS) / DAY_SECONDS) + 1
+)
+CLAIM_CHECK_EXPIRY_RULE = "expire-after-redelivery-window"
 RULE_TARGET_ID = "module-queue"
 
 
@@ -35,6 +57,22 @@ class QueueSpec:
     dead_letter_name: str
     max_receives: int
     visibility_timeout: int
+    fifo: bool = False
+
+    def attributes(self) -> dict[str, str]:
+        """The queue's attributes (the dead-letter queue's too, as to FIFO), as SQS takes them."""
+        return FIFO_QUEUE_ATTRIBUTES if self.fifo else {}
+
+
+# A FIFO queue whose messages are deduplicated by the id each carries (the event id), not by
+# their content; in the high-throughput mode, per message group.
+FIFO_QUEUE_ATTRIBUTES = {
+    "FifoQueue": "true",
+    "ContentBasedDeduplication": "false",
+    "DeduplicationScope": "messageGroup",
+    "FifoThroughputLimit": "perMessageGroupId",
+}
+FIFO_TOPIC_ATTRIBUTES = {"FifoTopic": "true", "ContentBasedDeduplication": "false"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +83,14 @@ class RuleSpec:
     queue_name: str
     # By detail-type, the sources the module believes it from.
     sources: Mapping[str, tuple[str, ...]] = field(hash=False)
+    fifo: bool = False  # its queue is FIFO: the target names the one message group
+
+    def target(self, queue_arn: Any) -> dict[str, Any]:
+        """The rule's target, the module's queue."""
+        target: dict[str, Any] = {"Id": RULE_TARGET_ID, "Arn": queue_arn}
+        if self.fifo:
+            target["SqsParameters"] = {"MessageGroupId": self.module}
+        return target
 
     @property
     def detail_types(self) -> tuple[str, ...]:
@@ -67,6 +113,10 @@ class RuleSpec:
 class TopicSpec:
     module: str  # the publisher
     name: str
+    fifo: bool = False
+
+    def attributes(self) -> dict[str, str]:
+        return FIFO_TOPIC_ATTRIBUTES if self.fifo else {}
 
 
 @dataclass(frozen=True)
@@ -82,10 +132,20 @@ class SubscriptionSpec:
 
 
 @dataclass(frozen=True)
+class BucketSpec:
+    """The claim-check bucket: `name` holds ${AWS::AccountId} and ${AWS::Region} where a
+    derived name carries them (`ResourceNames.bucket_template`)."""
+
+    name: str
+    expiry_days: int = CLAIM_CHECK_EXPIRY_DAYS
+
+
+@dataclass(frozen=True)
 class AwsTopology:
     bus: str
     queues: tuple[QueueSpec, ...]
     rules: tuple[RuleSpec, ...]
+    bucket: BucketSpec
     topics: tuple[TopicSpec, ...] = ()
     subscriptions: tuple[SubscriptionSpec, ...] = ()
 
@@ -95,6 +155,7 @@ class AwsTopology:
     def as_dict(self) -> dict[str, Any]:
         return {
             "bus": self.bus,
+            "claimCheckBucket": asdict(self.bucket),
             "queues": [asdict(queue) for queue in self.queues],
             "rules": [asdict(rule) | {"eventPattern": rule.event_pattern()} for rule in self.rules],
             "topics": [asdict(topic) for topic in self.topics],
@@ -124,9 +185,11 @@ def aws_topology(
                 dead_letter_name=names.dead_letter_queue(module.name),
                 max_receives=max_receives,
                 visibility_timeout=visibility_timeout,
+                fifo=module.name in names.fifo_queues,
             )
             for module in subscribers
         ),
+        bucket=BucketSpec(name=names.bucket_template()),
         rules=tuple(
             RuleSpec(
                 module=module.name,
@@ -135,13 +198,19 @@ def aws_topology(
                 queue_name=names.queue(module.name),
                 sources={
                     event: topology.sources_of(module, event)
-                    for event in module.handled_event_names
+                    for event in module.answered_event_names
                 },
+                fifo=module.name in names.fifo_queues,
             )
             for module in subscribers
         ),
         topics=tuple(
-            TopicSpec(module=module.name, name=names.topic(module.name)) for module in publishers
+            TopicSpec(
+                module=module.name,
+                name=names.topic(module.name),
+                fifo=module.name in names.fifo_topics,
+            )
+            for module in publishers
         ),
         subscriptions=tuple(
             SubscriptionSpec(
@@ -159,8 +228,8 @@ def aws_topology(
 
 
 def _handled_of(subscriber: Module, publisher: Module) -> tuple[str, ...]:
-    published = {event_type.event_name for event_type in publisher.publishes}
-    return tuple(sorted(published & set(subscriber.handled_event_names)))
+    published = {name for event_type in publisher.publishes for name in names_of(event_type)}
+    return tuple(sorted(published & set(subscriber.answered_event_names)))
 
 
 def queue_policy(queue_arn: Any, rule_arn: Any, topic_arns: Sequence[Any] = ()) -> dict[str, Any]:
@@ -198,6 +267,20 @@ def topic_policy(topic_arn: Any, account: Any) -> dict[str, Any]:
             },
             _deny_insecure_transport("sns:Publish", topic_arn),
         ],
+    }
+
+
+def bucket_policy(bucket_arn: Any) -> dict[str, Any]:
+    """The claim-check bucket, over TLS only; who may put and get what is each module role's
+    (a producer its own source's prefix, a consumer the sources it believes)."""
+    objects = (
+        {"Fn::Sub": ["${Bucket}/*", {"Bucket": bucket_arn}]}
+        if isinstance(bucket_arn, dict)
+        else f"{bucket_arn}/*"
+    )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [_deny_insecure_transport("s3:*", [bucket_arn, objects])],
     }
 
 

@@ -1,5 +1,6 @@
 """Publishing events and handling them. Import once Django's apps are ready."""
 
+from modulith.bus.asynchronous import aatomic, apublish
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.inbox import atomic, current_envelope
 from modulith.bus.publisher import EventTooLarge, publish
@@ -13,6 +14,8 @@ __all__ = [
     "EventTooLarge",
     "MalformedEvent",
     "PermanentFailure",
+    "aatomic",
+    "apublish",
     "atomic",
     "cancel_scheduled",
     "current_envelope",

@@ -3,11 +3,13 @@
 Before any handler sees an event, the dispatcher decides whether to believe it: the module
 must handle its name, its `source` must be the module that publishes it or a foreign producer
 the subscriber declares (`Module.accepts_from`), its major schema version must be one the
-subscriber knows, and its data must pass the contract, validated strictly as the JSON it came
-as (an event this process has just published, validated as it was, is read back from its
-dump). Whatever fails is a PermanentFailure: no retry can change it.
+subscriber knows (an older one is upcast to it first, `modulith.contracts.evolution`, so
+handlers see only the current version), and its data must pass the contract, validated
+strictly as the JSON it came as (an event this process has just published, validated as it
+was, is read back from its dump). Whatever fails is a PermanentFailure: no retry can change it.
 """
 
+import copy
 import json
 import logging
 from collections.abc import Callable
@@ -19,7 +21,9 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from modulith.bus.concurrency import HandlerSlots
+from modulith.bus.handlers import call as call_handler
 from modulith.bus.inbox import AlreadyHandled, HandlerRun, running
+from modulith.contracts.evolution import VersionGap, major_of, upcast
 from modulith.modules import Module, Topology
 from modulith.observability.logs import event_fields, log_context
 from modulith.observability.otel import event_attributes
@@ -163,7 +167,7 @@ def _run(
     # While the handler runs, the event is current and every log line says so.
     with running(run), log_context(**fields):
         try:
-            handler(event)
+            call_handler(handler, event)  # an async one too, run to its end
             if not run.recorded:  # the handler wrote nothing through modulith.bus.atomic
                 with transaction.atomic(using=run.database):
                     run.record()
@@ -179,20 +183,14 @@ def _parse(envelope: Envelope, subscriber: Module, topology: Topology) -> Any:
             f"{subscriber.name} does not handle {envelope.event_name} events", reason="not_handled"
         )
     _believe(envelope, subscriber, topology)
-    known, given = _major(event_type.schema_version), _major(envelope.schema_version)
-    if given > known:
-        raise PermanentFailure(
-            f"{envelope.event_name} schema version {envelope.schema_version} is newer than "
-            f"the version {event_type.schema_version} {subscriber.name} knows",
-            reason="newer_version",
-        )
+    data = _current_version(envelope, event_type, subscriber)
     try:
         if envelope.published_here:
             # This process dumped it from an event it validated as it published it: read back
             # as it is, a new event for each subscriber, without a round trip through JSON.
-            return event_type.model_validate(envelope.data)
+            return event_type.model_validate(data)
         # As the JSON it came as, strictly: "5" is no number, and a lone surrogate no text.
-        return event_type.model_validate_json(json.dumps(envelope.data), strict=True)
+        return event_type.model_validate_json(json.dumps(data), strict=True)
     except pydantic.ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc']) or 'data'}: {issue['msg']}"
@@ -224,10 +222,36 @@ def _believe(envelope: Envelope, subscriber: Module, topology: Topology) -> None
         )
 
 
+def _current_version(envelope: Envelope, event_type: Any, subscriber: Module) -> dict[str, Any]:
+    """The event's data as the version the subscriber knows: an older major version through
+    the contract's upcasters (on a copy: the envelope may go to other subscribers too); a
+    newer one, or an older one no chain of upcasters leads from, can never be read. A foreign
+    producer's event carries no version: it is read as the current one."""
+    known, given = _major(event_type.schema_version), _major(envelope.schema_version)
+    if given > known:
+        raise PermanentFailure(
+            f"{envelope.event_name} schema version {envelope.schema_version} is newer than "
+            f"the version {event_type.schema_version} {subscriber.name} knows",
+            reason="newer_version",
+        )
+    if given == known or envelope.foreign:
+        return envelope.data
+    try:
+        return upcast(event_type, copy.deepcopy(envelope.data), from_major=given)
+    except VersionGap as gap:
+        raise PermanentFailure(str(gap), reason="version_gap") from None
+    except Exception as error:  # the old data is not what the upcaster expects
+        raise PermanentFailure(
+            f"{envelope.event_name} {envelope.schema_version} could not be upcast to "
+            f"{event_type.schema_version}: {type(error).__name__}: {error}",
+            reason="upcast_failed",
+        ) from None
+
+
 def _major(version: str) -> int:
-    major = version.split(".", 1)[0]
-    if not (major.isascii() and major.isdigit() and len(major) <= 6):
+    major = major_of(version)
+    if major is None:
         raise PermanentFailure(
             f"schema version {version[:20]!r} is not MAJOR.MINOR", reason="malformed"
         )
-    return int(major)
+    return major

@@ -10,7 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from modulith.bus.scheduling import Schedule
+from modulith.conf import ModulithSettings
 from modulith.conf.installed import INSTALLED
+from modulith.contracts.evolution import current_major, downcast, name_at
 from modulith.database.store.envelopes import keep_envelope
 from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from modulith.database.store.statements import insert, loaded
@@ -24,6 +26,10 @@ from modulith.transports.envelope import Envelope, new_event_id
 from modulith.transports.transport import Transport
 
 log = logging.getLogger(__name__)
+
+
+# The longest ordering key: what a FIFO queue takes as a message group id.
+MAX_ORDERING_KEY = 128
 
 
 class EventTooLarge(ValueError):
@@ -66,6 +72,9 @@ class Publishing(Protocol):
     @property
     def max_event_bytes(self) -> int: ...
 
+    @property
+    def settings(self) -> ModulithSettings: ...
+
 
 def publish(
     event: Any,
@@ -92,29 +101,40 @@ def publish(
     alias = module.database
     if not transaction.get_connection(alias).in_atomic_block:
         raise RuntimeError(
-            f"publish {event.event_name} inside transaction.atomic(using={alias!r}) "
+            f"publish {event.event_name} inside transaction.atomic(using={alias!r}) (async "
+            f"code: await apublish inside async with aatomic(using={alias!r})) "
             "so the event commits with the writes it describes"
         )
     event_id = new_event_id()
     attributes = event_attributes(module.name, event.event_name, event_id)
     # The event carries the trace of the work that published it (a new one outside any).
     with span(f"publish {event.event_name}", kind="producer", attributes=attributes):
-        envelope = Envelope(
+        envelope = _as_published(
+            event,
+            current.settings.publish_versions.get(event.event_name),
             event_id=event_id,
-            event_name=event.event_name,
             source=module.source,
             occurred_at=timezone.now(),
-            schema_version=event.schema_version,
-            data=event.model_dump(mode="json", by_alias=True),
             trace=current_trace(),
-            published_here=True,
         )
         wire = envelope.to_wire()
         _check_size(envelope.event_name, wire, current.max_event_bytes)
         # A scheduled delivery is claimed by the sweep that finds it due, never at publish.
         claim = current.executor.claim() if schedule is None else {}
         routes = current.transport.routes(envelope.event_name)
-        deliveries = _store(alias, envelope, wire, routes, claim, schedule)
+        # A scheduled event goes when it is due, not in its key's line (it would hold the
+        # key's later events back until then).
+        key = (
+            current.topology.ordering_value(envelope.event_name, envelope.data)
+            if schedule is None
+            else None
+        )
+        if key is not None and len(key) > MAX_ORDERING_KEY:
+            raise ValueError(
+                f"{event.event_name}.{event.ordering_key} is {len(key)} characters long; an "
+                f"ordering key is at most {MAX_ORDERING_KEY} (an SQS message group id's limit)"
+            )
+        deliveries = _store(alias, envelope, wire, routes, claim, schedule, key)
 
     def committed() -> None:  # a named function: Django logs a failing hook by its name
         _committed(module.name, envelope, schedule)
@@ -125,6 +145,28 @@ def publish(
     return envelope.event_id
 
 
+def _as_published(event: Any, version: int | None, **envelope: Any) -> Envelope:
+    """The event as it goes on the wire: its current version, or the older major `version`
+    its consumers still read (MODULITH_PUBLISH_VERSIONS), through its contract's downcasters
+    and under the name it had then."""
+    data = event.model_dump(mode="json", by_alias=True)
+    event_type = type(event)
+    if version is None or version >= current_major(event_type):
+        return Envelope(
+            event_name=event.event_name,
+            schema_version=event.schema_version,
+            data=data,
+            published_here=True,
+            **envelope,
+        )
+    return Envelope(
+        event_name=name_at(event_type, version),
+        schema_version=f"{version}.0",
+        data=downcast(event_type, data, to_major=version),
+        **envelope,
+    )
+
+
 def _store(
     alias: str,
     envelope: Envelope,
@@ -132,6 +174,7 @@ def _store(
     routes: list[str],
     claim: dict[str, object],
     schedule: Schedule | None,
+    ordering_key: str | None,
 ) -> list[Delivery]:
     """The event and one delivery per route, in two statements; returns the deliveries as
     the ORM would load them, each with its event."""
@@ -166,6 +209,7 @@ def _store(
             "dead_at": None,
             "cancellable": schedule is not None,
             "cancelled_at": None,
+            "ordering_key": ordering_key,
             "updated_at": now,
         }
         | claim

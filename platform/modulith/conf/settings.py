@@ -32,7 +32,7 @@ from pydantic import (
 from modulith.conf import transports
 from modulith.conf.deployment import load_topology, on_lambda
 from modulith.conf.keys import SigningKeys
-from modulith.conf.values import Duration, Names, Refused, one_line
+from modulith.conf.values import Duration, Names, Refused, Versions, one_line
 from modulith.modules import Topology
 from modulith.modules.errors import ConfigurationError
 
@@ -117,7 +117,11 @@ class ModulithSettings(BaseModel):
     max_attempts: int = Field(5, ge=1)
     retry_base_seconds: float = Field(1.0, ge=0)
     retry_max_seconds: float = Field(300.0, ge=0)
-    max_event_bytes: int = Field(256 * 1024, ge=1)
+    # The hard bound at publish; events above a transport's own limit go by claim check.
+    max_event_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    # Events published as an older major version than their contract's, by name, until every
+    # consumer reads the current one (through the contract's downcasters).
+    publish_versions: Versions = {}
     relay_interval: float = Field(2.0, ge=0.01)
     # A claimed delivery is left alone by other relays until its claim lapses: a relay that
     # dies mid-send delays its deliveries by this much, and loses none. Above the longest send
@@ -153,6 +157,10 @@ class ModulithSettings(BaseModel):
     max_receives: int = Field(5, ge=1, le=1000)
     visibility_timeout: int = Field(30, ge=0, le=43200)
     consumer_wait_seconds: int = Field(20, ge=0, le=20)
+    # Large events: their data in S3, a reference on the wire (modulith.aws.claim_checks).
+    claim_check: bool = True
+    claim_check_bucket: str = ""  # <prefix>-claim-checks-<account>-<region>
+    claim_check_bytes: int | None = Field(None, ge=1024)  # each transport's limit
 
     # Observability.
     log_correlation_fields: Names = ()

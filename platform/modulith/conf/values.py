@@ -15,6 +15,7 @@ T = TypeVar("T")
 
 DURATION = "be a duration such as 90 (seconds), 30m, 12h or 14d"
 NAMES = "be a list of names (or comma-separated text)"
+VERSIONS = "map event names to major versions, such as {'OrderPlaced': 1} (or OrderPlaced=1,...)"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 # What a value must be, by the type of pydantic's error.
@@ -128,6 +129,29 @@ def _names(value: object) -> tuple[str, ...]:
     raise Refused(NAMES, value)
 
 
+def _versions(value: object) -> dict[str, int]:
+    """Event names to major versions: a dict, or text `OrderPlaced=1,StockReserved=2`."""
+    pairs: list[tuple[object, object]] = []
+    if isinstance(value, str):
+        split = (item.partition("=") for item in parse_list(value))
+        pairs = [(name, version) for name, _, version in split]
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        raise Refused(VERSIONS, value)
+    versions: dict[str, int] = {}
+    for name, version in pairs:
+        if isinstance(version, str) and version.strip().isdigit():
+            version = int(version)
+        if not (isinstance(name, str) and name.strip() and type(version) is int and version >= 1):
+            raise Refused(VERSIONS, f"{name}={version}")
+        versions[name.strip()] = version
+    return versions
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 # A list: in Django's settings a list or tuple of texts, in the environment comma-separated.
 Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
+# Event names to major versions: a dict in Django's settings, `Name=1,Other=2` in the
+# environment.
+Versions = Annotated[dict[str, int], BeforeValidator(_versions)]

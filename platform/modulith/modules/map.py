@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from modulith.contracts.evolution import current_major, readable_from
 from modulith.modules import Module, Topology
 from modulith.modules.errors import ConfigurationError
 
@@ -84,10 +85,11 @@ def text(topology: Topology) -> str:
     lines = [f"Modules: {', '.join(m.name for m in modules(topology))}"]
     for module in modules(topology):
         lines += ["", f"Module {module.name}", *_module_lines(topology, module)]
-    lines += ["", "Events (publisher -> subscribers)"]
+    lines += ["", "Events (version; publisher -> subscribers)"]
     for event, publisher in published_events(topology):
-        subscribers = [flow.subscriber for flow in flows if flow.event == event]
-        lines.append(f"  {event}: {publisher} -> {', '.join(subscribers) or '(no subscribers)'}")
+        subscribers = ", ".join(flow.subscriber for flow in flows if flow.event == event)
+        version = version_label(topology.event_type(event))
+        lines.append(f"  {event} {version}: {publisher} -> {subscribers or '(no subscribers)'}")
     if foreign := foreign_flows(topology):
         lines += ["", "Events from outside (source -> subscriber)"]
         lines += [f"  {flow.event}: {flow.source} -> {flow.subscriber}" for flow in foreign]
@@ -184,6 +186,19 @@ def _module_lines(topology: Topology, module: Module) -> list[str]:
         *_field("provides", provides),
         *_field("uses", uses),
     ]
+
+
+def version_label(event_type: Any) -> str:
+    """`3.0`, with the oldest major version its subscribers read (through its upcasters) and
+    the names it had before: `3.0 (reads 1.x up; formerly OrderSubmitted to 1.x)`."""
+    notes = []
+    if (oldest := readable_from(event_type)) < current_major(event_type):
+        notes.append(f"reads {oldest}.x up")
+    if event_type.former_names:
+        formerly = ", ".join(f"{n} to {v}.x" for n, v in sorted(event_type.former_names.items()))
+        notes.append(f"formerly {formerly}")
+    version: str = event_type.schema_version
+    return version + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _field(label: str, values: list[str]) -> list[str]:

@@ -7,10 +7,11 @@ can compute who publishes and who subscribes, also for modules it does not run.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from django.utils.module_loading import import_string
 
+from modulith.contracts.evolution import answers_to, names_of
 from modulith.modules.errors import ConfigurationError
 
 
@@ -64,6 +65,9 @@ class Module:
     database alias. `database="default"` (or any alias the project has) places it in a
     database it shares with the project's other apps: the first step of adopting modulith in
     an existing project, where its tables already are (docs/adopting.md).
+    `after_dead_letter` is what this module's later events of an ordering key do once one of
+    them is dead-lettered: `"wait"` (the default) until the dead letter is replayed or
+    discarded, or `"skip"` past it.
     """
 
     name: str
@@ -75,12 +79,18 @@ class Module:
     api: str | None = None
     accepts_from: Mapping[type[Any], str | tuple[str, ...]] = field(default_factory=dict)
     database: str = ""
+    after_dead_letter: Literal["wait", "skip"] = "wait"
     # Set by the deployment, never in a manifest: the shared database this module left when
     # the deployment gave it one of its own (<MODULE>_DATABASE_URL), where its old tables may
     # still be (docs/adopting.md).
     moved_from: str = ""
 
     def __post_init__(self) -> None:
+        if self.after_dead_letter not in ("wait", "skip"):
+            raise ConfigurationError(
+                f"module {self.name}: after_dead_letter must be 'wait' or 'skip', "
+                f"not {self.after_dead_letter!r}"
+            )
         if not self.database:
             object.__setattr__(self, "database", self.name)
         self.concurrency_limits  # noqa: B018 - refuses a handler given two limits, now
@@ -120,9 +130,10 @@ class Module:
         return f"{self.name}.service"
 
     def handlers_for(self, event_name: str) -> tuple[str, ...]:
-        """The dotted paths of the module's handlers of the event."""
+        """The dotted paths of the module's handlers of the event, by its name or by a name it
+        had before."""
         for event_type, specs in self.handles.items():
-            if event_type.event_name == event_name:
+            if answers_to(event_type, event_name):
                 listed = (specs,) if isinstance(specs, str | Handler) else specs
                 return tuple(spec.path if isinstance(spec, Handler) else spec for spec in listed)
         return ()
@@ -131,10 +142,16 @@ class Module:
     def handled_event_names(self) -> tuple[str, ...]:
         return tuple(event_type.event_name for event_type in self.handles)
 
+    @property
+    def answered_event_names(self) -> tuple[str, ...]:
+        """The names of the events it handles, with the names they had before: what its queue
+        takes, since a producer not yet upgraded still publishes under an old one."""
+        return tuple(name for event_type in self.handles for name in names_of(event_type))
+
     def foreign_sources(self, event_name: str) -> tuple[str, ...]:
         """The sources outside the application this module believes the event from."""
         for event_type, sources in self.accepts_from.items():
-            if event_type.event_name == event_name:
+            if answers_to(event_type, event_name):
                 return (sources,) if isinstance(sources, str) else tuple(sources)
         return ()
 
@@ -176,15 +193,20 @@ class Topology:
 
     @cached_property
     def _event_types(self) -> dict[str, tuple[Module, type[Any]]]:
+        """Each published event by its name and by the names it had before."""
         types: dict[str, tuple[Module, type[Any]]] = {}
         for module in self.modules:
             for event_type in module.publishes:
-                if event_type.event_name in types:
-                    raise ConfigurationError(
-                        f"event {event_type.event_name} is published by both "
-                        f"{types[event_type.event_name][0].name} and {module.name}"
-                    )
-                types[event_type.event_name] = (module, event_type)
+                for name in names_of(event_type):
+                    if name in types:
+                        other, earlier = types[name]
+                        events = {earlier.event_name, event_type.event_name}
+                        also = "" if events == {name} else f" (as {' and '.join(sorted(events))})"
+                        raise ConfigurationError(
+                            f"event {name} is published by both {other.name} and "
+                            f"{module.name}{also}"
+                        )
+                    types[name] = (module, event_type)
         return types
 
     @property
@@ -223,10 +245,11 @@ class Topology:
         """Events only producers outside the application publish, by name, with the class a
         module accepts them as (two differing classes are a system check's error)."""
         return {
-            event_type.event_name: event_type
+            name: event_type
             for module in reversed(self.modules)
             for event_type in module.accepts_from
             if event_type.event_name not in self._event_types
+            for name in names_of(event_type)
         }
 
     @cached_property
@@ -239,6 +262,57 @@ class Topology:
         as from outside."""
         entry = self._event_types.get(event_name)
         return entry[1] if entry else self._external_types.get(event_name)
+
+    @cached_property
+    def _ordering_fields(self) -> dict[str, str]:
+        """The wire name (camelCase) of each ordered event's ordering key, by event name."""
+        fields: dict[str, str] = {}
+        for name in (*self._event_types, *self._external_types):
+            event_type = self.event_type(name)
+            key = getattr(event_type, "ordering_key", None)
+            if event_type is not None and key is not None:
+                fields[name] = event_type.model_fields[key].alias or key
+        return fields
+
+    def is_ordered(self, event_name: str) -> bool:
+        """Whether the event's type declares an ordering key."""
+        return event_name in self._ordering_fields
+
+    def ordering_value(self, event_name: str, data: Mapping[str, Any]) -> str | None:
+        """The value an event is ordered by, from its wire data, as text; None if its type
+        keeps no order (or the value is empty)."""
+        field_name = self._ordering_fields.get(event_name)
+        if field_name is None:
+            return None
+        value = data.get(field_name)
+        return None if value is None else str(value)
+
+    @cached_property
+    def fifo_queue_modules(self) -> frozenset[str]:
+        """The modules whose queues keep per-key order (FIFO): those that handle an ordered
+        event. Their unordered events take their own message group each."""
+        return frozenset(
+            module.name
+            for module in self.modules
+            if any(self.is_ordered(name) for name in module.handled_event_names)
+        )
+
+    @cached_property
+    def fifo_topic_modules(self) -> frozenset[str]:
+        """The modules whose topics are FIFO: those that publish an ordered event, and those
+        whose events reach a FIFO queue (a standard topic cannot deliver to one)."""
+        ordered = {
+            module.name
+            for module in self.modules
+            if any(self.is_ordered(t.event_name) for t in module.publishes)
+        }
+        feeding = {
+            self.publisher_of(name).name
+            for subscriber in self.fifo_queue_modules
+            for name in self.module(subscriber).handled_event_names
+            if self.is_published(name)
+        }
+        return frozenset(ordered | feeding)
 
     def sources_of(self, subscriber: Module, event_name: str) -> tuple[str, ...]:
         """The `source`s the subscriber believes the event from: the module that publishes it,
@@ -262,9 +336,9 @@ class Topology:
     @cached_property
     def _subscribers(self) -> dict[str, tuple[Module, ...]]:
         """Each event's subscribers, found once: every publish asks."""
-        names = {name for module in self.modules for name in module.handled_event_names}
+        names = {name for module in self.modules for name in module.answered_event_names}
         return {
-            name: tuple(m for m in self.modules if name in m.handled_event_names) for name in names
+            name: tuple(m for m in self.modules if name in m.answered_event_names) for name in names
         }
 
     def concurrency_limits(self) -> dict[str, int]:

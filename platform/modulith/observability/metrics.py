@@ -108,7 +108,8 @@ MESSAGES_DEAD_LETTERED = _counter(
     "modulith_messages_dead_lettered",
     "Queue messages a consumer sent to the dead-letter queue at once, by subscribing module and "
     "reason: malformed, oversized, too_deep, untrusted_source, not_handled, newer_version, "
-    "invalid_data, or handler (a handler's PermanentFailure).",
+    "invalid_data, claim_check_invalid, claim_check_mismatch, claim_check_missing, or handler "
+    "(a handler's PermanentFailure).",
     ["module", "reason"],
 )
 DELIVERY_ERRORS = _counter(

@@ -5,7 +5,9 @@ One transaction per claim: the due rows are selected (on PostgreSQL `FOR UPDATE 
 so concurrent relays take different rows instead of queueing for the same ones; on SQLite the
 transaction's write lock, taken at BEGIN, already keeps other writers out) and stamped with
 this claim's token and lease. Every time is the database's clock (`Now()`), so relays on
-servers whose clocks disagree still agree on what is due and whose claim has lapsed.
+servers whose clocks disagree still agree on what is due and whose claim has lapsed. A claim
+takes an ordered delivery only when its turn has come (`modulith.outbox.ordering`), so at
+most one of each route and key.
 """
 
 import uuid
@@ -18,6 +20,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from modulith.database.store.models import Delivery, DeliveryStatus
+from modulith.outbox.ordering import KeyLine, KeyOrder
 
 # What the relay reads of a claimed delivery and its event. The other columns (five dates of
 # the delivery, two of the event) would cost a conversion each for every row claimed: most of
@@ -29,6 +32,7 @@ CLAIMED_FIELDS = (
     "status",
     "attempts",
     "claimed_by",
+    "ordering_key",
     "event",
     "event__id",
     "event__event_name",
@@ -37,8 +41,9 @@ CLAIMED_FIELDS = (
 
 
 class Claims:
-    def __init__(self, lease: timedelta) -> None:
+    def __init__(self, lease: timedelta, order: KeyOrder | None = None) -> None:
         self.lease = lease
+        self.order = order or KeyOrder()
         # What this process claims as it publishes (see `at_publish`).
         self.publisher_token = uuid.uuid4().hex
         # Whether this process has claimed anything as it published (nothing to wait for if not).
@@ -74,6 +79,13 @@ class Claims:
         )
         return [delivery for delivery in deliveries if delivery.pk in held]
 
+    def release(self, alias: str, ids: Collection[int]) -> None:
+        """Hands back deliveries this process claimed as it published them: any relay takes
+        them when their turn comes."""
+        Delivery.objects.using(alias).filter(
+            id__in=list(ids), claimed_by=self.publisher_token
+        ).update(claimed_by="", claimed_until=None)
+
     def still_held_at_publish(self, alias: str) -> int:
         """How many deliveries this process claimed as it published them still wait for it:
         neither delivered nor handed back (a failure, a route down) yet."""
@@ -96,18 +108,23 @@ class Claims:
         *,
         batch: int = 100,
         skip: Collection[int] = (),
+        lines: Collection[KeyLine] = (),
     ) -> list[Delivery]:
-        """Claims these deliveries (or the `batch` longest due, but those in `skip`) if they
-        are due and nobody else holds them; returns them with their events, in the order they
-        were stored."""
+        """Claims these deliveries (or the `batch` longest due, but those in `skip`; or the
+        next of these routes' and keys' `lines`) if they are due, their turn has come and
+        nobody else holds them; returns them with their events, in the order they were
+        stored."""
         token = uuid.uuid4().hex
         due = Delivery.objects.using(alias).filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=Now()),
+            self.order.turn_has_come(),
             status=DeliveryStatus.PENDING,
             next_attempt_at__lte=Now(),
         )
         if ids is not None:
             due = due.filter(id__in=list(ids)).order_by("id")
+        elif lines:
+            due = due.filter(self.order.on_lines(lines)).order_by("id")[:batch]
         else:
             due = due.exclude(id__in=list(skip)).order_by("next_attempt_at", "id")[:batch]
         with transaction.atomic(using=alias):

@@ -109,6 +109,14 @@ class OutcomeRecorder:
             self._bulk.held = None
             self._write_held(held)
 
+    def write_held(self) -> None:
+        """Writes the successes held so far in this thread's bulk block, now: an ordered
+        delivery's turn is read from the outbox, where its key's earlier ones must show as
+        delivered."""
+        held: SuccessesByRoute | None = getattr(self._bulk, "held", None)
+        if held:
+            self._write_held(held)
+
     def delivered(
         self, alias: str, route: str, delivered: list[tuple[Delivery, Envelope]]
     ) -> RelayReport:

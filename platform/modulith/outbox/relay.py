@@ -15,6 +15,7 @@ from modulith.conf import ModulithSettings
 from modulith.database.store.envelopes import envelope_of
 from modulith.database.store.models import Delivery
 from modulith.outbox.claims import Claims
+from modulith.outbox.ordering import KeyOrder
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.outcomes import OutcomeRecorder, RelayReport
 from modulith.outbox.rerouting import Rerouting
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 # batch size each), so it never holds the database for long; the next sweep goes on.
 PURGE_BATCHES = 5
 
+# At most this many rounds of a key's next deliveries follow a delivery: the sweep goes on
+# with a longer line.
+FOLLOWING_ROUNDS = 100
+
 # What an entry carries besides the event: attributes, source, detail-type, framing.
 ENTRY_OVERHEAD_BYTES = 1024
 
@@ -41,11 +46,12 @@ class Relay:
         claim_seconds: float = ModulithSettings.default("claim_seconds"),
         outages: RouteBreaker | None = None,
         retention: Retention | None = None,
+        order: KeyOrder | None = None,
     ) -> None:
         self.transport = transport
         self.rerouting = Rerouting(transport.routes)
         self.policy = policy
-        self.claims = Claims(timedelta(seconds=claim_seconds))
+        self.claims = Claims(timedelta(seconds=claim_seconds), order)
         self.outages = outages or RouteBreaker(transport.name)
         self.retention = retention or Retention()
         self.outcomes = OutcomeRecorder(
@@ -61,11 +67,47 @@ class Relay:
         # Waited longer than the claim lasts (a busy pool)? A sweep may have taken them: ask.
         if not all_stored or not self.claims.still_held(deliveries):
             deliveries = self.claims.held(alias, deliveries)
-        return self._send(alias, deliveries, routed_here=True)
+        if all(delivery.ordering_key is None for delivery in deliveries):
+            return self._send(alias, deliveries, routed_here=True)
+        return self._send_in_key_order(alias, deliveries)
+
+    def _send_in_key_order(self, alias: str, deliveries: list[Delivery]) -> RelayReport:
+        """Delivers those published deliveries whose turn has come (no earlier one of their
+        route and key is pending or dead), hands the others back, then follows their keys."""
+        self.outcomes.write_held()  # a cascade's earlier hops: delivered before these are seen
+        if held_back := self.claims.order.held_back(
+            alias, [d for d in deliveries if d.ordering_key is not None]
+        ):
+            self.claims.release(alias, held_back)
+        report = self._send(
+            alias, [d for d in deliveries if d.pk not in held_back], routed_here=True
+        )
+        report.add(self._follow_keys(alias, deliveries))
+        return report
+
+    def _follow_keys(self, alias: str, deliveries: list[Delivery]) -> RelayReport:
+        """Takes the next deliveries of the keys of these (just sent, or handed back) as each
+        one's turn comes: a key's later events, of the same transaction or of another that
+        committed meanwhile, follow at once instead of at the next sweep. Each round takes at
+        most one of each route and key; a key whose next delivery failed (or is not due)
+        yields nothing more, and the sweep goes on with it later."""
+        report = RelayReport()
+        lines = self.claims.order.lines_of(deliveries)
+        for _ in range(FOLLOWING_ROUNDS if lines else 0):
+            self.outcomes.write_held()
+            following = self.claims.take(alias, lines=lines)
+            if not following:
+                break
+            report.add(self._send(alias, following))
+        return report
 
     def deliver(self, alias: str, delivery_ids: Sequence[int]) -> RelayReport:
-        """Delivers these deliveries if they are due and nobody else holds them."""
-        return self._send(alias, self.claims.take(alias, delivery_ids))
+        """Delivers these deliveries if they are due, their turn has come and nobody else
+        holds them; then the next of their keys, as for what is published."""
+        taken = self.claims.take(alias, delivery_ids)
+        report = self._send(alias, taken)
+        report.add(self._follow_keys(alias, taken))
+        return report
 
     def finish_published(self, aliases: Iterable[str], timeout: float) -> int:
         """Waits, at most `timeout` seconds, until what this process published and claimed to

@@ -75,7 +75,10 @@ class Rerouting:
                     return None  # another relay took it over when its claim lapsed
                 for route in others:
                     Delivery.objects.using(alias).create(
-                        event_id=delivery.event_id, route=route, next_attempt_at=Now()
+                        event_id=delivery.event_id,
+                        route=route,
+                        next_attempt_at=Now(),
+                        ordering_key=delivery.ordering_key,
                     )
         except IntegrityError:  # another relay rerouted a sibling to the same route just now
             log.info("%s %s: rerouted by another relay", event_name, delivery.event_id)

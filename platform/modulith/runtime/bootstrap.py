@@ -26,6 +26,7 @@ from modulith.modules.errors import ConfigurationError
 from modulith.outbox import executors
 from modulith.outbox.dead_deliveries import OutboxDeadLetters
 from modulith.outbox.dead_letters import DeadLetters
+from modulith.outbox.ordering import KeyOrder
 from modulith.outbox.outages import RouteBreaker
 from modulith.outbox.relay import Relay
 from modulith.outbox.retention import Retention
@@ -81,13 +82,14 @@ def build_runtime(
     kind = transport_kind(settings.transport) if transport is None else TransportKind(transport)
     if transport is None:
         _check_transport_reaches_everyone(settings.transport, kind, topology)
+        _check_transport_keeps_order(settings.transport, kind, topology)
     # A handler failing on these is waiting for a dependency, not failing on its event.
     dispatcher = Dispatcher(
         topology,
         unavailable=(OperationalError, InterfaceError, ProviderUnavailable),
     )
     carrier = kind.build(topology, settings, dispatcher)
-    relay = _relay(settings, carrier)
+    relay = _relay(settings, carrier, topology)
     dead_letters: tuple[DeadLetters, ...] = (OutboxDeadLetters(relay),)
     if kind.uses_queues:
         dead_letters += kind.dead_letters(carrier)
@@ -107,7 +109,7 @@ def build_runtime(
     )
 
 
-def _relay(settings: ModulithSettings, transport: Transport) -> Relay:
+def _relay(settings: ModulithSettings, transport: Transport, topology: Topology) -> Relay:
     return Relay(
         transport,
         RetryPolicy(
@@ -126,6 +128,10 @@ def _relay(settings: ModulithSettings, transport: Transport) -> Relay:
             # A failure is kept while its message may still come back (from a DLQ): the queue
             # consumer's model, found by name as the core knows no transport's.
             kept_with_inbox={apps.get_model("modulith", "HandlingFailure"): "last_failed_at"},
+        ),
+        # A route named after a module is that subscriber's (in-process, a queue of its own).
+        order=KeyOrder(
+            skips_dead=[m.name for m in topology.modules if m.after_dead_letter == "skip"]
         ),
     )
 
@@ -153,6 +159,22 @@ def _check_transport_reaches_everyone(
         raise ConfigurationError(
             f"MODULITH_TRANSPORT={transport} cannot reach {', '.join(absent)}, which do not run "
             "in this process: their events would be lost; use sqs, sns or eventbridge"
+        )
+
+
+def _check_transport_keeps_order(transport: str, kind: TransportKind, topology: Topology) -> None:
+    ordered = sorted(
+        {
+            name
+            for m in topology.modules
+            for name in m.handled_event_names
+            if topology.is_ordered(name)
+        }
+    )
+    if ordered and not kind.keeps_key_order:
+        raise ConfigurationError(
+            f"MODULITH_TRANSPORT={transport} cannot keep the order of {', '.join(ordered)} "
+            "(their types declare an ordering key): use sqs or sns, whose FIFO queues keep it"
         )
 
 

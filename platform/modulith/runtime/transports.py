@@ -27,12 +27,14 @@ def _no_dead_letters(transport: Transport) -> tuple[DeadLetters, ...]:
 @dataclass(frozen=True)
 class TransportKind:
     """What a transport is: how it is built from the settings, whether the modules' events wait
-    in queues this process consumes, whether they fan out through topics, and where its own
-    dead letters live (beyond the outbox's, which every transport has)."""
+    in queues this process consumes, whether they fan out through topics, whether it keeps
+    the order of an ordered event's key on the way, and where its own dead letters live
+    (beyond the outbox's, which every transport has)."""
 
     build: TransportFactory
     uses_queues: bool = False
     fans_out: bool = False
+    keeps_key_order: bool = True
     dead_letters: Callable[[Transport], tuple[DeadLetters, ...]] = _no_dead_letters
 
 

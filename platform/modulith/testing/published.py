@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from modulith.bus import Envelope
+from modulith.contracts.evolution import current_major, major_of, upcast
 from modulith.database.store.models import OutboxEvent
 from modulith.database.store.ownership import events_of
 from modulith.modules import Topology
@@ -62,7 +63,10 @@ def described(event: Any) -> str:
 
 
 def _typed(topology: Topology, envelope: Envelope) -> Any:
+    """The event as its subscribers read it: one published as an older version
+    (MODULITH_PUBLISH_VERSIONS) is upcast to the contract's."""
     event_type = topology.event_type(envelope.event_name)
     if event_type is None:
         raise ConfigurationError(f"no module publishes an event named {envelope.event_name!r}")
-    return event_type.model_validate(envelope.data)
+    version = major_of(envelope.schema_version) or current_major(event_type)
+    return event_type.model_validate(upcast(event_type, envelope.data, from_major=version))

@@ -6,13 +6,17 @@ write`) are the record of what has been published. A change within one major ver
 a reader of either version read the other's data: it may add optional fields, nothing else
 that a reader would notice. Removing or renaming a field, adding a required one, making an
 optional one required, changing a type, or dropping an allowed value needs a new major version,
-which readers of the old one refuse (`modulith.bus.dispatch`).
+which readers of the old one refuse (`modulith.bus.dispatch`), and an upcaster from the stored
+major version, which lets readers of the new one read events of the old
+(`modulith.contracts.evolution`; the schema's `x-readable-from` is the oldest major version the
+chain of upcasters leads from). A gap in that chain is a problem of its own.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from modulith.contracts.evolution import evolution_problems, readable_from
 from modulith.modules import Topology
 
 Schema = dict[str, Any]
@@ -65,11 +69,28 @@ def current_schemas(topology: Topology) -> dict[str, Schema]:
 
 def event_schema(event_type: type[Any], publisher: str) -> Schema:
     schema: Schema = event_type.model_json_schema(by_alias=True)
-    return schema | {
-        "x-event-name": event_type.event_name,
-        "x-schema-version": event_type.schema_version,
-        "x-publisher": publisher,
-    }
+    evolution: Schema = {"x-readable-from": readable_from(event_type)}
+    if event_type.former_names:
+        evolution["x-former-names"] = dict(sorted(event_type.former_names.items()))
+    return (
+        schema
+        | {
+            "x-event-name": event_type.event_name,
+            "x-schema-version": event_type.schema_version,
+            "x-publisher": publisher,
+        }
+        | evolution
+    )
+
+
+def chain_problems(topology: Topology) -> list[Problem]:
+    """A gap, or a step that cannot be, in a published event's upcasters or downcasters."""
+    return [
+        Problem(problem)
+        for module in topology.modules
+        for event_type in module.publishes
+        for problem in evolution_problems(event_type)
+    ]
 
 
 def compare(old: Schema, new: Schema) -> list[Breaking]:
@@ -110,6 +131,15 @@ def _changes(name: str, old: Schema, new: Schema) -> list[Problem]:
         broken = [Problem(f"{label}: {change}; {allowed}") for change in compare(old, new)]
         if broken:
             return broken
+    elif new.get("x-readable-from", after[0]) > before[0]:
+        step = new.get("x-readable-from", after[0]) - 1
+        return [
+            Problem(
+                f"{label}: no upcaster leads from the stored version {stored_version}, so events "
+                f"already published as {before[0]}.x could not be read; declare "
+                f"upcasters[{step}] (version {step} to {step + 1}) on its contract"
+            )
+        ]
     if old != new:
         text = (
             f"{label}: the stored schema ({stored_version}) is out of date; "

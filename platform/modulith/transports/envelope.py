@@ -8,6 +8,11 @@ A message sent straight to SQS carries this JSON as its body, and EventBridge de
 shape to a queue, so consumers parse one format. Only the fields we need are read: the emulator
 omits `account`, and foreign producers vary.
 
+An event too large for its transport travels by claim check: its `detail` holds, instead of
+`data`, `dataRef` = {"bucket", "key", "size", "sha256"}, naming the object that holds the data's
+JSON (`DataReference`). Parsed here, resolved by the consumer before anything reads the data
+(`modulith.aws.claim_checks`).
+
 Whatever comes from outside is parsed by `parse_json`, which bounds what parsing may cost
 before it starts: the size of the text, and how deep its arrays and objects nest.
 """
@@ -17,7 +22,7 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +32,10 @@ WIRE_VERSION = "0"
 MAX_DEPTH = 32
 # Where an envelope keeps its JSON once made (the dataclass is frozen; this is no field).
 _JSON = "_json"
+DATA_REFERENCE = "dataRef"
+# What a claim check's reference is refused as, a label for metrics.
+INVALID_REFERENCE = "claim_check_invalid"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def new_event_id() -> uuid.UUID:
@@ -97,6 +106,49 @@ def _check_depth(text: str) -> None:
 
 
 @dataclass(frozen=True)
+class DataReference:
+    """Where an event's data waits when the event came by claim check: the object `key` of
+    `bucket`, `size` bytes of JSON whose SHA-256 is `sha256` (lowercase hex)."""
+
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "key": self.key, "size": self.size, "sha256": self.sha256}
+
+    @classmethod
+    def from_wire(cls, wire: object) -> "DataReference":
+        """Refuses (MalformedEvent, reason claim_check_invalid) any reference that is not of
+        this shape; what it names is checked by whoever resolves it."""
+        if not isinstance(wire, dict) or set(wire) != {"bucket", "key", "size", "sha256"}:
+            raise MalformedEvent(
+                f"{DATA_REFERENCE} must be an object of exactly bucket, key, size and sha256",
+                reason=INVALID_REFERENCE,
+            )
+        bucket, key, size, digest = wire["bucket"], wire["key"], wire["size"], wire["sha256"]
+        if not isinstance(bucket, str) or not 3 <= len(bucket) <= 63:
+            raise MalformedEvent(
+                f"{DATA_REFERENCE}.bucket must be a bucket name", reason=INVALID_REFERENCE
+            )
+        if not isinstance(key, str) or not 1 <= len(key) <= 1024:
+            raise MalformedEvent(
+                f"{DATA_REFERENCE}.key must be an object key", reason=INVALID_REFERENCE
+            )
+        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+            raise MalformedEvent(
+                f"{DATA_REFERENCE}.size must be the data's length in bytes",
+                reason=INVALID_REFERENCE,
+            )
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise MalformedEvent(
+                f"{DATA_REFERENCE}.sha256 must be 64 lowercase hex digits", reason=INVALID_REFERENCE
+            )
+        return cls(bucket=bucket, key=key, size=size, sha256=digest)
+
+
+@dataclass(frozen=True)
 class Envelope:
     event_id: uuid.UUID
     event_name: str
@@ -112,6 +164,9 @@ class Envelope:
     # data needs no strict reading as JSON. Any envelope parsed from a wire, a queue or an
     # outbox row has it False.
     published_here: bool = field(default=False, compare=False)
+    # Came by claim check: the data is in the object this names, and `data` is empty until the
+    # consumer resolves it.
+    data_reference: DataReference | None = None
 
     @property
     def traceparent(self) -> str:
@@ -124,8 +179,13 @@ class Envelope:
             "source": self.source,
             "detail-type": self.event_name,
             "time": _iso(self.occurred_at),
-            "detail": {"metadata": self.metadata(), "data": self.data},
+            "detail": {"metadata": self.metadata(), **self._data_or_reference()},
         }
+
+    def _data_or_reference(self) -> dict[str, Any]:
+        if self.data_reference is None:
+            return {"data": self.data}
+        return {DATA_REFERENCE: self.data_reference.to_wire()}
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -157,6 +217,11 @@ class Envelope:
             metadata = detail.get("metadata")
             if isinstance(metadata, dict) and isinstance(detail.get("data"), dict):
                 return cls._from_own(event_name, source, metadata, detail["data"])
+            if isinstance(metadata, dict) and DATA_REFERENCE in detail and "data" not in detail:
+                reference = DataReference.from_wire(detail[DATA_REFERENCE])
+                return replace(
+                    cls._from_own(event_name, source, metadata, {}), data_reference=reference
+                )
             return cls._from_foreign(wire, event_name, source, detail)
         except MalformedEvent:
             raise

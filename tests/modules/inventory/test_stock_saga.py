@@ -46,7 +46,7 @@ def test_reservation_takes_every_line_or_none(inventory: Scenario, client: Clien
     failed = inventory.deliver(order).and_wait_for(StockReservationFailed)
 
     assert failed == StockReservationFailed(
-        order_id=order.order_id, reason="OUT_OF_STOCK", skus=["SCARCE"]
+        order_id=order.order_id, reason="OUT_OF_STOCK", missing_skus=["SCARCE"]
     )
     assert product(client, "PLENTY")["available"] == 10
     assert product(client, "SCARCE")["available"] == 1

@@ -136,7 +136,7 @@ def test_a_failed_payment_cancels_the_order_as_declined(
 def test_a_failed_reservation_cancels_the_order_out_of_stock(
     orders: Scenario, placed: UUID, client: Client
 ) -> None:
-    short = StockReservationFailed(order_id=placed, reason="OUT_OF_STOCK", skus=["KB-1"])
+    short = StockReservationFailed(order_id=placed, reason="OUT_OF_STOCK", missing_skus=["KB-1"])
 
     cancelled = orders.deliver(short).and_wait_for(OrderCancelled)
 

@@ -54,7 +54,8 @@ def test_a_project_that_sets_nothing_gets_the_defaults() -> None:
         "max_attempts": 5,
         "retry_base_seconds": 1.0,
         "retry_max_seconds": 300.0,
-        "max_event_bytes": 262144,
+        "max_event_bytes": 10 * 1024 * 1024,
+        "publish_versions": {},
         "relay_interval": 2.0,
         "claim_seconds": 15.0,
         "route_probe_max_seconds": 30.0,
@@ -78,6 +79,9 @@ def test_a_project_that_sets_nothing_gets_the_defaults() -> None:
         "queue_prefix": "modulith",
         "event_bus": "modulith",
         "max_receives": 5,
+        "claim_check": True,
+        "claim_check_bucket": "",
+        "claim_check_bytes": None,
         "visibility_timeout": 30,
         "consumer_wait_seconds": 20,
         "log_correlation_fields": (),
@@ -341,3 +345,17 @@ def test_a_bad_override_fails_and_leaves_the_settings_as_they_were() -> None:
         bad.enable()
 
     assert modulith_settings().max_attempts == 5
+
+
+def test_publish_versions_come_as_a_dict_or_as_name_equals_version_text() -> None:
+    from_text = load({"MODULITH_PUBLISH_VERSIONS": "StockReservationFailed=2, OrderPlaced=1"})
+    from_dict = load(MODULITH_PUBLISH_VERSIONS={"StockReservationFailed": 2, "OrderPlaced": 1})
+
+    assert from_text.publish_versions == {"StockReservationFailed": 2, "OrderPlaced": 1}
+    assert from_dict.publish_versions == from_text.publish_versions
+    with pytest.raises(ConfigurationError) as refused:
+        load({"MODULITH_PUBLISH_VERSIONS": "StockReservationFailed=two"})
+    assert str(refused.value) == (
+        "MODULITH_PUBLISH_VERSIONS must map event names to major versions, such as "
+        "{'OrderPlaced': 1} (or OrderPlaced=1,...), not 'StockReservationFailed=two'"
+    )

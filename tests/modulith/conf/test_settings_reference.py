@@ -39,7 +39,7 @@ def documented() -> dict[str, dict[str, str]]:
 
 def written(default: object) -> str:
     """A default as the reference writes it."""
-    if default in ("", (), SigningKeys()):
+    if default is None or default in ("", (), {}, SigningKeys()):
         return "none"
     if isinstance(default, bool):
         return "on" if default else "off"
@@ -48,7 +48,9 @@ def written(default: object) -> str:
         units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
         unit, size = next((unit, size) for unit, size in units if seconds % size == 0)
         return f"`{seconds // size}{unit}`"
-    if isinstance(default, int | float):
+    if isinstance(default, int):
+        return f"`{default}`"
+    if isinstance(default, float):
         return f"`{default:g}`"
     if isinstance(default, tuple):
         return f"`{','.join(default)}`"

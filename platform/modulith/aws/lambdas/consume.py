@@ -23,6 +23,8 @@ cold_start()  # Django first: the imports below load models
 
 from modulith.aws.context import aws_context  # noqa: E402
 from modulith.aws.lambdas.records import Record, message_of, queue_name  # noqa: E402
+from modulith.aws.messages import GroupsBehind  # noqa: E402
+from modulith.aws.names import is_fifo  # noqa: E402
 from modulith.aws.processor import (  # noqa: E402
     ConsumerReport,
     MessageProcessor,
@@ -46,17 +48,26 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def consume(records: list[Record], context: LambdaContext) -> list[str]:
-    """Handles the records in order; returns the message ids of those to receive again."""
+    """Handles the records in order; returns the message ids of those to receive again. A
+    record of a FIFO queue's group that failed before it in the batch is not handled, but
+    received again after the failed one (SQS's partial batch response keeps the group's
+    order), while the other groups go on."""
     report = ConsumerReport()
     failed: list[str] = []
     processors = Processors()
+    behind = GroupsBehind()
     for index, record in enumerate(records):
         if context.get_remaining_time_in_millis() < RESERVE_MILLIS:
             failed += [later["messageId"] for later in records[index:]]
             break
+        message = message_of(record)
+        if behind.holds(message):  # given back at once, behind the failed one of its group
+            failed.append(record["messageId"])
+            processors.of(record).set_visibility([message], 0)
+            continue
         processor = processors.of(record)
         try:
-            outcome = processor.process(message_of(record))
+            outcome = processor.process(message)
         except Exception:  # e.g. SQS refused the dead-letter send: the others still get handled
             log.exception(
                 "%s could not finish message %s; it comes back after its visibility timeout",
@@ -64,6 +75,7 @@ def consume(records: list[Record], context: LambdaContext) -> list[str]:
                 record["messageId"],
             )
             failed.append(record["messageId"])
+            behind.failed(message)
             continue
         if outcome.unavailable:
             failed += _send_again(processors, records[index:], outcome.error)
@@ -74,6 +86,7 @@ def consume(records: list[Record], context: LambdaContext) -> list[str]:
         report.count(outcome)
         if outcome.settled is Settled.RETRY:
             failed.append(record["messageId"])
+            behind.failed(message)
     log.info("consumed %d record(s): %s; %d to receive again", len(records), report, len(failed))
     return failed
 
@@ -89,6 +102,11 @@ def _send_again(processors: "Processors", held: list[Record], reason: str) -> li
     pause = runtime().relay.outages.backoff
     unsent: list[str] = []
     for record in held:
+        if is_fifo(queue_name(record)):
+            # A copy would go behind its group's later messages (and a FIFO queue takes no
+            # delay per message): received again instead, in its place.
+            unsent.append(record["messageId"])
+            continue
         try:
             processors.of(record).send_again(message_of(record), pause)
         except Exception as error:

@@ -19,10 +19,13 @@ class EventBridgeTransport:
     batch_size = 10
     # PutEvents carries at most 256 KB in all.
     max_batch_bytes = 256 * 1024
+    max_message_bytes = 256 * 1024
 
     def __init__(self, aws: AwsContext) -> None:
         self.aws = aws  # its client is made on first use
         self.bus = aws.names.bus
+        # A larger event goes by claim check.
+        self.claim_check_bytes = aws.claim_check_threshold(self.max_message_bytes)
 
     def routes(self, event_name: str) -> list[str]:
         # Every event goes on the bus: it is a fact anyone may subscribe to, inside or not.
@@ -31,7 +34,12 @@ class EventBridgeTransport:
     def send(
         self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
     ) -> list[Outcome]:
-        response = self.aws.events.put_events(Entries=[_entry(route, e) for e in envelopes])
+        return self.aws.claims.send(
+            envelopes, self.claim_check_bytes, lambda ready: self._send(route, ready)
+        )
+
+    def _send(self, bus: str, envelopes: list[Envelope]) -> list[Outcome]:
+        response = self.aws.events.put_events(Entries=[_entry(bus, e) for e in envelopes])
         return [_outcome(entry) for entry in response["Entries"]]
 
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from modulith.aws.context import AwsContext
-from modulith.aws.messages import message_attributes
+from modulith.aws.messages import add_fifo_fields, message_attributes
+from modulith.aws.names import is_fifo
 from modulith.aws.transports.batches import batch_outcomes
 from modulith.modules import Topology
 from modulith.transports.envelope import Envelope
@@ -19,10 +20,13 @@ class SnsTransport:
     batch_size = 10
     # PublishBatch carries at most 256 KiB in all, as one message does.
     max_batch_bytes = 256 * 1024
+    max_message_bytes = 256 * 1024
 
     def __init__(self, topology: Topology, aws: AwsContext) -> None:
         self.topology = topology
         self.aws = aws  # its clients are made on first use
+        # A larger event goes by claim check.
+        self.claim_check_bytes = aws.claim_check_threshold(self.max_message_bytes)
 
     def routes(self, event_name: str) -> list[str]:
         # Every event goes on its publisher's topic, whoever subscribes (maybe no one yet).
@@ -31,11 +35,16 @@ class SnsTransport:
     def send(
         self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
     ) -> list[Outcome]:
+        return self.aws.claims.send(
+            envelopes, self.claim_check_bytes, lambda ready: self._send(route, ready)
+        )
+
+    def _send(self, route: str, envelopes: list[Envelope]) -> list[Outcome]:
+        entries = [_entry(str(index), envelope) for index, envelope in enumerate(envelopes)]
+        if is_fifo(route):
+            add_fifo_fields(entries, envelopes, self.topology)
         response = self.aws.sns.publish_batch(
-            TopicArn=self.aws.topics.arn(route),
-            PublishBatchRequestEntries=[
-                _entry(str(index), envelope) for index, envelope in enumerate(envelopes)
-            ],
+            TopicArn=self.aws.topics.arn(route), PublishBatchRequestEntries=entries
         )
         return batch_outcomes(len(envelopes), response)
 

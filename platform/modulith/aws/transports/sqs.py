@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modulith.aws.context import AwsContext
-from modulith.aws.messages import message_attributes
+from modulith.aws.messages import SQS_MAX_MESSAGE_BYTES, add_fifo_fields, message_attributes
 from modulith.aws.transports.batches import batch_outcomes
 from modulith.modules import Topology
 from modulith.observability.trace import xray_header
@@ -17,10 +17,13 @@ class SqsTransport:
     batch_size = 10
     # SendMessageBatch carries at most 1 MiB in all, whatever each message's size.
     max_batch_bytes = 1024 * 1024
+    max_message_bytes = SQS_MAX_MESSAGE_BYTES
 
     def __init__(self, topology: Topology, aws: AwsContext) -> None:
         self.topology = topology
         self.aws = aws  # its client is made on first use
+        # A larger event goes by claim check.
+        self.claim_check_bytes = aws.claim_check_threshold(self.max_message_bytes)
 
     def routes(self, event_name: str) -> list[str]:
         # From every manifest, also of modules that do not run in this process.
@@ -29,9 +32,16 @@ class SqsTransport:
     def send(
         self, route: str, envelopes: Sequence[Envelope], *, first_attempt: bool = False
     ) -> list[Outcome]:
+        return self.aws.claims.send(
+            envelopes, self.claim_check_bytes, lambda ready: self._send(route, ready)
+        )
+
+    def _send(self, route: str, envelopes: list[Envelope]) -> list[Outcome]:
+        entries = [_entry(str(index), envelope) for index, envelope in enumerate(envelopes)]
+        if route in self.aws.names.fifo_queues:
+            add_fifo_fields(entries, envelopes, self.topology)
         response = self.aws.sqs_sender.send_message_batch(
-            QueueUrl=self.aws.queues.url(route),
-            Entries=[_entry(str(index), envelope) for index, envelope in enumerate(envelopes)],
+            QueueUrl=self.aws.queues.url(route), Entries=entries
         )
         return batch_outcomes(len(envelopes), response)
 

@@ -80,6 +80,10 @@ class Delivery(models.Model):
         "cancellable (scheduled, not claimed yet)", default=False, db_default=False
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The value its event is ordered by (the event type's `ordering_key`), NULL for an event
+    # whose type keeps no order: a claim takes it only once no earlier delivery of the same
+    # route and key is pending or dead (`modulith.outbox.ordering`).
+    ordering_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -96,6 +100,14 @@ class Delivery(models.Model):
                 fields=["status", "delivered_at"],
                 condition=models.Q(delivered_at__isnull=False),
                 name="delivery_delivered_idx",
+            ),
+            # Only ordered rows, for a claim's look for an earlier delivery of the same route and
+            # key still in the way: an unordered delivery is not in it, and the status keeps
+            # the look off the key's delivered past.
+            models.Index(
+                fields=["route", "ordering_key", "status"],
+                condition=models.Q(ordering_key__isnull=False),
+                name="delivery_ordering_idx",
             ),
             # Only cancelled rows, for the purge, as delivered ones.
             models.Index(

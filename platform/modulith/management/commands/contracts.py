@@ -6,13 +6,20 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modulith.runtime import runtime
-from modulith.tooling.schemas import Problem, Schema, current_schemas, problems
+from modulith.tooling.schemas import (
+    Problem,
+    Schema,
+    chain_problems,
+    current_schemas,
+    problems,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Compares the published events' schemas with the stored ones (check), or stores them "
-        "(write). A breaking change needs a new major schema version."
+        "(write). A breaking change needs a new major schema version and an upcaster from the "
+        "stored one."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,8 +34,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, action: str, directory: Path | None, **options: Any) -> None:
         directory = directory or Path(settings.BASE_DIR) / "contracts" / "schemas"
-        current = current_schemas(runtime().topology)
-        found = problems(_load(directory), current)
+        topology = runtime().topology
+        current = current_schemas(topology)
+        found = chain_problems(topology) + problems(_load(directory), current)
         if action == "check":
             if found:
                 raise CommandError(_report(found, directory))

@@ -12,7 +12,9 @@ class Command(BaseCommand):
         "Creates, idempotently, every module queue, dead-letter queue and redrive policy, the "
         "event bus, one rule per subscribing module with its target, the queue policies and, "
         "with MODULITH_TRANSPORT=sns, a topic per publishing module and the queues' "
-        "subscriptions to them (filter policy, raw message delivery)."
+        "subscriptions to them (filter policy, raw message delivery), and the claim-check "
+        "bucket of large events (encrypted, private, TLS only, expiring its objects after the "
+        "redelivery window)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,6 +46,6 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"nothing to change: {len(resources.queues)} queues with their dead-letter "
-                f"queues, bus {resources.bus} and {len(resources.rules)} rules{topics} are up "
-                "to date"
+                f"queues, bus {resources.bus} and {len(resources.rules)} rules{topics}, and "
+                "the claim-check bucket are up to date"
             )

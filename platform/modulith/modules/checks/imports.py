@@ -13,6 +13,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error
 from ninja import Router
 
+from modulith.bus.handlers import async_problem
 from modulith.modules import Module
 from modulith.modules.checks.start import one_line
 from modulith.modules.errors import ConfigurationError
@@ -97,13 +98,13 @@ def _handler_problem(found: Any) -> str | None:
         return f"{_kind(found)}, not a function"
     signature = signature_of(found)
     if signature is None:
-        return None
+        return async_problem(found)
     try:
         signature.bind(object())  # the dispatcher calls handler(event)
     except TypeError:
         name = getattr(found, "__name__", "")
         return f"a function {name}{plain(signature)}, not one that takes the event alone"
-    return None
+    return async_problem(found)
 
 
 def _provider_problem(found: Any) -> str | None:

@@ -12,12 +12,14 @@ from modulith.modules.checks.moves import check_moves
 from modulith.modules.checks.nonces import check_nonce_store
 from modulith.modules.checks.scope import TAG
 from modulith.modules.checks.ties import check_readiness
+from modulith.modules.checks.versions import check_versions
 
 
 def register_checks() -> None:
     checks_in_order = (
         check_manifests,
         check_events,
+        check_versions,
         check_apps,
         check_databases,
         check_readiness,

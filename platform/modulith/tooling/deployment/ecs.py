@@ -334,7 +334,7 @@ def _consumer(
     secrets: dict[str, str],
 ) -> dict[str, Any]:
     names = options.names
-    statements = own_queue(module, names, CONSUMER_QUEUE_ACTIONS) + publishing(
+    statements = own_queue(topology, module, names, CONSUMER_QUEUE_ACTIONS) + publishing(
         topology, module, names, options.transport
     )
     resources: dict[str, Any] = {

@@ -26,6 +26,7 @@ def deployment_files(
     formats: Iterable[str] = FORMATS,
 ) -> dict[str, str]:
     """Relative path -> content of every file of the chosen formats."""
+    options = options.for_topology(topology)
     files: dict[str, str] = {}
     if "compose" in formats:
         files["compose.yaml"] = compose_file(topology, options)

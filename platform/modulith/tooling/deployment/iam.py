@@ -1,6 +1,8 @@
 """What a module's processes are allowed to do with the messaging topology, alike on ECS and
-Lambda: publish its own events (and nothing in another module's name), and consume its own
-queue. The roles that hold these statements are each shape's (`ecs_iam`, `lambda_iam`)."""
+Lambda: publish its own events (and nothing in another module's name), with the claim checks
+of its large events under its own source's prefix of the bucket; and consume its own queue,
+reading the claim checks of the sources it believes. The roles that hold these statements are
+each shape's (`ecs_iam`, `lambda_iam`)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -18,12 +20,32 @@ def publishing(
 ) -> list[Statement]:
     """What the module's relay needs to deliver its events with this transport."""
     allowed = _PUBLISHING[transport](topology, module, names) if module.publishes else None
-    return [{"Sid": "Publish", "Effect": "Allow", **allowed}] if allowed else []
+    if not allowed:
+        return []
+    return [
+        {"Sid": "Publish", "Effect": "Allow", **allowed},
+        {
+            "Sid": "PutClaimChecks",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": bucket_arn(names, f"{module.source}/*"),
+        },
+    ]
 
 
-def own_queue(module: Module, names: ResourceNames, actions: list[str]) -> list[Statement]:
-    """The module's own queue (`actions`: what its kind of consumer does with it), and its own
-    dead-letter queue, for what can never be handled."""
+def own_queue(
+    topology: Topology, module: Module, names: ResourceNames, actions: list[str]
+) -> list[Statement]:
+    """The module's own queue (`actions`: what its kind of consumer does with it), its own
+    dead-letter queue, for what can never be handled, and the claim checks of the events it
+    handles, from the sources it believes them from."""
+    sources = sorted(
+        {
+            source
+            for event_name in module.handled_event_names
+            for source in topology.sources_of(module, event_name)
+        }
+    )
     return [
         {
             "Sid": "OwnQueue",
@@ -37,7 +59,31 @@ def own_queue(module: Module, names: ResourceNames, actions: list[str]) -> list[
             "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
             "Resource": queue_arn(names.dead_letter_queue(module.name)),
         },
+        {
+            "Sid": "GetClaimChecks",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": [bucket_arn(names, f"{source}/*") for source in sources],
+        },
+        # A GetObject of a missing key is answered NoSuchKey only to a caller allowed to
+        # list the bucket (else AccessDenied, which is waited out as an outage). The listing
+        # shows key names, sources and event ids, never data; a condition on s3:prefix would
+        # not apply, since a GetObject carries no prefix.
+        {
+            "Sid": "ListClaimChecks",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn(names),
+        },
     ]
+
+
+def bucket_arn(names: ResourceNames, objects: str = "") -> dict[str, str]:
+    """The claim-check bucket, or the objects under `objects` in it."""
+    return {
+        "Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{names.bucket_template()}"
+        + (f"/{objects}" if objects else "")
+    }
 
 
 def queue_arn(name: str) -> dict[str, str]:

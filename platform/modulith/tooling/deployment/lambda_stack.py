@@ -67,7 +67,7 @@ CONSUMING = "ConsumeEnabledNow"
 def lambda_template(
     topology: Topology, module: Module, options: DeploymentOptions
 ) -> dict[str, Any]:
-    names = ResourceNames(prefix=options.queue_prefix, bus=options.event_bus)
+    names = options.names
     env, secrets, providers = _environment(topology, module, options)
     roles = lambda_functions(module)
     resources: dict[str, Any] = {}
@@ -88,7 +88,7 @@ def lambda_template(
             secrets=[{"Ref": secrets[variable]} for variable in own],
         )
         if name == "consume":
-            statements += own_queue(module, names, CONSUMER_QUEUE_ACTIONS)
+            statements += own_queue(topology, module, names, CONSUMER_QUEUE_ACTIONS)
         if name in CALLING_ROLES:
             apis = {provider: {"Ref": _api_parameter(provider)} for provider in providers}
             statements += internal_call_statements(apis)

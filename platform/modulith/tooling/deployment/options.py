@@ -1,8 +1,9 @@
 """What a deployment is generated with, besides the topology."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from modulith.aws.names import ResourceNames
+from modulith.modules import Topology
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,20 @@ class DeploymentOptions:
     collector_image: str = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
     # The Cloud Map private DNS namespace of the services on ECS (`<module>.internal`).
     namespace: str = "internal"
+    # The modules whose queues and topics are FIFO, from the topology (`for_topology`).
+    fifo_queues: frozenset[str] = frozenset()
+    fifo_topics: frozenset[str] = frozenset()
+
+    def for_topology(self, topology: Topology) -> "DeploymentOptions":
+        """These options, naming the topology's FIFO queues and topics as such."""
+        names = ResourceNames.of(topology, prefix=self.queue_prefix, bus=self.event_bus)
+        return replace(self, fifo_queues=names.fifo_queues, fifo_topics=names.fifo_topics)
 
     @property
     def names(self) -> ResourceNames:
-        return ResourceNames(prefix=self.queue_prefix, bus=self.event_bus)
+        return ResourceNames(
+            prefix=self.queue_prefix,
+            bus=self.event_bus,
+            fifo_queues=self.fifo_queues,
+            fifo_topics=self.fifo_topics,
+        )

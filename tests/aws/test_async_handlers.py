@@ -1,0 +1,56 @@
+"""The queue consumer runs an `async def` handler as it runs any other: a failure is retried
+with the message kept, the handled message deleted, a redelivered one a duplicate."""
+
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from modules.orders.models import OrderStatus
+from modulith.aws.processor import ConsumerReport
+from modulith.bus import Envelope
+from modulith.database.store.models import InboxRecord, OutboxEvent
+from tests.aws.emulator import AwsContext
+from tests.aws.test_consumer import (
+    capture_payment_for,
+    consumer,
+    depth,
+    pending_order,
+    receive,
+    send,
+    status_of,
+    use_queues,
+)
+from tests.modulith.bus import async_handlers
+from tests.modulith.bus.test_handlers import handled_by
+from tests.shop import published
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def test_the_consumer_runs_an_async_handler_once_whatever_arrives_again(
+    aws: AwsContext, settings: Any
+) -> None:
+    use_queues(settings)
+    with handled_by(async_handlers.PATH):
+        order_id = uuid4()
+        event_id = capture_payment_for(order_id)  # orders does not hold this order yet
+        orders = consumer()
+
+        assert receive(orders) == ConsumerReport(retried=1)
+        assert depth("orders") == 1
+
+        pending_order(order_id)
+
+        assert receive(orders) == ConsumerReport(handled=1)
+        assert status_of(order_id) == OrderStatus.CONFIRMED
+        assert published("orders", "OrderConfirmed") == [{"orderId": str(order_id)}]
+        assert depth("orders") == 0
+
+        body = Envelope.from_wire(OutboxEvent.objects.using("payments").get(id=event_id).wire)
+        send(body.to_json())
+
+        assert receive(orders) == ConsumerReport(duplicates=1)
+        assert published("orders", "OrderConfirmed") == [{"orderId": str(order_id)}]
+        assert InboxRecord.objects.using("orders").filter(event_id=event_id).count() == 1
+        assert [str(event_id)] * 2 == async_handlers.RAN_FOR  # the failure, then the success
