@@ -82,6 +82,7 @@ def consume(records: list[Record], context: LambdaContext) -> list[str]:
             break
         if outcome.busy:  # (a function handles one batch at a time: only if it delivers too)
             failed += _send_again(processors, [record], outcome.error)
+            behind.failed(message)  # a FIFO group's later messages wait behind it
             continue
         report.count(outcome)
         if outcome.settled is Settled.RETRY:
