@@ -114,10 +114,12 @@ def test_an_order_whose_event_waited_for_eventbridge_ends_in_process_after_the_f
     fault_proxy.refuse_connections()
     response = place(client, ("FLIP-1", 1))
     assert response.status_code == 201, response.content
-    [waiting] = deliveries("orders")
+    # (The order's payment deadline waits too, due in ORDERS_PAYMENT_TIMEOUT: not this test's.)
+    [waiting] = Delivery.objects.using("orders").filter(event__event_name="OrderPlaced")
     assert (waiting.route, waiting.status) == (aws.bus, DeliveryStatus.PENDING)
     settings.MODULITH_TRANSPORT = "inprocess"
-    Delivery.objects.using("orders").update(next_attempt_at=Now())  # its probe is due
+    # Its probe is due.
+    Delivery.objects.using("orders").filter(pk=waiting.pk).update(next_attempt_at=Now())
 
     sweep()
 
