@@ -39,7 +39,7 @@ from modules.orders.services import RequestedLine, order_confirm, order_place
 from modules.payments import services as payments_services
 from modules.payments.models import PaymentStatus
 from modules.payments.services import payment_charge
-from modulith.bus import publish
+from modulith.bus import cancel_scheduled, publish
 from modulith.database.store.models import Delivery, DeliveryStatus
 
 SKU = "BENCH-SAGA"
@@ -183,25 +183,38 @@ def plain_saga() -> UUID:
     return order_id
 
 
-def _not_published(event: Any) -> UUID:
-    """What a service publishes, dropped: no outbox row, no delivery, no relay."""
+def _not_published(event: Any, **schedule: Any) -> UUID:
+    """What a service publishes (now or scheduled), dropped: no outbox row, no delivery, no
+    relay."""
     return uuid4()
+
+
+def _nothing_cancelled(**which: Any) -> int:
+    """A scheduled event's cancel, dropped: nothing was scheduled."""
+    return 0
 
 
 @contextmanager
 def publishing_off() -> Iterator[None]:
-    """The shop's services publish nothing while inside: each service module's `publish` is
-    the framework's, checked, so that a service publishing some other way fails the run
-    rather than go on being measured with the bus's cost."""
+    """The shop's services publish nothing while inside, and cancel nothing scheduled: each
+    service module's `publish` (and `cancel_scheduled`) is the framework's, checked, so that a
+    service publishing some other way fails the run rather than go on being measured with the
+    bus's cost."""
     for module in PUBLISHING_SERVICES:
         if module.publish is not publish:
             raise RuntimeError(f"{module.__name__} does not publish with modulith.bus.publish")
+        if getattr(module, "cancel_scheduled", cancel_scheduled) is not cancel_scheduled:
+            raise RuntimeError(f"{module.__name__} cancels with another cancel_scheduled")
         module.publish = _not_published  # type: ignore[attr-defined]
+        if hasattr(module, "cancel_scheduled"):
+            module.cancel_scheduled = _nothing_cancelled  # type: ignore[attr-defined]
     try:
         yield
     finally:
         for module in PUBLISHING_SERVICES:
             module.publish = publish  # type: ignore[attr-defined]
+            if hasattr(module, "cancel_scheduled"):
+                module.cancel_scheduled = cancel_scheduled  # type: ignore[attr-defined]
 
 
 # --- running one ---------------------------------------------------------------------------
