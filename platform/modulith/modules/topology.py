@@ -274,6 +274,11 @@ class Topology:
                 fields[name] = event_type.model_fields[key].alias or key
         return fields
 
+    @property
+    def keeps_any_order(self) -> bool:
+        """Whether any event of the topology declares an ordering key."""
+        return bool(self._ordering_fields)
+
     def is_ordered(self, event_name: str) -> bool:
         """Whether the event's type declares an ordering key."""
         return event_name in self._ordering_fields

@@ -131,7 +131,8 @@ def _relay(settings: ModulithSettings, transport: Transport, topology: Topology)
         ),
         # A route named after a module is that subscriber's (in-process, a queue of its own).
         order=KeyOrder(
-            skips_dead=[m.name for m in topology.modules if m.after_dead_letter == "skip"]
+            skips_dead=[m.name for m in topology.modules if m.after_dead_letter == "skip"],
+            keyed=topology.keeps_any_order,
         ),
     )
 
