@@ -89,7 +89,12 @@ class Dispatcher:
         as it is), the subscriber's dependency down (not the event's fault), busy (a handler of
         it runs as many deliveries as its concurrency allows: not started), or, for any other
         exception of a handler, due again later."""
-        limited = self.slots.limited(subscriber.handlers_for(envelope.event_name))
+        # Most processes limit no handler: no second look at the handlers on every delivery.
+        limited = (
+            self.slots.limited(subscriber.handlers_for(envelope.event_name))
+            if self.slots.limits
+            else ()
+        )
         if limited and not self.slots.take(limited):
             return Outcome.busy_because(
                 f"{', '.join(limited)} already runs as many deliveries as its concurrency allows"
