@@ -6,10 +6,12 @@ default), payments applies them and skips past one.
 The handlers record what they applied in `APPLIED`, and fail as `FAILURES` tells them: a
 test says which (subscriber, sku, sequence) fail the first time, or always (dead at once). A
 process started on `tests.ordered_settings` runs these modules; its handlers fail the first
-time they see an event with the chance ORDERED_EVENTS_FAILURE_RATE (0 to 1) says."""
+time they see an event with the chance ORDERED_EVENTS_FAILURE_RATE (0 to 1) says, and take
+ORDERED_EVENTS_APPLY_SECONDS to apply one (0 by default)."""
 
 import os
 import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from threading import Lock
@@ -64,15 +66,18 @@ class Failures:
 
 APPLIED: dict[str, list[Applied]] = defaultdict(list)
 FAILURES = Failures()
+APPLY_SECONDS = float(os.environ.get("ORDERED_EVENTS_APPLY_SECONDS", "0"))
 
 
 def apply_in_orders(event: PriceChanged) -> None:
     FAILURES.check(WAITS, event)
+    time.sleep(APPLY_SECONDS)  # the work of applying it: what a kill interrupts
     APPLIED[WAITS].append((event.sku, event.sequence))
 
 
 def apply_in_payments(event: PriceChanged) -> None:
     FAILURES.check(SKIPS, event)
+    time.sleep(APPLY_SECONDS)
     APPLIED[SKIPS].append((event.sku, event.sequence))
 
 

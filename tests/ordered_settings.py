@@ -9,3 +9,4 @@ MODULITH_MANIFESTS = [
     "tests.ordered_events.waiting",
     "tests.ordered_events.skipping",
 ]
+ROOT_URLCONF = "tests.ordered_urls"  # the project's, and one that publishes the ordered event
