@@ -10,7 +10,7 @@ from django.test import Client
 
 from modulith.runtime import install, runtime
 from modulith.runtime.bootstrap import build_runtime
-from tests.executors import SlowToStart
+from tests.executors import SlowToStart, by_sweep
 
 # modulith's test harness (the `module_scenario` fixture, see docs/testing.md), and pytest's
 # own, for the tests of that harness.
@@ -48,6 +48,16 @@ def anonymous_client() -> Client:
 def sweep() -> Any:
     current = runtime()
     return current.relay.sweep(current.topology.running_databases)
+
+
+@pytest.fixture
+def delivered_by_sweeps() -> Iterator[None]:
+    """Nothing is delivered at publish: each hop waits for the sweep of its publisher's outbox,
+    so the test says which module's news travels when."""
+    previous = runtime()
+    install(build_runtime(executor=by_sweep))
+    yield
+    install(previous)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ order stays cancelled; an order paid in time cancels its deadline, which then ne
 `make_due` says the deadline's time has come instead of waiting ORDERS_PAYMENT_TIMEOUT (the
 split's test in tests/e2e waits for it for real)."""
 
-from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
@@ -15,9 +14,7 @@ from django.test import Client
 from contracts.orders import OrderCancelled, OrderPaymentRefused, PaymentDeadlinePassed
 from contracts.payments import PaymentCaptured, PaymentRefunded
 from modulith.database.store.models import Delivery, DeliveryStatus, InboxRecord, OutboxEvent
-from modulith.outbox.executors import BySweep
-from modulith.runtime import install, runtime
-from modulith.runtime.bootstrap import build_runtime
+from modulith.runtime import runtime
 from modulith.testing import make_due
 from tests.conftest import sweep
 from tests.faults import database_down
@@ -34,24 +31,6 @@ def deadline_deliveries(order_id: UUID | str) -> list[Delivery]:
 def sweep_only(*aliases: str) -> int:
     """One sweep of these module databases' outboxes only; how many deliveries it made."""
     return runtime().relay.sweep(aliases).delivered
-
-
-def sweep_until_quiet(sweeps: int = 10) -> None:
-    """Sweeps every outbox until one sweep delivers nothing (each hop publishes the next)."""
-    for _ in range(sweeps):
-        if not sweep().delivered:
-            return
-    raise AssertionError(f"still delivering after {sweeps} sweeps")
-
-
-@pytest.fixture
-def by_sweep() -> Iterator[None]:
-    """Nothing is delivered at publish: each hop waits for the sweep of its publisher's outbox,
-    so the test says which module's news travels when."""
-    previous = runtime()
-    install(build_runtime(executor=lambda relay: BySweep()))
-    yield
-    install(previous)
 
 
 def test_an_order_whose_payment_never_comes_is_cancelled_at_its_deadline_and_its_stock_released(
@@ -89,7 +68,7 @@ def test_an_order_whose_payment_never_comes_is_cancelled_at_its_deadline_and_its
 
 
 def test_a_capture_that_comes_after_the_cancellation_is_refunded_and_the_order_stays_cancelled(
-    client: Client, by_sweep: None
+    client: Client, delivered_by_sweeps: None
 ) -> None:
     stock(client, "KB-1", 5, price="89.00")
     placed = place(client, ("KB-1", 2)).json()["orderId"]
@@ -102,7 +81,7 @@ def test_a_capture_that_comes_after_the_cancellation_is_refunded_and_the_order_s
     make_due(alias="orders")
     sweep_only("orders")  # the deadline passes before the capture reaches orders
     assert order(client, placed)["cancellationReason"] == "PAYMENT_TIMEOUT"
-    sweep_until_quiet()  # the rest, the late capture among them
+    runtime().relay.drain(runtime().topology.running_databases)  # the rest, the late capture
 
     final = order(client, placed)
     assert (final["status"], final["cancellationReason"]) == ("CANCELLED", "PAYMENT_TIMEOUT")

@@ -225,6 +225,29 @@ def test_a_relay_drains_a_backlog_larger_than_one_sweep_without_waiting() -> Non
     assert Delivery.objects.using("payments").filter(event_id__in=event_ids).count() == 1200
 
 
+def test_a_drain_goes_on_while_a_handler_publishes_into_an_outbox_swept_before_its_own(
+    client: Client, delivered_by_sweeps: None
+) -> None:
+    """Each hop of the saga is published by the previous hop's handler, here, in the pass that
+    delivered it: the confirmation lands in orders' outbox after orders' turn of that pass."""
+    stock(client, "DRAIN-1", 5)
+    placed = place(client, ("DRAIN-1", 2)).json()["orderId"]
+    databases = runtime().topology.running_databases
+
+    report = runtime().relay.drain(databases)
+
+    assert client.get(f"/api/orders/{placed}").json()["status"] == "CONFIRMED"
+    due = {
+        alias: Delivery.objects.using(alias)
+        .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
+        .count()
+        for alias in databases
+    }
+    assert due == dict.fromkeys(databases, 0)
+    # Its four hops: placed, reserved, captured, confirmed.
+    assert (report.delivered, report.more_due) == (4, False)
+
+
 def test_two_relays_over_one_backlog_deliver_each_event_once() -> None:
     transports = [AcceptingTransport(), AcceptingTransport()]
     event_ids = backlog("payments", 2000)

@@ -131,8 +131,11 @@ class Relay:
         while True:
             report = self.sweep(aliases)
             total.add(report)
-            if not report.more_due or (stop is not None and stop.is_set()):
-                total.more_due = report.more_due
+            # A handler run in this process may have published into a database swept earlier
+            # in the pass: what it delivered may have made more due there.
+            more_due = report.more_due or (len(aliases) > 1 and report.delivered > 0)
+            if not more_due or (stop is not None and stop.is_set()):
+                total.more_due = more_due
                 return total
 
     def sweep(self, aliases: Iterable[str], *, limit: int = 500) -> RelayReport:
