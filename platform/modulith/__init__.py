@@ -5,6 +5,7 @@ A module author's names, in one place:
     from modulith import Event, Handler, Module, PermanentFailure, atomic, publish, query_port
     from modulith import aatomic, apublish  # the same, for async views and handlers
     from modulith import cancel_scheduled  # a scheduled event, before a relay claims it
+    from modulith import acancel_scheduled  # the same, for async code
 
 They are exported lazily (kombu's way), so that importing `modulith` stays cheap and works
 before Django is set up (module manifests and settings import it); a name that touches the
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         EventTooLarge,
         PermanentFailure,
         aatomic,
+        acancel_scheduled,
         apublish,
         atomic,
         cancel_scheduled,
@@ -57,6 +59,7 @@ _EXPORTS = {
     "EventTooLarge": "modulith.bus",
     "PermanentFailure": "modulith.bus",
     "aatomic": "modulith.bus",
+    "acancel_scheduled": "modulith.bus",
     "apublish": "modulith.bus",
     "atomic": "modulith.bus",
     "cancel_scheduled": "modulith.bus",
@@ -82,6 +85,7 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "aatomic",
+    "acancel_scheduled",
     "apublish",
     "atomic",
     "cancel_scheduled",

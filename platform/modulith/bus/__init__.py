@@ -1,6 +1,6 @@
 """Publishing events and handling them. Import once Django's apps are ready."""
 
-from modulith.bus.asynchronous import aatomic, apublish
+from modulith.bus.asynchronous import aatomic, acancel_scheduled, apublish
 from modulith.bus.dispatch import DependencyUnavailable, Dispatcher, PermanentFailure
 from modulith.bus.inbox import atomic, current_envelope
 from modulith.bus.publisher import EventTooLarge, publish
@@ -15,6 +15,7 @@ __all__ = [
     "MalformedEvent",
     "PermanentFailure",
     "aatomic",
+    "acancel_scheduled",
     "apublish",
     "atomic",
     "cancel_scheduled",

@@ -10,8 +10,8 @@ is one thread per request; in an async handler, the thread delivering the event.
 block, each query in it, `apublish`, and leaving it then share one connection, so they share
 its transaction. An `async with aatomic(...)` block may contain:
 
-- awaits of the async ORM and of `sync_to_async(f)` (thread-sensitive, its default), and
-  `await apublish(...)`;
+- awaits of the async ORM and of `sync_to_async(f)` (thread-sensitive, its default),
+  `await apublish(...)` and `await acancel_scheduled(...)`;
 - computation.
 
 It must not contain what runs on another thread, with another connection, outside the
@@ -29,11 +29,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from asgiref.sync import sync_to_async
 
 from modulith.bus.inbox import atomic
 from modulith.bus.publisher import publish
+from modulith.bus.scheduling import cancel_scheduled
 
 
 async def apublish(
@@ -46,6 +48,16 @@ async def apublish(
     """`publish` for async code: inside `async with aatomic(using=<publishing module>)`."""
     return await sync_to_async(publish, thread_sensitive=True)(
         event, deliver_at=deliver_at, delay=delay, schedule_key=schedule_key
+    )
+
+
+async def acancel_scheduled(
+    *, key: str | None = None, event_id: UUID | str | None = None, using: str | None = None
+) -> int:
+    """`cancel_scheduled` for async code: inside `async with aatomic(using=<publishing
+    module>)`, so the cancel commits or rolls back with the block's writes."""
+    return await sync_to_async(cancel_scheduled, thread_sensitive=True)(
+        key=key, event_id=event_id, using=using
     )
 
 

@@ -13,8 +13,8 @@ from asgiref.sync import async_to_sync
 from contracts.payments import PaymentCaptured
 from modules.orders.models import Order, OrderStatus
 from modules.payments.models import Payment, PaymentStatus
-from modulith import aatomic, apublish
-from modulith.database.store.models import Delivery, OutboxEvent
+from modulith import aatomic, acancel_scheduled, apublish
+from modulith.database.store.models import Delivery, DeliveryStatus, OutboxEvent
 from tests.modulith.test_delivery import pending_order
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -137,3 +137,33 @@ def test_apublish_schedules_as_publish_does() -> None:
     assert event.deliver_at is not None
     assert event.deliver_at - event.created_at == timedelta(hours=1)
     assert Delivery.objects.using("payments").get().delivered_at is None
+
+
+async def schedule_capture(key: str) -> UUID:
+    async with aatomic(using="payments"):
+        return await apublish(
+            PaymentCaptured(
+                order_id=uuid4(), payment_id=uuid4(), amount=Decimal("1.00"), currency="EUR"
+            ),
+            delay=timedelta(hours=1),
+            schedule_key=key,
+        )
+
+
+def test_acancel_scheduled_cancels_with_the_block_s_commit_and_not_after_its_rollback() -> None:
+    kept = async_to_sync(schedule_capture)("kept")
+    cancelled = async_to_sync(schedule_capture)("cancelled")
+
+    async def cancel(key: str, *, then: str) -> int:
+        async with aatomic(using="payments"):
+            count = await acancel_scheduled(key=key)
+            if then == "raise":
+                raise Refused
+        return count
+
+    with pytest.raises(Refused):
+        async_to_sync(cancel)("kept", then="raise")
+    assert async_to_sync(cancel)("cancelled", then="commit") == 1
+
+    statuses = dict(Delivery.objects.using("payments").values_list("event_id", "status"))
+    assert statuses == {kept: DeliveryStatus.PENDING, cancelled: DeliveryStatus.CANCELLED}
