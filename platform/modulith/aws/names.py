@@ -1,5 +1,6 @@
 """How the AWS resources of a topology are named."""
 
+import re
 from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any
@@ -12,6 +13,26 @@ FIFO_SUFFIX = ".fifo"
 # The account and region in a bucket's name, as CloudFormation's Fn::Sub writes them.
 ACCOUNT = "${AWS::AccountId}"
 REGION = "${AWS::Region}"
+
+
+# S3's rules for a bucket's name: 3 to 63 lowercase letters, digits, dots and hyphens, from a
+# letter or digit to a letter or digit; no two dots together, and not an IP address.
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+")
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """What S3 would refuse in this bucket name, or None when it is one."""
+    if not 3 <= len(name) <= 63:
+        return f"it is {len(name)} characters long, where S3 takes 3 to 63"
+    if not _BUCKET_NAME.fullmatch(name) or ".." in name:
+        return (
+            "S3 takes lowercase letters, digits, dots and hyphens, from a letter or digit to a "
+            "letter or digit"
+        )
+    if _IP_ADDRESS.fullmatch(name):
+        return "S3 takes no IP address as a name"
+    return None
 
 
 @dataclass(frozen=True)
