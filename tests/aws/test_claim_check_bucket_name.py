@@ -2,12 +2,19 @@
 from the queue prefix, stops the process in one line that says what to set, before the first
 large event or `provision` meets it."""
 
+import subprocess
+
 import pytest
 
 from modulith.aws.names import bucket_name_problem
 from tests.processes import manage
 
-ON_SQS = {"MODULITH_TRANSPORT": "sqs", "AWS_DEFAULT_REGION": "ap-southeast-2"}
+
+def check_on_sqs(**env: str) -> "subprocess.CompletedProcess[str]":
+    """`manage.py check` in a process whose events travel over SQS, in ap-southeast-2."""
+    return manage(
+        "check", timeout=60, MODULITH_TRANSPORT="sqs", AWS_DEFAULT_REGION="ap-southeast-2", **env
+    )
 
 
 @pytest.mark.parametrize(
@@ -35,7 +42,7 @@ def test_a_bucket_name_is_checked_by_s3_s_rules(name: str, problem: str | None) 
 
 
 def test_a_queue_prefix_that_makes_no_bucket_name_stops_the_process_in_one_line() -> None:
-    result = manage("check", MODULITH_QUEUE_PREFIX="My_Shop", **ON_SQS)
+    result = check_on_sqs(MODULITH_QUEUE_PREFIX="My_Shop")
 
     assert result.returncode != 0
     assert result.stderr.strip() == (
@@ -48,7 +55,7 @@ def test_a_queue_prefix_that_makes_no_bucket_name_stops_the_process_in_one_line(
 
 
 def test_a_queue_prefix_too_long_for_the_bucket_s_name_names_its_length() -> None:
-    result = manage("check", MODULITH_QUEUE_PREFIX="shop-of-the-north-west-1", **ON_SQS)
+    result = check_on_sqs(MODULITH_QUEUE_PREFIX="shop-of-the-north-west-1")
 
     assert result.returncode != 0
     assert "(it is 65 characters long, where S3 takes 3 to 63)" in result.stderr
@@ -56,14 +63,12 @@ def test_a_queue_prefix_too_long_for_the_bucket_s_name_names_its_length() -> Non
 
 
 def test_a_bucket_named_in_the_settings_is_checked_and_then_the_prefix_does_not_matter() -> None:
-    refused = manage("check", MODULITH_CLAIM_CHECK_BUCKET="Shop.Claims", **ON_SQS)
-    named = manage(
-        "check",
+    refused = check_on_sqs(MODULITH_CLAIM_CHECK_BUCKET="Shop.Claims")
+    named = check_on_sqs(
         MODULITH_QUEUE_PREFIX="My_Shop",
         MODULITH_CLAIM_CHECK_BUCKET="my-shop-claims",
-        **ON_SQS,
     )
-    without = manage("check", MODULITH_QUEUE_PREFIX="My_Shop", MODULITH_CLAIM_CHECK="0", **ON_SQS)
+    without = check_on_sqs(MODULITH_QUEUE_PREFIX="My_Shop", MODULITH_CLAIM_CHECK="0")
 
     assert refused.returncode != 0
     assert refused.stderr.startswith(
