@@ -8,7 +8,7 @@ files of the processes the test started.
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from modules.orders.models import Order, OrderStatus
 from modules.payments.models import Payment
 from modulith.database.store.models import Delivery, InboxRecord, OutboxEvent
+from modulith.testing import wait_until
 from tests.aws.emulator import REGION, Emulator
 from tests.e2e.conftest import TOPOLOGY, Shop
+from tests.e2e.shop_api import product
 
 MODULES = [module.name for module in TOPOLOGY.modules]
 SUBSCRIBERS = [module.name for module in TOPOLOGY.modules if module.handles]
@@ -147,3 +149,23 @@ def route_lines(shop: Shop) -> dict[tuple[str, str], tuple[int, int]]:
 def messages_containing(path: Path, text: str) -> list[str]:
     records = log_records([path])[path.name]
     return [str(r["message"]) for r in records if text in str(r.get("message", ""))]
+
+
+def assert_stock_sold_to_confirmed_orders(
+    api: httpx.Client, orders: Iterable[Order], stocked: Mapping[str, int]
+) -> None:
+    """Each SKU's stock on hand is what was stocked less what the confirmed orders bought, and
+    none is reserved, once inventory has handled every final order's outcome (the last ones
+    may still be on its queue when the orders are final): each product read once."""
+    shelves = wait_until(
+        lambda: {sku: product(api, sku) for sku in stocked},
+        lambda products: not any(body["reserved"] for body in products.values()),
+        awaiting="inventory to commit or release every final order's stock",
+        timeout=30,
+    )
+    confirmed = [o for o in orders if o.status == OrderStatus.CONFIRMED]
+    for sku, quantity in stocked.items():
+        sold = sum(line.quantity for o in confirmed for line in o.lines.all() if line.sku == sku)
+        assert shelves[sku]["onHand"] == quantity - sold, (
+            f"{sku}: stocked {quantity}, sold {sold} by the confirmed orders: {shelves[sku]}"
+        )

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from modules.orders.models import Order, OrderStatus
+from modules.orders.models import Order
 from modulith.database.store.models import Delivery, DeliveryStatus
 from modulith.testing import wait_until
 from tests.aws.emulator import Emulator
 from tests.aws.fault_proxy import FaultProxy
 from tests.e2e.conftest import START_TIMEOUT, Shop
 from tests.e2e.outage_checks import (
+    assert_stock_sold_to_confirmed_orders,
     dead_letter_gauges,
     dead_letter_queues,
     deliveries,
@@ -269,25 +270,7 @@ def test_a_soak_under_kills_loses_nothing_and_doubles_nothing(
 
     orders = {str(o.id): o for o in Order.objects.prefetch_related("lines")}
     with shop.api() as api:
-        # The last orders' outcomes may still be on inventory's queue: final orders hold no
-        # stock once inventory has handled them all.
-        shelves = wait_until(
-            lambda: {sku: product(api, sku) for sku in SOAK_STOCK},
-            lambda products: not any(body["reserved"] for body in products.values()),
-            awaiting="inventory to commit or release every final order's stock",
-            timeout=30,
-        )
-    for sku, stocked in SOAK_STOCK.items():
-        sold = sum(
-            line.quantity
-            for o in orders.values()
-            if o.status == OrderStatus.CONFIRMED
-            for line in o.lines.all()
-            if line.sku == sku
-        )
-        assert shelves[sku]["onHand"] == stocked - sold, (
-            f"{sku}: stocked {stocked}, sold {sold} by the confirmed orders"
-        )
+        assert_stock_sold_to_confirmed_orders(api, orders.values(), SOAK_STOCK)
 
     reasons = {oid: (o.status, o.cancellation_reason) for oid, o in orders.items()}
     out_of_stock = {oid for oid, r in reasons.items() if r == ("CANCELLED", "OUT_OF_STOCK")}

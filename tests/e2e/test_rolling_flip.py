@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from modules.orders.models import Order, OrderStatus
+from modules.orders.models import Order
 from modules.payments.models import Payment
 from modulith.database.store.models import Delivery, DeliveryStatus
 from modulith.testing import wait_until
@@ -28,6 +28,7 @@ from tests.e2e.conftest import QUICK, TOPOLOGY
 from tests.e2e.outage_checks import (
     MODULES,
     SUBSCRIBERS,
+    assert_stock_sold_to_confirmed_orders,
     deliveries,
     pending_orders,
     per_order,
@@ -35,7 +36,7 @@ from tests.e2e.outage_checks import (
     sqs,
 )
 from tests.e2e.rolling import DECLINED, Customers, RollingShop, Stopper, Task
-from tests.e2e.shop_api import client, product, stock
+from tests.e2e.shop_api import client, stock
 from tests.processes import manage
 from tests.system import program
 
@@ -237,18 +238,7 @@ def assert_every_order_ended_as_its_card_and_stock_say(
         charged = reason != ("CANCELLED", "OUT_OF_STOCK")
         assert paid.get(order_id, 0) == int(charged), f"order {order_id} paid {paid.get(order_id)}"
     with client(shop.url) as api:
-        for sku, stocked in SKUS.items():
-            sold = sum(
-                line.quantity
-                for o in orders.values()
-                if o.status == OrderStatus.CONFIRMED
-                for line in o.lines.all()
-                if line.sku == sku
-            )
-            held = product(api, sku)
-            assert (held["onHand"], held["reserved"]) == (stocked - sold, 0), (
-                f"{sku}: stocked {stocked}, sold {sold} by the confirmed orders: {held}"
-            )
+        assert_stock_sold_to_confirmed_orders(api, orders.values(), SKUS)
     every = dict.fromkeys(orders, 1)
     assert per_order("orders", "OrderPlaced") == every
     assert per_order("inventory", "StockReserved", "StockReservationFailed") == every

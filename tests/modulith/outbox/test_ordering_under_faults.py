@@ -78,6 +78,22 @@ def delivered_beyond(count: int) -> bool:
     return Delivery.objects.using(PUBLISHER).filter(status=DeliveryStatus.DELIVERED).count() > count
 
 
+def wait_until_all_delivered(*processes: BackgroundProcess) -> None:
+    wait_until(
+        lambda: Delivery.objects.using(PUBLISHER).exclude(status=DeliveryStatus.DELIVERED).count(),
+        lambda left: left == 0,
+        awaiting="every delivery delivered",
+        timeout=90,
+        details=lambda: "".join(process.output()[-3000:] for process in processes),
+    )
+
+
+def assert_every_key_applied_in_order_once() -> None:
+    expected = {sku: list(range(ROUNDS * PER_ROUND)) for sku in SKUS}
+    assert applied_in_order(WAITS) == expected
+    assert applied_in_order(SKIPS) == expected
+
+
 def applied_in_order(subscriber: str) -> dict[str, list[int]]:
     """The sequence numbers each SKU's events were applied in by the subscriber."""
     sequences = {
@@ -118,22 +134,12 @@ def test_every_key_is_applied_in_order_once_through_failures_and_a_relay_killed_
             )
             victim.kill()
             victim = OrderedRelay(tmp_path).start()
-        wait_until(
-            lambda: (
-                Delivery.objects.using(PUBLISHER).exclude(status=DeliveryStatus.DELIVERED).count()
-            ),
-            lambda left: left == 0,
-            awaiting="every delivery delivered",
-            timeout=90,
-            details=lambda: survivor.output()[-3000:] + victim.output()[-3000:],
-        )
+        wait_until_all_delivered(survivor, victim)
     finally:
         survivor.stop()
         victim.stop()
 
-    expected = {sku: list(range(ROUNDS * PER_ROUND)) for sku in SKUS}
-    assert applied_in_order(WAITS) == expected
-    assert applied_in_order(SKIPS) == expected
+    assert_every_key_applied_in_order_once()
     assert "fails this once" in survivor.output() + victim.output()  # failures did happen
 
 
@@ -172,22 +178,12 @@ def test_every_key_is_applied_in_order_once_through_a_web_process_killed_while_i
             held.append(in_hand())
             web.kill()
             web.start()  # on the same port, as the task that replaces it
-        wait_until(
-            lambda: (
-                Delivery.objects.using(PUBLISHER).exclude(status=DeliveryStatus.DELIVERED).count()
-            ),
-            lambda left: left == 0,
-            awaiting="every delivery delivered",
-            timeout=90,
-            details=lambda: web.output()[-3000:] + relay.output()[-3000:],
-        )
+        wait_until_all_delivered(web, relay)
     finally:
         web.stop()
         relay.stop()
 
-    expected = {sku: list(range(ROUNDS * PER_ROUND)) for sku in SKUS}
-    assert applied_in_order(WAITS) == expected
-    assert applied_in_order(SKIPS) == expected
+    assert_every_key_applied_in_order_once()
     assert "fails this once" in web.output() + relay.output()
     assert sum(held) > 0, held  # the kills did take deliveries from the web process's hands
 
