@@ -2,9 +2,12 @@
 newer one: a version 1 or 2 `StockReservationFailed` (which called its SKUs `skus`) in the
 queue, or in the dead-letter queue and replayed after the upgrade, is handled as version 3;
 and during a rolling deploy the producer publishes the version the consumers not yet upgraded
-read, then the current one, with nothing dead-lettered."""
+read, then the current one, with nothing dead-lettered: a consumer of the release before reads
+what is held back, where the current version would have been its dead letter."""
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from io import StringIO
 from typing import Any, ClassVar
@@ -27,9 +30,10 @@ from modulith.bus import Envelope, publish
 from modulith.contracts import Converter, Event, unchanged
 from modulith.database.store.models import OutboxEvent
 from modulith.modules import Topology
-from modulith.runtime import runtime
+from modulith.runtime import install, runtime
+from modulith.runtime.bootstrap import build_runtime
 from tests.aws.emulator import AwsContext
-from tests.aws.test_consumer import depth, pending_order, receive, status_of
+from tests.aws.test_consumer import depth, pending_order, reason_of, receive, status_of, take_all
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -142,6 +146,85 @@ def test_during_a_rolling_deploy_the_producer_publishes_what_every_consumer_read
     assert status_of(second) == OrderStatus.CANCELLED
     assert depth("orders", dead=True) == 0
     assert depth("orders") == 0
+
+
+class StockReservationFailedOfTheReleaseBefore(Event):
+    """What orders of the release before knows of the event: version 2, `skus`."""
+
+    event_name: ClassVar[str] = "StockReservationFailed"
+    schema_version: ClassVar[str] = "2.0"
+    order_id: UUID
+    reason: str
+    skus: list[str]
+
+
+READ_BY_THE_RELEASE_BEFORE: list[StockReservationFailedOfTheReleaseBefore] = []
+
+
+def on_stock_reservation_failed_in_the_release_before(
+    event: StockReservationFailedOfTheReleaseBefore,
+) -> None:
+    READ_BY_THE_RELEASE_BEFORE.append(event)
+
+
+@contextmanager
+def orders_of_the_release_before() -> Iterator[QueueConsumer]:
+    """A consumer of orders' queue running the release before, whose contracts held version 2
+    of the event (inventory's manifest published that class, orders' handled it)."""
+    current = runtime()
+    before = StockReservationFailedOfTheReleaseBefore
+    inventory = current.topology.module("inventory")
+    modules = {
+        "inventory": dataclasses.replace(
+            inventory,
+            publishes=tuple(
+                before if event_type is StockReservationFailed else event_type
+                for event_type in inventory.publishes
+            ),
+        ),
+        "orders": dataclasses.replace(
+            current.topology.module("orders"),
+            handles={before: f"{__name__}.on_stock_reservation_failed_in_the_release_before"},
+        ),
+    }
+    topology = dataclasses.replace(
+        current.topology, modules=tuple(modules.get(m.name, m) for m in current.topology.modules)
+    )
+    READ_BY_THE_RELEASE_BEFORE.clear()
+    install(build_runtime(topology=topology))
+    try:
+        yield orders_consumer()
+    finally:
+        install(current)
+
+
+def test_orders_of_the_release_before_reads_what_is_held_back_and_not_the_current_version(
+    aws: AwsContext, settings: Any
+) -> None:
+    use_queues(settings)
+    first, second = uuid4(), uuid4()
+
+    settings.MODULITH_PUBLISH_VERSIONS = {"StockReservationFailed": 2}
+    reservation_fails(first)
+    with orders_of_the_release_before() as old_orders:
+        assert receive(old_orders) == ConsumerReport(handled=1)
+    assert [
+        StockReservationFailedOfTheReleaseBefore(
+            order_id=first, reason="OUT_OF_STOCK", skus=["KB-1"]
+        )
+    ] == READ_BY_THE_RELEASE_BEFORE
+    assert depth("orders", dead=True) == 0
+
+    # Released too soon: the current version is newer than the release before can read.
+    settings.MODULITH_PUBLISH_VERSIONS = {}
+    reservation_fails(second)
+    with orders_of_the_release_before() as old_orders:
+        assert receive(old_orders) == ConsumerReport(dead=1)
+    assert READ_BY_THE_RELEASE_BEFORE == []
+    [dead] = take_all("orders", dead=True)
+    assert reason_of(dead) == (
+        "StockReservationFailed schema version 3.0 is newer than the version 2.0 orders knows"
+    )
 
 
 class ParcelDispatched(Event):
