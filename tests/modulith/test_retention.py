@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from modulith import cancel_scheduled, publish
@@ -198,6 +199,21 @@ def test_a_redelivered_event_inside_the_inbox_window_has_no_second_effect(
     assert not OutboxEvent.objects.using("orders").filter(id=order_placed.event_id).exists()
     assert handled_again is False
     assert client.get("/api/inventory/products/RET-3").json()["onHand"] == 3
+
+
+def test_a_sweep_with_nothing_past_its_retention_takes_no_lock_to_purge(client: Client) -> None:
+    stock(client, "RET-9", 5)
+    place(client, ("RET-9", 1))  # delivered just now: kept for the retention
+    sweep()
+
+    with CaptureQueriesContext(connections["orders"]) as queries:
+        sweep()
+
+    statements = [query["sql"] for query in queries.captured_queries]
+    locking = [sql for sql in statements if "FOR UPDATE" in sql or sql == "BEGIN IMMEDIATE"]
+    assert len(locking) == 1, statements  # the claim's: the purge only looked
+    assert not [sql for sql in statements if sql.startswith("DELETE")]
+    assert Delivery.objects.using("orders").filter(status=DeliveryStatus.DELIVERED).exists()
 
 
 def test_an_inbox_retention_shorter_than_the_redelivery_window_is_refused_in_one_line() -> None:
