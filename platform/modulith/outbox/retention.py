@@ -12,8 +12,9 @@ composition root. Dead letters and pending deliveries are never purged.
 The purge runs in bounded batches from the periodic sweep (so no instance does a long
 delete), with `FOR UPDATE SKIP LOCKED` on PostgreSQL so several relays share it instead of
 queueing on the same rows; each statement uses an index, so it costs the same whatever the
-history. Each kind is first looked for without a transaction: most sweeps find nothing to
-purge, and take no lock for it.
+history. Each kind is first looked for without a transaction or a lock: most sweeps find
+nothing to purge, and the locked batch's write transaction (on SQLite a write lock) was most
+of what an idle sweep cost (`benchmarks/idle_sweep.py`).
 """
 
 import itertools
@@ -124,7 +125,7 @@ class Retention:
         self, alias: str, rows: QuerySet[Delivery], batches: int | None, report: PurgeReport
     ) -> None:
         """Deletes these deliveries, and each event once its last delivery is gone."""
-        if not _any_past(rows):
+        if not rows.exists():  # looked for without a lock first (the module's docstring)
             return
         for _ in self._batches(batches):
             with transaction.atomic(using=alias):
@@ -136,9 +137,9 @@ class Retention:
                 break
 
     def _delete(self, alias: str, rows: QuerySet[Any], batches: int | None) -> int:
+        if not rows.exists():  # looked for without a lock first (the module's docstring)
+            return 0
         deleted = 0
-        if not _any_past(rows):
-            return deleted
         for _ in self._batches(batches):
             with transaction.atomic(using=alias):
                 chosen = list(_oldest(rows, self.batch_size).values_list("pk", flat=True))
@@ -150,13 +151,6 @@ class Retention:
     @staticmethod
     def _batches(batches: int | None) -> Iterator[int]:
         return itertools.count() if batches is None else iter(range(batches))
-
-
-def _any_past(rows: QuerySet[Any]) -> bool:
-    """Whether any row is past its retention, asked without a transaction: most sweeps find
-    none, and the locked batch's write transaction cost an idle relay a sweep's every third of
-    its time (five per database, each a write lock on SQLite)."""
-    return rows.exists()
 
 
 def _oldest(rows: QuerySet[Any], size: int) -> QuerySet[Any]:
